@@ -1,0 +1,79 @@
+// Byte constants and byte-class tests for parsing HTTP and queries without Strings.
+
+public enum ASCII {
+    public static let tab: UInt8 = 0x09
+    public static let lf: UInt8 = 0x0A
+    public static let cr: UInt8 = 0x0D
+    public static let space: UInt8 = 0x20
+    public static let quote: UInt8 = 0x22
+    public static let percent: UInt8 = 0x25
+    public static let ampersand: UInt8 = 0x26
+    public static let apostrophe: UInt8 = 0x27
+    public static let comma: UInt8 = 0x2C
+    public static let dot: UInt8 = 0x2E
+    public static let slash: UInt8 = 0x2F
+    public static let digit0: UInt8 = 0x30
+    public static let digit1: UInt8 = 0x31
+    public static let colon: UInt8 = 0x3A
+    public static let lessThan: UInt8 = 0x3C
+    public static let equals: UInt8 = 0x3D
+    public static let greaterThan: UInt8 = 0x3E
+    public static let questionMark: UInt8 = 0x3F
+    public static let backslash: UInt8 = 0x5C
+    public static let del: UInt8 = 0x7F
+
+    @inline(__always) public static func isDigit(_ byte: UInt8) -> Bool { byte &- digit0 < 10 }
+    @inline(__always) public static func isBlank(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+    @inline(__always) public static func isControl(_ byte: UInt8) -> Bool { byte < space || byte == del }
+
+    /// RFC 9110 `tchar`: the bytes a method or header name may contain.
+    public static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+
+    private static let tokenTable: [Bool] = (0..<256).map { code in
+        let byte = UInt8(code)
+        if byte >= 0x80 || isControl(byte) || byte == space { return false }
+        return !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+    }
+
+    /// `A–Z a–z 0–9 - _ . ~`: RFC 3986 unreserved, the bytes a short name may contain.
+    public static func isUnreserved(_ byte: UInt8) -> Bool { unreservedTable[Int(byte)] }
+
+    private static let unreservedTable: [Bool] = (0..<256).map { code in
+        let byte = UInt8(code)
+        return (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || isDigit(byte)
+            || byte == 0x2D || byte == 0x5F || byte == 0x2E || byte == 0x7E
+    }
+
+    /// The value of a hex digit, or nil.
+    @inline(__always) public static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+
+    public static func equals(_ buffer: [UInt8], _ range: Range<Int>, _ literal: [UInt8]) -> Bool {
+        guard range.count == literal.count else { return false }
+        var index = range.lowerBound
+        for byte in literal {
+            if buffer[index] != byte { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// Compares with a lowercase literal of letters, digits and '-'.
+    public static func equalsIgnoringCase(_ buffer: [UInt8], _ range: Range<Int>, _ lowercase: [UInt8]) -> Bool {
+        guard range.count == lowercase.count else { return false }
+        var index = range.lowerBound
+        for byte in lowercase {
+            let candidate = buffer[index]
+            let folded = candidate >= 0x41 && candidate <= 0x5A ? candidate | 0x20 : candidate
+            if folded != byte { return false }
+            index += 1
+        }
+        return true
+    }
+}

@@ -1,0 +1,131 @@
+// A small command-line option parser for both executables: `--name VALUE`, `--name=VALUE`
+// and `--flag`. Unknown options, missing values and repeated options are errors with a clear
+// message; the executable prints it with its usage and exits non-zero.
+
+public struct OptionSpec: Sendable {
+    public var name: String
+    public var valueName: String?
+    public var help: String
+
+    /// An option that takes a value (`--name VALUE`).
+    public static func value(_ name: String, _ valueName: String, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, valueName: valueName, help: help)
+    }
+
+    /// A flag without a value (`--name`).
+    public static func flag(_ name: String, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, valueName: nil, help: help)
+    }
+}
+
+public struct CommandLineError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public struct ParsedOptions: Sendable {
+    public var values: [String: String] = [:]
+    public var flags: Set<String> = []
+    public var positional: [String] = []
+
+    public func has(_ flag: String) -> Bool { flags.contains(flag) }
+
+    public func string(_ name: String) -> String? { values[name] }
+
+    public func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = values[name] else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw CommandLineError("--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+}
+
+public enum CommandLineOptions {
+    public static func parse(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOptions {
+        var parsed = ParsedOptions()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                parsed.positional.append(argument)
+                continue
+            }
+            var name = String(argument.dropFirst(2))
+            var inlineValue: String? = nil
+            if let equals = name.firstIndex(of: "=") {
+                inlineValue = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard let spec = specs.first(where: { $0.name == name }) else {
+                throw CommandLineError("unknown option --\(name)")
+            }
+            if parsed.values[name] != nil || parsed.flags.contains(name) {
+                throw CommandLineError("--\(name) is given more than once")
+            }
+            guard spec.valueName != nil else {
+                if inlineValue != nil { throw CommandLineError("--\(name) takes no value") }
+                parsed.flags.insert(name)
+                continue
+            }
+            if let inlineValue {
+                parsed.values[name] = inlineValue
+            } else {
+                guard index < arguments.count else { throw CommandLineError("--\(name) needs a value") }
+                parsed.values[name] = arguments[index]
+                index += 1
+            }
+        }
+        return parsed
+    }
+
+    /// The usage text: a synopsis, then one line per option.
+    public static func usage(synopsis: String, specs: [OptionSpec]) -> String {
+        var text = "usage: \(synopsis)\n\noptions:\n"
+        for spec in specs {
+            var left = "  --\(spec.name)"
+            if let valueName = spec.valueName { left += " \(valueName)" }
+            let padding = String(repeating: " ", count: max(2, 34 - left.count))
+            text += left + padding + spec.help + "\n"
+        }
+        return text
+    }
+}
+
+/// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingSpaces()
+        guard let colon = trimmed.lastIndex(of: ":") else {
+            throw CommandLineError("'\(text)' is not HOST:PORT")
+        }
+        var host = String(trimmed[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" ") else { throw CommandLineError("'\(text)' has no host") }
+        guard let port = Int(trimmed[trimmed.index(after: colon)...]), (0...65535).contains(port) else {
+            throw CommandLineError("'\(text)' does not end in a port from 0 to 65535")
+        }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
+        return String(text)
+    }
+}

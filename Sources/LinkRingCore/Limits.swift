@@ -1,0 +1,41 @@
+// Every limit of LinkRing in one place, each named with its unit last (TigerBeetle style).
+//
+// The constants are the defaults; `ServerLimits` carries the ones an operator may change on the
+// command line (time-outs and the connection cap), so tests can run them small and fast.
+
+public enum Limits {
+    /// Request line (method, target, version) without its line end; longer gets 414.
+    public static let requestLineBytesMax = 8 * 1024
+    /// Header block after the request line, line ends included; longer gets 431.
+    public static let headerBytesMax = 32 * 1024
+    /// Header fields in one request; more gets 431.
+    public static let headerFieldsMax = 100
+    /// Request body; longer gets 413.
+    public static let bodyBytesMax = 64 * 1024
+    /// Short name, after percent-decoding.
+    public static let shortBytesMax = 128
+    /// Long URL, after percent-decoding.
+    public static let longBytesMax = 4096
+    /// Input a connection buffers (pipelined requests) before it stops reading from its socket.
+    public static let connectionInputBytesMax = 256 * 1024
+    /// Output a connection queues before it stops reading new requests (back-pressure).
+    public static let connectionOutputBytesMax = 1024 * 1024
+    /// Bytes of one log record's key/value sizes accepted by replay; larger means corruption.
+    public static let logRecordBytesMax = 64 * 1024
+    /// How long a closing connection keeps draining client bytes before it is closed hard.
+    public static let lingerTimeoutMs: UInt64 = 2_000
+    /// Period of the server's housekeeping tick (time-outs, cached Date header).
+    public static let cronIntervalMs: UInt64 = 100
+}
+
+/// The limits an operator can tune; defaults are production values.
+public struct ServerLimits: Sendable, Equatable {
+    /// A request whose head is not complete this long after its first byte gets 408 and is closed.
+    public var headerTimeoutMs: UInt64 = 10_000
+    /// A keep-alive connection with no request in progress is closed after this long.
+    public var idleTimeoutMs: UInt64 = 60_000
+    /// Open client connections; beyond it new ones get a 503 and are closed at once.
+    public var connectionsMax: Int = 10_000
+
+    public init() {}
+}

@@ -1,0 +1,92 @@
+// One record of a node's append-only log, and its byte layout.
+//
+//   file   = "LINKRNG1" record*
+//   record = magic:u8(0xA5) op:u8 keyBytes:u16le valueBytes:u32le version:u64le key value crc:u32le
+//
+// `crc` is the CRC32C of every byte of the record before it. A delete (tombstone) has no value.
+// The checksum is verified right after reading and the record is re-verified after encoding
+// in debug builds (paired assertions), so a bad encoder cannot write a record replay refuses.
+
+public enum LogOp: UInt8, Sendable {
+    case put = 1
+    case delete = 2
+}
+
+public struct LogRecord: Sendable, Equatable {
+    public var version: UInt64
+    public var op: LogOp
+    public var key: [UInt8]
+    public var value: [UInt8]
+
+    public init(version: UInt64, op: LogOp, key: [UInt8], value: [UInt8] = []) {
+        self.version = version
+        self.op = op
+        self.key = key
+        self.value = op == .delete ? [] : value
+    }
+
+    public static let fileMagic: [UInt8] = Array("LINKRNG1".utf8)
+    public static let recordMagic: UInt8 = 0xA5
+    public static let headerBytes = 16
+    public static let checksumBytes = 4
+
+    /// Bytes this record takes in the log.
+    public var encodedBytes: Int { Self.headerBytes + key.count + value.count + Self.checksumBytes }
+
+    public func encode(into output: inout [UInt8]) {
+        let start = output.count
+        output.append(Self.recordMagic)
+        output.append(op.rawValue)
+        LittleEndian.append(UInt64(key.count), bytes: 2, to: &output)
+        LittleEndian.append(UInt64(value.count), bytes: 4, to: &output)
+        LittleEndian.append(version, bytes: 8, to: &output)
+        output.append(contentsOf: key)
+        output.append(contentsOf: value)
+        let crc = CRC32C.checksum(output, start..<output.count)
+        LittleEndian.append(UInt64(crc), bytes: 4, to: &output)
+        assert(Self.decode(output, at: start) == .record(self, next: output.count))
+    }
+
+    public enum Decoded: Equatable {
+        case record(LogRecord, next: Int)
+        /// The bytes end before the record does.
+        case incomplete
+        case corrupt(String)
+    }
+
+    /// Decodes the record at `offset` (which must be before the end of `bytes`).
+    public static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
+        guard bytes.count - offset >= headerBytes + checksumBytes else { return .incomplete }
+        guard bytes[offset] == recordMagic else { return .corrupt("bad record magic") }
+        guard let op = LogOp(rawValue: bytes[offset + 1]) else { return .corrupt("unknown op \(bytes[offset + 1])") }
+        let keyBytes = Int(LittleEndian.read(bytes, at: offset + 2, bytes: 2))
+        let valueBytes = Int(LittleEndian.read(bytes, at: offset + 4, bytes: 4))
+        guard keyBytes > 0, keyBytes <= Limits.logRecordBytesMax, valueBytes <= Limits.logRecordBytesMax,
+              op == .put || valueBytes == 0 else {
+            return .corrupt("impossible lengths (key \(keyBytes), value \(valueBytes))")
+        }
+        let end = offset + headerBytes + keyBytes + valueBytes
+        guard end + checksumBytes <= bytes.count else { return .incomplete }
+        let stored = UInt32(LittleEndian.read(bytes, at: end, bytes: 4))
+        guard CRC32C.checksum(bytes, offset..<end) == stored else { return .corrupt("checksum mismatch") }
+        let keyStart = offset + headerBytes
+        let record = LogRecord(version: LittleEndian.read(bytes, at: offset + 8, bytes: 8), op: op,
+                               key: Array(bytes[keyStart..<keyStart + keyBytes]),
+                               value: Array(bytes[keyStart + keyBytes..<end]))
+        return .record(record, next: end + checksumBytes)
+    }
+}
+
+public enum LittleEndian {
+    @inline(__always)
+    public static func append(_ value: UInt64, bytes: Int, to output: inout [UInt8]) {
+        for shift in 0..<bytes { output.append(UInt8(truncatingIfNeeded: value >> (8 * shift))) }
+    }
+
+    @inline(__always)
+    public static func read(_ input: [UInt8], at offset: Int, bytes: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for shift in 0..<bytes { value |= UInt64(input[offset + shift]) << (8 * shift) }
+        return value
+    }
+}

@@ -1,0 +1,80 @@
+// Replay of a whole log file's bytes into an index, telling a torn tail from corruption.
+//
+//   - A record that runs past the end of the file, or any bad bytes after which no valid record
+//     follows, is a TORN TAIL: the crash happened mid-append (or the filesystem grew the file
+//     with zeros). Replay stops there; the caller truncates the file to `validBytes` and warns.
+//   - Bad bytes FOLLOWED by a valid record are CORRUPTION in the middle: replay refuses, naming
+//     the byte offset, unless `skipCorrupt` is set; then it skips to the next valid record and
+//     reports every skipped range (as Redis's aof-load-truncated, but for the middle).
+
+public struct ReplayReport: Sendable, Equatable {
+    public var records = 0
+    /// The length of the file up to the end of the last record kept.
+    public var validBytes = 0
+    /// The torn tail that was cut off, if any.
+    public var tornTail: Range<Int>? = nil
+    /// Corrupt ranges skipped under `skipCorrupt`.
+    public var skipped: [Range<Int>] = []
+}
+
+public struct ReplayFailure: Error, Sendable, Equatable {
+    public var offset: Int
+    public var reason: String
+}
+
+public enum LogReplay {
+    /// Replays `bytes` (a whole log file) and calls `apply` for every valid record, in order.
+    /// An empty file is a fresh log: the caller writes the file header.
+    public static func replay(_ bytes: [UInt8], skipCorrupt: Bool,
+                              apply: (LogRecord) -> Void) -> Result<ReplayReport, ReplayFailure> {
+        var report = ReplayReport()
+        let magic = LogRecord.fileMagic
+        if bytes.count < magic.count {
+            guard bytes == Array(magic.prefix(bytes.count)) else {
+                return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
+            }
+            report.tornTail = bytes.isEmpty ? nil : 0..<bytes.count
+            return .success(report)
+        }
+        guard Array(bytes[0..<magic.count]) == magic else {
+            return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
+        }
+        var offset = magic.count
+        report.validBytes = offset
+        while offset < bytes.count {
+            switch LogRecord.decode(bytes, at: offset) {
+            case .record(let record, let next):
+                apply(record)
+                report.records += 1
+                offset = next
+                report.validBytes = offset
+            case .incomplete:
+                report.tornTail = offset..<bytes.count
+                return .success(report)
+            case .corrupt(let reason):
+                guard let resume = nextValidRecord(bytes, after: offset) else {
+                    report.tornTail = offset..<bytes.count
+                    return .success(report)
+                }
+                guard skipCorrupt else {
+                    return .failure(ReplayFailure(offset: offset, reason: "\(reason); valid records follow at byte \(resume)"))
+                }
+                report.skipped.append(offset..<resume)
+                offset = resume
+            }
+        }
+        return .success(report)
+    }
+
+    /// The first offset after `offset` where a whole valid record starts.
+    static func nextValidRecord(_ bytes: [UInt8], after offset: Int) -> Int? {
+        var candidate = offset + 1
+        while candidate < bytes.count {
+            if bytes[candidate] == LogRecord.recordMagic, case .record = LogRecord.decode(bytes, at: candidate) {
+                return candidate
+            }
+            candidate += 1
+        }
+        return nil
+    }
+}

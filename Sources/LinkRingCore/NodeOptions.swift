@@ -1,0 +1,81 @@
+// The node's command line, parsed into a value the server is built from.
+
+public enum FsyncPolicy: String, Sendable, CaseIterable {
+    /// A write is acknowledged after fdatasync (group commit): the default.
+    case always
+    /// A write is acknowledged after write(); fdatasync runs once a second.
+    case everysec
+    /// A write is acknowledged after write(); the kernel flushes when it likes.
+    case never
+}
+
+public struct NodeOptions: Sendable {
+    public var listen = HostPort(host: "127.0.0.1", port: 0)
+    public var dataDirectory = ""
+    public var fsync = FsyncPolicy.always
+    public var skipCorrupt = false
+    public var clusterToken: [UInt8]? = nil
+    public var limits = ServerLimits()
+    /// Set when the command is `dump PATH`: print a log as text and exit.
+    public var dumpPath: String? = nil
+
+    public init() {}
+
+    public static let specs: [OptionSpec] = [
+        .value("listen", "HOST:PORT", "address to serve on (port 0 picks a free port)"),
+        .value("data", "DIR", "data directory (created if missing); holds linkring.log"),
+        .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
+        .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
+        .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
+        .value("max-connections", "N", "client connections served at once (default 10000)"),
+        .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
+        .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
+        .flag("help", "print this help"),
+    ]
+
+    public static let synopsis = """
+        linkring-node --listen HOST:PORT --data DIR [options]
+               linkring-node dump LOGFILE      print a log, one record per line
+        """
+
+    public static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
+
+    /// Nil with `--help`.
+    public static func parse(_ arguments: [String]) throws -> NodeOptions? {
+        let parsed = try CommandLineOptions.parse(arguments, specs: specs)
+        if parsed.has("help") { return nil }
+        var options = NodeOptions()
+        if parsed.positional.first == "dump" {
+            guard parsed.positional.count == 2 else { throw CommandLineError("dump takes one log file path") }
+            options.dumpPath = parsed.positional[1]
+            return options
+        }
+        if let extra = parsed.positional.first { throw CommandLineError("unexpected argument '\(extra)'") }
+        guard let listen = parsed.string("listen") else { throw CommandLineError("--listen HOST:PORT is required") }
+        options.listen = try HostPort(parsing: listen)
+        guard let data = parsed.string("data"), !data.isEmpty else { throw CommandLineError("--data DIR is required") }
+        options.dataDirectory = data
+        if let fsync = parsed.string("fsync") {
+            guard let policy = FsyncPolicy(rawValue: fsync) else {
+                throw CommandLineError("--fsync must be always, everysec or never, not '\(fsync)'")
+            }
+            options.fsync = policy
+        }
+        options.skipCorrupt = parsed.has("skip-corrupt")
+        if let token = parsed.string("cluster-token") {
+            guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
+            options.clusterToken = Array(token.utf8)
+        }
+        try options.limits.apply(parsed)
+        return options
+    }
+}
+
+extension ServerLimits {
+    /// Reads the limit options both executables share.
+    public mutating func apply(_ parsed: ParsedOptions) throws {
+        connectionsMax = try parsed.integer("max-connections", default: connectionsMax, range: 1...1_000_000)
+        headerTimeoutMs = UInt64(try parsed.integer("header-timeout-ms", default: Int(headerTimeoutMs), range: 10...3_600_000))
+        idleTimeoutMs = UInt64(try parsed.integer("idle-timeout-ms", default: Int(idleTimeoutMs), range: 10...86_400_000))
+    }
+}

@@ -1,0 +1,62 @@
+// The small HTML pages of the public API. Whatever a page shows from the request is
+// HTML-escaped; nothing from the request ever reaches a header except a validated long URL.
+
+public enum Pages {
+    public static func recorded(_ pair: ShortLong) -> [UInt8] {
+        page("Recorded", [text("Recorded "), code(pair.short), text(" \u{2192} "), link(pair.long), text(".")])
+    }
+
+    public static func deleted(short: [UInt8]) -> [UInt8] {
+        page("Deleted", [text("Deleted "), code(short), text(".")])
+    }
+
+    public static func notFound(short: [UInt8]) -> [UInt8] {
+        page("404 Not Found", [text("No long URL is recorded for "), code(short), text(".")])
+    }
+
+    /// The 503 page: "could not perform the GET/PUT", with why.
+    public static func unavailable(operation: String, detail: String) -> [UInt8] {
+        page("503 Service Unavailable", [text("Could not perform the \(operation): \(detail)")])
+    }
+
+    public static func failure(_ failure: HTTPParseFailure) -> [UInt8] {
+        page("\(failure.status.rawValue) \(failure.status.reasonPhrase)", [text(failure.reason)])
+    }
+
+    /// Pieces of a paragraph; each is escaped as it is appended.
+    public enum Piece {
+        case text(String)
+        case code([UInt8])
+        case link([UInt8])
+    }
+
+    private static func text(_ value: String) -> Piece { .text(value) }
+    private static func code(_ value: [UInt8]) -> Piece { .code(value) }
+    private static func link(_ value: [UInt8]) -> Piece { .link(value) }
+
+    public static func page(_ title: String, _ pieces: [Piece]) -> [UInt8] {
+        var body = Array("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>".utf8)
+        HTML.appendEscaped(Array(title.utf8), to: &body)
+        body += Array("</title></head><body><h1>".utf8)
+        HTML.appendEscaped(Array(title.utf8), to: &body)
+        body += Array("</h1><p>".utf8)
+        for piece in pieces {
+            switch piece {
+            case .text(let value):
+                HTML.appendEscaped(Array(value.utf8), to: &body)
+            case .code(let value):
+                body += Array("<code>".utf8)
+                HTML.appendEscaped(value, to: &body)
+                body += Array("</code>".utf8)
+            case .link(let value):
+                body += Array("<a href=\"".utf8)
+                HTML.appendEscaped(value, to: &body)
+                body += Array("\">".utf8)
+                HTML.appendEscaped(value, to: &body)
+                body += Array("</a>".utf8)
+            }
+        }
+        body += Array("</p></body></html>\n".utf8)
+        return body
+    }
+}

@@ -1,0 +1,127 @@
+// An HTTP/1.1 server on the loop: accepts connections, keeps the registry the cron walks, the
+// cached Date header, and a graceful stop.
+//
+// One housekeeping tick (`Limits.cronIntervalMs`, as Redis's serverCron) replaces a timer per
+// connection: it refreshes the Date bytes when the second changes and checks every
+// connection's header, idle and linger time-outs. Beyond `connectionsMax` a new connection is
+// answered 503 and closed; at most `rejectingMax` such answers are in flight, past that a new
+// connection is closed at once, so a flood cannot grow memory without bound.
+
+import LinkRingCore
+import LinkRingUV
+
+public final class HTTPServer {
+    let loop: EventLoop
+    let handler: HTTPRequestHandler
+    public let limits: ServerLimits
+    private var listener: TCPListener?
+    private var connections: [HTTPConnection] = []
+    private var rejecting = 0
+    private static let rejectingMax = 1024
+    private var cron: Timer?
+    private var dateSecond: Int64 = -1
+    private var onStopped: (() -> Void)?
+
+    /// The current `Date` header value (29 bytes), refreshed by the cron.
+    public private(set) var date: [UInt8] = []
+    /// Set once `stop` was called: answers carry `Connection: close`.
+    public private(set) var isStopping = false
+    public var connectionCount: Int { connections.count }
+
+    public init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler) {
+        self.loop = loop
+        self.limits = limits
+        self.handler = handler
+        refreshDate()
+    }
+
+    /// Binds and listens; returns the bound address ("listening on" prints it).
+    public func start(host: String, port: Int) throws -> (host: String, port: Int) {
+        let listener = try TCPListener(loop: loop, host: host, port: port)
+        try listener.listen { [unowned self] stream in self.accept(stream) }
+        self.listener = listener
+        let cron = Timer(loop: loop)
+        cron.start(afterMs: Limits.cronIntervalMs, repeatMs: Limits.cronIntervalMs) { [unowned self] in self.tick() }
+        self.cron = cron
+        return listener.boundAddress() ?? (host, port)
+    }
+
+    private func accept(_ stream: TCPStream) {
+        let connection = HTTPConnection(stream: stream, server: self)
+        if isStopping || connections.count - rejecting >= limits.connectionsMax {
+            guard rejecting < Self.rejectingMax else {
+                stream.delegate = nil
+                stream.close()
+                return
+            }
+            rejecting += 1
+            register(connection)
+            connection.rejectOverloaded()
+            return
+        }
+        register(connection)
+        connection.start()
+    }
+
+    private func register(_ connection: HTTPConnection) {
+        connection.registryIndex = connections.count
+        connections.append(connection)
+    }
+
+    func connectionDidClose(_ connection: HTTPConnection) {
+        let index = connection.registryIndex
+        guard index >= 0, index < connections.count, connections[index] === connection else { return }
+        if connection.rejectAsOverloaded { rejecting -= 1 }
+        let last = connections.removeLast()
+        if index < connections.count {
+            connections[index] = last
+            last.registryIndex = index
+        }
+        connection.registryIndex = -1
+        if isStopping && connections.isEmpty { finishStop() }
+    }
+
+    private func tick() {
+        refreshDate()
+        let now = loop.nowMs
+        var index = 0
+        while index < connections.count {
+            let connection = connections[index]
+            connection.checkTimeouts(nowMs: now, limits: limits)
+            // A connection that closed during the check was swapped out of this slot.
+            if index < connections.count && connections[index] === connection { index += 1 }
+        }
+    }
+
+    private func refreshDate() {
+        let second = WallClock.nowMs() / 1000
+        guard second != dateSecond else { return }
+        dateSecond = second
+        date = HTTPDate.format(unixSeconds: second)
+    }
+
+    /// Stops accepting; closes idle connections now and busy ones after their answer; calls
+    /// `completion` once every connection is closed.
+    public func stop(completion: @escaping () -> Void) {
+        guard !isStopping else { return }
+        isStopping = true
+        onStopped = completion
+        listener?.close()
+        listener = nil
+        for connection in connections { connection.closeWhenIdle() }
+        if connections.isEmpty { finishStop() }
+    }
+
+    /// Closes every connection now (the shutdown deadline passed).
+    public func closeAll() {
+        for connection in connections { connection.close() }
+    }
+
+    private func finishStop() {
+        cron?.close()
+        cron = nil
+        let completion = onStopped
+        onStopped = nil
+        completion?()
+    }
+}

@@ -1,0 +1,77 @@
+// The libuv loop, and the one funnel from C status codes to Swift errors.
+//
+// A process has one `EventLoop`, used only from the thread that runs it. The loop owns the
+// read buffer every stream reads into: libuv calls alloc and read back to back on the loop
+// thread, and the stream's delegate copies what it needs before returning, so one buffer
+// serves every connection (64 KiB per connection would cost 640 MiB at 10k connections).
+
+import CUV
+
+/// A failed libuv or system call: the operation and libuv's name and message for the code.
+public struct UVError: Error, Sendable, CustomStringConvertible {
+    public var code: Int32
+    public var operation: String
+
+    public init(_ code: Int32, _ operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var name: String { String(cString: uv_err_name(code)) }
+    public var message: String { String(cString: uv_strerror(code)) }
+    public var description: String { "\(operation): \(message) (\(name))" }
+
+    public var isAddressInUse: Bool { code == Int32(UV_EADDRINUSE.rawValue) }
+    public var isCancelled: Bool { code == Int32(UV_ECANCELED.rawValue) }
+    public var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
+}
+
+/// Throws for a negative libuv status; returns non-negative results unchanged.
+@discardableResult
+func check(_ status: Int32, _ operation: @autoclosure () -> String) throws -> Int32 {
+    if status < 0 { throw UVError(status, operation()) }
+    return status
+}
+
+public final class EventLoop {
+    let loop: UnsafeMutablePointer<uv_loop_t>
+    /// Shared by every stream's reads (see the file comment).
+    let readBuffer: UnsafeMutableRawPointer
+    public static let readBufferBytes = 64 * 1024
+
+    public init() throws {
+        loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+        readBuffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
+        do {
+            try check(uv_loop_init(loop), "uv_loop_init")
+        } catch {
+            loop.deallocate()
+            readBuffer.deallocate()
+            throw error
+        }
+        loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Runs until no active handle is left (after `stop()` or once every handle is closed).
+    public func run() {
+        uv_run(loop, UV_RUN_DEFAULT)
+    }
+
+    /// Makes `run()` return after the current iteration.
+    public func stop() {
+        uv_stop(loop)
+    }
+
+    /// The loop's cached monotonic time in milliseconds (updated once per iteration).
+    public var nowMs: UInt64 { uv_now(loop) }
+
+    /// Closes the loop; returns false if handles are still open (a leak).
+    public func close() -> Bool {
+        uv_loop_close(loop) == 0
+    }
+
+    static func owner(of loop: UnsafeMutablePointer<uv_loop_t>?) -> EventLoop? {
+        guard let data = loop?.pointee.data else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue()
+    }
+}

@@ -1,0 +1,207 @@
+// Files: the node's append-only log file and the blocking helpers used at start-up.
+//
+// `AppendOnlyFile.append` runs on libuv's thread pool (uv_fs_write, then uv_fs_fdatasync when
+// asked) and calls back on the loop, so the loop never waits for the disk. One operation is
+// in flight at a time (the caller batches). A failed or short write is undone: the file is
+// truncated back to where the batch started, so the log never keeps half a batch that was
+// never acknowledged. After an fdatasync failure the file is marked failed for good (the
+// kernel may have dropped the dirty pages: retrying could report success for lost data).
+//
+// Start-up helpers (`readWholeFile`, `makeDirectory`, `lockDirectory`, `truncate`) block;
+// they run before the loop serves anything.
+
+import CUV
+import Glibc
+
+public final class AppendOnlyFile {
+    public let path: String
+    private let loop: EventLoop
+    private let descriptor: Int32
+    /// Bytes in the file that are complete (written, and synced when sync was asked).
+    public private(set) var size: Int
+    public private(set) var isBusy = false
+    /// Set after an fdatasync error; every later append fails.
+    public private(set) var failure: UVError? = nil
+
+    /// Opens (creating if needed) `path` for appending.
+    public init(loop: EventLoop, path: String) throws {
+        self.loop = loop
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+        let end = lseek(descriptor, 0, SEEK_END)
+        size = Int(max(end, 0))
+    }
+
+    /// Cuts the file to `length` bytes now (start-up: the torn tail of a log).
+    public func truncate(to length: Int) throws {
+        guard ftruncate(descriptor, off_t(length)) == 0 else { throw UVError(-errno, "truncate \(path)") }
+        size = length
+        _ = fdatasync(descriptor)
+    }
+
+    /// Appends now, blocking (start-up only: the file header of a new log).
+    public func appendBlocking(_ bytes: [UInt8]) throws {
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fdatasync(descriptor) == 0 else { throw UVError(-errno, "write \(path)") }
+        size += bytes.count
+    }
+
+    /// Appends `bytes` off the loop; `sync` adds an fdatasync. `completion` runs on the loop
+    /// with nil on success. The caller must not start another operation before it runs.
+    public func append(_ bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
+        precondition(!isBusy, "one file operation at a time")
+        if let failure {
+            completion(failure)
+            return
+        }
+        isBusy = true
+        FileOperation(file: self, bytes: bytes, sync: sync, completion: completion).start()
+    }
+
+    /// fdatasync off the loop (for `--fsync everysec`).
+    public func sync(completion: @escaping (UVError?) -> Void) {
+        append([], sync: true, completion: completion)
+    }
+
+    /// Syncs and closes, blocking (shutdown).
+    public func closeBlocking() {
+        _ = fdatasync(descriptor)
+        Glibc.close(descriptor)
+    }
+
+    fileprivate var loopPointer: UnsafeMutablePointer<uv_loop_t> { loop.loop }
+    fileprivate var fileDescriptor: Int32 { descriptor }
+
+    fileprivate func finish(appended: Int, error: UVError?, syncFailed: Bool) {
+        isBusy = false
+        if error == nil { size += appended }
+        if syncFailed { failure = error }
+    }
+}
+
+/// One append in flight: write (repeated while short), then fdatasync, or truncate on error.
+private final class FileOperation {
+    let file: AppendOnlyFile
+    let bytes: UnsafeMutableRawPointer
+    let count: Int
+    let sync: Bool
+    let completion: (UVError?) -> Void
+    var written = 0
+    let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
+    var error: UVError? = nil
+    var syncFailed = false
+
+    init(file: AppendOnlyFile, bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
+        self.file = file
+        self.count = bytes.count
+        self.sync = sync
+        self.completion = completion
+        self.bytes = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { self.bytes.copyMemory(from: base, byteCount: $0.count) } }
+    }
+
+    func start() {
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        writeMore()
+    }
+
+    private func writeMore() {
+        guard written < count else { return syncOrFinish() }
+        var buffer = uv_buf_init((bytes + written).assumingMemoryBound(to: CChar.self), UInt32(count - written))
+        let status = uv_fs_write(file.loopPointer, request, file.fileDescriptor, &buffer, 1, -1, fileOperationStep)
+        if status < 0 { fail(UVError(status, "write \(file.path)")) }
+    }
+
+    private func syncOrFinish() {
+        guard sync else { return finish() }
+        isSyncing = true
+        let status = uv_fs_fdatasync(file.loopPointer, request, file.fileDescriptor, fileOperationStep)
+        if status < 0 { fail(UVError(status, "fdatasync \(file.path)")) }
+    }
+
+    private var isSyncing = false
+
+    func step() {
+        let result = Int(request.pointee.result)
+        uv_fs_req_cleanup(request)
+        if isSyncing {
+            if result < 0 {
+                syncFailed = true
+                return fail(UVError(Int32(result), "fdatasync \(file.path)"))
+            }
+            return finish()
+        }
+        if result < 0 { return fail(UVError(Int32(result), "write \(file.path)")) }
+        written += result
+        if written < count { return writeMore() }
+        syncOrFinish()
+    }
+
+    /// Undoes a partial batch so the log ends at the last acknowledged record.
+    private func fail(_ failure: UVError) {
+        error = failure
+        _ = ftruncate(file.fileDescriptor, off_t(file.size))
+        finish()
+    }
+
+    private func finish() {
+        file.finish(appended: count, error: error, syncFailed: syncFailed)
+        let completion = self.completion
+        let error = self.error
+        bytes.deallocate()
+        request.deallocate()
+        Unmanaged.passUnretained(self).release()
+        completion(error)
+    }
+}
+
+private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
+    Unmanaged<FileOperation>.fromOpaque(request!.pointee.data).takeUnretainedValue().step()
+}
+
+public enum FileSystem {
+    /// The whole file, or an empty array if it does not exist.
+    public static func readWholeFile(_ path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { return [] }
+            throw UVError(-errno, "open \(path)")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw UVError(-errno, "stat \(path)") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            filled += count
+        }
+        if filled < bytes.count { bytes.removeLast(bytes.count - filled) }
+        return bytes
+    }
+
+    /// Creates `path` and its parents (mode 0755) if missing; throws if it is not a writable directory.
+    public static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part + "/"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw UVError(-errno, "mkdir \(prefix)") }
+        }
+        guard access(path, W_OK | X_OK) == 0 else { throw UVError(-errno, "data directory \(path)") }
+    }
+
+    /// Holds an exclusive lock on `directory/LOCK` for the life of the process, so two nodes
+    /// never share a data directory. Throws if another process holds it.
+    public static func lockDirectory(_ directory: String) throws {
+        let path = directory + "/LOCK"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw UVError(-EWOULDBLOCK, "lock \(path) (is another linkring-node using this data directory?)")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+// Process-wide set-up and output: signals, clocks, stdout lines a parent waits for, and the
+// log line writer used for events (never per request).
+
+import CUV
+import Glibc
+
+public enum ProcessSetup {
+    /// Unblocks every signal (a test runner's child may inherit SIGTERM blocked) and ignores
+    /// SIGPIPE (a write to a closed socket must be an error, not death).
+    public static func prepare() {
+        cuv_unblock_all_signals()
+        cuv_ignore_sigpipe()
+    }
+
+    public static func exit(_ code: Int32) -> Never {
+        fflush(nil)
+        Glibc.exit(code)
+    }
+}
+
+public enum WallClock {
+    /// Milliseconds since the Unix epoch.
+    public static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }
+}
+
+public enum Output {
+    /// Prints one line to stdout and flushes it (a parent may be waiting for it on a pipe).
+    public static func printLine(_ line: String) {
+        writeAll(1, line + "\n")
+    }
+
+    /// Writes to stderr at once (unbuffered).
+    public static func printError(_ line: String) {
+        writeAll(2, line + "\n")
+    }
+
+    static func writeAll(_ descriptor: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}

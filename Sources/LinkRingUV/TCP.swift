@@ -1,0 +1,296 @@
+// TCP on the loop: a listener that accepts streams, and the stream itself.
+//
+// Ownership (libuv's rule: a handle must not move and is freed only in its close callback):
+// each `TCPStream`/`TCPListener` allocates its `uv_tcp_t` once, retains itself into
+// `handle.data`, and releases that retain and frees the memory in the close callback. So the
+// object outlives every callback libuv can still make, whoever else holds it.
+//
+// Writes: `write` tries `uv_try_write` first (the common case: the whole response fits in the
+// socket buffer, no copy, no allocation). What is left is copied into a buffer owned by a
+// `uv_write_t` until its callback, which runs exactly once (with UV_ECANCELED on close).
+//
+//   socket ──read──▶ loop read buffer ──ReadBytes.append──▶ delegate's [UInt8]
+//   delegate ──write([UInt8])──▶ uv_try_write ──rest──▶ uv_write(copy) ──cb──▶ streamDidFlush
+
+import CUV
+import Glibc
+
+/// What a stream tells its owner. All calls happen on the loop thread.
+public protocol TCPStreamDelegate: AnyObject {
+    /// Bytes arrived; copy them out with `bytes.append(to:)` before returning.
+    func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes)
+    /// The peer closed its side (error nil) or the connection failed.
+    func streamDidEnd(_ stream: TCPStream, error: UVError?)
+    /// Every queued write has completed.
+    func streamDidFlush(_ stream: TCPStream)
+    /// The handle is closed; the stream will make no more calls.
+    func streamDidClose(_ stream: TCPStream)
+}
+
+/// Bytes just read, valid only during `streamDidRead`.
+public struct ReadBytes {
+    fileprivate let pointer: UnsafeRawBufferPointer
+
+    public var count: Int { pointer.count }
+
+    public func append(to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: pointer)
+    }
+}
+
+public final class TCPStream {
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+    /// Strong while open; cleared on close so the owner and stream do not keep each other.
+    public var delegate: TCPStreamDelegate?
+    public private(set) var isClosing = false
+    public private(set) var isReading = false
+    /// Bytes handed to `uv_write` whose callback has not run yet.
+    public private(set) var queuedWriteBytes = 0
+
+    init(loop: EventLoop) throws {
+        handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        let status = uv_tcp_init(loop.loop, handle)
+        guard status == 0 else {
+            handle.deallocate()
+            throw UVError(status, "uv_tcp_init")
+        }
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    var stream: UnsafeMutablePointer<uv_stream_t> { cuv_tcp_as_stream(handle) }
+
+    public func startReading() {
+        guard !isReading, !isClosing else { return }
+        let status = uv_read_start(stream, streamAllocate, streamRead)
+        if status == 0 { isReading = true } else { delegate?.streamDidEnd(self, error: UVError(status, "uv_read_start")) }
+    }
+
+    public func stopReading() {
+        guard isReading, !isClosing else { return }
+        uv_read_stop(stream)
+        isReading = false
+    }
+
+    public func setNoDelay(_ enabled: Bool) {
+        uv_tcp_nodelay(handle, enabled ? 1 : 0)
+    }
+
+    /// Sends `bytes`, in order after everything written before. Errors end the stream.
+    public func write(_ bytes: [UInt8]) {
+        guard !isClosing, !bytes.isEmpty else { return }
+        var written = 0
+        if queuedWriteBytes == 0 {
+            written = bytes.withUnsafeBytes { raw -> Int in
+                var buffer = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)),
+                                         UInt32(raw.count))
+                return Int(uv_try_write(stream, &buffer, 1))
+            }
+            if written == bytes.count { return }
+            if written < 0 && written != Int(UV_EAGAIN.rawValue) {
+                delegate?.streamDidEnd(self, error: UVError(Int32(written), "uv_try_write"))
+                return
+            }
+            written = max(written, 0)
+        }
+        queueWrite(bytes, from: written)
+    }
+
+    private func queueWrite(_ bytes: [UInt8], from offset: Int) {
+        let count = bytes.count - offset
+        // One block: the byte count, then the bytes; freed in the write callback.
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 8 + count, alignment: 8)
+        block.storeBytes(of: count, as: Int.self)
+        bytes.withUnsafeBytes { raw in (block + 8).copyMemory(from: raw.baseAddress! + offset, byteCount: count) }
+        let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+        request.pointee.data = block
+        var buffer = uv_buf_init((block + 8).assumingMemoryBound(to: CChar.self), UInt32(count))
+        let status = uv_write(request, stream, &buffer, 1, streamWrote)
+        guard status == 0 else {
+            block.deallocate()
+            request.deallocate()
+            delegate?.streamDidEnd(self, error: UVError(status, "uv_write"))
+            return
+        }
+        queuedWriteBytes += count
+    }
+
+    fileprivate func didWrite(_ request: UnsafeMutablePointer<uv_write_t>, status: Int32) {
+        let block = request.pointee.data!
+        queuedWriteBytes -= block.load(as: Int.self)
+        block.deallocate()
+        request.deallocate()
+        if isClosing { return }
+        if status < 0 {
+            delegate?.streamDidEnd(self, error: UVError(status, "write"))
+        } else if queuedWriteBytes == 0 {
+            delegate?.streamDidFlush(self)
+        }
+    }
+
+    fileprivate func didRead(_ count: Int, _ buffer: UnsafePointer<uv_buf_t>?) {
+        if count > 0, let base = buffer?.pointee.base {
+            delegate?.streamDidRead(self, ReadBytes(pointer: UnsafeRawBufferPointer(start: base, count: count)))
+        } else if count < 0 {
+            stopReading()
+            let error = UVError(Int32(count), "read")
+            delegate?.streamDidEnd(self, error: error.isEndOfFile ? nil : error)
+        }
+    }
+
+    fileprivate func didClose() {
+        let owner = delegate
+        delegate = nil
+        owner?.streamDidClose(self)
+    }
+
+    /// Sends FIN after queued writes; reading continues until the peer closes.
+    public func shutdown() {
+        guard !isClosing else { return }
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        if uv_shutdown(request, stream, streamShutdown) != 0 { request.deallocate() }
+    }
+
+    /// Closes the handle; `streamDidClose` follows (after cancelled writes' callbacks).
+    public func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        isReading = false
+        uv_close(cuv_tcp_as_handle(handle), streamClosed)
+    }
+
+}
+
+/// Accepts connections on one address.
+public final class TCPListener {
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+    private let loop: EventLoop
+    private var onConnection: ((TCPStream) -> Void)?
+    private var isClosing = false
+
+    /// Binds `host:port` (a numeric address or a name resolved now); port 0 picks a free one.
+    public init(loop: EventLoop, host: String, port: Int) throws {
+        self.loop = loop
+        var address = try SocketAddress.resolve(host: host, port: port)
+        handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        let status = uv_tcp_init(loop.loop, handle)
+        guard status == 0 else {
+            handle.deallocate()
+            throw UVError(status, "uv_tcp_init")
+        }
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        let bound = uv_tcp_bind(handle, cuv_storage_as_sockaddr(&address), 0)
+        if bound != 0 {
+            close()
+            throw UVError(bound, "bind \(host):\(port)")
+        }
+    }
+
+    /// Starts accepting; `onConnection` receives each new stream (not yet reading).
+    public func listen(backlog: Int32 = 511, onConnection: @escaping (TCPStream) -> Void) throws {
+        self.onConnection = onConnection
+        do {
+            try check(uv_listen(cuv_tcp_as_stream(handle), backlog, listenerConnection), "listen")
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    public func boundAddress() -> (host: String, port: Int)? {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        guard uv_tcp_getsockname(handle, cuv_storage_as_sockaddr(&storage), &length) == 0 else { return nil }
+        return SocketAddress.hostPort(of: &storage)
+    }
+
+    /// Stops accepting and closes the handle.
+    public func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        onConnection = nil
+        uv_close(cuv_tcp_as_handle(handle), listenerClosed)
+    }
+
+    fileprivate func accept() {
+        guard !isClosing, let stream = try? TCPStream(loop: loop) else { return }
+        guard uv_accept(cuv_tcp_as_stream(handle), stream.stream) == 0 else {
+            stream.close()
+            return
+        }
+        onConnection?(stream)
+    }
+}
+
+public enum SocketAddress {
+    /// A numeric IPv4/IPv6 address, or a name resolved with getaddrinfo (start-up only: it blocks).
+    public static func resolve(host: String, port: Int) throws -> sockaddr_storage {
+        var storage = sockaddr_storage()
+        if uv_ip4_addr(host, Int32(port), cuv_storage_as_in_mut(&storage)) == 0 { return storage }
+        storage = sockaddr_storage()
+        if uv_ip6_addr(host, Int32(port), cuv_storage_as_in6_mut(&storage)) == 0 { return storage }
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>? = nil
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result, let address = first.pointee.ai_addr else {
+            throw UVError(Int32(UV_EAI_NONAME.rawValue), "resolve \(host)")
+        }
+        defer { freeaddrinfo(result) }
+        storage = sockaddr_storage()
+        memcpy(&storage, address, Int(first.pointee.ai_addrlen))
+        cuv_set_port(&storage, UInt16(port))
+        return storage
+    }
+
+    static func hostPort(of storage: inout sockaddr_storage) -> (host: String, port: Int) {
+        var name = [CChar](repeating: 0, count: 64)
+        if Int32(storage.ss_family) == AF_INET6 {
+            uv_ip6_name(cuv_storage_as_in6(&storage), &name, name.count)
+        } else {
+            uv_ip4_name(cuv_storage_as_in(&storage), &name, name.count)
+        }
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (host, Int(cuv_get_port(&storage)))
+    }
+}
+
+// C callbacks: recover the owner, call a Swift method.
+
+private func streamOwner(_ handle: UnsafeMutableRawPointer?) -> TCPStream {
+    Unmanaged<TCPStream>.fromOpaque(handle!).takeUnretainedValue()
+}
+
+private func streamAllocate(_ handle: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ buffer: UnsafeMutablePointer<uv_buf_t>?) {
+    let loop = EventLoop.owner(of: handle?.pointee.loop)!
+    buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(EventLoop.readBufferBytes))
+}
+
+private func streamRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ count: Int, _ buffer: UnsafePointer<uv_buf_t>?) {
+    streamOwner(stream?.pointee.data).didRead(count, buffer)
+}
+
+private func streamWrote(_ request: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {
+    streamOwner(request!.pointee.handle.pointee.data).didWrite(request!, status: status)
+}
+
+private func streamShutdown(_ request: UnsafeMutablePointer<uv_shutdown_t>?, _ status: Int32) {
+    request?.deallocate()
+}
+
+private func streamClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
+    let owner = Unmanaged<TCPStream>.fromOpaque(handle!.pointee.data)
+    owner.takeUnretainedValue().didClose()
+    owner.release()
+    handle!.deallocate()
+}
+
+private func listenerConnection(_ server: UnsafeMutablePointer<uv_stream_t>?, _ status: Int32) {
+    guard status == 0 else { return }
+    Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue().accept()
+}
+
+private func listenerClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
+    Unmanaged<TCPListener>.fromOpaque(handle!.pointee.data).release()
+    handle!.deallocate()
+}

@@ -1,0 +1,134 @@
+// Start-up and shutdown of `linkring-node`.
+//
+//   parse options ─▶ create + lock the data dir ─▶ replay linkring.log into the index
+//   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt)
+//   ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ run the loop
+//
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
+// drain the commit log, fdatasync, exit 0. A second signal, or `shutdownDeadlineMs`, cuts it short.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+enum NodeProcess {
+    static let logFileName = "linkring.log"
+    static let shutdownDeadlineMs: UInt64 = 10_000
+
+    static func run(_ arguments: [String]) -> Never {
+        ProcessSetup.prepare()
+        let options: NodeOptions
+        do {
+            guard let parsed = try NodeOptions.parse(arguments) else {
+                Output.printLine(NodeOptions.usage)
+                ProcessSetup.exit(0)
+            }
+            options = parsed
+        } catch {
+            Output.printError("linkring-node: \(error)\n\n\(NodeOptions.usage)")
+            ProcessSetup.exit(2)
+        }
+        if let dumpPath = options.dumpPath { ProcessSetup.exit(LogDump.run(path: dumpPath)) }
+        do {
+            try serve(options)
+        } catch {
+            Output.printError("linkring-node: \(error)")
+            ProcessSetup.exit(1)
+        }
+        ProcessSetup.exit(0)
+    }
+
+    private static func serve(_ options: NodeOptions) throws {
+        let loop = try EventLoop()
+        try FileSystem.makeDirectory(options.dataDirectory)
+        try FileSystem.lockDirectory(options.dataDirectory)
+        let path = options.dataDirectory + "/" + logFileName
+        let (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        let service = NodeService(index: index, origin: 0, clusterToken: options.clusterToken, fsync: options.fsync)
+        let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
+        let bound = try server.start(host: options.listen.host, port: options.listen.port)
+        let address = HostPort(host: bound.host, port: bound.port).description
+        service.rebindOrigin(HybridClock.origin(forName: address))
+        service.commitLog = CommitLog(loop: loop, file: file, policy: options.fsync) { [unowned service] in service.apply($0) }
+        service.server = server
+        let shutdown = Shutdown(loop: loop, server: server, commitLog: service.commitLog)
+        try shutdown.watchSignals()
+        Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue)")
+        Output.printLine("listening on \(address)")
+        loop.run()
+        if !loop.close() { Log.warning("event loop closed with handles still open") }
+        Log.info("node \(address) stopped")
+    }
+
+    /// Replays the log; returns the index and the file opened for appending.
+    private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> (KeyValueIndex, AppendOnlyFile) {
+        let bytes = try FileSystem.readWholeFile(path)
+        var index = KeyValueIndex()
+        let report: ReplayReport
+        switch LogReplay.replay(bytes, skipCorrupt: skipCorrupt, apply: { index.apply($0) }) {
+        case .success(let result): report = result
+        case .failure(let failure):
+            throw CommandLineError("\(path): corrupt record at byte \(failure.offset): \(failure.reason). "
+                + "Start with --skip-corrupt to skip corrupt ranges (their records are lost).")
+        }
+        for range in report.skipped {
+            Log.warning("\(path): skipped corrupt bytes \(range.lowerBound)..<\(range.upperBound)")
+        }
+        let file = try AppendOnlyFile(loop: loop, path: path)
+        if let tail = report.tornTail {
+            Log.warning("\(path): torn tail at byte \(tail.lowerBound) (\(tail.count) bytes) truncated")
+            try file.truncate(to: report.validBytes)
+        }
+        if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
+        Log.info("\(path): replayed \(report.records) records")
+        return (index, file)
+    }
+}
+
+/// The graceful stop: signals in, then server ─▶ commit log ─▶ file ─▶ loop ends.
+final class Shutdown {
+    private let loop: EventLoop
+    private let server: HTTPServer
+    private let commitLog: CommitLog
+    private var watchers: [SignalWatcher] = []
+    private var deadline: Timer?
+    private var isStopping = false
+
+    init(loop: EventLoop, server: HTTPServer, commitLog: CommitLog) {
+        self.loop = loop
+        self.server = server
+        self.commitLog = commitLog
+    }
+
+    func watchSignals() throws {
+        for signal in [SignalWatcher.terminate, SignalWatcher.interrupt] {
+            watchers.append(try SignalWatcher(loop: loop, signal: signal) { [unowned self] in self.begin() })
+        }
+    }
+
+    private func begin() {
+        if isStopping {
+            Log.warning("second signal: closing every connection now")
+            server.closeAll()
+            return
+        }
+        isStopping = true
+        Log.info("stopping: no new connections, finishing requests in flight")
+        let deadline = Timer(loop: loop)
+        deadline.start(afterMs: NodeProcess.shutdownDeadlineMs) { [unowned self] in
+            Log.warning("shutdown deadline passed: closing every connection")
+            self.server.closeAll()
+        }
+        self.deadline = deadline
+        server.stop { [unowned self] in
+            self.commitLog.drain { [unowned self] in self.finish() }
+        }
+    }
+
+    private func finish() {
+        commitLog.close()
+        deadline?.close()
+        for watcher in watchers { watcher.close() }
+        watchers.removeAll()
+    }
+}
