@@ -123,7 +123,8 @@ public enum HTML {
             switch byte {
             case 0x26: length += 4       // &amp;
             case 0x3C, 0x3E: length += 3  // &lt; &gt;
-            case 0x22, 0x27: length += 5  // &quot; &#39;
+            case 0x22: length += 5        // &quot;
+            case 0x27: length += 4        // &#39;
             default: break
             }
         }

@@ -1,0 +1,131 @@
+// Incremental parser of HTTP/1.1 responses with Content-Length framing: what the proxy reads
+// from nodes (and what tests read from servers). Like the request parser, it answers
+// "need more" until a whole response (head and body) is in the buffer, then ranges into it.
+// A response to HEAD has no body whatever its Content-Length says: the caller says so.
+
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var status = 0
+    public var contentLength = 0
+    public var isKeepAlive = true
+    /// The value of `X-Version`, if present and numeric.
+    public var version: UInt64? = nil
+    /// Where the body starts and ends in the buffer.
+    public var body: Range<Int> = 0..<0
+    /// The offset just after this response (where the next one starts).
+    public var end = 0
+    /// Every header line, as ranges of name and value (for tests and diagnostics).
+    public var fields: [(name: Range<Int>, value: Range<Int>)] = []
+
+    public init() {}
+
+    public static func == (lhs: HTTPResponseHead, rhs: HTTPResponseHead) -> Bool {
+        lhs.status == rhs.status && lhs.contentLength == rhs.contentLength && lhs.isKeepAlive == rhs.isKeepAlive
+            && lhs.version == rhs.version && lhs.body == rhs.body && lhs.end == rhs.end
+    }
+}
+
+public enum HTTPResponseParseResult: Sendable, Equatable {
+    case needMore
+    case response(HTTPResponseHead)
+    case failure(String)
+}
+
+public enum HTTPResponseParser {
+    /// Bytes of a response head accepted; a peer sending more is broken.
+    public static let headBytesMax = 64 * 1024
+    /// Bytes of a response body accepted.
+    public static let bodyBytesMax = 1024 * 1024
+
+    private static let contentLength: [UInt8] = Array("content-length".utf8)
+    private static let connection: [UInt8] = Array("connection".utf8)
+    private static let version: [UInt8] = Array("x-version".utf8)
+    private static let close: [UInt8] = Array("close".utf8)
+
+    public static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false) -> HTTPResponseParseResult {
+        guard let headEnd = findHeadEnd(buffer, from: start, to: end) else {
+            return end - start > headBytesMax ? .failure("response head too large") : .needMore
+        }
+        var head = HTTPResponseHead()
+        var lineStart = start
+        var isFirst = true
+        while lineStart < headEnd {
+            var lineFeed = lineStart
+            while buffer[lineFeed] != ASCII.lf { lineFeed += 1 }
+            let lineEnd = lineFeed > lineStart && buffer[lineFeed - 1] == ASCII.cr ? lineFeed - 1 : lineFeed
+            if lineEnd == lineStart { break }
+            if isFirst {
+                guard let status = parseStatusLine(buffer, lineStart..<lineEnd) else { return .failure("bad status line") }
+                head.status = status.code
+                head.isKeepAlive = !status.isHTTP10
+                isFirst = false
+            } else if let failure = parseField(buffer, lineStart..<lineEnd, into: &head) {
+                return .failure(failure)
+            }
+            lineStart = lineFeed + 1
+        }
+        let bodyLength = isHeadRequest || head.status == 204 || head.status == 304 || head.status < 200 ? 0 : head.contentLength
+        guard end - headEnd >= bodyLength else { return .needMore }
+        head.body = headEnd..<headEnd + bodyLength
+        head.end = headEnd + bodyLength
+        return .response(head)
+    }
+
+    /// The offset after the blank line that ends the head, or nil.
+    private static func findHeadEnd(_ buffer: [UInt8], from start: Int, to end: Int) -> Int? {
+        var index = start
+        while index < end {
+            if buffer[index] == ASCII.lf, index > start {
+                if buffer[index - 1] == ASCII.lf { return index + 1 }
+                if buffer[index - 1] == ASCII.cr, index - 2 >= start, buffer[index - 2] == ASCII.lf { return index + 1 }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func parseStatusLine(_ buffer: [UInt8], _ line: Range<Int>) -> (code: Int, isHTTP10: Bool)? {
+        guard line.count >= 12, ASCII.equals(buffer, line.lowerBound..<line.lowerBound + 7, Array("HTTP/1.".utf8)),
+              buffer[line.lowerBound + 8] == ASCII.space else { return nil }
+        var code = 0
+        for index in line.lowerBound + 9..<line.lowerBound + 12 {
+            guard ASCII.isDigit(buffer[index]) else { return nil }
+            code = code * 10 + Int(buffer[index] - ASCII.digit0)
+        }
+        return (code, buffer[line.lowerBound + 7] == ASCII.digit0)
+    }
+
+    private static func parseField(_ buffer: [UInt8], _ line: Range<Int>, into head: inout HTTPResponseHead) -> String? {
+        var colon = line.lowerBound
+        while colon < line.upperBound, buffer[colon] != ASCII.colon { colon += 1 }
+        guard colon < line.upperBound, colon > line.lowerBound else { return "bad header line" }
+        var valueStart = colon + 1
+        var valueEnd = line.upperBound
+        while valueStart < valueEnd, ASCII.isBlank(buffer[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart, ASCII.isBlank(buffer[valueEnd - 1]) { valueEnd -= 1 }
+        let name = line.lowerBound..<colon
+        let value = valueStart..<valueEnd
+        head.fields.append((name, value))
+        if ASCII.equalsIgnoringCase(buffer, name, contentLength) {
+            guard let length = parseDecimal(buffer, value), length <= UInt64(bodyBytesMax) else { return "bad Content-Length" }
+            head.contentLength = Int(length)
+        } else if ASCII.equalsIgnoringCase(buffer, name, connection) {
+            if ASCII.equalsIgnoringCase(buffer, value, close) { head.isKeepAlive = false }
+        } else if ASCII.equalsIgnoringCase(buffer, name, version) {
+            head.version = parseDecimal(buffer, value)
+        }
+        return nil
+    }
+
+    public static func parseDecimal(_ buffer: [UInt8], _ range: Range<Int>) -> UInt64? {
+        guard !range.isEmpty, range.count <= 20 else { return nil }
+        var value: UInt64 = 0
+        for index in range {
+            guard ASCII.isDigit(buffer[index]) else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(buffer[index] - ASCII.digit0))
+            if overflow1 || overflow2 { return nil }
+            value = sum
+        }
+        return value
+    }
+}

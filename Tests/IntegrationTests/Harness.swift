@@ -1,0 +1,229 @@
+// Test harness for the real binaries: start a server on port 0 with its output in files, wait
+// for its `listening on` line by polling, talk to it over plain blocking sockets, stop it by
+// PID (SIGTERM, then SIGKILL after a deadline). Nothing here sleeps for a fixed time when it
+// can poll for the condition instead.
+
+import Foundation
+import Glibc
+import LinkRingCore
+import Testing
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum Binaries {
+    /// The build folder with the executables: $LINKRING_BIN_DIR, else the test bundle's folder.
+    static var directory: URL {
+        if let override = ProcessInfo.processInfo.environment["LINKRING_BIN_DIR"] { return URL(fileURLWithPath: override) }
+        var url = Bundle.main.bundleURL
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("linkring-node").path) && url.path != "/" {
+            url.deleteLastPathComponent()
+        }
+        return url
+    }
+
+    static var node: String { directory.appendingPathComponent("linkring-node").path }
+    static var proxy: String { directory.appendingPathComponent("linkring-proxy").path }
+}
+
+func makeTemporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("linkring-test-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A child process whose stdout and stderr go to files.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    let outputPath: String
+    let errorPath: String
+    private(set) var port = 0
+    private(set) var host = "127.0.0.1"
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        let logs = makeTemporaryDirectory()
+        outputPath = logs + "/stdout"
+        errorPath = logs + "/stderr"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Starts a server and waits for `listening on HOST:PORT`.
+    static func start(_ executable: String, _ arguments: [String], timeoutMs: Int = 15_000) throws -> ServerProcess {
+        let server = try ServerProcess(executable, arguments)
+        try server.waitUntilListening(timeoutMs: timeoutMs)
+        return server
+    }
+
+    func waitUntilListening(timeoutMs: Int) throws {
+        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        while Date() < deadline {
+            if let line = output.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
+                let address = try HostPort(parsing: String(line.dropFirst("listening on ".count)))
+                host = address.host
+                port = address.port
+                return
+            }
+            if !process.isRunning { throw HarnessError("exited with \(process.terminationStatus) before listening: \(errors)") }
+            usleep(5_000)
+        }
+        throw HarnessError("not listening after \(timeoutMs) ms: \(errors)")
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+    var pid: Int32 { process.processIdentifier }
+
+    /// SIGTERM, wait up to `timeoutMs`, then SIGKILL. Returns the exit status (or -signal).
+    @discardableResult
+    func stop(timeoutMs: Int = 10_000) -> Int32 {
+        guard process.isRunning else { return exitCode }
+        kill(pid, SIGTERM)
+        if waitForExit(timeoutMs: timeoutMs) { return exitCode }
+        kill(pid, SIGKILL)
+        _ = waitForExit(timeoutMs: 5_000)
+        return -9
+    }
+
+    func kill9() {
+        kill(pid, SIGKILL)
+        _ = waitForExit(timeoutMs: 5_000)
+    }
+
+    func waitForExit(timeoutMs: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning { return false }
+        process.waitUntilExit()
+        return true
+    }
+
+    var exitCode: Int32 {
+        process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
+/// Runs a command to completion; returns its exit code and stderr+stdout.
+func runToExit(_ executable: String, _ arguments: [String], timeoutMs: Int = 15_000) throws -> (code: Int32, output: String) {
+    let server = try ServerProcess(executable, arguments)
+    guard server.waitForExit(timeoutMs: timeoutMs) else {
+        server.kill9()
+        throw HarnessError("\(executable) did not exit within \(timeoutMs) ms")
+    }
+    return (server.exitCode, server.errors + server.output)
+}
+
+struct TestResponse {
+    var status: Int
+    var headers: [String: String]
+    var body: String
+    var isKeepAlive: Bool
+}
+
+/// A blocking HTTP/1.1 client on one TCP connection, with time-outs on every wait.
+final class TestClient {
+    private let socket: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int, host: String = "127.0.0.1") throws {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else {
+            Glibc.close(socket)
+            throw HarnessError("connect to \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { Glibc.close(socket) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw HarnessError("send failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Reads more bytes; false on EOF or error; throws on time-out.
+    private func receive(timeoutMs: Int) throws -> Bool {
+        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeoutMs)) > 0 else { throw HarnessError("no answer within \(timeoutMs) ms") }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return false }
+        buffer += chunk[..<count]
+        return true
+    }
+
+    func readResponse(isHead: Bool = false, timeoutMs: Int = 10_000) throws -> TestResponse {
+        while true {
+            switch HTTPResponseParser.parse(buffer, from: 0, to: buffer.count, isHeadRequest: isHead) {
+            case .response(let head):
+                var headers: [String: String] = [:]
+                for field in head.fields {
+                    headers[String(decoding: buffer[field.name], as: UTF8.self).lowercased()] = String(decoding: buffer[field.value], as: UTF8.self)
+                }
+                let response = TestResponse(status: head.status, headers: headers,
+                                            body: String(decoding: buffer[head.body], as: UTF8.self), isKeepAlive: head.isKeepAlive)
+                buffer.removeFirst(head.end)
+                return response
+            case .failure(let reason):
+                throw HarnessError("bad response: \(reason): \(String(decoding: buffer, as: UTF8.self))")
+            case .needMore:
+                guard try receive(timeoutMs: timeoutMs) else {
+                    throw HarnessError("connection closed before a whole response: \(String(decoding: buffer, as: UTF8.self))")
+                }
+            }
+        }
+    }
+
+    /// True when the server closes the connection within `timeoutMs` (bytes before EOF are kept).
+    func isClosedByServer(timeoutMs: Int = 5_000) -> Bool {
+        do {
+            while try receive(timeoutMs: timeoutMs) {}
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Sends one request and reads its answer.
+    func request(_ method: String, _ target: String, headers: [String] = [], timeoutMs: Int = 10_000) throws -> TestResponse {
+        let lines = ["\(method) \(target) HTTP/1.1", "Host: test"] + headers
+        try send(lines.joined(separator: "\r\n") + "\r\n\r\n")
+        return try readResponse(isHead: method == "HEAD", timeoutMs: timeoutMs)
+    }
+}
+
+/// One request on a fresh connection.
+func request(_ port: Int, _ method: String, _ target: String, headers: [String] = []) throws -> TestResponse {
+    try TestClient(port: port).request(method, target, headers: headers)
+}
+
+/// A node on an ephemeral port with a fresh data directory (or the given one).
+func startNode(data: String? = nil, _ extra: [String] = []) throws -> (ServerProcess, String) {
+    let directory = data ?? makeTemporaryDirectory()
+    let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", directory] + extra)
+    return (node, directory)
+}

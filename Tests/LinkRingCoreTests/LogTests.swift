@@ -1,0 +1,124 @@
+// The append-only log: CRC32C known answers, record round trips, replay of logs cut at every
+// byte of the last record, corruption in the middle, and last-writer-wins in any order.
+
+import Testing
+@testable import LinkRingCore
+
+func makeLog(_ records: [LogRecord]) -> [UInt8] {
+    var log = LogRecord.fileMagic
+    for record in records { record.encode(into: &log) }
+    return log
+}
+
+func replayAll(_ log: [UInt8], skipCorrupt: Bool = false) -> (Result<ReplayReport, ReplayFailure>, [LogRecord]) {
+    var seen: [LogRecord] = []
+    let result = LogReplay.replay(log, skipCorrupt: skipCorrupt) { seen.append($0) }
+    return (result, seen)
+}
+
+let sampleRecords: [LogRecord] = [
+    LogRecord(version: 100, op: .put, key: bytes("a"), value: bytes("http://one")),
+    LogRecord(version: 101, op: .put, key: bytes("b"), value: bytes("http://two/?x=1&y=2")),
+    LogRecord(version: 102, op: .delete, key: bytes("a")),
+    LogRecord(version: 103, op: .put, key: bytes("c"), value: Array(repeating: 0x78, count: 4096)),
+]
+
+@Suite("Log records and replay")
+struct LogTests {
+    @Test("CRC32C known answers")
+    func crcKnownAnswers() {
+        #expect(CRC32C.checksum(bytes("123456789")) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        let data = bytes("The quick brown fox jumps over the lazy dog")
+        let split = CRC32C.update(CRC32C.checksum(data, 0..<10), data, 10..<data.count)
+        #expect(split == CRC32C.checksum(data))
+    }
+
+    @Test("records round trip through encode and replay")
+    func roundTrip() throws {
+        let (result, seen) = replayAll(makeLog(sampleRecords))
+        let report = try result.get()
+        #expect(seen == sampleRecords && report.records == 4 && report.tornTail == nil && report.skipped.isEmpty)
+    }
+
+    @Test("a log cut at every byte of its last record replays exactly the complete records")
+    func tornTailAtEveryByte() throws {
+        let complete = makeLog(Array(sampleRecords.prefix(3)))
+        let full = makeLog(sampleRecords)
+        for cut in complete.count..<full.count {
+            let (result, seen) = replayAll(Array(full[..<cut]))
+            let report = try result.get()
+            #expect(seen == Array(sampleRecords.prefix(3)), "cut at \(cut)")
+            #expect(report.validBytes == complete.count, "cut at \(cut)")
+            #expect(report.tornTail == (cut > complete.count ? complete.count..<cut : nil), "cut at \(cut)")
+        }
+    }
+
+    @Test("a corrupt last record, or zeros after the last record, is a torn tail")
+    func corruptTail() throws {
+        var log = makeLog(sampleRecords)
+        log[log.count - 10] ^= 0xFF
+        let (result, seen) = replayAll(log)
+        #expect(try result.get().tornTail != nil && seen.count == 3)
+        let zeros = makeLog(sampleRecords) + [UInt8](repeating: 0, count: 4096)
+        let (zeroResult, zeroSeen) = replayAll(zeros)
+        #expect(try zeroResult.get().tornTail?.count == 4096 && zeroSeen.count == 4)
+    }
+
+    @Test("a corrupt record before valid ones stops replay, naming the offset; skipCorrupt skips it")
+    func corruptMiddle() throws {
+        var log = makeLog(sampleRecords)
+        let secondRecord = LogRecord.fileMagic.count + sampleRecords[0].encodedBytes
+        log[secondRecord + LogRecord.headerBytes] ^= 0x01  // a key byte of record two
+        let (result, _) = replayAll(log)
+        guard case .failure(let failure) = result else {
+            Issue.record("corruption in the middle must stop replay")
+            return
+        }
+        #expect(failure.offset == secondRecord && failure.reason.contains("checksum"))
+        let (skipped, seen) = replayAll(log, skipCorrupt: true)
+        let report = try skipped.get()
+        #expect(seen == [sampleRecords[0], sampleRecords[2], sampleRecords[3]])
+        #expect(report.skipped == [secondRecord..<secondRecord + sampleRecords[1].encodedBytes])
+    }
+
+    @Test("a file that is not a LinkRing log is refused; a torn file header is a torn tail")
+    func fileHeader() throws {
+        guard case .failure = replayAll(bytes("NOTALOG!xxxx")).0 else {
+            Issue.record("bad header must be refused")
+            return
+        }
+        #expect(try replayAll(Array(LogRecord.fileMagic.prefix(3))).0.get().tornTail == 0..<3)
+        #expect(try replayAll([]).0.get() == ReplayReport())
+    }
+
+    @Test("older versions never overwrite newer ones, in any order of arrival")
+    func lastWriterWins() {
+        let writes: [LogRecord] = [
+            LogRecord(version: 5, op: .put, key: bytes("k"), value: bytes("v5")),
+            LogRecord(version: 9, op: .delete, key: bytes("k")),
+            LogRecord(version: 7, op: .put, key: bytes("k"), value: bytes("v7")),
+            LogRecord(version: 3, op: .put, key: bytes("j"), value: bytes("j3")),
+            LogRecord(version: 4, op: .put, key: bytes("j"), value: bytes("j4")),
+        ]
+        for permutation in permutations(writes) {
+            var index = KeyValueIndex()
+            for record in permutation + permutation { index.apply(record) }
+            #expect(index.lookup(bytes("k")) == StoredValue(version: 9, value: nil))
+            #expect(index.lookup(bytes("j")) == StoredValue(version: 4, value: bytes("j4")))
+            #expect(index.liveKeys == 1 && index.tombstones == 1)
+        }
+    }
+}
+
+func permutations<T>(_ items: [T]) -> [[T]] {
+    guard items.count > 1 else { return [items] }
+    var result: [[T]] = []
+    for (position, item) in items.enumerated() {
+        var rest = items
+        rest.remove(at: position)
+        for tail in permutations(rest) { result.append([item] + tail) }
+    }
+    return result
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every LinkRing test on a fresh Debian 12 machine (as root): installs what is missing,
+# builds, then runs the unit tests and the integration tests against the real binaries.
+#   scripts/test.bash            everything
+#   scripts/test.bash FILTER     only tests whose name matches FILTER (swift test --filter)
+set -euo pipefail
+source "$(dirname "$0")/lib/common.bash"
+cd "$LINKRING_ROOT"
+
+install_build_dependencies
+swift build --build-tests
+if [ $# -gt 0 ]; then
+    swift test --skip-build --filter "$1"
+else
+    swift test --skip-build
+fi
