@@ -10,9 +10,10 @@
 #   make_run_dir NAME         sets RUN_DIR=loadtest/results/NAME-YYYYmmdd-HHMMSS
 #   start_background NAME CMD…  stdout/stderr to RUN_DIR/NAME.out/.err; sets BG_PID
 #   wait_for_listening PID FILE SECONDS   prints HOST:PORT from the "listening on" line
-#   wait_for_port PORT SECONDS · stop_process PID [SECONDS] · on_exit "CMD"
+#   wait_for_port PORT SECONDS · stop_process PID [SECONDS] · is_running PID · on_exit "CMD"
 #   free_port · cpu_ticks PID · rss_kb PID
 
+# shellcheck shell=bash disable=SC2034  # REPO_DIR and the helpers are used by the drivers
 LOADTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LOADTEST_DIR/.." && pwd)
 STARTED_PIDS=()
@@ -57,7 +58,7 @@ wait_for_listening() {
             printf '%s\n' "${line#listening on }"
             return 0
         fi
-        kill -0 "$pid" 2>/dev/null || { log "process $pid exited before listening"; return 1; }
+        is_running "$pid" || { log "process $pid exited before listening"; return 1; }
         sleep 0.01
     done
     log "no 'listening on' line from $pid within ${seconds}s"
@@ -75,31 +76,39 @@ wait_for_port() {
     return 1
 }
 
-# SIGTERM, wait up to SECONDS, then SIGKILL. Returns the process's exit status when known.
+# SIGTERM, wait up to SECONDS, then SIGKILL; forgets the PID (it may be reused later).
+# Returns the process's exit status when it is our child.
 stop_process() {
-    local pid=$1 seconds=${2:-$STOP_TIMEOUT_S} status=0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || status=$?; return "$status"; }
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + seconds))
-    while kill -0 "$pid" 2>/dev/null && [[ $(proc_state "$pid") != Z ]] && ((SECONDS < deadline)); do
-        sleep 0.05
+    local pid=$1 seconds=${2:-$STOP_TIMEOUT_S} status=0 index
+    for index in "${!STARTED_PIDS[@]}"; do
+        [[ ${STARTED_PIDS[index]} == "$pid" ]] && unset 'STARTED_PIDS[index]'
     done
-    if kill -0 "$pid" 2>/dev/null && [[ $(proc_state "$pid") != Z ]]; then
-        log "process $pid ignored SIGTERM for ${seconds}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
+    if is_running "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        local deadline=$((SECONDS + seconds))
+        while is_running "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+        if is_running "$pid"; then
+            log "process $pid ignored SIGTERM for ${seconds}s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     fi
     wait "$pid" 2>/dev/null || status=$?
     return "$status"
 }
 
-proc_state() { awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null || true; }
+# True while PID exists and has not exited (a zombie waiting to be reaped counts as exited).
+is_running() {
+    local state
+    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
 
 on_exit() { EXIT_COMMANDS+=("$1"); }
 
 stop_everything() {
-    local index
-    for ((index = ${#STARTED_PIDS[@]} - 1; index >= 0; index--)); do
-        stop_process "${STARTED_PIDS[index]}" || true
+    local pids=("${STARTED_PIDS[@]}") index
+    for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
+        stop_process "${pids[index]}" || true
     done
     for index in "${!EXIT_COMMANDS[@]}"; do eval "${EXIT_COMMANDS[index]}" || true; done
 }

@@ -1,11 +1,12 @@
 // The node's internal `/_/kv` routes, used by the proxy (docs/PROTOCOL.md):
 //
 //   GET    /_/kv?short=S                 → 200 body L, X-Version: V   | 404 (X-Version of a tombstone, or 0)
-//   PUT    /_/kv?v=V&short=S&long=L      → 200 "existed"/"absent" once durable (last writer wins)
+//   PUT    /_/kv?v=V&short=S   body L    → 200 "existed"/"absent" once durable (last writer wins)
 //   DELETE /_/kv?v=V&short=S             → 200 "existed"/"absent" once the tombstone is durable
 //
-// V is the decimal 64-bit version minted by the proxy. The rest of the query follows the
-// public rules (long runs to the end, both percent-decoded and validated).
+// V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
+// no re-encoding (which could push a request line past its limit); it is validated as the
+// public rules say.
 
 public enum InternalRequest: Sendable, Equatable {
     case read(key: [UInt8])
@@ -13,7 +14,8 @@ public enum InternalRequest: Sendable, Equatable {
 
     private static let versionPrefix: [UInt8] = Array("v=".utf8)
 
-    public static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?) -> Result<InternalRequest, HTTPParseFailure> {
+    public static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
+                             body: Range<Int> = 0..<0) -> Result<InternalRequest, HTTPParseFailure> {
         guard let query else { return .failure(HTTPParseFailure(.badRequest, "The internal route needs a query.")) }
         switch method {
         case .get, .head:
@@ -22,12 +24,15 @@ public enum InternalRequest: Sendable, Equatable {
             guard let (version, rest) = parseVersion(buffer, query) else {
                 return .failure(HTTPParseFailure(.badRequest, "A versioned write starts with v=VERSION&."))
             }
-            if method == .put {
-                return ShortLongQuery.parse(buffer, rest).map {
-                    .write(LogRecord(version: version, op: .put, key: $0.short, value: $0.long))
-                }
+            let key: [UInt8]
+            switch ShortLongQuery.parseShortOnly(buffer, rest) {
+            case .success(let short): key = short
+            case .failure(let failure): return .failure(failure)
             }
-            return ShortLongQuery.parseShortOnly(buffer, rest).map { .write(LogRecord(version: version, op: .delete, key: $0)) }
+            guard method == .put else { return .success(.write(LogRecord(version: version, op: .delete, key: key))) }
+            let value = Array(buffer[body])
+            if let problem = KeyValidation.problem(long: value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
+            return .success(.write(LogRecord(version: version, op: .put, key: key, value: value)))
         default:
             return .failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are GET, PUT, DELETE."))
         }
@@ -36,18 +41,12 @@ public enum InternalRequest: Sendable, Equatable {
     /// `v=DIGITS&` at the start of the query: the version and the rest of the query.
     private static func parseVersion(_ buffer: [UInt8], _ query: Range<Int>) -> (UInt64, Range<Int>)? {
         guard ShortLongQuery.hasPrefix(buffer, query, versionPrefix) else { return nil }
-        var index = query.lowerBound + versionPrefix.count
-        var version: UInt64 = 0
-        let digitsStart = index
-        while index < query.upperBound, ASCII.isDigit(buffer[index]) {
-            let (times10, overflow1) = version.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(buffer[index] - ASCII.digit0))
-            if overflow1 || overflow2 { return nil }
-            version = sum
-            index += 1
-        }
-        guard index > digitsStart, version > 0, index < query.upperBound, buffer[index] == ASCII.ampersand else { return nil }
-        return (version, index + 1..<query.upperBound)
+        let digitsStart = query.lowerBound + versionPrefix.count
+        var ampersand = digitsStart
+        while ampersand < query.upperBound, buffer[ampersand] != ASCII.ampersand { ampersand += 1 }
+        guard ampersand < query.upperBound, let version = HTTPResponseParser.parseDecimal(buffer, digitsStart..<ampersand),
+              version > 0 else { return nil }
+        return (version, ampersand + 1..<query.upperBound)
     }
 }
 

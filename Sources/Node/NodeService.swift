@@ -62,7 +62,7 @@ final class NodeService: HTTPRequestHandler {
                 $0.respond(.ok, body: Pages.deleted(short: short))
             }
         case .operatorRoute(let path, let query):
-            routeInternal(head, buffer, path: path, query: query, on: connection)
+            routeInternal(head, buffer, path: path, query: query, body: body, on: connection)
         case .reject(let failure):
             connection.respondFailure(failure)
         }
@@ -99,7 +99,7 @@ final class NodeService: HTTPRequestHandler {
     private static let kvPath: [UInt8] = Array("kv".utf8)
 
     private func routeInternal(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?,
-                               on connection: HTTPConnection) {
+                               body: Range<Int>, on connection: HTTPConnection) {
         if ASCII.equals(buffer, path, Self.healthPath) {
             guard head.method == .get || head.method == .head else { return rejectMethod(connection, allow: "GET, HEAD") }
             return connection.respond(.ok, contentType: ContentType.json, body: healthJSON())
@@ -110,7 +110,7 @@ final class NodeService: HTTPRequestHandler {
         guard isAuthorized(head, buffer) else {
             return connection.respondFailure(HTTPParseFailure(.unauthorized, "This route needs the cluster token (X-Cluster-Token)."))
         }
-        switch InternalRequest.parse(head.method, buffer, query: query) {
+        switch InternalRequest.parse(head.method, buffer, query: query, body: body) {
         case .success(let request): perform(request, on: connection)
         case .failure(let failure): connection.respondFailure(failure)
         }

@@ -216,6 +216,14 @@ final class TestClient {
     }
 }
 
+/// A PUT with a body on a fresh connection (the internal versioned write).
+func put(_ port: Int, _ target: String, body: String, headers: [String] = []) throws -> TestResponse {
+    let client = try TestClient(port: port)
+    let lines = ["PUT \(target) HTTP/1.1", "Host: test", "Content-Length: \(body.utf8.count)"] + headers
+    try client.send(lines.joined(separator: "\r\n") + "\r\n\r\n" + body)
+    return try client.readResponse()
+}
+
 /// One request on a fresh connection.
 func request(_ port: Int, _ method: String, _ target: String, headers: [String] = []) throws -> TestResponse {
     try TestClient(port: port).request(method, target, headers: headers)

@@ -88,27 +88,27 @@ struct NodeAPITests {
     func versionedWrites() throws {
         let (node, _) = try startNode()
         defer { node.stop() }
-        #expect(try request(node.port, "PUT", "/_/kv?v=2000&short=k&long=http://new").status == 200)
-        #expect(try request(node.port, "PUT", "/_/kv?v=1000&short=k&long=http://old").status == 200)
+        #expect(try put(node.port, "/_/kv?v=2000&short=k", body: "http://new").status == 200)
+        #expect(try put(node.port, "/_/kv?v=1000&short=k", body: "http://old").status == 200)
         let read = try request(node.port, "GET", "/_/kv?short=k")
         #expect(read.status == 200 && read.body == "http://new" && read.headers["x-version"] == "2000")
         let delete = try request(node.port, "DELETE", "/_/kv?v=3000&short=k")
         #expect(delete.status == 200 && delete.body == "existed\n")
-        #expect(try request(node.port, "PUT", "/_/kv?v=2500&short=k&long=http://late").status == 200)
+        #expect(try put(node.port, "/_/kv?v=2500&short=k", body: "http://late").status == 200)
         let after = try request(node.port, "GET", "/_/kv?short=k")
         #expect(after.status == 404 && after.headers["x-version"] == "3000")
         #expect(try request(node.port, "GET", "/k").status == 404)
-        #expect(try request(node.port, "PUT", "/_/kv?short=k&long=http://x").status == 400, "a versioned write needs v=")
+        #expect(try put(node.port, "/_/kv?short=k", body: "http://x").status == 400, "a versioned write needs v=")
     }
 
     @Test("with a cluster token, internal routes need it (401, nothing changed); public routes do not")
     func clusterToken() throws {
         let (node, _) = try startNode(["--cluster-token", "s3cret"])
         defer { node.stop() }
-        #expect(try request(node.port, "PUT", "/_/kv?v=5&short=t&long=http://t").status == 401)
-        #expect(try request(node.port, "PUT", "/_/kv?v=5&short=t&long=http://t", headers: ["X-Cluster-Token: wrong"]).status == 401)
+        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t").status == 401)
+        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t", headers: ["X-Cluster-Token: wrong"]).status == 401)
         #expect(try request(node.port, "GET", "/t").status == 404, "a refused internal write changes nothing")
-        #expect(try request(node.port, "PUT", "/_/kv?v=5&short=t&long=http://t", headers: ["X-Cluster-Token: s3cret"]).status == 200)
+        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t", headers: ["X-Cluster-Token: s3cret"]).status == 200)
         #expect(try request(node.port, "GET", "/t").status == 307)
         #expect(try request(node.port, "GET", "/_/health").status == 200)
         #expect(try request(node.port, "GET", "/_/nothing", headers: ["X-Cluster-Token: s3cret"]).status == 404)

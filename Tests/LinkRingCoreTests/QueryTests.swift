@@ -95,16 +95,18 @@ struct QueryTests {
 
     @Test("internal routes carry a version and reuse the public query rules")
     func internalRoutes() throws {
-        func parse(_ method: HTTPMethod, _ query: String) -> Result<InternalRequest, HTTPParseFailure> {
-            let buffer = bytes(query)
-            return InternalRequest.parse(method, buffer, query: 0..<buffer.count)
+        func parse(_ method: HTTPMethod, _ query: String, body: String = "") -> Result<InternalRequest, HTTPParseFailure> {
+            let buffer = bytes(query + body)
+            return InternalRequest.parse(method, buffer, query: 0..<query.utf8.count, body: query.utf8.count..<buffer.count)
         }
-        #expect(try parse(.put, "v=42&short=a&long=http://x/?y=1&z=2").get()
+        #expect(try parse(.put, "v=42&short=a", body: "http://x/?y=1&z=2").get()
                 == .write(LogRecord(version: 42, op: .put, key: bytes("a"), value: bytes("http://x/?y=1&z=2"))))
+        #expect((try? parse(.put, "v=42&short=a", body: "").get()) == nil, "an empty long URL is refused")
+        #expect((try? parse(.put, "v=42&short=a", body: "has space").get()) == nil)
         #expect(try parse(.delete, "v=7&short=a").get() == .write(LogRecord(version: 7, op: .delete, key: bytes("a"))))
         #expect(try parse(.get, "short=a").get() == .read(key: bytes("a")))
-        for bad in ["short=a&long=b", "v=&short=a&long=b", "v=0&short=a&long=b", "v=99999999999999999999999&short=a&long=b", "v=1"] {
-            #expect((try? parse(.put, bad).get()) == nil, "\(bad)")
+        for bad in ["short=a", "v=&short=a", "v=0&short=a", "v=99999999999999999999999&short=a", "v=1", "v=1x&short=a"] {
+            #expect((try? parse(.put, bad, body: "http://b").get()) == nil, "\(bad)")
         }
     }
 
