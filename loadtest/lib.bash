@@ -44,7 +44,8 @@ make_run_dir() {
 start_background() {
     local name=$1
     shift
-    "$@" >"$RUN_DIR/$name.out" 2>"$RUN_DIR/$name.err" &
+    : >"$RUN_DIR/$name.out"  # so a poll never sees an earlier run's line
+    "$@" >>"$RUN_DIR/$name.out" 2>>"$RUN_DIR/$name.err" &
     BG_PID=$!
     STARTED_PIDS+=("$BG_PID")
 }

@@ -16,6 +16,10 @@ public struct NodeOptions: Sendable {
     public var skipCorrupt = false
     public var clusterToken: [UInt8]? = nil
     public var limits = ServerLimits()
+    /// The cluster's hosts file, and this node's own entry in it.
+    public var hostsPath: String? = nil
+    public var nodes: [HostPort] = []
+    public var selfAddress: HostPort? = nil
     /// Set when the command is `dump PATH`: print a log as text and exit.
     public var dumpPath: String? = nil
 
@@ -27,6 +31,8 @@ public struct NodeOptions: Sendable {
         .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
         .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
         .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
+        .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
+        .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
         .value("max-connections", "N", "client connections served at once (default 10000)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
@@ -40,8 +46,8 @@ public struct NodeOptions: Sendable {
 
     public static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
 
-    /// Nil with `--help`.
-    public static func parse(_ arguments: [String]) throws -> NodeOptions? {
+    /// Nil with `--help`. `readFile` returns a file's text (injected so tests need no disk).
+    public static func parse(_ arguments: [String], readFile: (String) throws -> String = { _ in "" }) throws -> NodeOptions? {
         let parsed = try CommandLineOptions.parse(arguments, specs: specs)
         if parsed.has("help") { return nil }
         var options = NodeOptions()
@@ -67,7 +73,24 @@ public struct NodeOptions: Sendable {
             options.clusterToken = Array(token.utf8)
         }
         try options.limits.apply(parsed)
+        try options.readCluster(parsed, readFile: readFile)
         return options
+    }
+
+    /// With `--hosts`, the node must find itself in the file (by --self, else --listen).
+    private mutating func readCluster(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws {
+        let selfText = parsed.string("self")
+        guard let hosts = parsed.string("hosts") else {
+            if selfText != nil { throw CommandLineError("--self needs --hosts") }
+            return
+        }
+        hostsPath = hosts
+        nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
+        let me = try selfText.map { try HostPort(parsing: $0) } ?? listen
+        guard nodes.contains(me) else {
+            throw CommandLineError("\(me) is not listed in \(hosts); give --self HOST:PORT as the file lists this node")
+        }
+        selfAddress = me
     }
 }
 

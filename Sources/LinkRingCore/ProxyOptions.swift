@@ -1,0 +1,104 @@
+// The proxy's command line, parsed and checked into a value the proxy is built from. Every
+// limit of the node side (pool, pipeline, queue, time-outs) is an option with a safe default.
+
+public struct ProxyOptions: Sendable {
+    public var listen = HostPort(host: "127.0.0.1", port: 0)
+    public var hostsPath = ""
+    public var nodes: [HostPort] = []
+    public var replicas = 2
+    public var vnodes = 64
+    public var pingIntervalMs: UInt64 = 250
+    /// A ping not answered within this is a miss (a paused process still accepts connections).
+    public var pingTimeoutMs: UInt64 = 1_000
+    /// Misses or failed requests in a row before a node is down.
+    public var failuresToDown = 3
+    public var statusIntervalS = 30
+    public var clusterToken: [UInt8]? = nil
+    /// The origin bits of the versions this proxy mints (unique per proxy of a cluster).
+    public var proxyID: UInt64? = nil
+    public var connectTimeoutMs: UInt64 = 1_000
+    /// A node request not answered within this fails (and a GET goes to the next replica).
+    public var nodeTimeoutMs: UInt64 = 2_000
+    /// Keep-alive connections per node.
+    public var poolSize = 4
+    /// Requests in flight on one node connection.
+    public var pipelineDepth = 64
+    /// Requests waiting for a node connection; past it a request fails over or gets 503.
+    public var queueMax = 1_024
+    /// Command run (with HOST and PORT appended) to restart a node down longer than `restartAfterMs`.
+    public var restartCommand: String? = nil
+    public var restartAfterMs: UInt64 = 5_000
+    public var limits = ServerLimits()
+
+    public init() {}
+
+    public static let specs: [OptionSpec] = [
+        .value("listen", "HOST:PORT", "address to serve clients on (port 0 picks a free port)"),
+        .value("hosts", "FILE", "the cluster's hosts file: one host:port per line, # comments"),
+        .value("replicas", "N", "copies of every key (default 2)"),
+        .value("vnodes", "N", "virtual nodes per node on the hash ring (default 64)"),
+        .value("ping-interval-ms", "MS", "health ping period (default 250)"),
+        .value("ping-timeout-ms", "MS", "a ping not answered within this is missed (default 1000)"),
+        .value("down-after", "N", "missed pings or failed requests in a row before a node is down (default 3)"),
+        .value("status-interval-s", "S", "log the node table every S seconds; 0 = only on changes (default 30)"),
+        .value("cluster-token", "TOKEN", "sent as X-Cluster-Token on internal node routes"),
+        .value("proxy-id", "N", "0-1023, unique per proxy of a cluster (default: from the listen address)"),
+        .value("connect-timeout-ms", "MS", "node connect time-out (default 1000)"),
+        .value("node-timeout-ms", "MS", "node answer time-out (default 2000)"),
+        .value("pool-size", "N", "keep-alive connections per node (default 4)"),
+        .value("pipeline-depth", "N", "requests in flight per node connection (default 64)"),
+        .value("queue-max", "N", "requests waiting per node before failing over (default 1024)"),
+        .value("restart-command", "CMD", "run as CMD HOST PORT for a node down too long (default: none)"),
+        .value("restart-after-ms", "MS", "down time before the restart command runs (default 5000)"),
+        .value("max-connections", "N", "client connections served at once (default 10000)"),
+        .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
+        .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
+        .flag("help", "print this help"),
+    ]
+
+    public static var usage: String {
+        CommandLineOptions.usage(synopsis: "linkring-proxy --listen HOST:PORT --hosts FILE [options]", specs: specs)
+    }
+
+    /// Nil with `--help`. `readFile` returns a file's text (injected so tests need no disk).
+    public static func parse(_ arguments: [String], readFile: (String) throws -> String) throws -> ProxyOptions? {
+        let parsed = try CommandLineOptions.parse(arguments, specs: specs)
+        if parsed.has("help") { return nil }
+        if let extra = parsed.positional.first { throw CommandLineError("unexpected argument '\(extra)'") }
+        var options = ProxyOptions()
+        guard let listen = parsed.string("listen") else { throw CommandLineError("--listen HOST:PORT is required") }
+        options.listen = try HostPort(parsing: listen)
+        guard let hosts = parsed.string("hosts") else { throw CommandLineError("--hosts FILE is required") }
+        options.hostsPath = hosts
+        options.nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
+        try options.readNumbers(parsed)
+        guard options.replicas <= options.nodes.count else {
+            throw CommandLineError("--replicas \(options.replicas) is more than the \(options.nodes.count) node(s) in \(hosts)")
+        }
+        if let token = parsed.string("cluster-token") {
+            guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
+            options.clusterToken = Array(token.utf8)
+        }
+        if let command = parsed.string("restart-command"), !command.isEmpty { options.restartCommand = command }
+        try options.limits.apply(parsed)
+        return options
+    }
+
+    private mutating func readNumbers(_ parsed: ParsedOptions) throws {
+        replicas = try parsed.integer("replicas", default: replicas, range: 1...16)
+        vnodes = try parsed.integer("vnodes", default: vnodes, range: 1...4096)
+        pingIntervalMs = UInt64(try parsed.integer("ping-interval-ms", default: Int(pingIntervalMs), range: 10...60_000))
+        pingTimeoutMs = UInt64(try parsed.integer("ping-timeout-ms", default: Int(pingTimeoutMs), range: 10...60_000))
+        failuresToDown = try parsed.integer("down-after", default: failuresToDown, range: 1...100)
+        statusIntervalS = try parsed.integer("status-interval-s", default: statusIntervalS, range: 0...86_400)
+        if parsed.string("proxy-id") != nil {
+            proxyID = UInt64(try parsed.integer("proxy-id", default: 0, range: 0...Int(HybridClock.originsMax - 1)))
+        }
+        connectTimeoutMs = UInt64(try parsed.integer("connect-timeout-ms", default: Int(connectTimeoutMs), range: 10...60_000))
+        nodeTimeoutMs = UInt64(try parsed.integer("node-timeout-ms", default: Int(nodeTimeoutMs), range: 10...600_000))
+        poolSize = try parsed.integer("pool-size", default: poolSize, range: 1...256)
+        pipelineDepth = try parsed.integer("pipeline-depth", default: pipelineDepth, range: 1...4096)
+        queueMax = try parsed.integer("queue-max", default: queueMax, range: 0...1_000_000)
+        restartAfterMs = UInt64(try parsed.integer("restart-after-ms", default: Int(restartAfterMs), range: 0...86_400_000))
+    }
+}
