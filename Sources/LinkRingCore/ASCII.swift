@@ -54,6 +54,16 @@ public enum ASCII {
         }
     }
 
+    /// The line that starts at `start` in a head known to end with a blank line before `limit`:
+    /// its content (without CR LF or LF) and where the next line starts.
+    @inline(__always)
+    public static func line(in buffer: [UInt8], from start: Int) -> (content: Range<Int>, next: Int) {
+        var lineFeed = start
+        while buffer[lineFeed] != lf { lineFeed += 1 }
+        let end = lineFeed > start && buffer[lineFeed - 1] == cr ? lineFeed - 1 : lineFeed
+        return (start..<end, lineFeed + 1)
+    }
+
     public static func equals(_ buffer: [UInt8], _ range: Range<Int>, _ literal: [UInt8]) -> Bool {
         guard range.count == literal.count else { return false }
         var index = range.lowerBound

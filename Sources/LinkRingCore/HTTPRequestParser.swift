@@ -218,12 +218,10 @@ private struct HeaderFields {
     mutating func parse(_ buffer: [UInt8], from start: Int, headEnd: Int, into head: inout HTTPRequestHead) -> HTTPParseFailure? {
         var lineStart = start
         while lineStart < headEnd {
-            var lineFeed = lineStart
-            while buffer[lineFeed] != ASCII.lf { lineFeed += 1 }
-            let end = lineFeed > lineStart && buffer[lineFeed - 1] == ASCII.cr ? lineFeed - 1 : lineFeed
-            if end == lineStart { break }
-            if let failure = parseField(buffer, lineStart..<end, into: &head) { return failure }
-            lineStart = lineFeed + 1
+            let line = ASCII.line(in: buffer, from: lineStart)
+            if line.content.isEmpty { break }
+            if let failure = parseField(buffer, line.content, into: &head) { return failure }
+            lineStart = line.next
         }
         return nil
     }

@@ -49,19 +49,17 @@ public enum HTTPResponseParser {
         var lineStart = start
         var isFirst = true
         while lineStart < headEnd {
-            var lineFeed = lineStart
-            while buffer[lineFeed] != ASCII.lf { lineFeed += 1 }
-            let lineEnd = lineFeed > lineStart && buffer[lineFeed - 1] == ASCII.cr ? lineFeed - 1 : lineFeed
-            if lineEnd == lineStart { break }
+            let line = ASCII.line(in: buffer, from: lineStart)
+            if line.content.isEmpty { break }
             if isFirst {
-                guard let status = parseStatusLine(buffer, lineStart..<lineEnd) else { return .failure("bad status line") }
+                guard let status = parseStatusLine(buffer, line.content) else { return .failure("bad status line") }
                 head.status = status.code
                 head.isKeepAlive = !status.isHTTP10
                 isFirst = false
-            } else if let failure = parseField(buffer, lineStart..<lineEnd, into: &head) {
+            } else if let failure = parseField(buffer, line.content, into: &head) {
                 return .failure(failure)
             }
-            lineStart = lineFeed + 1
+            lineStart = line.next
         }
         let bodyLength = isHeadRequest || head.status == 204 || head.status == 304 || head.status < 200 ? 0 : head.contentLength
         guard end - headEnd >= bodyLength else { return .needMore }

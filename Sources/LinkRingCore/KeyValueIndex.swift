@@ -24,15 +24,26 @@ public struct KeyValueIndex: Sendable {
     public func lookup(_ key: [UInt8]) -> StoredValue? { entries[key] }
 
     /// Keeps `incoming` if it is newer than what the key has; returns whether it was kept.
+    /// One hash lookup in the common case (a new key or a newer version); an older version,
+    /// which is rare, is swapped back.
     @discardableResult
     public mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
-        if let current = entries[key] {
-            guard incoming.version > current.version else { return false }
-            count(current, sign: -1)
+        guard let previous = entries.updateValue(incoming, forKey: key) else {
+            count(incoming, sign: 1)
+            return true
         }
-        entries[key] = incoming
+        guard incoming.version > previous.version else {
+            entries[key] = previous
+            return false
+        }
+        count(previous, sign: -1)
         count(incoming, sign: 1)
         return true
+    }
+
+    /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).
+    public mutating func reserveCapacity(_ keys: Int) {
+        entries.reserveCapacity(keys)
     }
 
     public mutating func apply(_ record: LogRecord) {

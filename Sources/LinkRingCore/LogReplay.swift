@@ -23,6 +23,10 @@ public struct ReplayFailure: Error, Sendable, Equatable {
 }
 
 public enum LogReplay {
+    /// A short name and a URL: used to size the index before replay (an over-estimate of
+    /// the key count costs a little memory; an under-estimate costs rehashing).
+    public static let typicalRecordBytes = 64
+
     /// Replays `bytes` (a whole log file) and calls `apply` for every valid record, in order.
     /// An empty file is a fresh log: the caller writes the file header.
     public static func replay(_ bytes: [UInt8], skipCorrupt: Bool,

@@ -97,10 +97,16 @@ public enum ShortLongQuery {
 
     /// Parses `short=S` alone (for delete and read routes that take a query).
     public static func parseShortOnly(_ buffer: [UInt8], _ range: Range<Int>) -> Result<[UInt8], HTTPParseFailure> {
-        guard hasPrefix(buffer, range, shortPrefix) else {
-            return .failure(HTTPParseFailure(.badRequest, "The query must be short=S."))
+        parseName(buffer, range, parameter: "short")
+    }
+
+    /// Parses `PARAMETER=S` (the whole query) where S is a short name.
+    public static func parseName(_ buffer: [UInt8], _ range: Range<Int>, parameter: String) -> Result<[UInt8], HTTPParseFailure> {
+        let prefix = Array((parameter + "=").utf8)
+        guard hasPrefix(buffer, range, prefix) else {
+            return .failure(HTTPParseFailure(.badRequest, "The query must be \(parameter)=S."))
         }
-        return decodeShort(buffer, range.lowerBound + shortPrefix.count..<range.upperBound)
+        return decodeShort(buffer, range.lowerBound + prefix.count..<range.upperBound)
     }
 
     private static func parseShortFirst(_ buffer: [UInt8], _ range: Range<Int>) -> Result<ShortLong, HTTPParseFailure> {

@@ -92,25 +92,21 @@ public enum Response {
 public enum Decimal {
     /// Appends the decimal digits of a non-negative integer.
     public static func append(_ value: Int, to output: inout [UInt8]) {
+        append(UInt64(max(value, 0)), to: &output)
+    }
+
+    public static func append(_ value: UInt64, to output: inout [UInt8]) {
         if value < 10 {
-            output.append(ASCII.digit0 + UInt8(max(value, 0)))
+            output.append(ASCII.digit0 + UInt8(value))
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
         var rest = value
-        withUnsafeMutableBytes(of: &digits) { storage in
-            while rest > 0 {
-                storage[count] = ASCII.digit0 + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            while count > 0 {
-                count -= 1
-                output.append(storage[count])
-            }
+        while divisor > 0 {
+            output.append(ASCII.digit0 + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 }

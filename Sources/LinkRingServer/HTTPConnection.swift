@@ -44,6 +44,8 @@ public final class HTTPConnection: TCPStreamDelegate {
     public private(set) var isAwaitingResponse = false
     private var context = ResponseContext(date: [], isKeepAlive: true)
     private var closeAfterResponse = false
+    /// True while the handler runs: an answer given then is picked up by the parsing loop.
+    private var isDispatching = false
     private var isDraining = false
     private var peerEnded = false
     public private(set) var isClosed = false
@@ -103,6 +105,7 @@ public final class HTTPConnection: TCPStreamDelegate {
         guard isAwaitingResponse else { return }
         isAwaitingResponse = false
         lastActivityMs = server.loop.nowMs
+        guard !isDispatching else { return }
         processInput()
         flush()
     }
@@ -182,8 +185,10 @@ public final class HTTPConnection: TCPStreamDelegate {
         requestStartedMs = nil
         context = ResponseContext(date: server.date, isKeepAlive: head.isKeepAlive && !server.isStopping,
                                   isHTTP10: head.isHTTP10, isHead: head.method == .head)
-        server.handler.handle(head, input, body: head.bodyStart..<bodyEnd, on: self)
         inputStart = bodyEnd
+        isDispatching = true
+        server.handler.handle(head, input, body: head.bodyStart..<bodyEnd, on: self)
+        isDispatching = false
     }
 
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

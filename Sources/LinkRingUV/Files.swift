@@ -171,16 +171,22 @@ public enum FileSystem {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw UVError(-errno, "stat \(path)") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            filled += count
+        let size = Int(info.st_size)
+        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            while initialized < size {
+                let count = read(descriptor, buffer.baseAddress! + initialized, size - initialized)
+                if count < 0 && errno == EINTR { continue }
+                if count < 0 { throw UVError(-errno, "read \(path)") }
+                if count == 0 { break }
+                initialized += count
+            }
         }
-        if filled < bytes.count { bytes.removeLast(bytes.count - filled) }
-        return bytes
+    }
+
+    /// A text file's contents; throws (naming the file) if it cannot be read.
+    public static func readTextFile(_ path: String) throws -> String {
+        guard access(path, R_OK) == 0 else { throw UVError(-errno, "read \(path)") }
+        return String(decoding: try readWholeFile(path), as: UTF8.self)
     }
 
     /// Creates `path` and its parents (mode 0755) if missing; throws if it is not a writable directory.

@@ -23,6 +23,11 @@ public enum WallClock {
     public static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }
 }
 
+public enum MonotonicClock {
+    /// Nanoseconds from an arbitrary start (uv_hrtime: never steps back).
+    public static func nowNs() -> UInt64 { uv_hrtime() }
+}
+
 public enum Output {
     /// Prints one line to stdout and flushes it (a parent may be waiting for it on a pipe).
     public static func printLine(_ line: String) {

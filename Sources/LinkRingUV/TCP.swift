@@ -59,6 +59,32 @@ public final class TCPStream {
 
     var stream: UnsafeMutablePointer<uv_stream_t> { cuv_tcp_as_stream(handle) }
 
+    private var onConnect: ((UVError?) -> Void)?
+
+    /// A new outbound stream. `completion` runs once: nil when connected, else the error
+    /// (UV_ECANCELED if the stream is closed first). Reading starts only when asked.
+    public static func connect(loop: EventLoop, host: String, port: Int,
+                               completion: @escaping (UVError?) -> Void) throws -> TCPStream {
+        var address = try SocketAddress.resolve(host: host, port: port)
+        let stream = try TCPStream(loop: loop)
+        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        stream.onConnect = completion
+        let status = uv_tcp_connect(request, stream.handle, cuv_storage_as_sockaddr(&address), streamConnected)
+        if status != 0 {
+            request.deallocate()
+            stream.onConnect = nil
+            stream.close()
+            throw UVError(status, "connect \(host):\(port)")
+        }
+        return stream
+    }
+
+    fileprivate func didConnect(status: Int32) {
+        let completion = onConnect
+        onConnect = nil
+        completion?(status == 0 ? nil : UVError(status, "connect"))
+    }
+
     public func startReading() {
         guard !isReading, !isClosing else { return }
         let status = uv_read_start(stream, streamAllocate, streamRead)
@@ -272,6 +298,12 @@ private func streamRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ count: I
 
 private func streamWrote(_ request: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {
     streamOwner(request!.pointee.handle.pointee.data).didWrite(request!, status: status)
+}
+
+private func streamConnected(_ request: UnsafeMutablePointer<uv_connect_t>?, _ status: Int32) {
+    let owner = streamOwner(request!.pointee.handle.pointee.data)
+    request!.deallocate()
+    owner.didConnect(status: status)
 }
 
 private func streamShutdown(_ request: UnsafeMutablePointer<uv_shutdown_t>?, _ status: Int32) {

@@ -16,26 +16,11 @@ enum NodeProcess {
     static let shutdownDeadlineMs: UInt64 = 10_000
 
     static func run(_ arguments: [String]) -> Never {
-        ProcessSetup.prepare()
-        let options: NodeOptions
-        do {
-            guard let parsed = try NodeOptions.parse(arguments) else {
-                Output.printLine(NodeOptions.usage)
-                ProcessSetup.exit(0)
-            }
-            options = parsed
-        } catch {
-            Output.printError("linkring-node: \(error)\n\n\(NodeOptions.usage)")
-            ProcessSetup.exit(2)
-        }
-        if let dumpPath = options.dumpPath { ProcessSetup.exit(LogDump.run(path: dumpPath)) }
-        do {
+        ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,
+                        parse: { try NodeOptions.parse(arguments, readFile: FileSystem.readTextFile) }) { options in
+            if let dumpPath = options.dumpPath { ProcessSetup.exit(LogDump.run(path: dumpPath)) }
             try serve(options)
-        } catch {
-            Output.printError("linkring-node: \(error)")
-            ProcessSetup.exit(1)
         }
-        ProcessSetup.exit(0)
     }
 
     private static func serve(_ options: NodeOptions) throws {
@@ -51,7 +36,13 @@ enum NodeProcess {
         service.rebindOrigin(HybridClock.origin(forName: address))
         service.commitLog = CommitLog(loop: loop, file: file, policy: options.fsync) { [unowned service] in service.apply($0) }
         service.server = server
-        let shutdown = Shutdown(loop: loop, server: server, commitLog: service.commitLog)
+        let commitLog = service.commitLog!
+        let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
+            commitLog.drain {
+                commitLog.close()
+                done()
+            }
+        }
         try shutdown.watchSignals()
         Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue)")
         Output.printLine("listening on \(address)")
@@ -64,6 +55,7 @@ enum NodeProcess {
     private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> (KeyValueIndex, AppendOnlyFile) {
         let bytes = try FileSystem.readWholeFile(path)
         var index = KeyValueIndex()
+        index.reserveCapacity(bytes.count / LogReplay.typicalRecordBytes)
         let report: ReplayReport
         switch LogReplay.replay(bytes, skipCorrupt: skipCorrupt, apply: { index.apply($0) }) {
         case .success(let result): report = result
@@ -82,53 +74,5 @@ enum NodeProcess {
         if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
         Log.info("\(path): replayed \(report.records) records")
         return (index, file)
-    }
-}
-
-/// The graceful stop: signals in, then server ─▶ commit log ─▶ file ─▶ loop ends.
-final class Shutdown {
-    private let loop: EventLoop
-    private let server: HTTPServer
-    private let commitLog: CommitLog
-    private var watchers: [SignalWatcher] = []
-    private var deadline: Timer?
-    private var isStopping = false
-
-    init(loop: EventLoop, server: HTTPServer, commitLog: CommitLog) {
-        self.loop = loop
-        self.server = server
-        self.commitLog = commitLog
-    }
-
-    func watchSignals() throws {
-        for signal in [SignalWatcher.terminate, SignalWatcher.interrupt] {
-            watchers.append(try SignalWatcher(loop: loop, signal: signal) { [unowned self] in self.begin() })
-        }
-    }
-
-    private func begin() {
-        if isStopping {
-            Log.warning("second signal: closing every connection now")
-            server.closeAll()
-            return
-        }
-        isStopping = true
-        Log.info("stopping: no new connections, finishing requests in flight")
-        let deadline = Timer(loop: loop)
-        deadline.start(afterMs: NodeProcess.shutdownDeadlineMs) { [unowned self] in
-            Log.warning("shutdown deadline passed: closing every connection")
-            self.server.closeAll()
-        }
-        self.deadline = deadline
-        server.stop { [unowned self] in
-            self.commitLog.drain { [unowned self] in self.finish() }
-        }
-    }
-
-    private func finish() {
-        commitLog.close()
-        deadline?.close()
-        for watcher in watchers { watcher.close() }
-        watchers.removeAll()
     }
 }

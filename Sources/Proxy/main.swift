@@ -1,5 +1,4 @@
-// linkring-proxy: the client-facing front of a LinkRing cluster (issue 3 builds it out).
+// linkring-proxy: the client-facing front of a LinkRing cluster. See ProxyProcess.swift.
 import LinkRingUV
 
-Output.printError("linkring-proxy: not built yet; run linkring-node for a single-node shortener")
-ProcessSetup.exit(2)
+ProxyProcess.run(Array(CommandLine.arguments.dropFirst()))

@@ -73,11 +73,18 @@ struct ResponseTests {
         #expect(Timestamp.iso8601(unixMs: 1_795_563_656_123) == "2026-11-24T23:40:56.123Z")
     }
 
-    @Test("decimal digits", arguments: [0, 7, 10, 99, 12345, Int(Int32.max)])
-    func decimal(value: Int) {
+    @Test("decimal digits", arguments: [UInt64(0), 7, 10, 99, 100, 12345, UInt64(Int32.max), UInt64.max])
+    func decimal(value: UInt64) {
         var output: [UInt8] = []
         Decimal.append(value, to: &output)
         #expect(String(decoding: output, as: UTF8.self) == String(value))
+    }
+
+    @Test("escaped lengths match the escaped bytes")
+    func escapedLength() {
+        for text in ["", "plain", "&", "<>", "\"'", "a&b<c>d\"e'f"] {
+            #expect(HTML.escapedLength(bytes(text)) == HTML.escaped(bytes(text)).count, "\(text)")
+        }
     }
 
     @Test("the response parser waits for the whole body, then reads version and framing")

@@ -1,0 +1,34 @@
+// The outer shape both executables share: parse the command line, serve, exit.
+//
+//   exit 0  after --help, or after a clean stop (SIGTERM/SIGINT)
+//   exit 2  a bad command line (the message, then the usage, on stderr)
+//   exit 1  start-up failed (data directory, port in use, corrupt log, …)
+
+import LinkRingCore
+import LinkRingUV
+
+public enum ProcessMain {
+    /// `parse` returns nil for --help; `serve` returns when the process has stopped cleanly.
+    public static func run<Options>(name: String, usage: String, parse: () throws -> Options?,
+                                    serve: (Options) throws -> Void) -> Never {
+        ProcessSetup.prepare()
+        let options: Options
+        do {
+            guard let parsed = try parse() else {
+                Output.printLine(usage)
+                ProcessSetup.exit(0)
+            }
+            options = parsed
+        } catch {
+            Output.printError("\(name): \(error)\n\n\(usage)")
+            ProcessSetup.exit(2)
+        }
+        do {
+            try serve(options)
+        } catch {
+            Output.printError("\(name): \(error)")
+            ProcessSetup.exit(1)
+        }
+        ProcessSetup.exit(0)
+    }
+}

@@ -1,0 +1,200 @@
+// Everything the proxy keeps for one node: its connection pool, its wait queue, its health.
+//
+// Pool: up to `poolSize` keep-alive connections, each with up to `pipelineDepth` requests in
+// flight. A request goes to the least busy connection; a new connection is opened while the
+// pool is not full; past that, requests wait in a queue of at most `queueMax`. A full queue
+// refuses the request at once (the caller fails over to the next replica or answers 503):
+// memory stays bounded however slow a node gets.
+//
+// Health: a dedicated ping connection (so a ping never waits behind a busy pool) asks
+// /_/health every ping interval with a deadline; failed requests count as misses too
+// (passive detection). A down node gets no requests until a ping succeeds again.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class NodeClient {
+    let address: HostPort
+    let index: Int
+    private let loop: EventLoop
+    private let options: ProxyOptions
+    private let flusher: OutputFlusher
+    private var pool: [NodeConnection] = []
+    private var queue: [NodeRequest] = []
+    private var queueStart = 0
+    private var pingConnection: NodeConnection?
+    private var pingInFlight = false
+    private(set) var health: NodeHealth
+    /// Called when the node's state or readiness changes.
+    var onHealthChange: ((NodeClient) -> Void)?
+
+    // Counters for /_/metrics.
+    private(set) var requestsSent: UInt64 = 0
+    private(set) var requestsFailed: UInt64 = 0
+    private(set) var refusedQueueFull: UInt64 = 0
+
+    init(address: HostPort, index: Int, loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher) {
+        self.address = address
+        self.index = index
+        self.loop = loop
+        self.options = options
+        self.flusher = flusher
+        health = NodeHealth(failuresToDown: options.failuresToDown, nowMs: loop.nowMs)
+    }
+
+    var openConnections: Int { pool.count }
+    var queuedRequests: Int { queue.count - queueStart }
+
+    /// Sends `bytes`; `completion` gets the answer or the failure. Returns false (and never
+    /// calls `completion`) when the node is down or its queue is full.
+    func submit(_ bytes: [UInt8], completion: @escaping (NodeReply) -> Void) -> Bool {
+        guard health.isUsable else { return false }
+        let request = NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + options.nodeTimeoutMs) { [unowned self] reply in
+            self.record(reply)
+            completion(reply)
+        }
+        if let connection = connectionWithRoom() {
+            requestsSent += 1
+            connection.send(request)
+            return true
+        }
+        guard queuedRequests < options.queueMax else {
+            refusedQueueFull += 1
+            return false
+        }
+        requestsSent += 1
+        queue.append(request)
+        return true
+    }
+
+    private func connectionWithRoom() -> NodeConnection? {
+        var best: NodeConnection? = nil
+        for connection in pool where connection.pendingCount < options.pipelineDepth {
+            if best == nil || connection.pendingCount < best!.pendingCount { best = connection }
+            if connection.pendingCount == 0 { break }
+        }
+        if let best, best.pendingCount == 0 || pool.count >= options.poolSize { return best }
+        guard pool.count < options.poolSize else { return best }
+        return openConnection() ?? best
+    }
+
+    private func openConnection() -> NodeConnection? {
+        let connection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: options.connectTimeoutMs)
+        guard !connection.isClosed else { return nil }
+        connection.onClose = { [unowned self] closed, reason in self.connectionClosed(closed, reason: reason) }
+        pool.append(connection)
+        return connection
+    }
+
+    private func connectionClosed(_ connection: NodeConnection, reason: String?) {
+        pool.removeAll { $0 === connection }
+        if reason != nil { noteFailure() }
+        drainQueue()
+    }
+
+    /// Passive health: an answer below 500 is a success, a 5xx a failure. A failed connection
+    /// was already counted once by `connectionClosed`, however many requests it carried.
+    private func record(_ reply: NodeReply) {
+        switch reply {
+        case .answered(let status, _, _) where status < 500:
+            if health.recordSuccess(nowMs: loop.nowMs) { onHealthChange?(self) }
+        case .answered:
+            requestsFailed += 1
+            noteFailure()
+        case .failed:
+            requestsFailed += 1
+        }
+        drainQueue()
+    }
+
+    private func noteFailure() {
+        if health.recordFailure(nowMs: loop.nowMs) {
+            onHealthChange?(self)
+            if !health.isUsable { failQueue("\(address) is down") }
+        }
+    }
+
+    /// Moves waiting requests onto connections with room.
+    private func drainQueue() {
+        while queueStart < queue.count, health.isUsable, let connection = connectionWithRoom() {
+            let request = queue[queueStart]
+            queueStart += 1
+            connection.send(request)
+        }
+        if queueStart == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            queueStart = 0
+        }
+    }
+
+    private func failQueue(_ reason: String) {
+        let waiting = queue[queueStart...]
+        queue.removeAll()
+        queueStart = 0
+        for request in waiting { request.completion(.failed(reason)) }
+    }
+
+    // MARK: health pings and housekeeping
+
+    private static func pingBytes(_ address: HostPort) -> [UInt8] {
+        Array("GET /_/health HTTP/1.1\r\nHost: \(address)\r\n\r\n".utf8)
+    }
+
+    /// Sends a ping unless one is still waiting for its answer (its deadline then decides).
+    func ping() {
+        guard !pingInFlight else { return }
+        if pingConnection == nil || pingConnection!.isClosed {
+            pingConnection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: options.pingTimeoutMs)
+        }
+        let sentMs = loop.nowMs
+        pingInFlight = true
+        let request = NodeRequest(bytes: Self.pingBytes(address), deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
+            self.pingInFlight = false
+            self.pingAnswered(reply, sentMs: sentMs)
+        }
+        pingConnection!.send(request)
+    }
+
+    private func pingAnswered(_ reply: NodeReply, sentMs: UInt64) {
+        let now = loop.nowMs
+        let changed: Bool
+        if case .answered(200, _, let body) = reply {
+            let readiness: NodeReadiness = containsBytes(body, "\"state\":\"recovering\"") ? .recovering : .ready
+            changed = health.recordSuccess(nowMs: now, roundTripMs: now - sentMs, readiness: readiness)
+            drainQueue()
+        } else {
+            changed = health.recordFailure(nowMs: now, isPing: true)
+            if changed && !health.isUsable { failQueue("\(address) is down") }
+        }
+        if changed { onHealthChange?(self) }
+    }
+
+    /// Fails requests past their deadlines (called by the housekeeping tick).
+    func checkDeadlines(nowMs: UInt64) {
+        for connection in pool { connection.checkDeadlines(nowMs: nowMs) }
+        pingConnection?.checkDeadlines(nowMs: nowMs)
+        while queueStart < queue.count, nowMs >= queue[queueStart].deadlineMs {
+            let request = queue[queueStart]
+            queueStart += 1
+            request.completion(.failed("\(address) queue wait timed out"))
+        }
+    }
+
+    func closeAll() {
+        for connection in pool { connection.fail(nil) }
+        pool.removeAll()
+        pingConnection?.fail(nil)
+        pingConnection = nil
+        failQueue("proxy stopping")
+    }
+}
+
+func containsBytes(_ haystack: [UInt8], _ needle: String) -> Bool {
+    let pattern = Array(needle.utf8)
+    guard haystack.count >= pattern.count else { return false }
+    for start in 0...(haystack.count - pattern.count) where ASCII.equals(haystack, start..<start + pattern.count, pattern) {
+        return true
+    }
+    return false
+}

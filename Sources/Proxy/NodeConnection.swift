@@ -1,0 +1,192 @@
+// One keep-alive connection from the proxy to a node, with requests pipelined on it.
+//
+//   NodeClient.submit ─▶ send(): bytes appended to `output`, request appended to `inFlight`
+//        ─(end of loop iteration, all dirty connections)─▶ one write per connection
+//   socket ─▶ input ─▶ HTTPResponseParser ─▶ the oldest request in flight gets its reply
+//
+// Answers come back in request order (HTTP/1.1 pipelining), so the i-th response belongs to
+// the i-th request sent. Any failure of the connection (connect error, reset, malformed
+// answer, a request past its deadline) fails EVERY request on it, because after that the
+// order can no longer be trusted; the connection is closed and the pool opens a new one.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+/// What a node request ended with.
+enum NodeReply {
+    case answered(status: Int, version: UInt64?, body: [UInt8])
+    case failed(String)
+}
+
+/// A request for a node: its bytes, its deadline, and who waits for the answer.
+final class NodeRequest {
+    let bytes: [UInt8]
+    let deadlineMs: UInt64
+    let completion: (NodeReply) -> Void
+
+    init(bytes: [UInt8], deadlineMs: UInt64, completion: @escaping (NodeReply) -> Void) {
+        self.bytes = bytes
+        self.deadlineMs = deadlineMs
+        self.completion = completion
+    }
+}
+
+final class NodeConnection: TCPStreamDelegate {
+    private let address: HostPort
+    private let loop: EventLoop
+    private let flusher: OutputFlusher
+    private var stream: TCPStream?
+    private var isConnected = false
+    private(set) var isClosed = false
+    private var connectDeadlineMs: UInt64 = 0
+    private var inFlight: [NodeRequest] = []
+    private var inFlightStart = 0
+    private var output: [UInt8] = []
+    private var input: [UInt8] = []
+    private var isMarkedDirty = false
+    /// Called once when the connection fails or closes (with the reason, nil on a clean close).
+    var onClose: ((NodeConnection, String?) -> Void)?
+
+    init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
+        self.address = address
+        self.loop = loop
+        self.flusher = flusher
+        connectDeadlineMs = loop.nowMs + connectTimeoutMs
+        do {
+            stream = try TCPStream.connect(loop: loop, host: address.host, port: address.port) { [weak self] error in
+                self?.didConnect(error)
+            }
+            stream?.delegate = self
+        } catch {
+            isClosed = true
+        }
+    }
+
+    /// Requests sent or waiting to be sent on this connection.
+    var pendingCount: Int { inFlight.count - inFlightStart }
+
+    func send(_ request: NodeRequest) {
+        guard !isClosed else { return request.completion(.failed("connection to \(address) closed")) }
+        output.append(contentsOf: request.bytes)
+        inFlight.append(request)
+        guard isConnected, !isMarkedDirty else { return }
+        isMarkedDirty = true
+        flusher.markDirty(self)
+    }
+
+    /// Writes what `send` buffered (called once per loop iteration by the flusher).
+    func flush() {
+        isMarkedDirty = false
+        guard isConnected, !isClosed, !output.isEmpty else { return }
+        stream?.write(output)
+        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+    }
+
+    private func didConnect(_ error: UVError?) {
+        guard !isClosed else { return }
+        if let error { return fail("connect to \(address): \(error.message)") }
+        isConnected = true
+        stream?.startReading()
+        flush()
+    }
+
+    /// Fails everything past its deadline (called by the proxy's housekeeping tick).
+    func checkDeadlines(nowMs: UInt64) {
+        guard !isClosed else { return }
+        if !isConnected && nowMs >= connectDeadlineMs { return fail("connect to \(address) timed out") }
+        if inFlightStart < inFlight.count, nowMs >= inFlight[inFlightStart].deadlineMs {
+            fail("\(address) did not answer in time")
+        }
+    }
+
+    func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
+        bytes.append(to: &input)
+        var start = 0
+        while inFlightStart < inFlight.count {
+            switch HTTPResponseParser.parse(input, from: start, to: input.count) {
+            case .needMore:
+                return compact(consumed: start)
+            case .failure(let reason):
+                return fail("bad answer from \(address): \(reason)")
+            case .response(let head):
+                let request = inFlight[inFlightStart]
+                inFlightStart += 1
+                start = head.end
+                request.completion(.answered(status: head.status, version: head.version, body: Array(input[head.body])))
+                if !head.isKeepAlive { return fail(nil) }
+                if isClosed { return }
+            }
+        }
+        if start < input.count { return fail("\(address) sent an answer nobody asked for") }
+        compact(consumed: start)
+    }
+
+    private func compact(consumed: Int) {
+        if consumed == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+        } else if consumed > 0 {
+            input.removeFirst(consumed)
+        }
+        if inFlightStart == inFlight.count {
+            inFlight.removeAll(keepingCapacity: true)
+            inFlightStart = 0
+        } else if inFlightStart > 1024 {
+            inFlight.removeFirst(inFlightStart)
+            inFlightStart = 0
+        }
+    }
+
+    func streamDidEnd(_ stream: TCPStream, error: UVError?) {
+        fail(error.map { "\(address): \($0.message)" } ?? (pendingCount > 0 ? "\(address) closed the connection" : nil))
+    }
+
+    func streamDidFlush(_ stream: TCPStream) {}
+
+    func streamDidClose(_ stream: TCPStream) {
+        self.stream = nil
+    }
+
+    /// Closes the connection and fails every request on it (`reason` nil: a clean close).
+    func fail(_ reason: String?) {
+        guard !isClosed else { return }
+        isClosed = true
+        stream?.close()
+        let failed = inFlight[inFlightStart...]
+        inFlight.removeAll()
+        inFlightStart = 0
+        output.removeAll()
+        let callback = onClose
+        onClose = nil
+        callback?(self, reason)
+        for request in failed { request.completion(.failed(reason ?? "connection to \(address) closed")) }
+    }
+}
+
+/// Collects connections with buffered requests and writes each once per loop iteration, so
+/// the requests of many clients that arrive together share one write per node connection.
+final class OutputFlusher {
+    private var dirty: [NodeConnection] = []
+    private var hook: IterationHook?
+
+    init(loop: EventLoop) {
+        hook = IterationHook(loop: loop) { [unowned self] in self.flushAll() }
+    }
+
+    func markDirty(_ connection: NodeConnection) {
+        dirty.append(connection)
+        hook?.start()
+    }
+
+    private func flushAll() {
+        hook?.stop()
+        let batch = dirty
+        dirty.removeAll(keepingCapacity: true)
+        for connection in batch { connection.flush() }
+    }
+
+    func close() {
+        hook?.close()
+        hook = nil
+    }
+}

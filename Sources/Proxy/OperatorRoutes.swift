@@ -1,0 +1,103 @@
+// The proxy's own routes: /_/health, /_/status (?key=S), /_/metrics. A client path under /_/
+// is answered here and never forwarded to a node.
+//
+// Health is about keys, not nodes: 200 while every key range has at least one replica that
+// is not down (so every key can be read and written), else 503.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class OperatorRoutes {
+    private let service: ProxyService
+    private let server: () -> HTTPServer?
+    private let listenAddress: String
+    private let loop: EventLoop
+
+    init(service: ProxyService, loop: EventLoop, listenAddress: String, server: @escaping () -> HTTPServer?) {
+        self.service = service
+        self.loop = loop
+        self.listenAddress = listenAddress
+        self.server = server
+    }
+
+    /// Answers and returns the status it answered with.
+    func answer(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, on connection: HTTPConnection) -> Int {
+        let name = String(decoding: buffer[path], as: UTF8.self)
+        guard ["health", "status", "metrics"].contains(name) else {
+            connection.respondFailure(HTTPParseFailure(.notFound, "The proxy has /_/health, /_/status and /_/metrics."))
+            return 404
+        }
+        guard head.method == .get || head.method == .head else {
+            connection.respond(.methodNotAllowed, body: Pages.failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are GET, HEAD.")),
+                               extraHeaders: [Array("Allow: GET, HEAD".utf8)])
+            return 405
+        }
+        switch name {
+        case "health":
+            let healthy = uncoveredRanges() == 0
+            connection.respond(healthy ? .ok : .serviceUnavailable, contentType: ContentType.json, body: Array(healthJSON().utf8))
+            return healthy ? 200 : 503
+        case "status":
+            return status(buffer, query: query, on: connection)
+        default:
+            let text = service.metrics.render(nodes: service.nodes, clientConnections: server()?.connectionCount ?? 0)
+            connection.respond(.ok, contentType: ContentType.prometheus, body: Array(text.utf8))
+            return 200
+        }
+    }
+
+    /// Key ranges none of whose replicas is usable.
+    func uncoveredRanges() -> Int {
+        var uncovered = 0
+        for range in 0..<service.ring.rangeCount where !service.ring.replicas(ofRange: range).contains(where: { service.nodes[$0].health.isUsable }) {
+            uncovered += 1
+        }
+        return uncovered
+    }
+
+    private func healthJSON() -> String {
+        let usable = service.nodes.filter { $0.health.isUsable }.count
+        let uncovered = uncoveredRanges()
+        return "{\"state\":\(JSONText.string(uncovered == 0 ? "ok" : "degraded")),\"nodesUp\":\(usable),"
+            + "\"nodes\":\(service.nodes.count),\"rangesWithoutReplica\":\(uncovered)}\n"
+    }
+
+    private func status(_ buffer: [UInt8], query: Range<Int>?, on connection: HTTPConnection) -> Int {
+        var keyPart = ""
+        if let query {
+            switch ShortLongQuery.parseName(buffer, query, parameter: "key") {
+            case .success(let key):
+                let holders = service.ring.replicas(forKey: key).map { JSONText.string(service.nodes[$0].address.description) }
+                keyPart = ",\"key\":\(JSONText.string(String(decoding: key, as: UTF8.self))),\"replicas\":[\(holders.joined(separator: ","))]"
+            case .failure(let failure):
+                connection.respondFailure(failure)
+                return failure.status.rawValue
+            }
+        }
+        connection.respond(.ok, contentType: ContentType.json, body: Array((statusJSON() + keyPart + "}\n").utf8))
+        return 200
+    }
+
+    /// The status document without its closing brace.
+    private func statusJSON() -> String {
+        let now = loop.nowMs
+        let ring = service.ring
+        var primaryRanges = [Int](repeating: 0, count: service.nodes.count)
+        for range in 0..<ring.rangeCount { primaryRanges[ring.replicas(ofRange: range).first!] += 1 }
+        let nodes = service.nodes.map { node -> String in
+            let health = node.health
+            let pingAgo = health.lastPingMs.map { "\(now - $0)" } ?? "null"
+            let roundTrip = health.lastRoundTripMs.map { "\($0)" } ?? "null"
+            return "{\"address\":\(JSONText.string(node.address.description)),\"state\":\"\(health.state.rawValue)\","
+                + "\"readiness\":\"\(health.readiness.rawValue)\",\"lastPingMsAgo\":\(pingAgo),\"roundTripMs\":\(roundTrip),"
+                + "\"failuresInARow\":\(health.consecutiveFailures),\"stateForMs\":\(now - min(health.sinceMs, now)),"
+                + "\"connections\":\(node.openConnections),\"queued\":\(node.queuedRequests),"
+                + "\"primaryRanges\":\(primaryRanges[node.index]),\"requests\":\(node.requestsSent),\"failures\":\(node.requestsFailed)}"
+        }
+        return "{\"proxy\":\(JSONText.string(listenAddress)),\"healthy\":\(uncoveredRanges() == 0),"
+            + "\"ring\":{\"nodes\":\(ring.nodes.count),\"vnodesPerNode\":\(ring.vnodesPerNode),\"replicas\":\(ring.replicaCount),"
+            + "\"ranges\":\(ring.rangeCount),\"probesPerKey\":\(HashRing.probesPerKey)},"
+            + "\"requests\":\(service.metrics.total),\"failovers\":\(service.metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"
+    }
+}

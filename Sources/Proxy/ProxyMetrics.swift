@@ -1,0 +1,63 @@
+// Counters of the proxy's traffic, rendered as Prometheus text on /_/metrics. Counting costs a
+// few increments per request; only rendering builds strings.
+
+import LinkRingCore
+import LinkRingUV
+
+final class ProxyMetrics {
+    /// Requests by method and status: key = method index * 1000 + status.
+    private var requests: [Int: UInt64] = [:]
+    private var latency = LatencyHistogram()
+    var failovers: UInt64 = 0
+    var retries: UInt64 = 0
+    var partialWrites: UInt64 = 0
+    private(set) var total: UInt64 = 0
+
+    private static let methodNames: [HTTPMethod: String] = [.get: "GET", .head: "HEAD", .put: "PUT", .delete: "DELETE"]
+
+    func finish(_ timer: RequestTimer, status: Int) {
+        let method = Self.methodNames[timer.method] == nil ? HTTPMethod.other : timer.method
+        requests[Int(method.rawValue) * 1000 + status, default: 0] += 1
+        latency.record(microseconds: (MonotonicClock.nowNs() &- timer.startedNs) / 1000)
+        total += 1
+    }
+
+    func render(nodes: [NodeClient], clientConnections: Int) -> String {
+        var text = "# HELP linkring_proxy_requests_total Client requests by method and status.\n"
+        text += "# TYPE linkring_proxy_requests_total counter\n"
+        for key in requests.keys.sorted() {
+            let method = HTTPMethod(rawValue: UInt8(key / 1000)).flatMap { Self.methodNames[$0] } ?? "other"
+            text += "linkring_proxy_requests_total{method=\"\(method)\",status=\"\(key % 1000)\"} \(requests[key]!)\n"
+        }
+        latency.render(name: "linkring_proxy_request_duration_seconds", into: &text)
+        counter(&text, "linkring_proxy_failovers_total", "Reads sent on to a further replica.", failovers)
+        counter(&text, "linkring_proxy_retries_total", "Node answers that failed and were retried elsewhere.", retries)
+        counter(&text, "linkring_proxy_partial_writes_total", "Writes acknowledged by some but not all contacted replicas.", partialWrites)
+        text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
+        text += "linkring_proxy_client_connections \(clientConnections)\n"
+        renderNodes(nodes, into: &text)
+        return text
+    }
+
+    private func counter(_ text: inout String, _ name: String, _ help: String, _ value: UInt64) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+    }
+
+    private func renderNodes(_ nodes: [NodeClient], into text: inout String) {
+        let families: [(String, String, String, (NodeClient) -> String)] = [
+            ("linkring_node_up", "gauge", "1 while the node is not down.", { $0.health.isUsable ? "1" : "0" }),
+            ("linkring_node_ready", "gauge", "1 while the node is up and ready for reads.", { $0.health.isReady ? "1" : "0" }),
+            ("linkring_node_ping_round_trip_seconds", "gauge", "Round trip of the last answered ping.",
+             { PrometheusText.seconds(microseconds: ($0.health.lastRoundTripMs ?? 0) * 1000) }),
+            ("linkring_node_pool_connections", "gauge", "Open pooled connections to the node.", { "\($0.openConnections)" }),
+            ("linkring_node_queued_requests", "gauge", "Requests waiting for a pooled connection.", { "\($0.queuedRequests)" }),
+            ("linkring_node_requests_total", "counter", "Requests sent to the node.", { "\($0.requestsSent)" }),
+            ("linkring_node_request_failures_total", "counter", "Node requests that failed.", { "\($0.requestsFailed)" }),
+            ("linkring_node_queue_full_total", "counter", "Requests refused because the node's queue was full.", { "\($0.refusedQueueFull)" }),
+        ]
+        for (name, type, help, value) in families {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for node in nodes { text += "\(name){node=\"\(PrometheusText.label(node.address.description))\"} \(value(node))\n" }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+// Start-up and shutdown of `linkring-proxy`.
+//
+//   parse options (hosts file, ring) ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ sentinel
+//   starts pinging ─▶ run the loop
+//
+// SIGTERM/SIGINT: stop accepting; answers in flight finish (a write waits for its replicas);
+// then the node pools and timers close and the process exits 0. A second signal, or the
+// shutdown deadline, closes everything at once. The proxy holds no data: losing it loses nothing.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+enum ProxyProcess {
+    static let shutdownDeadlineMs: UInt64 = 10_000
+
+    static func run(_ arguments: [String]) -> Never {
+        ProcessMain.run(name: "linkring-proxy", usage: ProxyOptions.usage,
+                        parse: { try ProxyOptions.parse(arguments, readFile: FileSystem.readTextFile) }, serve: serve)
+    }
+
+    private static func serve(_ options: ProxyOptions) throws {
+        let loop = try EventLoop()
+        let ring = HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
+        let flusher = OutputFlusher(loop: loop)
+        let nodes = options.nodes.enumerated().map {
+            NodeClient(address: $0.element, index: $0.offset, loop: loop, options: options, flusher: flusher)
+        }
+        let listener = ListenerBox()
+        let service = ProxyService(ring: ring, nodes: nodes, options: options, origin: options.proxyID ?? 0)
+        let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
+        let bound = try server.start(host: options.listen.host, port: options.listen.port)
+        let address = HostPort(host: bound.host, port: bound.port).description
+        listener.server = server
+        service.setOrigin(options.proxyID ?? HybridClock.origin(forName: "proxy " + address))
+        service.operatorRoutes = OperatorRoutes(service: service, loop: loop, listenAddress: address) { [weak listener] in listener?.server }
+        let sentinel = Sentinel(loop: loop, nodes: nodes, options: options)
+        sentinel.start()
+        let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
+            sentinel.close()
+            for node in nodes { node.closeAll() }
+            flusher.close()
+            done()
+        }
+        try shutdown.watchSignals()
+        Log.info("proxy \(address): \(nodes.count) nodes from \(options.hostsPath), \(options.replicas) replicas, "
+                 + "\(options.vnodes) vnodes per node, \(ring.rangeCount) key ranges")
+        Output.printLine("listening on \(address)")
+        loop.run()
+        if !loop.close() { Log.warning("event loop closed with handles still open") }
+        Log.info("proxy \(address) stopped")
+    }
+}
+
+/// Lets the operator routes reach the server without a reference cycle.
+final class ListenerBox {
+    var server: HTTPServer?
+}

@@ -1,0 +1,199 @@
+// The proxy's client side: every public request routed to the key's replicas.
+//
+//   GET/HEAD /S ─▶ replicas of S, ready ones first ─▶ GET /_/kv?short=S on the first
+//        ├─ 200 body L ─▶ 307 Location: L           ├─ 404 ─▶ 404 (an answer, not a failure)
+//        └─ refused, connection error, time-out, 5xx ─▶ the next replica at once ─▶ … ─▶ 503
+//   PUT/DELETE ─▶ version from the hybrid clock ─▶ /_/kv to every replica that is up, in
+//        parallel ─▶ answer once all contacted replicas replied: 200 if one acknowledged
+//        durably (404 for a DELETE none had), else 503
+//   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
+//
+// A key is only ever read from or written to its own replicas (no rehashing on failure), so a
+// node that comes back never holds writes it should not have.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class ProxyService: HTTPRequestHandler {
+    let ring: HashRing
+    let nodes: [NodeClient]
+    let metrics = ProxyMetrics()
+    private var clock: HybridClock
+    private let tokenHeader: [UInt8]
+    private let options: ProxyOptions
+    var operatorRoutes: OperatorRoutes!
+
+    init(ring: HashRing, nodes: [NodeClient], options: ProxyOptions, origin: UInt64) {
+        self.ring = ring
+        self.nodes = nodes
+        self.options = options
+        clock = HybridClock(origin: origin)
+        tokenHeader = options.clusterToken.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
+    }
+
+    func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
+        let timer = RequestTimer(method: head.method, startedNs: MonotonicClock.nowNs())
+        switch PublicRequest.interpret(head, buffer) {
+        case .get(let short, _):
+            read(short, on: connection, timer)
+        case .put(let pair):
+            write(LogRecord(version: nextVersion(), op: .put, key: pair.short, value: pair.long), on: connection, timer)
+        case .delete(let short):
+            write(LogRecord(version: nextVersion(), op: .delete, key: short), on: connection, timer)
+        case .operatorRoute(let path, let query):
+            let status = operatorRoutes.answer(head, buffer, path: path, query: query, on: connection)
+            metrics.finish(timer, status: status)
+        case .reject(let failure):
+            connection.respondFailure(failure)
+            metrics.finish(timer, status: failure.status.rawValue)
+        }
+    }
+
+    /// Sets the origin bits of minted versions once the listen address is known.
+    func setOrigin(_ origin: UInt64) { clock = HybridClock(origin: origin) }
+
+    private func nextVersion() -> UInt64 { clock.next(wallClockUnixMs: WallClock.nowMs()) }
+
+    // MARK: reads
+
+    private func read(_ key: [UInt8], on connection: HTTPConnection, _ timer: RequestTimer) {
+        var order: [Int] = []
+        let replicas = ring.replicas(forKey: key)
+        for node in replicas where nodes[node].health.isReady { order.append(node) }
+        for node in replicas where nodes[node].health.isUsable && !nodes[node].health.isReady { order.append(node) }
+        let request = readBytes(key)
+        connection.deferResponse()
+        attemptRead(key, request, order: order, position: 0, on: connection, timer)
+    }
+
+    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [Int], position: Int,
+                             on connection: HTTPConnection, _ timer: RequestTimer) {
+        var position = position
+        while position < order.count {
+            if position > 0 { metrics.failovers += 1 }
+            let next = position + 1
+            let accepted = nodes[order[position]].submit(request) { [unowned self] reply in
+                switch reply {
+                case .answered(200, _, let body):
+                    connection.respondRedirect(location: body)
+                    self.metrics.finish(timer, status: 307)
+                case .answered(404, _, _):
+                    connection.respond(.notFound, body: Pages.notFound(short: key))
+                    self.metrics.finish(timer, status: 404)
+                default:
+                    self.metrics.retries += 1
+                    self.attemptRead(key, request, order: order, position: next, on: connection, timer)
+                }
+            }
+            if accepted { return }
+            position = next
+        }
+        connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
+        metrics.finish(timer, status: 503)
+    }
+
+    private static let readPrefix: [UInt8] = Array("GET /_/kv?short=".utf8)
+    private static let requestSuffix: [UInt8] = Array(" HTTP/1.1\r\nHost: linkring\r\n".utf8)
+
+    private func readBytes(_ key: [UInt8]) -> [UInt8] {
+        var bytes = Self.readPrefix
+        bytes.reserveCapacity(96 + key.count)
+        bytes += key  // validated: unreserved bytes only, nothing to encode
+        bytes += Self.requestSuffix
+        bytes += tokenHeader
+        bytes += [ASCII.cr, ASCII.lf]
+        return bytes
+    }
+
+    // MARK: writes
+
+    private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
+        let targets = ring.replicas(forKey: record.key).filter { nodes[$0].health.isUsable }
+        let operation = record.op == .put ? "PUT" : "DELETE"
+        guard !targets.isEmpty else {
+            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica of this key is up."))
+            return metrics.finish(timer, status: 503)
+        }
+        let fanOut = WriteFanOut(waiting: targets.count)
+        let request = writeBytes(record)
+        connection.deferResponse()
+        for node in targets {
+            let accepted = nodes[node].submit(request) { [unowned self] reply in
+                if case .answered(200, _, let body) = reply {
+                    fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
+                } else {
+                    fanOut.failed()
+                }
+                if fanOut.isDone { self.finishWrite(record, fanOut, on: connection, timer) }
+            }
+            if !accepted { fanOut.failed() }
+        }
+        if fanOut.isDone { finishWrite(record, fanOut, on: connection, timer) }
+    }
+
+    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, on connection: HTTPConnection, _ timer: RequestTimer) {
+        guard !fanOut.isAnswered else { return }
+        fanOut.isAnswered = true
+        if fanOut.failures > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        guard fanOut.acknowledgements > 0 else {
+            let operation = record.op == .put ? "PUT" : "DELETE"
+            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica stored it."))
+            return metrics.finish(timer, status: 503)
+        }
+        if record.op == .put {
+            connection.respond(.ok, body: Pages.recorded(ShortLong(short: record.key, long: record.value)))
+            metrics.finish(timer, status: 200)
+        } else if fanOut.existed {
+            connection.respond(.ok, body: Pages.deleted(short: record.key))
+            metrics.finish(timer, status: 200)
+        } else {
+            connection.respond(.notFound, body: Pages.notFound(short: record.key))
+            metrics.finish(timer, status: 404)
+        }
+    }
+
+    private func writeBytes(_ record: LogRecord) -> [UInt8] {
+        var bytes = Array((record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=").utf8)
+        bytes.reserveCapacity(128 + record.key.count + record.value.count)
+        Decimal.append(record.version, to: &bytes)
+        bytes += Array("&short=".utf8)
+        bytes += record.key
+        bytes += Self.requestSuffix
+        bytes += tokenHeader
+        bytes += Array("Content-Length: ".utf8)
+        Decimal.append(record.value.count, to: &bytes)
+        bytes += [ASCII.cr, ASCII.lf, ASCII.cr, ASCII.lf]
+        bytes += record.value
+        return bytes
+    }
+}
+
+/// The replies a write is waiting for.
+final class WriteFanOut {
+    private var waiting: Int
+    private(set) var acknowledgements = 0
+    private(set) var failures = 0
+    private(set) var existed = false
+    var isAnswered = false
+
+    init(waiting: Int) { self.waiting = waiting }
+
+    var isDone: Bool { waiting == 0 }
+
+    func acknowledged(existed: Bool) {
+        waiting -= 1
+        acknowledgements += 1
+        self.existed = self.existed || existed
+    }
+
+    func failed() {
+        waiting -= 1
+        failures += 1
+    }
+}
+
+struct RequestTimer {
+    var method: HTTPMethod
+    var startedNs: UInt64
+}

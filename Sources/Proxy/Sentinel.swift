@@ -1,0 +1,94 @@
+// The sentinel: watches every node on timers and tells the operator.
+//
+//   ping timer (every --ping-interval-ms) ─▶ each node: GET /_/health with a deadline
+//   housekeeping (every 50 ms)            ─▶ fail node requests past their deadlines
+//   status timer (every --status-interval-s, 0 = off) ─▶ log the table of node states
+//   any state or readiness change         ─▶ log a line and the table
+//
+// The original printed node statuses to the console; this prints the same table to the log.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class Sentinel {
+    static let housekeepingIntervalMs: UInt64 = 50
+    private let loop: EventLoop
+    private let nodes: [NodeClient]
+    private let options: ProxyOptions
+    private var timers: [Timer] = []
+    /// Logs the table once after a burst of changes (all nodes answering their first ping).
+    private var tableTimer: Timer?
+    private var isTablePending = false
+
+    init(loop: EventLoop, nodes: [NodeClient], options: ProxyOptions) {
+        self.loop = loop
+        self.nodes = nodes
+        self.options = options
+        for node in nodes {
+            node.onHealthChange = { [unowned self] node in self.healthChanged(node) }
+        }
+    }
+
+    func start() {
+        let ping = Timer(loop: loop)
+        ping.start(afterMs: 0, repeatMs: options.pingIntervalMs) { [unowned self] in
+            for node in self.nodes { node.ping() }
+        }
+        let housekeeping = Timer(loop: loop)
+        housekeeping.start(afterMs: Self.housekeepingIntervalMs, repeatMs: Self.housekeepingIntervalMs) { [unowned self] in
+            let now = self.loop.nowMs
+            for node in self.nodes { node.checkDeadlines(nowMs: now) }
+        }
+        timers = [ping, housekeeping]
+        if options.statusIntervalS > 0 {
+            let status = Timer(loop: loop)
+            let periodMs = UInt64(options.statusIntervalS) * 1000
+            status.start(afterMs: periodMs, repeatMs: periodMs) { [unowned self] in self.logTable() }
+            timers.append(status)
+        }
+    }
+
+    func close() {
+        for timer in timers { timer.close() }
+        timers.removeAll()
+        tableTimer?.close()
+        tableTimer = nil
+    }
+
+    private func healthChanged(_ node: NodeClient) {
+        let health = node.health
+        let level: Log.Level = health.isUsable ? .info : .warning
+        Log.write(level, "node \(node.address) is \(health.state.rawValue) (\(health.readiness.rawValue))")
+        guard !isTablePending else { return }
+        isTablePending = true
+        let timer = tableTimer ?? Timer(loop: loop)
+        tableTimer = timer
+        timer.start(afterMs: 0) { [unowned self] in
+            self.isTablePending = false
+            self.logTable()
+        }
+    }
+
+    func logTable() {
+        Log.info("node states\n" + Self.table(nodes, nowMs: loop.nowMs))
+    }
+
+    static func table(_ nodes: [NodeClient], nowMs: UInt64) -> String {
+        var lines = [pad("node", 24) + pad("state", 9) + pad("readiness", 12) + pad("last ping", 11) + pad("rtt", 7)
+                     + pad("misses", 8) + pad("conns", 7) + "queued"]
+        for node in nodes {
+            let health = node.health
+            let ping = health.lastPingMs.map { "\(nowMs - min($0, nowMs))ms ago" } ?? "never"
+            let roundTrip = health.lastRoundTripMs.map { "\($0)ms" } ?? "-"
+            lines.append(pad(node.address.description, 24) + pad(health.state.rawValue, 9) + pad(health.readiness.rawValue, 12)
+                         + pad(ping, 11) + pad(roundTrip, 7) + pad("\(health.consecutiveFailures)", 8)
+                         + pad("\(node.openConnections)", 7) + "\(node.queuedRequests)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+}

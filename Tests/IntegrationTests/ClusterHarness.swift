@@ -1,0 +1,89 @@
+// A whole local cluster for tests: N nodes on free loopback ports listed in a temporary hosts
+// file, and a proxy in front of them with fast health checks.
+
+import Foundation
+import Glibc
+import Testing
+
+/// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw HarnessError("cannot bind a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+final class TestCluster {
+    let directory = makeTemporaryDirectory()
+    let hostsPath: String
+    let ports: [Int]
+    var nodes: [ServerProcess?]
+    var proxy: ServerProcess!
+    let nodeArguments: [String]
+
+    init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = []) throws {
+        ports = try (0..<nodeCount).map { _ in try freePort() }
+        hostsPath = directory + "/hosts.txt"
+        try ("# test cluster\n" + ports.map { "127.0.0.1:\($0)\n" }.joined()).write(toFile: hostsPath, atomically: true, encoding: .utf8)
+        self.nodeArguments = nodeArguments
+        nodes = Array(repeating: nil, count: nodeCount)
+        for index in 0..<nodeCount { try startNode(index) }
+        proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", hostsPath,
+                                                         "--ping-interval-ms", "50", "--down-after", "2",
+                                                         "--status-interval-s", "0"] + proxyArguments)
+    }
+
+    deinit { stopAll() }
+
+    func startNode(_ index: Int) throws {
+        nodes[index] = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:\(ports[index])", "--data", "\(directory)/node\(index)",
+                                                               "--hosts", hostsPath] + nodeArguments)
+    }
+
+    func kill9(_ index: Int) {
+        nodes[index]?.kill9()
+        nodes[index] = nil
+    }
+
+    func stopAll() {
+        proxy?.stop()
+        for node in nodes { node?.stop() }
+    }
+
+    /// The node indices holding `key`, as the proxy's /_/status?key= says.
+    func replicas(of key: String) throws -> [Int] {
+        let status = try request(proxy.port, "GET", "/_/status?key=\(key)")
+        let json = try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any]
+        let addresses = json?["replicas"] as? [String] ?? []
+        return addresses.compactMap { address in ports.firstIndex { "127.0.0.1:\($0)" == address } }
+    }
+
+    /// The proxy's view of a node: "up", "down" or "unknown".
+    func proxyState(of index: Int) throws -> String {
+        let status = try request(proxy.port, "GET", "/_/status")
+        let json = try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any]
+        let nodes = json?["nodes"] as? [[String: Any]] ?? []
+        return nodes.first { $0["address"] as? String == "127.0.0.1:\(ports[index])" }?["state"] as? String ?? "missing"
+    }
+
+    /// Polls until `condition` holds or `timeoutMs` passes.
+    func waitFor(timeoutMs: Int = 5_000, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+}
