@@ -9,6 +9,8 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var isKeepAlive = true
     /// The value of `X-Version`, if present and numeric.
     public var version: UInt64? = nil
+    /// `X-Recovering: 1`: a node still catching up answered (its data may be behind).
+    public var isRecovering = false
     /// Where the body starts and ends in the buffer.
     public var body: Range<Int> = 0..<0
     /// The offset just after this response (where the next one starts).
@@ -20,7 +22,7 @@ public struct HTTPResponseHead: Sendable, Equatable {
 
     public static func == (lhs: HTTPResponseHead, rhs: HTTPResponseHead) -> Bool {
         lhs.status == rhs.status && lhs.contentLength == rhs.contentLength && lhs.isKeepAlive == rhs.isKeepAlive
-            && lhs.version == rhs.version && lhs.body == rhs.body && lhs.end == rhs.end
+            && lhs.version == rhs.version && lhs.isRecovering == rhs.isRecovering && lhs.body == rhs.body && lhs.end == rhs.end
     }
 }
 
@@ -40,6 +42,7 @@ public enum HTTPResponseParser {
     private static let connection: [UInt8] = Array("connection".utf8)
     private static let version: [UInt8] = Array("x-version".utf8)
     private static let close: [UInt8] = Array("close".utf8)
+    private static let recovering: [UInt8] = Array("x-recovering".utf8)
 
     public static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false) -> HTTPResponseParseResult {
         guard let headEnd = findHeadEnd(buffer, from: start, to: end) else {
@@ -110,6 +113,8 @@ public enum HTTPResponseParser {
             if ASCII.equalsIgnoringCase(buffer, value, close) { head.isKeepAlive = false }
         } else if ASCII.equalsIgnoringCase(buffer, name, version) {
             head.version = parseDecimal(buffer, value)
+        } else if ASCII.equalsIgnoringCase(buffer, name, recovering) {
+            head.isRecovering = value.count == 1 && buffer[value.lowerBound] == ASCII.digit1
         }
         return nil
     }

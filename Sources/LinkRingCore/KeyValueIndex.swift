@@ -2,6 +2,12 @@
 // last-writer-wins register). A delete is a tombstone with its version, so an older PUT that
 // arrives later (replication, replay, repair) can never resurrect the key. Applying the same
 // record twice, or records in any order, gives the same index.
+//
+// With a ring attached (`partition(by:)`), the index also keeps, per key range of the ring:
+//   - a digest: the XOR of EntryHash(key, version) over the range's keys, updated in O(1) on
+//     every change, so two replicas compare a range by comparing one number;
+//   - the range's keys in arrival order. Keys are never removed (tombstones stay), so a list
+//     only grows and an offset into it is a stable cursor for paging through a range.
 
 public struct StoredValue: Sendable, Equatable {
     public var version: UInt64
@@ -14,14 +20,38 @@ public struct StoredValue: Sendable, Equatable {
     }
 }
 
+public enum EntryHash {
+    /// The contribution of one (key, version) to its range's digest.
+    public static func of(_ key: [UInt8], version: UInt64) -> UInt64 {
+        StableHash.mix(StableHash.hash(key) ^ (version &* 0x9E37_79B9_7F4A_7C15))
+    }
+}
+
 public struct KeyValueIndex: Sendable {
     public private(set) var entries: [[UInt8]: StoredValue] = [:]
     public private(set) var liveKeys = 0
     public private(set) var tombstones = 0
+    public private(set) var ring: HashRing? = nil
+    /// Per key range: the digest, and the keys in arrival order.
+    public private(set) var digests: [UInt64] = []
+    public private(set) var rangeKeys: [[[UInt8]]] = []
 
     public init() {}
 
     public func lookup(_ key: [UInt8]) -> StoredValue? { entries[key] }
+
+    /// Attaches a ring: from now on digests and key lists are kept per range. Indexes the
+    /// keys already present (once, after replay).
+    public mutating func partition(by ring: HashRing) {
+        self.ring = ring
+        digests = [UInt64](repeating: 0, count: ring.rangeCount)
+        rangeKeys = [[[UInt8]]](repeating: [], count: ring.rangeCount)
+        for (key, stored) in entries {
+            let range = ring.rangeIndex(forKey: key)
+            digests[range] ^= EntryHash.of(key, version: stored.version)
+            rangeKeys[range].append(key)
+        }
+    }
 
     /// Keeps `incoming` if it is newer than what the key has; returns whether it was kept.
     /// One hash lookup in the common case (a new key or a newer version); an older version,
@@ -30,6 +60,11 @@ public struct KeyValueIndex: Sendable {
     public mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
         guard let previous = entries.updateValue(incoming, forKey: key) else {
             count(incoming, sign: 1)
+            if let ring {
+                let range = ring.rangeIndex(forKey: key)
+                digests[range] ^= EntryHash.of(key, version: incoming.version)
+                rangeKeys[range].append(key)
+            }
             return true
         }
         guard incoming.version > previous.version else {
@@ -38,7 +73,15 @@ public struct KeyValueIndex: Sendable {
         }
         count(previous, sign: -1)
         count(incoming, sign: 1)
+        if let ring {
+            let range = ring.rangeIndex(forKey: key)
+            digests[range] ^= EntryHash.of(key, version: previous.version) ^ EntryHash.of(key, version: incoming.version)
+        }
         return true
+    }
+
+    public mutating func apply(_ record: LogRecord) {
+        apply(key: record.key, StoredValue(version: record.version, value: record.op == .put ? record.value : nil))
     }
 
     /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).
@@ -46,8 +89,10 @@ public struct KeyValueIndex: Sendable {
         entries.reserveCapacity(keys)
     }
 
-    public mutating func apply(_ record: LogRecord) {
-        apply(key: record.key, StoredValue(version: record.version, value: record.op == .put ? record.value : nil))
+    /// The record that reproduces `key`'s entry (for sending it to a peer).
+    public func record(for key: [UInt8]) -> LogRecord? {
+        guard let stored = entries[key] else { return nil }
+        return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
     }
 
     private mutating func count(_ value: StoredValue, sign: Int) {

@@ -7,7 +7,9 @@
 // error, time-out, 5xx): passive detection, so a dead node is noticed by traffic before the
 // next ping. A node that is not down is used; `unknown` (not pinged yet) counts as usable so a
 // proxy serves from its first request. Readiness (`ready`/`recovering`) comes from the node's
-// own /_/health; reads prefer ready replicas.
+// own /_/health (and X-Recovering on its answers); reads prefer ready replicas. Any failure
+// makes readiness unknown until a ping confirms it again: a node that crashed and came back
+// between two pings may have missed writes, so it must not count as ready on old news.
 
 public enum NodeState: String, Sendable {
     case unknown, up, down
@@ -35,7 +37,7 @@ public struct NodeHealth: Sendable {
     }
 
     public var isUsable: Bool { state != .down }
-    public var isReady: Bool { state != .down && readiness != .recovering }
+    public var isReady: Bool { state != .down && readiness == .ready }
 
     /// A ping answered (with the node's readiness) or a request succeeded (readiness nil).
     /// Returns true when the state changed.
@@ -57,6 +59,7 @@ public struct NodeHealth: Sendable {
     public mutating func recordFailure(nowMs: UInt64, isPing: Bool = false) -> Bool {
         consecutiveFailures += 1
         if isPing { lastPingMs = nowMs }
+        readiness = .unknown
         guard consecutiveFailures >= failuresToDown else { return false }
         return transition(to: .down, nowMs: nowMs)
     }

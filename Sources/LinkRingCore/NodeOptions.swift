@@ -20,6 +20,13 @@ public struct NodeOptions: Sendable {
     public var hostsPath: String? = nil
     public var nodes: [HostPort] = []
     public var selfAddress: HostPort? = nil
+    /// Ring parameters: every process of a cluster must use the same ones (and hosts file).
+    public var replicas = 2
+    public var vnodes = 64
+    /// Period of anti-entropy rounds with the peers that share key ranges.
+    public var syncIntervalMs: UInt64 = 5_000
+    /// A peer request not answered within this fails (repair retries in the next round).
+    public var peerTimeoutMs: UInt64 = 5_000
     /// Set when the command is `dump PATH`: print a log as text and exit.
     public var dumpPath: String? = nil
 
@@ -33,6 +40,10 @@ public struct NodeOptions: Sendable {
         .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
+        .value("replicas", "N", "copies of every key; must match the proxy (default 2)"),
+        .value("vnodes", "N", "virtual nodes per node; must match the proxy (default 64)"),
+        .value("sync-interval-ms", "MS", "anti-entropy period with peers (default 5000)"),
+        .value("peer-timeout-ms", "MS", "time-out of a request to a peer during repair (default 5000)"),
         .value("max-connections", "N", "client connections served at once (default 10000)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
@@ -81,11 +92,20 @@ public struct NodeOptions: Sendable {
     private mutating func readCluster(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws {
         let selfText = parsed.string("self")
         guard let hosts = parsed.string("hosts") else {
-            if selfText != nil { throw CommandLineError("--self needs --hosts") }
+            for clusterOnly in ["self", "replicas", "vnodes", "sync-interval-ms", "peer-timeout-ms"] where parsed.string(clusterOnly) != nil {
+                throw CommandLineError("--\(clusterOnly) needs --hosts")
+            }
             return
         }
         hostsPath = hosts
         nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
+        replicas = try parsed.integer("replicas", default: replicas, range: 1...16)
+        vnodes = try parsed.integer("vnodes", default: vnodes, range: 1...4096)
+        syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: 50...86_400_000))
+        peerTimeoutMs = UInt64(try parsed.integer("peer-timeout-ms", default: Int(peerTimeoutMs), range: 10...600_000))
+        guard replicas <= nodes.count else {
+            throw CommandLineError("--replicas \(replicas) is more than the \(nodes.count) node(s) in \(hosts)")
+        }
         let me = try selfText.map { try HostPort(parsing: $0) } ?? listen
         guard nodes.contains(me) else {
             throw CommandLineError("\(me) is not listed in \(hosts); give --self HOST:PORT as the file lists this node")

@@ -28,7 +28,9 @@ enum NodeProcess {
         try FileSystem.makeDirectory(options.dataDirectory)
         try FileSystem.lockDirectory(options.dataDirectory)
         let path = options.dataDirectory + "/" + logFileName
-        let (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        var (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        let ring = options.nodes.isEmpty ? nil : HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
+        if let ring { index.partition(by: ring) }
         let service = NodeService(index: index, origin: 0, clusterToken: options.clusterToken, fsync: options.fsync)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
         let bound = try server.start(host: options.listen.host, port: options.listen.port)
@@ -36,8 +38,13 @@ enum NodeProcess {
         service.rebindOrigin(HybridClock.origin(forName: address))
         service.commitLog = CommitLog(loop: loop, file: file, policy: options.fsync) { [unowned service] in service.apply($0) }
         service.server = server
+        let antiEntropy = ring.map { ring in
+            AntiEntropy(loop: loop, service: service, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!, options: options)
+        }
+        service.antiEntropy = antiEntropy
         let commitLog = service.commitLog!
         let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
+            antiEntropy?.close()
             commitLog.drain {
                 commitLog.close()
                 done()
@@ -46,6 +53,14 @@ enum NodeProcess {
         try shutdown.watchSignals()
         Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue)")
         Output.printLine("listening on \(address)")
+        if let antiEntropy {
+            service.isReady = false
+            antiEntropy.recover {
+                service.isReady = true
+                Log.info("ready: caught up with every reachable peer")
+                antiEntropy.startPeriodic()
+            }
+        }
         loop.run()
         if !loop.close() { Log.warning("event loop closed with handles still open") }
         Log.info("node \(address) stopped")

@@ -7,6 +7,11 @@
 //   /_/health            JSON state (no token needed: it changes nothing)
 //   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md); with a
 //                        cluster token configured, only requests carrying it (else 401)
+//   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift), token too
+//
+// State: `recovering` from start-up until the first repair with every peer is done (writes
+// are accepted, reads answered with X-Recovering: 1 so the proxy prefers a ready replica),
+// then `ready`. A node without a hosts file has no peers and is ready at once.
 //
 // Reads answer at once from the index; writes answer after the commit log made them durable.
 // A node alone is a complete URL shortener: public writes take versions from its own hybrid
@@ -17,8 +22,11 @@ import LinkRingServer
 import LinkRingUV
 
 final class NodeService: HTTPRequestHandler {
-    private(set) var index: KeyValueIndex
+    var index: KeyValueIndex
     private var clock: HybridClock
+    /// False while the node catches up with its peers after start-up.
+    var isReady = true
+    var antiEntropy: AntiEntropy?
     private let clusterToken: [UInt8]?
     private let fsync: FsyncPolicy
     var commitLog: CommitLog!
@@ -74,23 +82,29 @@ final class NodeService: HTTPRequestHandler {
 
     /// Logs `record` and answers with `success` once it is durable, or 503.
     private func write(_ record: LogRecord, on connection: HTTPConnection, success: @escaping (HTTPConnection) -> Void) {
+        let operation = record.op == .put ? "PUT" : "DELETE"
         guard commitLog.isWritable else {
             return connection.respond(.serviceUnavailable, body: Pages.unavailable(
-                operation: record.op == .put ? "PUT" : "DELETE", detail: "this node's log has failed; it serves reads only."))
-        }
-        clock.observe(record.version)
-        if let current = index.lookup(record.key), current.version >= record.version {
-            return success(connection)  // already superseded by durable data
+                operation: operation, detail: "this node's log has failed; it serves reads only."))
         }
         connection.deferResponse()
-        commitLog.submit(record) { durable in
+        store(record) { durable in
             if durable {
                 success(connection)
             } else {
-                connection.respond(.serviceUnavailable, body: Pages.unavailable(
-                    operation: record.op == .put ? "PUT" : "DELETE", detail: "the node could not write its log."))
+                connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "the node could not write its log."))
             }
         }
+    }
+
+    /// Makes `record` durable and applies it, unless durable data already supersedes it;
+    /// `done(true)` then. Used by client writes and by repair alike.
+    func store(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+        clock.observe(record.version)
+        if let current = index.lookup(record.key), current.version >= record.version {
+            return done(true)
+        }
+        commitLog.submit(record, done: done)
     }
 
     // MARK: internal routes
@@ -104,11 +118,11 @@ final class NodeService: HTTPRequestHandler {
             guard head.method == .get || head.method == .head else { return rejectMethod(connection, allow: "GET, HEAD") }
             return connection.respond(.ok, contentType: ContentType.json, body: healthJSON())
         }
-        guard ASCII.equals(buffer, path, Self.kvPath) else {
-            return connection.respondFailure(HTTPParseFailure(.notFound, "No such internal route."))
-        }
         guard isAuthorized(head, buffer) else {
             return connection.respondFailure(HTTPParseFailure(.unauthorized, "This route needs the cluster token (X-Cluster-Token)."))
+        }
+        guard ASCII.equals(buffer, path, Self.kvPath) else {
+            return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
         }
         switch InternalRequest.parse(head.method, buffer, query: query, body: body) {
         case .success(let request): perform(request, on: connection)
@@ -116,7 +130,7 @@ final class NodeService: HTTPRequestHandler {
         }
     }
 
-    private func rejectMethod(_ connection: HTTPConnection, allow: String) {
+    func rejectMethod(_ connection: HTTPConnection, allow: String) {
         connection.respond(.methodNotAllowed, body: Pages.failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allow).")),
                            extraHeaders: [Array("Allow: \(allow)".utf8)])
     }
@@ -131,7 +145,8 @@ final class NodeService: HTTPRequestHandler {
         switch request {
         case .read(let key):
             let stored = index.lookup(key)
-            let versionHeader = [Array("X-Version: \(stored?.version ?? 0)".utf8)]
+            var versionHeader = [Array("X-Version: \(stored?.version ?? 0)".utf8)]
+            if !isReady { versionHeader.append(Self.recoveringHeader) }
             if let value = stored?.value {
                 connection.respond(.ok, contentType: ContentType.text, body: value, extraHeaders: versionHeader)
             } else {
@@ -145,10 +160,12 @@ final class NodeService: HTTPRequestHandler {
         }
     }
 
+    private static let recoveringHeader: [UInt8] = Array("X-Recovering: 1".utf8)
+
     private func healthJSON() -> [UInt8] {
-        let text = "{\"state\":\"ready\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
+        let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
             + "\"logBytes\":\(commitLog.sizeBytes),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(commitLog.isWritable),"
-            + "\"connections\":\(server?.connectionCount ?? 0)}\n"
+            + "\"connections\":\(server?.connectionCount ?? 0),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
         return Array(text.utf8)
     }
 }

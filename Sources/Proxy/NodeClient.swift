@@ -97,8 +97,9 @@ final class NodeClient {
     /// was already counted once by `connectionClosed`, however many requests it carried.
     private func record(_ reply: NodeReply) {
         switch reply {
-        case .answered(let status, _, _) where status < 500:
-            if health.recordSuccess(nowMs: loop.nowMs) { onHealthChange?(self) }
+        case .answered(let status, _, _, let isRecovering) where status < 500:
+            let readiness: NodeReadiness? = isRecovering ? .recovering : nil
+            if health.recordSuccess(nowMs: loop.nowMs, readiness: readiness) { onHealthChange?(self) }
         case .answered:
             requestsFailed += 1
             noteFailure()
@@ -159,7 +160,7 @@ final class NodeClient {
     private func pingAnswered(_ reply: NodeReply, sentMs: UInt64) {
         let now = loop.nowMs
         let changed: Bool
-        if case .answered(200, _, let body) = reply {
+        if case .answered(200, _, let body, _) = reply {
             let readiness: NodeReadiness = containsBytes(body, "\"state\":\"recovering\"") ? .recovering : .ready
             changed = health.recordSuccess(nowMs: now, roundTripMs: now - sentMs, readiness: readiness)
             drainQueue()

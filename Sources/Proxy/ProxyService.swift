@@ -67,7 +67,9 @@ final class ProxyService: HTTPRequestHandler {
         attemptRead(key, request, order: order, position: 0, on: connection, timer)
     }
 
-    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [Int], position: Int,
+    /// Asks the replicas in `order` from `position` on. An answer from a node that is still
+    /// recovering is kept as a fallback while another replica is left to ask: it may be behind.
+    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [Int], position: Int, fallback: NodeReply? = nil,
                              on connection: HTTPConnection, _ timer: RequestTimer) {
         var position = position
         while position < order.count {
@@ -75,22 +77,31 @@ final class ProxyService: HTTPRequestHandler {
             let next = position + 1
             let accepted = nodes[order[position]].submit(request) { [unowned self] reply in
                 switch reply {
-                case .answered(200, _, let body):
-                    connection.respondRedirect(location: body)
-                    self.metrics.finish(timer, status: 307)
-                case .answered(404, _, _):
-                    connection.respond(.notFound, body: Pages.notFound(short: key))
-                    self.metrics.finish(timer, status: 404)
+                case .answered(let status, _, _, true) where (status == 200 || status == 404) && next < order.count:
+                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: connection, timer)
+                case .answered(200, _, _, _), .answered(404, _, _, _):
+                    self.answerRead(key, reply, on: connection, timer)
                 default:
                     self.metrics.retries += 1
-                    self.attemptRead(key, request, order: order, position: next, on: connection, timer)
+                    self.attemptRead(key, request, order: order, position: next, fallback: fallback, on: connection, timer)
                 }
             }
             if accepted { return }
             position = next
         }
+        if let fallback { return answerRead(key, fallback, on: connection, timer) }
         connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
         metrics.finish(timer, status: 503)
+    }
+
+    private func answerRead(_ key: [UInt8], _ reply: NodeReply, on connection: HTTPConnection, _ timer: RequestTimer) {
+        if case .answered(200, _, let body, _) = reply {
+            connection.respondRedirect(location: body)
+            metrics.finish(timer, status: 307)
+        } else {
+            connection.respond(.notFound, body: Pages.notFound(short: key))
+            metrics.finish(timer, status: 404)
+        }
     }
 
     private static let readPrefix: [UInt8] = Array("GET /_/kv?short=".utf8)
@@ -120,7 +131,7 @@ final class ProxyService: HTTPRequestHandler {
         connection.deferResponse()
         for node in targets {
             let accepted = nodes[node].submit(request) { [unowned self] reply in
-                if case .answered(200, _, let body) = reply {
+                if case .answered(200, _, let body, _) = reply {
                     fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
                 } else {
                     fanOut.failed()

@@ -4,6 +4,7 @@
 //   housekeeping (every 50 ms)            ─▶ fail node requests past their deadlines
 //   status timer (every --status-interval-s, 0 = off) ─▶ log the table of node states
 //   any state or readiness change         ─▶ log a line and the table
+//   a node down longer than --restart-after-ms ─▶ Restarter runs --restart-command
 //
 // The original printed node statuses to the console; this prints the same table to the log.
 
@@ -17,6 +18,7 @@ final class Sentinel {
     private let nodes: [NodeClient]
     private let options: ProxyOptions
     private var timers: [Timer] = []
+    private let restarter: Restarter?
     /// Logs the table once after a burst of changes (all nodes answering their first ping).
     private var tableTimer: Timer?
     private var isTablePending = false
@@ -25,6 +27,9 @@ final class Sentinel {
         self.loop = loop
         self.nodes = nodes
         self.options = options
+        restarter = options.restartCommand.map {
+            Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs, nodeCount: nodes.count)
+        }
         for node in nodes {
             node.onHealthChange = { [unowned self] node in self.healthChanged(node) }
         }
@@ -34,6 +39,7 @@ final class Sentinel {
         let ping = Timer(loop: loop)
         ping.start(afterMs: 0, repeatMs: options.pingIntervalMs) { [unowned self] in
             for node in self.nodes { node.ping() }
+            self.restarter?.check(self.nodes)
         }
         let housekeeping = Timer(loop: loop)
         housekeeping.start(afterMs: Self.housekeepingIntervalMs, repeatMs: Self.housekeepingIntervalMs) { [unowned self] in

@@ -198,6 +198,22 @@ final class TestClient {
         }
     }
 
+    /// Reads one response and returns its body as raw bytes (for binary bodies).
+    func readRawResponseBody(timeoutMs: Int = 10_000) throws -> [UInt8] {
+        while true {
+            switch HTTPResponseParser.parse(buffer, from: 0, to: buffer.count) {
+            case .response(let head):
+                let body = Array(buffer[head.body])
+                buffer.removeFirst(head.end)
+                return body
+            case .failure(let reason):
+                throw HarnessError("bad response: \(reason)")
+            case .needMore:
+                guard try receive(timeoutMs: timeoutMs) else { throw HarnessError("connection closed before a whole response") }
+            }
+        }
+    }
+
     /// True when the server closes the connection within `timeoutMs` (bytes before EOF are kept).
     func isClosedByServer(timeoutMs: Int = 5_000) -> Bool {
         do {

@@ -1,6 +1,7 @@
-// One keep-alive connection from the proxy to a node, with requests pipelined on it.
+// One keep-alive connection to a node (from the proxy, or from a peer node repairing), with
+// requests pipelined on it.
 //
-//   NodeClient.submit ─▶ send(): bytes appended to `output`, request appended to `inFlight`
+//   send(): bytes appended to `output`, request appended to `inFlight`
 //        ─(end of loop iteration, all dirty connections)─▶ one write per connection
 //   socket ─▶ input ─▶ HTTPResponseParser ─▶ the oldest request in flight gets its reply
 //
@@ -10,35 +11,35 @@
 // order can no longer be trusted; the connection is closed and the pool opens a new one.
 
 import LinkRingCore
-import LinkRingServer
 import LinkRingUV
 
 /// What a node request ended with.
-enum NodeReply {
-    case answered(status: Int, version: UInt64?, body: [UInt8])
+public enum NodeReply {
+    /// An answer; `isRecovering` when the node said it is still catching up (X-Recovering).
+    case answered(status: Int, version: UInt64?, body: [UInt8], isRecovering: Bool)
     case failed(String)
 }
 
 /// A request for a node: its bytes, its deadline, and who waits for the answer.
-final class NodeRequest {
-    let bytes: [UInt8]
-    let deadlineMs: UInt64
-    let completion: (NodeReply) -> Void
+public final class NodeRequest {
+    public let bytes: [UInt8]
+    public let deadlineMs: UInt64
+    public let completion: (NodeReply) -> Void
 
-    init(bytes: [UInt8], deadlineMs: UInt64, completion: @escaping (NodeReply) -> Void) {
+    public init(bytes: [UInt8], deadlineMs: UInt64, completion: @escaping (NodeReply) -> Void) {
         self.bytes = bytes
         self.deadlineMs = deadlineMs
         self.completion = completion
     }
 }
 
-final class NodeConnection: TCPStreamDelegate {
+public final class NodeConnection: TCPStreamDelegate {
     private let address: HostPort
     private let loop: EventLoop
     private let flusher: OutputFlusher
     private var stream: TCPStream?
     private var isConnected = false
-    private(set) var isClosed = false
+    public private(set) var isClosed = false
     private var connectDeadlineMs: UInt64 = 0
     private var inFlight: [NodeRequest] = []
     private var inFlightStart = 0
@@ -46,9 +47,9 @@ final class NodeConnection: TCPStreamDelegate {
     private var input: [UInt8] = []
     private var isMarkedDirty = false
     /// Called once when the connection fails or closes (with the reason, nil on a clean close).
-    var onClose: ((NodeConnection, String?) -> Void)?
+    public var onClose: ((NodeConnection, String?) -> Void)?
 
-    init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
+    public init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
         self.address = address
         self.loop = loop
         self.flusher = flusher
@@ -64,9 +65,9 @@ final class NodeConnection: TCPStreamDelegate {
     }
 
     /// Requests sent or waiting to be sent on this connection.
-    var pendingCount: Int { inFlight.count - inFlightStart }
+    public var pendingCount: Int { inFlight.count - inFlightStart }
 
-    func send(_ request: NodeRequest) {
+    public func send(_ request: NodeRequest) {
         guard !isClosed else { return request.completion(.failed("connection to \(address) closed")) }
         output.append(contentsOf: request.bytes)
         inFlight.append(request)
@@ -92,7 +93,7 @@ final class NodeConnection: TCPStreamDelegate {
     }
 
     /// Fails everything past its deadline (called by the proxy's housekeeping tick).
-    func checkDeadlines(nowMs: UInt64) {
+    public func checkDeadlines(nowMs: UInt64) {
         guard !isClosed else { return }
         if !isConnected && nowMs >= connectDeadlineMs { return fail("connect to \(address) timed out") }
         if inFlightStart < inFlight.count, nowMs >= inFlight[inFlightStart].deadlineMs {
@@ -100,7 +101,7 @@ final class NodeConnection: TCPStreamDelegate {
         }
     }
 
-    func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
+    public func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
         bytes.append(to: &input)
         var start = 0
         while inFlightStart < inFlight.count {
@@ -113,7 +114,8 @@ final class NodeConnection: TCPStreamDelegate {
                 let request = inFlight[inFlightStart]
                 inFlightStart += 1
                 start = head.end
-                request.completion(.answered(status: head.status, version: head.version, body: Array(input[head.body])))
+                request.completion(.answered(status: head.status, version: head.version, body: Array(input[head.body]),
+                                              isRecovering: head.isRecovering))
                 if !head.isKeepAlive { return fail(nil) }
                 if isClosed { return }
             }
@@ -137,18 +139,18 @@ final class NodeConnection: TCPStreamDelegate {
         }
     }
 
-    func streamDidEnd(_ stream: TCPStream, error: UVError?) {
+    public func streamDidEnd(_ stream: TCPStream, error: UVError?) {
         fail(error.map { "\(address): \($0.message)" } ?? (pendingCount > 0 ? "\(address) closed the connection" : nil))
     }
 
-    func streamDidFlush(_ stream: TCPStream) {}
+    public func streamDidFlush(_ stream: TCPStream) {}
 
-    func streamDidClose(_ stream: TCPStream) {
+    public func streamDidClose(_ stream: TCPStream) {
         self.stream = nil
     }
 
     /// Closes the connection and fails every request on it (`reason` nil: a clean close).
-    func fail(_ reason: String?) {
+    public func fail(_ reason: String?) {
         guard !isClosed else { return }
         isClosed = true
         stream?.close()
@@ -165,11 +167,11 @@ final class NodeConnection: TCPStreamDelegate {
 
 /// Collects connections with buffered requests and writes each once per loop iteration, so
 /// the requests of many clients that arrive together share one write per node connection.
-final class OutputFlusher {
+public final class OutputFlusher {
     private var dirty: [NodeConnection] = []
     private var hook: IterationHook?
 
-    init(loop: EventLoop) {
+    public init(loop: EventLoop) {
         hook = IterationHook(loop: loop) { [unowned self] in self.flushAll() }
     }
 
@@ -185,7 +187,7 @@ final class OutputFlusher {
         for connection in batch { connection.flush() }
     }
 
-    func close() {
+    public func close() {
         hook?.close()
         hook = nil
     }

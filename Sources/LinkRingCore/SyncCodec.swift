@@ -1,0 +1,113 @@
+// The bodies of the node-to-node repair routes (docs/PROTOCOL.md), binary and little-endian:
+//
+//   GET /_/digests            → ring id u64, then one digest u64 per key range
+//   GET /_/keys?r=R&from=F    → next u32 (0xFFFFFFFF at the end), then (keyBytes u16, version u64, key)*
+//   POST /_/records  body (keyBytes u16, key)*  → the records, encoded exactly as in the log (CRC each)
+//
+// The ring id is a hash of the ring's points and replica count: two nodes whose hosts file,
+// vnodes or replicas differ have different ids, and repair between them is refused.
+
+public enum SyncCodec {
+    public static let endOfRange: UInt32 = 0xFFFF_FFFF
+    /// Keys per page of /_/keys.
+    public static let keysPerPage = 1_000
+    /// Keys per /_/records request (4 KiB values: about 420 KiB per answer at most).
+    public static let recordsPerRequest = 100
+
+    public static func ringID(_ ring: HashRing) -> UInt64 {
+        var hash = StableHash.mix(UInt64(ring.replicaCount))
+        for point in ring.points { hash = StableHash.mix(hash ^ point) }
+        return hash
+    }
+
+    public static func encodeDigests(ringID: UInt64, _ digests: [UInt64]) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(8 * (digests.count + 1))
+        LittleEndian.append(ringID, bytes: 8, to: &body)
+        for digest in digests { LittleEndian.append(digest, bytes: 8, to: &body) }
+        return body
+    }
+
+    /// Nil when the body is malformed or from a different ring.
+    public static func decodeDigests(_ body: [UInt8], ringID: UInt64, rangeCount: Int) -> [UInt64]? {
+        guard body.count == 8 * (rangeCount + 1), LittleEndian.read(body, at: 0, bytes: 8) == ringID else { return nil }
+        return (0..<rangeCount).map { LittleEndian.read(body, at: 8 * ($0 + 1), bytes: 8) }
+    }
+
+    public struct KeyVersion: Sendable, Equatable {
+        public var key: [UInt8]
+        public var version: UInt64
+        public init(key: [UInt8], version: UInt64) {
+            self.key = key
+            self.version = version
+        }
+    }
+
+    public static func encodeKeysPage(next: UInt32, _ entries: [KeyVersion]) -> [UInt8] {
+        var body: [UInt8] = []
+        LittleEndian.append(UInt64(next), bytes: 4, to: &body)
+        for entry in entries {
+            LittleEndian.append(UInt64(entry.key.count), bytes: 2, to: &body)
+            LittleEndian.append(entry.version, bytes: 8, to: &body)
+            body += entry.key
+        }
+        return body
+    }
+
+    public static func decodeKeysPage(_ body: [UInt8]) -> (next: UInt32, entries: [KeyVersion])? {
+        guard body.count >= 4 else { return nil }
+        let next = UInt32(LittleEndian.read(body, at: 0, bytes: 4))
+        var entries: [KeyVersion] = []
+        var offset = 4
+        while offset < body.count {
+            guard body.count - offset >= 10 else { return nil }
+            let length = Int(LittleEndian.read(body, at: offset, bytes: 2))
+            let version = LittleEndian.read(body, at: offset + 2, bytes: 8)
+            guard length > 0, body.count - offset - 10 >= length else { return nil }
+            entries.append(KeyVersion(key: Array(body[offset + 10..<offset + 10 + length]), version: version))
+            offset += 10 + length
+        }
+        return (next, entries)
+    }
+
+    public static func encodeKeys(_ keys: [[UInt8]]) -> [UInt8] {
+        var body: [UInt8] = []
+        for key in keys {
+            LittleEndian.append(UInt64(key.count), bytes: 2, to: &body)
+            body += key
+        }
+        return body
+    }
+
+    public static func decodeKeys(_ buffer: [UInt8], _ range: Range<Int>) -> [[UInt8]]? {
+        var keys: [[UInt8]] = []
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            guard range.upperBound - offset >= 2 else { return nil }
+            let length = Int(LittleEndian.read(buffer, at: offset, bytes: 2))
+            guard length > 0, range.upperBound - offset - 2 >= length else { return nil }
+            keys.append(Array(buffer[offset + 2..<offset + 2 + length]))
+            offset += 2 + length
+        }
+        return keys
+    }
+
+    public static func decodeRecords(_ body: [UInt8]) -> [LogRecord]? {
+        var records: [LogRecord] = []
+        var offset = 0
+        while offset < body.count {
+            guard case .record(let record, let next) = LogRecord.decode(body, at: offset) else { return nil }
+            records.append(record)
+            offset = next
+        }
+        return records
+    }
+
+    /// The keys of `page` that `index` lacks or holds at an older version.
+    public static func missing(from page: [KeyVersion], in index: KeyValueIndex) -> [[UInt8]] {
+        page.compactMap { entry in
+            guard let mine = index.lookup(entry.key) else { return entry.key }
+            return mine.version < entry.version ? entry.key : nil
+        }
+    }
+}

@@ -1,0 +1,147 @@
+// Anti-entropy: a node pulls from each peer that shares key ranges with it every record it
+// lacks or holds at an older version. Start-up recovery and the periodic repair are the same
+// pull; both sides of a pair run it, so each side ends with the union of both (newest wins).
+//
+//   for each peer, in parallel, one step at a time:
+//     GET /_/digests ──▶ compare with my digests, shared ranges only: O(ranges)
+//       └ for each differing range:  GET /_/keys?r=R&from=F (a page of key, version)
+//            └ keys I lack or hold older ──▶ POST /_/records in chunks ──▶ store each record
+//              (durably, through the commit log) ──▶ next page ──▶ next range
+//
+// Bounded: one page (≤ keysPerPage keys) per peer at a time, its fetches in chunks of
+// `recordsPerRequest`; every request has a deadline. A failed step ends that peer's turn;
+// the next round retries. During recovery a failing peer is retried a few times, then skipped
+// with a warning (it may be down: then it is not the copy we need).
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class AntiEntropy {
+    static let recoveryAttemptsMax = 5
+    static let recoveryRetryDelayMs: UInt64 = 500
+    static let housekeepingIntervalMs: UInt64 = 100
+
+    private let loop: EventLoop
+    private let service: NodeService
+    private let options: NodeOptions
+    private let flusher: OutputFlusher
+    private var peers: [PeerSync] = []
+    private var roundTimer: Timer?
+    private var housekeeping: Timer?
+    private var running = 0
+    private var roundStartedMs: UInt64 = 0
+    private var roundRepaired = 0
+    /// After `close`, callbacks of failed turns start nothing new (the loop must be able to end).
+    private var isClosed = false
+
+    // Figures for /_/health.
+    private var rounds = 0
+    private var lastRoundMs: UInt64 = 0
+    private var repairedTotal = 0
+    private var lastCompareMicroseconds: UInt64 = 0
+
+    init(loop: EventLoop, service: NodeService, ring: HashRing, selfIndex: Int, options: NodeOptions) {
+        self.loop = loop
+        self.service = service
+        self.options = options
+        flusher = OutputFlusher(loop: loop)
+        let tokenHeader = options.clusterToken.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
+        for (peerIndex, peer) in ring.nodes.enumerated() where peerIndex != selfIndex {
+            let shared = (0..<ring.rangeCount).filter {
+                let replicas = ring.replicas(ofRange: $0)
+                return replicas.contains(selfIndex) && replicas.contains(peerIndex)
+            }
+            guard !shared.isEmpty else { continue }
+            peers.append(PeerSync(address: peer, sharedRanges: shared, ringID: SyncCodec.ringID(ring), tokenHeader: tokenHeader,
+                                  loop: loop, flusher: flusher, service: service, timeoutMs: options.peerTimeoutMs))
+        }
+        let housekeeping = Timer(loop: loop)
+        housekeeping.start(afterMs: Self.housekeepingIntervalMs, repeatMs: Self.housekeepingIntervalMs) { [unowned self] in
+            for peer in self.peers { peer.checkDeadlines(nowMs: self.loop.nowMs) }
+        }
+        housekeeping.unref()
+        self.housekeeping = housekeeping
+    }
+
+    /// Start-up: pulls from every peer (retrying a failing one a few times), then `completion`.
+    func recover(completion: @escaping () -> Void) {
+        guard !peers.isEmpty else { return completion() }
+        Log.info("recovering: pulling missed records from \(peers.count) peer(s)")
+        beginRound()
+        for peer in peers { recover(peer, attempt: 1, completion: completion) }
+    }
+
+    private func recover(_ peer: PeerSync, attempt: Int, completion: @escaping () -> Void) {
+        peer.run { [unowned self] repaired, failure in
+            self.roundRepaired += repaired
+            guard !self.isClosed else { return }
+            if let failure {
+                guard attempt < Self.recoveryAttemptsMax else {
+                    Log.warning("recovery from \(peer.address) gave up after \(attempt) attempts: \(failure)")
+                    return self.peerFinished(completion)
+                }
+                let retry = Timer(loop: self.loop)
+                retry.start(afterMs: Self.recoveryRetryDelayMs) { [unowned self] in
+                    retry.close()
+                    guard !self.isClosed else { return }
+                    self.recover(peer, attempt: attempt + 1, completion: completion)
+                }
+                return
+            }
+            self.peerFinished(completion)
+        }
+    }
+
+    /// Runs a round every `syncIntervalMs` (a round still running delays the next).
+    func startPeriodic() {
+        guard !peers.isEmpty, !isClosed else { return }
+        let timer = Timer(loop: loop)
+        timer.start(afterMs: options.syncIntervalMs, repeatMs: options.syncIntervalMs) { [unowned self] in self.periodicRound() }
+        roundTimer = timer
+    }
+
+    private func periodicRound() {
+        guard running == 0 else { return }
+        beginRound()
+        for peer in peers {
+            peer.run { [unowned self] repaired, failure in
+                self.roundRepaired += repaired
+                if let failure { Log.warning("repair with \(peer.address) failed: \(failure)") }
+                self.peerFinished {}
+            }
+        }
+    }
+
+    private func beginRound() {
+        running = peers.count
+        roundStartedMs = loop.nowMs
+        roundRepaired = 0
+    }
+
+    private func peerFinished(_ completion: () -> Void) {
+        running -= 1
+        guard running == 0 else { return }
+        rounds += 1
+        lastRoundMs = loop.nowMs - roundStartedMs
+        repairedTotal += roundRepaired
+        lastCompareMicroseconds = peers.map(\.lastCompareMicroseconds).max() ?? 0
+        if roundRepaired > 0 { Log.info("repair round: \(roundRepaired) record(s) pulled from peers in \(lastRoundMs) ms") }
+        completion()
+    }
+
+    func statusJSON() -> String {
+        "{\"peers\":\(peers.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"
+            + "\"lastCompareMicroseconds\":\(lastCompareMicroseconds)}"
+    }
+
+    func close() {
+        isClosed = true
+        roundTimer?.close()
+        roundTimer = nil
+        housekeeping?.close()
+        housekeeping = nil
+        for peer in peers { peer.close() }
+        flusher.close()
+    }
+}

@@ -1,0 +1,145 @@
+// One peer's turn of anti-entropy (see AntiEntropy.swift): digests, then the differing
+// ranges page by page, fetching and storing only the records this node lacks.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class PeerSync {
+    let address: HostPort
+    private let sharedRanges: [Int]
+    private let ringID: UInt64
+    private let tokenHeader: [UInt8]
+    private let loop: EventLoop
+    private let flusher: OutputFlusher
+    private let service: NodeService
+    private let timeoutMs: UInt64
+    private var connection: NodeConnection?
+    private var done: ((Int, String?) -> Void)?
+    private var differing: [Int] = []
+    private var repaired = 0
+    private(set) var lastCompareMicroseconds: UInt64 = 0
+
+    init(address: HostPort, sharedRanges: [Int], ringID: UInt64, tokenHeader: [UInt8], loop: EventLoop,
+         flusher: OutputFlusher, service: NodeService, timeoutMs: UInt64) {
+        self.address = address
+        self.sharedRanges = sharedRanges
+        self.ringID = ringID
+        self.tokenHeader = tokenHeader
+        self.loop = loop
+        self.flusher = flusher
+        self.service = service
+        self.timeoutMs = timeoutMs
+    }
+
+    /// Pulls what differs; `done(records stored, failure or nil)` runs once.
+    func run(done: @escaping (Int, String?) -> Void) {
+        self.done = done
+        repaired = 0
+        send("GET /_/digests", body: []) { [unowned self] body in self.compareDigests(body) }
+    }
+
+    private func compareDigests(_ body: [UInt8]) {
+        let started = MonotonicClock.nowNs()
+        guard let theirs = SyncCodec.decodeDigests(body, ringID: ringID, rangeCount: service.index.digests.count) else {
+            return finish("\(address) has a different ring (hosts file, --replicas and --vnodes must match)")
+        }
+        let mine = service.index.digests
+        differing = sharedRanges.filter { mine[$0] != theirs[$0] }
+        lastCompareMicroseconds = (MonotonicClock.nowNs() - started) / 1000
+        nextRange()
+    }
+
+    private func nextRange() {
+        guard let range = differing.popLast() else { return finish(nil) }
+        fetchPage(range: range, from: 0)
+    }
+
+    private func fetchPage(range: Int, from: UInt32) {
+        send("GET /_/keys?r=\(range)&from=\(from)", body: []) { [unowned self] body in
+            guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
+            let missing = SyncCodec.missing(from: page.entries, in: self.service.index)
+            self.fetchRecords(missing) { [unowned self] in
+                if page.next == SyncCodec.endOfRange { self.nextRange() } else { self.fetchPage(range: range, from: page.next) }
+            }
+        }
+    }
+
+    /// Fetches `keys` in chunks (all in flight together), stores every record, then `then`.
+    private func fetchRecords(_ keys: [[UInt8]], then: @escaping () -> Void) {
+        guard !keys.isEmpty else { return then() }
+        var outstanding = 0
+        var failed = false
+        let chunkSize = SyncCodec.recordsPerRequest
+        for start in stride(from: 0, to: keys.count, by: chunkSize) {
+            outstanding += 1
+            let chunk = Array(keys[start..<min(start + chunkSize, keys.count)])
+            send("POST /_/records", body: SyncCodec.encodeKeys(chunk)) { [unowned self] body in
+                guard !failed else { return }
+                guard let records = SyncCodec.decodeRecords(body) else {
+                    failed = true
+                    return self.finish("bad records from \(self.address)")
+                }
+                self.store(records) { ok in
+                    guard !failed else { return }
+                    guard ok else {
+                        failed = true
+                        return self.finish("could not write repaired records to the log")
+                    }
+                    outstanding -= 1
+                    if outstanding == 0 { then() }
+                }
+            }
+        }
+    }
+
+    private func store(_ records: [LogRecord], then: @escaping (Bool) -> Void) {
+        guard !records.isEmpty else { return then(true) }
+        var waiting = records.count
+        var allStored = true
+        for record in records {
+            service.store(record) { [unowned self] ok in
+                if ok { self.repaired += 1 } else { allStored = false }
+                waiting -= 1
+                if waiting == 0 { then(allStored) }
+            }
+        }
+    }
+
+    /// Sends one request; `onSuccess` gets a 200 body, anything else ends the turn.
+    private func send(_ requestLine: String, body: [UInt8], onSuccess: @escaping ([UInt8]) -> Void) {
+        guard done != nil else { return }
+        if connection == nil || connection!.isClosed {
+            connection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: timeoutMs)
+        }
+        var bytes = Array("\(requestLine) HTTP/1.1\r\nHost: \(address)\r\nContent-Length: \(body.count)\r\n".utf8)
+        bytes += tokenHeader
+        bytes += [ASCII.cr, ASCII.lf]
+        bytes += body
+        connection!.send(NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
+            switch reply {
+            case .answered(200, _, let answer, _): onSuccess(answer)
+            case .answered(let status, _, let answer, _):
+                self.finish("\(self.address) answered \(status) to \(requestLine): \(String(decoding: answer.prefix(200), as: UTF8.self))")
+            case .failed(let reason): self.finish(reason)
+            }
+        })
+    }
+
+    private func finish(_ failure: String?) {
+        guard let done else { return }
+        self.done = nil
+        differing.removeAll()
+        done(repaired, failure)
+    }
+
+    func checkDeadlines(nowMs: UInt64) {
+        connection?.checkDeadlines(nowMs: nowMs)
+    }
+
+    func close() {
+        connection?.fail(nil)
+        connection = nil
+        finish("node stopping")
+    }
+}

@@ -1,0 +1,63 @@
+// The routes peers use to repair each other (bodies in SyncCodec, docs/PROTOCOL.md):
+//
+//   GET  /_/digests           one digest per key range: comparing costs O(ranges), not O(keys)
+//   GET  /_/keys?r=R&from=F   a page of (key, version) of range R, from offset F of its key list
+//   POST /_/records           the records of the keys in the body, as log records (with CRC)
+//
+// Every answer is bounded: a page has at most `SyncCodec.keysPerPage` keys, a records request
+// at most `SyncCodec.recordsPerRequest` keys, so no request holds the loop for long.
+
+import LinkRingCore
+import LinkRingServer
+
+extension NodeService {
+    private static let digestsPath: [UInt8] = Array("digests".utf8)
+    private static let keysPath: [UInt8] = Array("keys".utf8)
+    private static let recordsPath: [UInt8] = Array("records".utf8)
+    private static let binary: [UInt8] = Array("application/octet-stream".utf8)
+
+    func routeRepair(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, body: Range<Int>,
+                     on connection: HTTPConnection) {
+        let isDigests = ASCII.equals(buffer, path, Self.digestsPath)
+        let isKeys = ASCII.equals(buffer, path, Self.keysPath)
+        let isRecords = ASCII.equals(buffer, path, Self.recordsPath)
+        guard isDigests || isKeys || isRecords else {
+            return connection.respondFailure(HTTPParseFailure(.notFound, "No such internal route."))
+        }
+        guard let ring = index.ring else {
+            return connection.respondFailure(HTTPParseFailure(.notFound, "This node has no ring (start it with --hosts)."))
+        }
+        if isRecords {
+            guard head.method == .post else { return rejectMethod(connection, allow: "POST") }
+            return answerRecords(buffer, body, on: connection)
+        }
+        guard head.method == .get else { return rejectMethod(connection, allow: "GET") }
+        if isDigests {
+            return connection.respond(.ok, contentType: Self.binary,
+                                      body: SyncCodec.encodeDigests(ringID: SyncCodec.ringID(ring), index.digests))
+        }
+        answerKeys(buffer, query, rangeCount: ring.rangeCount, on: connection)
+    }
+
+    private func answerKeys(_ buffer: [UInt8], _ query: Range<Int>?, rangeCount: Int, on connection: HTTPConnection) {
+        guard let numbers = QueryNumbers.parse(buffer, query, names: ["r", "from"]), numbers[0] < UInt64(rangeCount) else {
+            return connection.respondFailure(HTTPParseFailure(.badRequest, "The query must be r=RANGE&from=OFFSET."))
+        }
+        let keys = index.rangeKeys[Int(numbers[0])]
+        let from = Int(min(numbers[1], UInt64(keys.count)))
+        let end = min(from + SyncCodec.keysPerPage, keys.count)
+        let page = keys[from..<end].map { SyncCodec.KeyVersion(key: $0, version: index.lookup($0)?.version ?? 0) }
+        let next = end < keys.count ? UInt32(end) : SyncCodec.endOfRange
+        connection.respond(.ok, contentType: Self.binary, body: SyncCodec.encodeKeysPage(next: next, page))
+    }
+
+    private func answerRecords(_ buffer: [UInt8], _ body: Range<Int>, on connection: HTTPConnection) {
+        guard let keys = SyncCodec.decodeKeys(buffer, body), keys.count <= SyncCodec.recordsPerRequest else {
+            return connection.respondFailure(HTTPParseFailure(.badRequest,
+                "The body must be at most \(SyncCodec.recordsPerRequest) keys, each a u16 length and the key."))
+        }
+        var records: [UInt8] = []
+        for key in keys { index.record(for: key)?.encode(into: &records) }
+        connection.respond(.ok, contentType: Self.binary, body: records)
+    }
+}

@@ -1,0 +1,65 @@
+// Restarts nodes that stay down: the original design's "restart the dead node" step.
+//
+// A node down for `restartAfterMs` gets `--restart-command` run as `CMD HOST PORT` (through
+// /bin/sh, so CMD may carry its own arguments). If it is still down, the next attempt waits
+// twice as long (capped at `backoffMaxMs`); when it comes back up the delay resets. Every
+// attempt, and how the command exited, is logged. With no command set this does nothing
+// (under systemd, Restart= restarts nodes).
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class Restarter {
+    static let backoffMaxMs: UInt64 = 60_000
+    private let loop: EventLoop
+    private let command: String
+    private let restartAfterMs: UInt64
+    private var attempts: [Int]
+    private var nextAttemptMs: [UInt64]
+
+    init(loop: EventLoop, command: String, restartAfterMs: UInt64, nodeCount: Int) {
+        self.loop = loop
+        self.command = command
+        self.restartAfterMs = restartAfterMs
+        attempts = [Int](repeating: 0, count: nodeCount)
+        nextAttemptMs = [UInt64](repeating: 0, count: nodeCount)
+    }
+
+    /// Called on every sentinel tick.
+    func check(_ nodes: [NodeClient]) {
+        let now = loop.nowMs
+        for node in nodes {
+            guard let downFor = node.health.downForMs(nowMs: now) else {
+                attempts[node.index] = 0
+                continue
+            }
+            guard downFor >= restartAfterMs, now >= nextAttemptMs[node.index] else { continue }
+            attempts[node.index] += 1
+            let delay = Self.backoffMs(after: attempts[node.index], base: max(restartAfterMs, 250))
+            nextAttemptMs[node.index] = now + delay
+            run(for: node, attempt: attempts[node.index], downForMs: downFor, nextInMs: delay)
+        }
+    }
+
+    /// The wait after attempt `attempt`: base, 2×base, 4×base, … capped.
+    static func backoffMs(after attempt: Int, base: UInt64) -> UInt64 {
+        let doublings = UInt64(min(max(attempt - 1, 0), 20))
+        return min(base << doublings, backoffMaxMs)
+    }
+
+    private func run(for node: NodeClient, attempt: Int, downForMs: UInt64, nextInMs: UInt64) {
+        let address = node.address
+        Log.warning("restarting node \(address) (down \(downForMs) ms, attempt \(attempt), next in \(nextInMs) ms): \(command) \(address.host) \(address.port)")
+        do {
+            try ChildProcess.spawn(loop: loop, arguments: ["/bin/sh", "-c", command + " \"$@\"", "linkring-restart",
+                                                           address.host, String(address.port)]) { status, signal in
+                if status != 0 || signal != 0 {
+                    Log.warning("restart command for \(address) exited with status \(status)\(signal != 0 ? ", signal \(signal)" : "")")
+                }
+            }
+        } catch {
+            Log.error("restart command for \(address) could not start: \(error)")
+        }
+    }
+}
