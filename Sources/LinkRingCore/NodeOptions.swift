@@ -16,6 +16,7 @@ public struct NodeOptions: Sendable {
     public var skipCorrupt = false
     public var clusterToken: [UInt8]? = nil
     public var limits = ServerLimits()
+    public var logging = LoggingOptions()
     /// The cluster's hosts file, and this node's own entry in it.
     public var hostsPath: String? = nil
     public var nodes: [HostPort] = []
@@ -48,7 +49,7 @@ public struct NodeOptions: Sendable {
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
         .flag("help", "print this help"),
-    ]
+    ] + LoggingOptions.specs
 
     public static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
@@ -84,6 +85,7 @@ public struct NodeOptions: Sendable {
             options.clusterToken = Array(token.utf8)
         }
         try options.limits.apply(parsed)
+        try options.logging.apply(parsed)
         try options.readCluster(parsed, readFile: readFile)
         return options
     }

@@ -29,6 +29,7 @@ public struct ProxyOptions: Sendable {
     public var restartCommand: String? = nil
     public var restartAfterMs: UInt64 = 5_000
     public var limits = ServerLimits()
+    public var logging = LoggingOptions()
 
     public init() {}
 
@@ -54,7 +55,7 @@ public struct ProxyOptions: Sendable {
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
         .flag("help", "print this help"),
-    ]
+    ] + LoggingOptions.specs
 
     public static var usage: String {
         CommandLineOptions.usage(synopsis: "linkring-proxy --listen HOST:PORT --hosts FILE [options]", specs: specs)
@@ -81,6 +82,7 @@ public struct ProxyOptions: Sendable {
         }
         if let command = parsed.string("restart-command"), !command.isEmpty { options.restartCommand = command }
         try options.limits.apply(parsed)
+        try options.logging.apply(parsed)
         return options
     }
 

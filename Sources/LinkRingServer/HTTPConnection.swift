@@ -51,6 +51,10 @@ public final class HTTPConnection: TCPStreamDelegate {
     public private(set) var isClosed = false
 
     var requestStartedMs: UInt64? = nil
+    /// For the access log: the request being answered, and where its answer starts in `output`.
+    private var logged: (method: HTTPMethod, target: [UInt8], startedNs: UInt64)? = nil
+    private var responseStart = 0
+    private var responseStatus = 0
     var lastActivityMs: UInt64
     var drainStartedMs: UInt64 = 0
 
@@ -75,14 +79,14 @@ public final class HTTPConnection: TCPStreamDelegate {
     public var isHeadRequest: Bool { context.isHead }
 
     public func respondRedirect(location: [UInt8]) {
-        guard beginResponse() else { return }
+        guard beginResponse(.temporaryRedirect) else { return }
         Response.appendRedirect(to: &output, location: location, context)
         endResponse()
     }
 
     public func respond(_ status: HTTPStatus, contentType: [UInt8] = ContentType.html, body: [UInt8],
                         extraHeaders: [[UInt8]] = []) {
-        guard beginResponse() else { return }
+        guard beginResponse(status) else { return }
         Response.append(to: &output, status, contentType: contentType, body: body, extraHeaders: extraHeaders, context)
         endResponse()
     }
@@ -94,13 +98,20 @@ public final class HTTPConnection: TCPStreamDelegate {
         respond(failure.status, body: Pages.failure(failure), extraHeaders: allow)
     }
 
-    private func beginResponse() -> Bool {
+    private func beginResponse(_ status: HTTPStatus) -> Bool {
         guard !isClosed else { return false }
         context.date = server.date
+        responseStart = output.count
+        responseStatus = status.rawValue
         return true
     }
 
     private func endResponse() {
+        if let logged, let accessLog = server.accessLog {
+            accessLog.record(method: logged.method, target: logged.target, status: responseStatus, bytes: output.count - responseStart,
+                             microseconds: (MonotonicClock.nowNs() &- logged.startedNs) / 1000)
+            self.logged = nil
+        }
         if !context.isKeepAlive { closeAfterResponse = true }
         guard isAwaitingResponse else { return }
         isAwaitingResponse = false
@@ -186,6 +197,7 @@ public final class HTTPConnection: TCPStreamDelegate {
         context = ResponseContext(date: server.date, isKeepAlive: head.isKeepAlive && !server.isStopping,
                                   isHTTP10: head.isHTTP10, isHead: head.method == .head)
         inputStart = bodyEnd
+        if server.accessLog != nil { logged = (head.method, Array(input[head.target]), MonotonicClock.nowNs()) }
         isDispatching = true
         server.handler.handle(head, input, body: head.bodyStart..<bodyEnd, on: self)
         isDispatching = false

@@ -27,6 +27,8 @@ public final class HTTPServer {
     /// Set once `stop` was called: answers carry `Connection: close`.
     public private(set) var isStopping = false
     public var connectionCount: Int { connections.count }
+    /// Set to log every request (--access-log).
+    public var accessLog: AccessLog?
 
     public init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler) {
         self.loop = loop

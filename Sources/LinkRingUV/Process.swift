@@ -18,6 +18,17 @@ public enum ProcessSetup {
     }
 }
 
+public enum StandardError {
+    /// Points stderr (fd 2) at `path`, opened for appending (created 0644). Called again after
+    /// SIGHUP, it reopens the path, so a rotated log file is let go.
+    public static func redirect(toFile path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw UVError(-errno, "open log file \(path)") }
+        defer { close(descriptor) }
+        guard dup2(descriptor, 2) >= 0 else { throw UVError(-errno, "dup2 log file \(path)") }
+    }
+}
+
 public enum WallClock {
     /// Milliseconds since the Unix epoch.
     public static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }

@@ -25,6 +25,7 @@ enum NodeProcess {
 
     private static func serve(_ options: NodeOptions) throws {
         let loop = try EventLoop()
+        let logFiles = try LogFiles(loop: loop, options: options.logging)
         try FileSystem.makeDirectory(options.dataDirectory)
         try FileSystem.lockDirectory(options.dataDirectory)
         let path = options.dataDirectory + "/" + logFileName
@@ -33,6 +34,7 @@ enum NodeProcess {
         if let ring { index.partition(by: ring) }
         let service = NodeService(index: index, origin: 0, clusterToken: options.clusterToken, fsync: options.fsync)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
+        server.accessLog = logFiles.accessLog
         let bound = try server.start(host: options.listen.host, port: options.listen.port)
         let address = HostPort(host: bound.host, port: bound.port).description
         service.rebindOrigin(HybridClock.origin(forName: address))
@@ -47,6 +49,7 @@ enum NodeProcess {
             antiEntropy?.close()
             commitLog.drain {
                 commitLog.close()
+                logFiles.close()
                 done()
             }
         }

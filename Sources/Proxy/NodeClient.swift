@@ -16,7 +16,8 @@ import LinkRingUV
 
 final class NodeClient {
     let address: HostPort
-    let index: Int
+    /// Position in the current ring's node list (changes when the hosts file is reloaded).
+    var index: Int
     private let loop: EventLoop
     private let options: ProxyOptions
     private let flusher: OutputFlusher

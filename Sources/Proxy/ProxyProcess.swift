@@ -21,11 +21,10 @@ enum ProxyProcess {
 
     private static func serve(_ options: ProxyOptions) throws {
         let loop = try EventLoop()
+        var logFiles: LogFiles? = nil
         let ring = HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
         let flusher = OutputFlusher(loop: loop)
-        let nodes = options.nodes.enumerated().map {
-            NodeClient(address: $0.element, index: $0.offset, loop: loop, options: options, flusher: flusher)
-        }
+        let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
         let listener = ListenerBox()
         let service = ProxyService(ring: ring, nodes: nodes, options: options, origin: options.proxyID ?? 0)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
@@ -36,10 +35,14 @@ enum ProxyProcess {
         service.operatorRoutes = OperatorRoutes(service: service, loop: loop, listenAddress: address) { [weak listener] in listener?.server }
         let sentinel = Sentinel(loop: loop, nodes: nodes, options: options)
         sentinel.start()
+        let reloader = HostsReloader(loop: loop, options: options, flusher: flusher, service: service, sentinel: sentinel)
+        logFiles = try LogFiles(loop: loop, options: options.logging) { reloader.reload() }
+        server.accessLog = logFiles?.accessLog
         let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
             sentinel.close()
-            for node in nodes { node.closeAll() }
+            for node in service.nodes { node.closeAll() }
             flusher.close()
+            logFiles?.close()
             done()
         }
         try shutdown.watchSignals()

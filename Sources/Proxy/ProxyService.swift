@@ -16,8 +16,10 @@ import LinkRingServer
 import LinkRingUV
 
 final class ProxyService: HTTPRequestHandler {
-    let ring: HashRing
-    let nodes: [NodeClient]
+    private(set) var ring: HashRing
+    /// Indexed like `ring.nodes`. In-flight requests hold NodeClient references, never indices,
+    /// so a reload of the hosts file cannot send their retries to the wrong node.
+    private(set) var nodes: [NodeClient]
     let metrics = ProxyMetrics()
     private var clock: HybridClock
     private let tokenHeader: [UInt8]
@@ -50,6 +52,12 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
+    /// Takes a new ring and node list (SIGHUP re-read the hosts file).
+    func reload(ring: HashRing, nodes: [NodeClient]) {
+        self.ring = ring
+        self.nodes = nodes
+    }
+
     /// Sets the origin bits of minted versions once the listen address is known.
     func setOrigin(_ origin: UInt64) { clock = HybridClock(origin: origin) }
 
@@ -58,10 +66,10 @@ final class ProxyService: HTTPRequestHandler {
     // MARK: reads
 
     private func read(_ key: [UInt8], on connection: HTTPConnection, _ timer: RequestTimer) {
-        var order: [Int] = []
-        let replicas = ring.replicas(forKey: key)
-        for node in replicas where nodes[node].health.isReady { order.append(node) }
-        for node in replicas where nodes[node].health.isUsable && !nodes[node].health.isReady { order.append(node) }
+        var order: [NodeClient] = []
+        let replicas = ring.replicas(forKey: key).map { nodes[$0] }
+        for node in replicas where node.health.isReady { order.append(node) }
+        for node in replicas where node.health.isUsable && !node.health.isReady { order.append(node) }
         let request = readBytes(key)
         connection.deferResponse()
         attemptRead(key, request, order: order, position: 0, on: connection, timer)
@@ -69,13 +77,13 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Asks the replicas in `order` from `position` on. An answer from a node that is still
     /// recovering is kept as a fallback while another replica is left to ask: it may be behind.
-    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [Int], position: Int, fallback: NodeReply? = nil,
+    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [NodeClient], position: Int, fallback: NodeReply? = nil,
                              on connection: HTTPConnection, _ timer: RequestTimer) {
         var position = position
         while position < order.count {
             if position > 0 { metrics.failovers += 1 }
             let next = position + 1
-            let accepted = nodes[order[position]].submit(request) { [unowned self] reply in
+            let accepted = order[position].submit(request) { [unowned self] reply in
                 switch reply {
                 case .answered(let status, _, _, true) where (status == 200 || status == 404) && next < order.count:
                     self.attemptRead(key, request, order: order, position: next, fallback: reply, on: connection, timer)
@@ -120,7 +128,7 @@ final class ProxyService: HTTPRequestHandler {
     // MARK: writes
 
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
-        let targets = ring.replicas(forKey: record.key).filter { nodes[$0].health.isUsable }
+        let targets = ring.replicas(forKey: record.key).map { nodes[$0] }.filter { $0.health.isUsable }
         let operation = record.op == .put ? "PUT" : "DELETE"
         guard !targets.isEmpty else {
             connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica of this key is up."))
@@ -130,7 +138,7 @@ final class ProxyService: HTTPRequestHandler {
         let request = writeBytes(record)
         connection.deferResponse()
         for node in targets {
-            let accepted = nodes[node].submit(request) { [unowned self] reply in
+            let accepted = node.submit(request) { [unowned self] reply in
                 if case .answered(200, _, let body, _) = reply {
                     fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
                 } else {

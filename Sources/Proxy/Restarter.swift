@@ -15,30 +15,31 @@ final class Restarter {
     private let loop: EventLoop
     private let command: String
     private let restartAfterMs: UInt64
-    private var attempts: [Int]
-    private var nextAttemptMs: [UInt64]
+    private var attempts: [HostPort: Int] = [:]
+    private var nextAttemptMs: [HostPort: UInt64] = [:]
 
-    init(loop: EventLoop, command: String, restartAfterMs: UInt64, nodeCount: Int) {
+    init(loop: EventLoop, command: String, restartAfterMs: UInt64) {
         self.loop = loop
         self.command = command
         self.restartAfterMs = restartAfterMs
-        attempts = [Int](repeating: 0, count: nodeCount)
-        nextAttemptMs = [UInt64](repeating: 0, count: nodeCount)
     }
 
     /// Called on every sentinel tick.
     func check(_ nodes: [NodeClient]) {
         let now = loop.nowMs
         for node in nodes {
+            let address = node.address
             guard let downFor = node.health.downForMs(nowMs: now) else {
-                attempts[node.index] = 0
+                attempts[address] = nil
+                nextAttemptMs[address] = nil
                 continue
             }
-            guard downFor >= restartAfterMs, now >= nextAttemptMs[node.index] else { continue }
-            attempts[node.index] += 1
-            let delay = Self.backoffMs(after: attempts[node.index], base: max(restartAfterMs, 250))
-            nextAttemptMs[node.index] = now + delay
-            run(for: node, attempt: attempts[node.index], downForMs: downFor, nextInMs: delay)
+            guard downFor >= restartAfterMs, now >= nextAttemptMs[address, default: 0] else { continue }
+            let attempt = attempts[address, default: 0] + 1
+            attempts[address] = attempt
+            let delay = Self.backoffMs(after: attempt, base: max(restartAfterMs, 250))
+            nextAttemptMs[address] = now + delay
+            run(for: node, attempt: attempt, downForMs: downFor, nextInMs: delay)
         }
     }
 

@@ -15,7 +15,7 @@ import LinkRingUV
 final class Sentinel {
     static let housekeepingIntervalMs: UInt64 = 50
     private let loop: EventLoop
-    private let nodes: [NodeClient]
+    private var nodes: [NodeClient]
     private let options: ProxyOptions
     private var timers: [Timer] = []
     private let restarter: Restarter?
@@ -27,9 +27,13 @@ final class Sentinel {
         self.loop = loop
         self.nodes = nodes
         self.options = options
-        restarter = options.restartCommand.map {
-            Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs, nodeCount: nodes.count)
-        }
+        restarter = options.restartCommand.map { Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs) }
+        adopt(nodes)
+    }
+
+    /// Watches `nodes` from now on (after a reload of the hosts file).
+    func adopt(_ nodes: [NodeClient]) {
+        self.nodes = nodes
         for node in nodes {
             node.onHealthChange = { [unowned self] node in self.healthChanged(node) }
         }

@@ -1,0 +1,126 @@
+// Log destinations of a process, and SIGHUP.
+//
+//   event lines ─▶ stderr, or --log-file (stderr is pointed at the file, so nothing else changes)
+//   requests    ─▶ --access-log: one line each, buffered in memory, written off the loop
+//                  (uv_fs_write) at most once a second or per `flushBytes`
+//   SIGHUP      ─▶ both files reopened (logrotate moved them), then the process's own reload
+//
+// The access-log buffer is bounded (`bufferBytesMax`): when the disk cannot keep up, lines are
+// dropped and counted, never queued without limit.
+
+import LinkRingCore
+import LinkRingUV
+
+public final class LogFiles {
+    private let loop: EventLoop
+    private let options: LoggingOptions
+    public private(set) var accessLog: AccessLog?
+    private var hangUp: SignalWatcher?
+
+    /// Points stderr at --log-file and opens --access-log. `onHangUp` runs after a reopen.
+    public init(loop: EventLoop, options: LoggingOptions, onHangUp: @escaping () -> Void = {}) throws {
+        self.loop = loop
+        self.options = options
+        if let path = options.logFile { try StandardError.redirect(toFile: path) }
+        if let path = options.accessLog { accessLog = try AccessLog(loop: loop, path: path) }
+        hangUp = try SignalWatcher(loop: loop, signal: SignalWatcher.hangUp) { [unowned self] in
+            self.reopen()
+            onHangUp()
+        }
+    }
+
+    private func reopen() {
+        if let path = options.logFile {
+            do {
+                try StandardError.redirect(toFile: path)
+            } catch {
+                Log.error("SIGHUP: \(error); still writing to the old log file")
+            }
+        }
+        accessLog?.reopen()
+        Log.info("SIGHUP: log files reopened")
+    }
+
+    /// Flushes and closes (shutdown).
+    public func close() {
+        hangUp?.close()
+        hangUp = nil
+        accessLog?.close()
+        accessLog = nil
+    }
+}
+
+public final class AccessLog {
+    public static let flushBytes = 64 * 1024
+    public static let bufferBytesMax = 1024 * 1024
+    public static let flushIntervalMs: UInt64 = 1_000
+    private let loop: EventLoop
+    private let path: String
+    private var file: AppendOnlyFile
+    private var buffer: [UInt8] = []
+    private var timer: Timer?
+    private var needsReopen = false
+    public private(set) var droppedLines = 0
+
+    init(loop: EventLoop, path: String) throws {
+        self.loop = loop
+        self.path = path
+        file = try AppendOnlyFile(loop: loop, path: path)
+        let timer = Timer(loop: loop)
+        timer.start(afterMs: Self.flushIntervalMs, repeatMs: Self.flushIntervalMs) { [unowned self] in self.flush() }
+        timer.unref()
+        self.timer = timer
+    }
+
+    /// `TIME METHOD TARGET STATUS BYTES MICROSECONDS`.
+    func record(method: HTTPMethod, target: [UInt8], status: Int, bytes: Int, microseconds: UInt64) {
+        guard buffer.count < Self.bufferBytesMax else {
+            droppedLines += 1
+            return
+        }
+        buffer += Array("\(Timestamp.iso8601(unixMs: WallClock.nowMs())) \(Self.name(method)) ".utf8)
+        buffer += target
+        buffer += Array(" \(status) \(bytes) \(microseconds)\n".utf8)
+        if buffer.count >= Self.flushBytes { flush() }
+    }
+
+    private static func name(_ method: HTTPMethod) -> String {
+        switch method {
+        case .get: "GET"
+        case .head: "HEAD"
+        case .put: "PUT"
+        case .delete: "DELETE"
+        case .post: "POST"
+        default: "OTHER"
+        }
+    }
+
+    func reopen() {
+        needsReopen = true
+        flush()
+    }
+
+    private func flush() {
+        guard !file.isBusy else { return }
+        if needsReopen, let reopened = try? AppendOnlyFile(loop: loop, path: path) {
+            needsReopen = false
+            file.closeBlocking()
+            file = reopened
+        }
+        guard !buffer.isEmpty else { return }
+        let bytes = buffer
+        buffer.removeAll(keepingCapacity: true)
+        file.append(bytes, sync: false) { [unowned self] error in
+            if let error { Log.error("access log: \(error)") }
+            if self.buffer.count >= Self.flushBytes { self.flush() }
+        }
+    }
+
+    func close() {
+        timer?.close()
+        timer = nil
+        if !file.isBusy && !buffer.isEmpty { try? file.appendBlocking(buffer) }
+        if droppedLines > 0 { Log.warning("access log: \(droppedLines) line(s) dropped (the disk could not keep up)") }
+        file.closeBlocking()
+    }
+}

@@ -1,0 +1,64 @@
+// SIGHUP: the proxy re-reads its hosts file and rebuilds its ring.
+//
+// Nodes still listed keep their pools and health; new ones start as unknown (pinged at once);
+// removed ones have their connections closed (requests in flight on them fail over). A file
+// that does not parse, or lists fewer nodes than --replicas, is refused and the old ring stays.
+//
+// Data does not move: a key whose replicas change is found only on its new replicas once they
+// have it. Until rebalancing exists (a later issue), change the ring only by adding nodes
+// whose ranges can be refilled by the nodes' own anti-entropy (restart every node with the new
+// hosts file), or expect reads of moved keys to miss. docs/OPERATIONS.md says the same.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class HostsReloader {
+    private let loop: EventLoop
+    private let options: ProxyOptions
+    private let flusher: OutputFlusher
+    private let service: ProxyService
+    private let sentinel: Sentinel
+
+    init(loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher, service: ProxyService, sentinel: Sentinel) {
+        self.loop = loop
+        self.options = options
+        self.flusher = flusher
+        self.service = service
+        self.sentinel = sentinel
+    }
+
+    func reload() {
+        let listed: [HostPort]
+        do {
+            listed = try HostsFile.parse(try FileSystem.readTextFile(options.hostsPath), source: options.hostsPath)
+            guard options.replicas <= listed.count else {
+                throw CommandLineError("--replicas \(options.replicas) is more than the \(listed.count) node(s) listed")
+            }
+        } catch {
+            return Log.error("SIGHUP: keeping the current ring: \(error)")
+        }
+        let current = service.nodes
+        let clients = Self.clients(for: listed, reusing: current, loop: loop, options: options, flusher: flusher)
+        let removed = current.filter { old in !clients.contains { $0 === old } }
+        let added = clients.filter { new in !current.contains { $0 === new } }
+        service.reload(ring: HashRing(nodes: listed, vnodesPerNode: options.vnodes, replicas: options.replicas), nodes: clients)
+        sentinel.adopt(clients)
+        for node in removed { node.closeAll() }
+        Log.info("SIGHUP: \(options.hostsPath) re-read: \(clients.count) nodes, \(added.count) added, \(removed.count) removed"
+                 + (added.isEmpty && removed.isEmpty ? "" : "; data does not move between nodes (docs/OPERATIONS.md)"))
+        sentinel.logTable()
+    }
+
+    /// A client per listed node, in file order: the existing one for an address still listed.
+    static func clients(for listed: [HostPort], reusing existing: [NodeClient], loop: EventLoop, options: ProxyOptions,
+                        flusher: OutputFlusher) -> [NodeClient] {
+        listed.enumerated().map { index, address in
+            if let kept = existing.first(where: { $0.address == address }) {
+                kept.index = index
+                return kept
+            }
+            return NodeClient(address: address, index: index, loop: loop, options: options, flusher: flusher)
+        }
+    }
+}
