@@ -11,7 +11,16 @@
 #   start_background NAME CMD…  stdout/stderr to RUN_DIR/NAME.out/.err; sets BG_PID
 #   wait_for_listening PID FILE SECONDS   prints HOST:PORT from the "listening on" line
 #   wait_for_port PORT SECONDS · stop_process PID [SECONDS] · is_running PID · on_exit "CMD"
-#   free_port · cpu_ticks PID · rss_kb PID
+#   free_port · free_ports N · cpu_ticks PID · rss_kb PID
+#   http_get PORT PATH · http_status PORT PATH · wait_for_status PORT PATH CODE SECONDS
+#   run_wrk LABEL ROUND SECONDS CONNECTIONS "PIDS" URL SCRIPT [ARGS…]   one wrk load → $RESULTS
+#   record_row LABEL ROUND RPS P50_US P99_US P999_US CPU_TICKS REQUESTS STATUS_ERR SOCKET_ERR
+#   stats LABEL COLUMN → "median min max" · total LABEL COLUMN · summarize, median (of stdin)
+#   field NAME LINE · ratio A B · verdict VALUE TARGET · describe_machine
+#
+# $RESULTS columns: label round rps p50_us p99_us p999_us cpu_us_per_req status_errors
+# socket_errors requests  ("-" where a tool does not give the figure). Server CPU is utime+stime
+# of every server PID in the path (from /proc/PID/stat), summed, per completed request.
 
 # shellcheck shell=bash disable=SC2034  # REPO_DIR and the helpers are used by the drivers
 LOADTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,8 +45,11 @@ need_command() {
 }
 
 make_run_dir() {
-    RUN_DIR="$LOADTEST_DIR/results/$1-$(date +%Y%m%d-%H%M%S)"
+    if [[ -n ${LOADTEST_RESULTS:-} ]]; then RUN_DIR="$LOADTEST_RESULTS/$1"
+    else RUN_DIR="$LOADTEST_DIR/results/$1-$(date +%Y%m%d-%H%M%S)"; fi
     mkdir -p "$RUN_DIR"
+    RESULTS="$RUN_DIR/runs.tsv"
+    : >"$RESULTS"
 }
 
 # Runs the command itself in the background (not a subshell), so BG_PID is the server's PID.
@@ -117,11 +129,108 @@ trap stop_everything EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+free_port() { free_ports 1; }
+
+# N distinct ports that are free now (all bound at once, then released).
+free_ports() {
+    python3 -c 'import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))' "$1"
 }
 
 # utime + stime of the whole process (every thread), in clock ticks.
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# A raw HTTP/1.1 request with Connection: close; prints the whole answer (bounded by 5 s).
+http_get() {
+    local port=$1 path=$2 fd
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&"$fd"
+    timeout 5 cat <&"$fd" || true
+    exec {fd}>&-
+}
+
+# The status code of GET PATH, or 000 when nothing answers.
+http_status() {
+    local line
+    line=$(http_get "$1" "$2" 2>/dev/null | head -n1) || true
+    [[ $line =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]] && echo "${BASH_REMATCH[1]}" || echo 000
+}
+
+wait_for_status() {
+    local port=$1 path=$2 code=$3 seconds=$4
+    local deadline=$((SECONDS + seconds))
+    while ((SECONDS < deadline)); do
+        [[ $(http_status "$port" "$path") == "$code" ]] && return 0
+        sleep 0.05
+    done
+    log "GET 127.0.0.1:$port$path did not answer $code within ${seconds}s"
+    return 1
+}
+
+# Prints the value of NAME=… from a `wrk-result`/`preload-result` line.
+field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
+
+cpu_ticks_sum() {
+    local pid total=0
+    for pid in "$@"; do total=$((total + $(cpu_ticks "$pid"))); done
+    echo "$total"
+}
+
+record_row() {  # LABEL ROUND RPS P50_US P99_US P999_US CPU_TICKS REQUESTS STATUS_ERR SOCKET_ERR
+    local cpu
+    cpu=$(awk -v t="$7" -v r="$8" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (r > 0 ? t * 1e6 / hz / r : 0) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$cpu" "$9" "${10}" "$8" >>"$RESULTS"
+}
+
+# One wrk load; its output is kept in RUN_DIR/wrk-LABEL-ROUND.txt. ROUND "warmup" is not recorded.
+# Dies when wrk fails or a server in PIDS is gone; errors in the answers are recorded, not fatal.
+run_wrk() {
+    local label=$1 round=$2 seconds=$3 connections=$4 url=$6 script=$7 pid out line before after
+    local -a pids
+    read -r -a pids <<<"$5"
+    shift 7
+    for pid in "${pids[@]}"; do is_running "$pid" || die "$label: server $pid is gone before round $round"; done
+    out="$RUN_DIR/wrk-$label-$round.txt"
+    before=$(cpu_ticks_sum "${pids[@]}")
+    timeout $((seconds + 30)) wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s -s "$LOADTEST_DIR/wrk/$script" \
+        "$url" -- "$@" >"$out" 2>&1 || die "wrk failed on $label (see $out)"
+    after=$(cpu_ticks_sum "${pids[@]}")
+    for pid in "${pids[@]}"; do is_running "$pid" || die "$label: server $pid died during round $round"; done
+    [[ $round == warmup ]] && return 0
+    line=$(grep '^wrk-result ' "$out") || die "no wrk-result line in $out"
+    record_row "$label" "$round" "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" \
+        "$(field p999_us "$line")" $((after - before)) "$(field requests "$line")" "$(field status "$line")" \
+        $(($(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
+    log "$label round $round: $(field rps "$line") req/s, p99 $(field p99_us "$line") µs, errors $(field status "$line")"
+}
+
+# "median min max" of the numbers on stdin, one per line (others are skipped); "- - -" if none.
+summarize() {
+    grep -E '^-?[0-9.]+([eE][-+]?[0-9]+)?$' | sort -g | awk '{ v[NR] = $1 } END {
+        if (!NR) print "- - -"; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+}
+
+median() { summarize | cut -d' ' -f1; }
+
+# "median min max" of COLUMN (1-based in $RESULTS) over the rounds of LABEL.
+stats() { awk -F'\t' -v l="$1" -v c="$2" '$1 == l { print $c }' "$RESULTS" | summarize; }
+
+# Sum of COLUMN over the rounds of LABEL.
+total() { awk -F'\t' -v l="$1" -v c="$2" '$1 == l { s += $c } END { print s + 0 }' "$RESULTS"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# PASS or FAIL for VALUE >= TARGET.
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v != "-" && v + 0 >= t + 0 ? "PASS" : "FAIL") }'; }
+
+# The conditions of a run, for its report.
+describe_machine() {
+    echo "machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+}
+
+# shellcheck source=servers.bash
+source "$LOADTEST_DIR/servers.bash"

@@ -1,4 +1,5 @@
--- put_keys.lua: PUT /?short=kI&long=http://example.com/page/I, every request a different key.
+-- put_keys.lua: PUT /?short=kI&long=http://example.com/page/I, every request a different key
+-- (LOADTEST_API=webdis: GET /SET/kI/<%-encoded long URL>).
 --
 --   wrk -t2 -c64 -d10s -s loadtest/wrk/put_keys.lua http://127.0.0.1:PORT -- N [FIRST [T]]
 --
