@@ -1,19 +1,22 @@
 // One client connection of an HTTP/1.1 server: bytes in, requests out in order, answers back.
 //
-//   read ─▶ input [UInt8] ─▶ parser ─▶ head (+ body) ─▶ handler ─▶ respond…() ─▶ output
-//                                                          │                      │
-//                                     deferResponse() ◀────┘        flush after each read batch
+//   read ─▶ input [UInt8] ─▶ parser ─▶ head (+ body) ─▶ handler ─▶ respond…() ─────────▶ output
+//                                                          │                              ▲
+//                                     deferResponse() ─▶ answer slot (FIFO) ─ answered ───┘
 //
-// Requests on one connection are handled one at a time, in order: when a handler defers its
-// answer (a write waiting for fdatasync, a proxy waiting for a node), the connection stops
-// parsing until the answer comes, so pipelined requests see each other's effects exactly as
-// if they had been sent one by one. Responses leave in request order by construction.
+// Answers leave in request order: an answer given while earlier ones are still outstanding
+// waits in its slot. A handler that answers later chooses how the connection goes on meanwhile:
+//   - blocking (default): parsing stops until the answer is given, so pipelined requests see
+//     each other's effects exactly as if sent one by one (public writes, the proxy);
+//   - concurrent: the next requests are handled at once (a node's internal routes: the proxy
+//     pipelines many writes on one connection, and they share one group commit).
+// At most `Limits.pipelinedAnswersMax` answers may be outstanding; then parsing waits.
 //
 // Limits: input is buffered up to `Limits.connectionInputBytesMax` and output up to
 // `Limits.connectionOutputBytesMax` before the connection stops reading (back-pressure).
 // A request whose head (or body) does not arrive within the header time-out gets 408; an idle
 // keep-alive connection is closed after the idle time-out (both checked by the server's cron).
-// After a response that ends the connection (Connection: close, HTTP/1.0, a malformed request)
+// After an answer that ends the connection (Connection: close, HTTP/1.0, a malformed request)
 // the server sends FIN, drains what the client still sends for `Limits.lingerTimeoutMs`, then
 // closes, so the client reads the answer instead of a reset.
 
@@ -21,12 +24,45 @@ import LinkRingCore
 import LinkRingUV
 
 public protocol HTTPRequestHandler: AnyObject {
-    /// Answers one request with `connection.respond…`, now or after `deferResponse()`.
+    /// Answers one request through `connection` (now) or a `deferResponse` slot (later).
     /// `buffer[head.target]` is the target; `buffer[body]` the body. Do not keep `buffer`.
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection)
 }
 
-public final class HTTPConnection: TCPStreamDelegate {
+/// For the access log: the request an answer belongs to.
+struct LoggedRequest {
+    var method: HTTPMethod
+    var target: [UInt8]
+    var startedNs: UInt64
+}
+
+/// An answer given later, in its place among the connection's answers.
+public final class DeferredResponse: Responder {
+    fileprivate var connection: HTTPConnection?
+    fileprivate var context: ResponseContext
+    fileprivate let logged: LoggedRequest?
+    fileprivate let isBlocking: Bool
+    fileprivate var bytes: [UInt8]? = nil
+    fileprivate var status = 0
+
+    fileprivate init(connection: HTTPConnection, context: ResponseContext, logged: LoggedRequest?, isBlocking: Bool) {
+        self.connection = connection
+        self.context = context
+        self.logged = logged
+        self.isBlocking = isBlocking
+    }
+
+    public var isHeadRequest: Bool { context.isHead }
+
+    /// Answers once; later calls, or calls after the connection closed, do nothing.
+    public func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+        guard let connection else { return }
+        self.connection = nil
+        connection.complete(self, status, write)
+    }
+}
+
+public final class HTTPConnection: TCPStreamDelegate, Responder {
     private let stream: TCPStream
     private let server: HTTPServer
     var registryIndex = -1
@@ -40,9 +76,15 @@ public final class HTTPConnection: TCPStreamDelegate {
     private var pendingHead: HTTPRequestHead? = nil
     private var sentContinue = false
 
-    /// The answer to the current request has been deferred and not given yet.
-    public private(set) var isAwaitingResponse = false
+    /// Outstanding and answered-but-waiting slots, in request order, from `slotsHead`.
+    private var slots: [DeferredResponse] = []
+    private var slotsHead = 0
+    private var blockingSlots = 0
+    /// The request being handled: how to answer it, and what the access log needs.
     private var context = ResponseContext(date: [], isKeepAlive: true)
+    private var logged: LoggedRequest? = nil
+    /// A request ended the conversation (Connection: close, HTTP/1.0, malformed): parse no more.
+    private var noMoreRequests = false
     private var closeAfterResponse = false
     /// True while the handler runs: an answer given then is picked up by the parsing loop.
     private var isDispatching = false
@@ -51,10 +93,6 @@ public final class HTTPConnection: TCPStreamDelegate {
     public private(set) var isClosed = false
 
     var requestStartedMs: UInt64? = nil
-    /// For the access log: the request being answered, and where its answer starts in `output`.
-    private var logged: (method: HTTPMethod, target: [UInt8], startedNs: UInt64)? = nil
-    private var responseStart = 0
-    private var responseStatus = 0
     var lastActivityMs: UInt64
     var drainStartedMs: UInt64 = 0
 
@@ -70,62 +108,102 @@ public final class HTTPConnection: TCPStreamDelegate {
 
     // MARK: answering (for handlers)
 
-    /// Marks the current request as answered later, by one of the `respond` calls.
-    public func deferResponse() {
-        isAwaitingResponse = true
-    }
-
-    /// Whether the request being answered is a HEAD (headers only).
+    /// Whether the request being handled is a HEAD (headers only).
     public var isHeadRequest: Bool { context.isHead }
 
-    public func respondRedirect(location: [UInt8]) {
-        guard beginResponse(.temporaryRedirect) else { return }
-        Response.appendRedirect(to: &output, location: location, context)
-        endResponse()
+    /// Answers the request being handled later, through the returned slot. `concurrent` lets
+    /// the connection handle the next requests meanwhile (see the file comment).
+    public func deferResponse(concurrent: Bool = false) -> DeferredResponse {
+        let slot = DeferredResponse(connection: self, context: context, logged: logged, isBlocking: !concurrent)
+        slots.append(slot)
+        if !concurrent { blockingSlots += 1 }
+        return slot
     }
 
-    public func respond(_ status: HTTPStatus, contentType: [UInt8] = ContentType.html, body: [UInt8],
-                        extraHeaders: [[UInt8]] = []) {
-        guard beginResponse(status) else { return }
-        Response.append(to: &output, status, contentType: contentType, body: body, extraHeaders: extraHeaders, context)
-        endResponse()
-    }
-
-    /// Answers a refused request; malformed HTTP also closes the connection.
-    public func respondFailure(_ failure: HTTPParseFailure, closing: Bool = false) {
-        if closing { context.isKeepAlive = false }
-        let allow: [[UInt8]] = failure.status == .methodNotAllowed ? [Array("Allow: \(PublicRequest.allowedMethods)".utf8)] : []
-        respond(failure.status, body: Pages.failure(failure), extraHeaders: allow)
-    }
-
-    private func beginResponse(_ status: HTTPStatus) -> Bool {
-        guard !isClosed else { return false }
-        context.date = server.date
-        responseStart = output.count
-        responseStatus = status.rawValue
-        return true
-    }
-
-    private func endResponse() {
-        if let logged, let accessLog = server.accessLog {
-            accessLog.record(method: logged.method, target: logged.target, status: responseStatus, bytes: output.count - responseStart,
-                             microseconds: (MonotonicClock.nowNs() &- logged.startedNs) / 1000)
-            self.logged = nil
+    /// Answers the request being handled, now.
+    public func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+        guard !isClosed else { return }
+        if slotsHead == slots.count {
+            appendAnswer(status.rawValue, context, logged, write)
+            return
         }
-        if !context.isKeepAlive { closeAfterResponse = true }
-        guard isAwaitingResponse else { return }
-        isAwaitingResponse = false
+        let slot = DeferredResponse(connection: self, context: context, logged: logged, isBlocking: false)
+        slot.connection = nil
+        fill(slot, status, write)
+        slots.append(slot)
+    }
+
+    private var pendingAnswers: Int { slots.count - slotsHead }
+
+    private func appendAnswer(_ status: Int, _ context: ResponseContext, _ logged: LoggedRequest?,
+                              _ write: (inout [UInt8], ResponseContext) -> Void) {
+        var current = context
+        current.date = server.date
+        let start = output.count
+        write(&output, current)
+        logAccess(logged, status: status, bytes: output.count - start)
+        if !current.isKeepAlive { closeAfterResponse = true }
+    }
+
+    private func fill(_ slot: DeferredResponse, _ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+        var bytes: [UInt8] = []
+        var current = slot.context
+        current.date = server.date
+        write(&bytes, current)
+        slot.bytes = bytes
+        slot.status = status.rawValue
+    }
+
+    fileprivate func complete(_ slot: DeferredResponse, _ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+        guard !isClosed else { return }
+        if slot.isBlocking { blockingSlots -= 1 }
+        if slotsHead < slots.count && slots[slotsHead] === slot {
+            slotsHead += 1
+            appendAnswer(status.rawValue, slot.context, slot.logged, write)
+        } else {
+            fill(slot, status, write)
+        }
+        releaseAnsweredSlots()
         lastActivityMs = server.loop.nowMs
         guard !isDispatching else { return }
         processInput()
         flush()
     }
 
+    /// Moves answered slots at the head of the queue into the output.
+    private func releaseAnsweredSlots() {
+        while slotsHead < slots.count, let bytes = slots[slotsHead].bytes {
+            let slot = slots[slotsHead]
+            slotsHead += 1
+            output += bytes
+            logAccess(slot.logged, status: slot.status, bytes: bytes.count)
+            if !slot.context.isKeepAlive { closeAfterResponse = true }
+        }
+        if slotsHead == slots.count {
+            slots.removeAll(keepingCapacity: true)
+            slotsHead = 0
+        }
+    }
+
+    private func logAccess(_ logged: LoggedRequest?, status: Int, bytes: Int) {
+        guard let logged, let accessLog = server.accessLog else { return }
+        accessLog.record(method: logged.method, target: logged.target, status: status, bytes: bytes,
+                         microseconds: (MonotonicClock.nowNs() &- logged.startedNs) / 1000)
+    }
+
+    /// Answers with an error page and ends the conversation (malformed request, time-out, overload).
+    private func answerAndEnd(_ failure: HTTPParseFailure) {
+        noMoreRequests = true
+        context = ResponseContext(date: server.date, isKeepAlive: false)
+        logged = nil
+        respondFailure(failure)
+    }
+
     // MARK: stream events
 
     public func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
         lastActivityMs = server.loop.nowMs
-        if isDraining || closeAfterResponse { return }  // discard: the connection is ending
+        if isDraining || noMoreRequests { return }  // discard: the conversation is over
         bytes.append(to: &input)
         processInput()
         flush()
@@ -133,13 +211,13 @@ public final class HTTPConnection: TCPStreamDelegate {
 
     public func streamDidEnd(_ stream: TCPStream, error: UVError?) {
         peerEnded = true
-        if error != nil || isDraining || (!isAwaitingResponse && stream.queuedWriteBytes == 0) {
+        if error != nil || isDraining || (pendingAnswers == 0 && stream.queuedWriteBytes == 0) {
             close()
         }
     }
 
     public func streamDidFlush(_ stream: TCPStream) {
-        if closeAfterResponse || peerEnded {
+        if closeAfterResponse || peerEnded || server.isStopping {
             finishIfDone()
         } else if !stream.isReading {
             resumeAfterBackPressure()
@@ -148,14 +226,21 @@ public final class HTTPConnection: TCPStreamDelegate {
 
     public func streamDidClose(_ stream: TCPStream) {
         isClosed = true
+        for slot in slots { slot.connection = nil }  // answers that come later go nowhere
+        slots.removeAll()
+        slotsHead = 0
         server.connectionDidClose(self)
     }
 
     // MARK: request processing
 
+    private var mayParse: Bool {
+        !isClosed && !noMoreRequests && !closeAfterResponse && blockingSlots == 0
+            && pendingAnswers < Limits.pipelinedAnswersMax && stream.queuedWriteBytes <= Limits.connectionOutputBytesMax
+    }
+
     private func processInput() {
-        while !isAwaitingResponse && !closeAfterResponse && !isClosed {
-            guard stream.queuedWriteBytes <= Limits.connectionOutputBytesMax else { break }
+        while mayParse {
             if pendingHead == nil {
                 inputStart = HTTPRequestParser.skipEmptyLines(input, from: inputStart, to: input.count)
             }
@@ -181,8 +266,8 @@ public final class HTTPConnection: TCPStreamDelegate {
             return nil
         case .failure(let failure):
             parser.reset()
-            context = ResponseContext(date: server.date, isKeepAlive: false)
-            respondFailure(failure, closing: true)
+            requestStartedMs = nil
+            answerAndEnd(failure)
             return nil
         case .head(let head):
             return head
@@ -194,10 +279,11 @@ public final class HTTPConnection: TCPStreamDelegate {
         sentContinue = false
         parser.reset()
         requestStartedMs = nil
-        context = ResponseContext(date: server.date, isKeepAlive: head.isKeepAlive && !server.isStopping,
-                                  isHTTP10: head.isHTTP10, isHead: head.method == .head)
+        let keepAlive = head.isKeepAlive && !server.isStopping
+        if !keepAlive { noMoreRequests = true }
+        context = ResponseContext(date: server.date, isKeepAlive: keepAlive, isHTTP10: head.isHTTP10, isHead: head.method == .head)
+        logged = server.accessLog == nil ? nil : LoggedRequest(method: head.method, target: Array(input[head.target]), startedNs: MonotonicClock.nowNs())
         inputStart = bodyEnd
-        if server.accessLog != nil { logged = (head.method, Array(input[head.target]), MonotonicClock.nowNs()) }
         isDispatching = true
         server.handler.handle(head, input, body: head.bodyStart..<bodyEnd, on: self)
         isDispatching = false
@@ -206,7 +292,7 @@ public final class HTTPConnection: TCPStreamDelegate {
     private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     private func sendContinueIfExpected(_ head: HTTPRequestHead) {
-        guard head.expectsContinue, !head.isHTTP10, !sentContinue else { return }
+        guard head.expectsContinue, !head.isHTTP10, !sentContinue, pendingAnswers == 0 else { return }
         sentContinue = true
         output.append(contentsOf: Self.continueLine)
     }
@@ -233,7 +319,7 @@ public final class HTTPConnection: TCPStreamDelegate {
         guard !isClosed, !isDraining else { return }
         processInput()
         flush()
-        if !isAwaitingResponse && input.count - inputStart <= Limits.connectionInputBytesMax { stream.startReading() }
+        if input.count - inputStart <= Limits.connectionInputBytesMax { stream.startReading() }
     }
 
     private func flush() {
@@ -246,7 +332,8 @@ public final class HTTPConnection: TCPStreamDelegate {
 
     /// Ends the connection once its last answer is out, if it is to end.
     private func finishIfDone() {
-        guard !isClosed, !isAwaitingResponse, stream.queuedWriteBytes == 0 else { return }
+        guard !isClosed, pendingAnswers == 0, stream.queuedWriteBytes == 0 else { return }
+        if server.isStopping { closeAfterResponse = true }
         if peerEnded && input.count - inputStart == 0 {
             close()
         } else if closeAfterResponse && !isDraining {
@@ -260,8 +347,7 @@ public final class HTTPConnection: TCPStreamDelegate {
     /// Answers 503 at once and ends the connection (accepted past the connection limit).
     func rejectOverloaded() {
         rejectAsOverloaded = true
-        context = ResponseContext(date: server.date, isKeepAlive: false)
-        respondFailure(HTTPParseFailure(.serviceUnavailable, "The server has too many connections; try again."), closing: true)
+        answerAndEnd(HTTPParseFailure(.serviceUnavailable, "The server has too many connections; try again."))
         flush()
     }
 
@@ -272,26 +358,21 @@ public final class HTTPConnection: TCPStreamDelegate {
             if nowMs - drainStartedMs >= Limits.lingerTimeoutMs { close() }
             return
         }
-        if isAwaitingResponse { return }
+        if pendingAnswers > 0 { return }
         if let started = requestStartedMs, nowMs - started >= limits.headerTimeoutMs {
             requestStartedMs = nil
             pendingHead = nil
-            context = ResponseContext(date: server.date, isKeepAlive: false)
-            respondFailure(HTTPParseFailure(.requestTimeout, "The request did not arrive within \(limits.headerTimeoutMs) ms."), closing: true)
+            answerAndEnd(HTTPParseFailure(.requestTimeout, "The request did not arrive within \(limits.headerTimeoutMs) ms."))
             flush()
         } else if requestStartedMs == nil, nowMs - lastActivityMs >= limits.idleTimeoutMs {
             close()
         }
     }
 
-    /// Server shutdown: close now if nothing is in progress, else after the current answer.
+    /// Server shutdown: close now if nothing is in progress, else after the last answer.
     func closeWhenIdle() {
-        if !isAwaitingResponse && stream.queuedWriteBytes == 0 {
-            close()
-        } else {
-            closeAfterResponse = true
-            context.isKeepAlive = false
-        }
+        noMoreRequests = true
+        if pendingAnswers == 0 && stream.queuedWriteBytes == 0 { close() }
     }
 
     func close() {

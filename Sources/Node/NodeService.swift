@@ -59,14 +59,14 @@ final class NodeService: HTTPRequestHandler {
                 connection.respond(.notFound, body: Pages.notFound(short: short))
             }
         case .put(let pair):
-            write(LogRecord(version: nextVersion(), op: .put, key: pair.short, value: pair.long), on: connection) {
+            write(LogRecord(version: nextVersion(), op: .put, key: pair.short, value: pair.long), on: connection, concurrent: false) {
                 $0.respond(.ok, body: Pages.recorded(pair))
             }
         case .delete(let short):
             guard index.lookup(short)?.value != nil else {
                 return connection.respond(.notFound, body: Pages.notFound(short: short))
             }
-            write(LogRecord(version: nextVersion(), op: .delete, key: short), on: connection) {
+            write(LogRecord(version: nextVersion(), op: .delete, key: short), on: connection, concurrent: false) {
                 $0.respond(.ok, body: Pages.deleted(short: short))
             }
         case .operatorRoute(let path, let query):
@@ -80,19 +80,21 @@ final class NodeService: HTTPRequestHandler {
         clock.next(wallClockUnixMs: WallClock.nowMs())
     }
 
-    /// Logs `record` and answers with `success` once it is durable, or 503.
-    private func write(_ record: LogRecord, on connection: HTTPConnection, success: @escaping (HTTPConnection) -> Void) {
+    /// Logs `record` and answers with `success` once it is durable, or 503. A `concurrent`
+    /// write lets the connection go on with its next requests meanwhile (internal routes).
+    private func write(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool,
+                       success: @escaping (Responder) -> Void) {
         let operation = record.op == .put ? "PUT" : "DELETE"
         guard commitLog.isWritable else {
             return connection.respond(.serviceUnavailable, body: Pages.unavailable(
                 operation: operation, detail: "this node's log has failed; it serves reads only."))
         }
-        connection.deferResponse()
+        let answer = connection.deferResponse(concurrent: concurrent)
         store(record) { durable in
             if durable {
-                success(connection)
+                success(answer)
             } else {
-                connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "the node could not write its log."))
+                answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "the node could not write its log."))
             }
         }
     }
@@ -154,7 +156,7 @@ final class NodeService: HTTPRequestHandler {
             }
         case .write(let record):
             let existed = index.lookup(record.key)?.value != nil
-            write(record, on: connection) {
+            write(record, on: connection, concurrent: true) {
                 $0.respond(.ok, contentType: ContentType.text, body: Array((existed ? "existed\n" : "absent\n").utf8))
             }
         }

@@ -71,14 +71,13 @@ final class ProxyService: HTTPRequestHandler {
         for node in replicas where node.health.isReady { order.append(node) }
         for node in replicas where node.health.isUsable && !node.health.isReady { order.append(node) }
         let request = readBytes(key)
-        connection.deferResponse()
-        attemptRead(key, request, order: order, position: 0, on: connection, timer)
+        attemptRead(key, request, order: order, position: 0, on: connection.deferResponse(), timer)
     }
 
     /// Asks the replicas in `order` from `position` on. An answer from a node that is still
     /// recovering is kept as a fallback while another replica is left to ask: it may be behind.
     private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [NodeClient], position: Int, fallback: NodeReply? = nil,
-                             on connection: HTTPConnection, _ timer: RequestTimer) {
+                             on answer: DeferredResponse, _ timer: RequestTimer) {
         var position = position
         while position < order.count {
             if position > 0 { metrics.failovers += 1 }
@@ -86,28 +85,28 @@ final class ProxyService: HTTPRequestHandler {
             let accepted = order[position].submit(request) { [unowned self] reply in
                 switch reply {
                 case .answered(let status, _, _, true) where (status == 200 || status == 404) && next < order.count:
-                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: connection, timer)
+                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: answer, timer)
                 case .answered(200, _, _, _), .answered(404, _, _, _):
-                    self.answerRead(key, reply, on: connection, timer)
+                    self.answerRead(key, reply, on: answer, timer)
                 default:
                     self.metrics.retries += 1
-                    self.attemptRead(key, request, order: order, position: next, fallback: fallback, on: connection, timer)
+                    self.attemptRead(key, request, order: order, position: next, fallback: fallback, on: answer, timer)
                 }
             }
             if accepted { return }
             position = next
         }
-        if let fallback { return answerRead(key, fallback, on: connection, timer) }
-        connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
+        if let fallback { return answerRead(key, fallback, on: answer, timer) }
+        answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
         metrics.finish(timer, status: 503)
     }
 
-    private func answerRead(_ key: [UInt8], _ reply: NodeReply, on connection: HTTPConnection, _ timer: RequestTimer) {
+    private func answerRead(_ key: [UInt8], _ reply: NodeReply, on answer: Responder, _ timer: RequestTimer) {
         if case .answered(200, _, let body, _) = reply {
-            connection.respondRedirect(location: body)
+            answer.respondRedirect(location: body)
             metrics.finish(timer, status: 307)
         } else {
-            connection.respond(.notFound, body: Pages.notFound(short: key))
+            answer.respond(.notFound, body: Pages.notFound(short: key))
             metrics.finish(timer, status: 404)
         }
     }
@@ -136,7 +135,7 @@ final class ProxyService: HTTPRequestHandler {
         }
         let fanOut = WriteFanOut(waiting: targets.count)
         let request = writeBytes(record)
-        connection.deferResponse()
+        let answer = connection.deferResponse()
         for node in targets {
             let accepted = node.submit(request) { [unowned self] reply in
                 if case .answered(200, _, let body, _) = reply {
@@ -144,30 +143,30 @@ final class ProxyService: HTTPRequestHandler {
                 } else {
                     fanOut.failed()
                 }
-                if fanOut.isDone { self.finishWrite(record, fanOut, on: connection, timer) }
+                if fanOut.isDone { self.finishWrite(record, fanOut, on: answer, timer) }
             }
             if !accepted { fanOut.failed() }
         }
-        if fanOut.isDone { finishWrite(record, fanOut, on: connection, timer) }
+        if fanOut.isDone { finishWrite(record, fanOut, on: answer, timer) }
     }
 
-    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, on connection: HTTPConnection, _ timer: RequestTimer) {
+    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, on answer: Responder, _ timer: RequestTimer) {
         guard !fanOut.isAnswered else { return }
         fanOut.isAnswered = true
         if fanOut.failures > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
         guard fanOut.acknowledgements > 0 else {
             let operation = record.op == .put ? "PUT" : "DELETE"
-            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica stored it."))
+            answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica stored it."))
             return metrics.finish(timer, status: 503)
         }
         if record.op == .put {
-            connection.respond(.ok, body: Pages.recorded(ShortLong(short: record.key, long: record.value)))
+            answer.respond(.ok, body: Pages.recorded(ShortLong(short: record.key, long: record.value)))
             metrics.finish(timer, status: 200)
         } else if fanOut.existed {
-            connection.respond(.ok, body: Pages.deleted(short: record.key))
+            answer.respond(.ok, body: Pages.deleted(short: record.key))
             metrics.finish(timer, status: 200)
         } else {
-            connection.respond(.notFound, body: Pages.notFound(short: record.key))
+            answer.respond(.notFound, body: Pages.notFound(short: record.key))
             metrics.finish(timer, status: 404)
         }
     }

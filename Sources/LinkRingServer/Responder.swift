@@ -1,0 +1,27 @@
+// What a handler answers through: the connection (for the request being handled, now) or a
+// `DeferredResponse` slot (later). The page helpers are shared by both.
+
+import LinkRingCore
+
+public protocol Responder: AnyObject {
+    /// Writes one whole answer with `write`, given the answer's context (date, keep-alive, HEAD).
+    func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void)
+}
+
+extension Responder {
+    public func respondRedirect(location: [UInt8]) {
+        send(.temporaryRedirect) { output, context in Response.appendRedirect(to: &output, location: location, context) }
+    }
+
+    public func respond(_ status: HTTPStatus, contentType: [UInt8] = ContentType.html, body: [UInt8], extraHeaders: [[UInt8]] = []) {
+        send(status) { output, context in
+            Response.append(to: &output, status, contentType: contentType, body: body, extraHeaders: extraHeaders, context)
+        }
+    }
+
+    /// The error page of `failure`; 405 carries `Allow`.
+    public func respondFailure(_ failure: HTTPParseFailure) {
+        let allow: [[UInt8]] = failure.status == .methodNotAllowed ? [Array("Allow: \(PublicRequest.allowedMethods)".utf8)] : []
+        respond(failure.status, body: Pages.failure(failure), extraHeaders: allow)
+    }
+}
