@@ -58,6 +58,32 @@ struct NodeAPITests {
         #expect(try client.request("GET", "/p").status == 404)
     }
 
+    @Test("pipelined internal writes are handled together and answered in request order")
+    func pipelinedInternalWrites() throws {
+        let (node, _) = try startNode()
+        defer { node.stop() }
+        let client = try TestClient(port: node.port)
+        var batch = ""
+        for index in 0..<50 {
+            let body = "http://p/\(index)"
+            batch += "PUT /_/kv?v=\(1000 + index)&short=p\(index) HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            if index % 10 == 9 { batch += "GET /_/kv?short=p\(index - 9) HTTP/1.1\r\nHost: t\r\n\r\n" }
+        }
+        try client.send(batch)
+        for index in 0..<50 {
+            let answer = try client.readResponse()
+            #expect(answer.status == 200 && answer.body == "absent\n", "write \(index)")
+            if index % 10 == 9 {
+                let read = try client.readResponse()
+                #expect(read.status == 200 || read.status == 404, "the read between writes is answered in its place")
+            }
+        }
+        for index in 0..<50 {
+            let read = try client.request("GET", "/_/kv?short=p\(index)")
+            #expect(read.body == "http://p/\(index)" && read.headers["x-version"] == "\(1000 + index)")
+        }
+    }
+
     @Test("Connection: close and HTTP/1.0 end the connection after the answer; HTTP/1.0 keep-alive does not")
     func connectionSemantics() throws {
         let (node, _) = try startNode()

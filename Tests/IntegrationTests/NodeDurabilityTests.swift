@@ -37,6 +37,19 @@ struct NodeDurabilityTests {
         for round in 0..<5 { #expect(try request(again.port, "GET", "/d\(round)").headers["location"] == "http://durable/\(round)") }
     }
 
+    @Test("--fsync everysec and never acknowledge writes and keep them across a clean restart")
+    func otherFsyncPolicies() throws {
+        for policy in ["everysec", "never"] {
+            let (node, data) = try startNode(["--fsync", policy])
+            #expect(try request(node.port, "PUT", "/?short=f&long=http://\(policy)").status == 200)
+            #expect(try request(node.port, "GET", "/_/health").body.contains("\"fsync\":\"\(policy)\""))
+            #expect(node.stop() == 0)
+            let (again, _) = try startNode(data: data)
+            #expect(try request(again.port, "GET", "/f").headers["location"] == "http://\(policy)")
+            again.stop()
+        }
+    }
+
     @Test("a torn tail is truncated with a warning; the records before it are served and new writes replay")
     func tornTail() throws {
         let (node, data) = try startNode()
