@@ -7,9 +7,22 @@ import Glibc
 public enum ProcessSetup {
     /// Unblocks every signal (a test runner's child may inherit SIGTERM blocked) and ignores
     /// SIGPIPE (a write to a closed socket must be an error, not death).
+    /// Also raises the open-file soft limit to the hard limit: each connection is a descriptor,
+    /// and the usual soft limit (1024) is far below `--max-connections`.
     public static func prepare() {
         cuv_unblock_all_signals()
         cuv_ignore_sigpipe()
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// The open-file soft limit now in force.
+    public static var openFilesMax: Int {
+        var limit = rlimit()
+        return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 0
     }
 
     public static func exit(_ code: Int32) -> Never {
