@@ -22,6 +22,10 @@ public final class AppendOnlyFile {
     public private(set) var isBusy = false
     /// Set after an fdatasync error; every later append fails.
     public private(set) var failure: UVError? = nil
+    /// TEST HOOK (crash-point tests only): when an append would take the file past this many
+    /// bytes, only the bytes up to it are written and the process kills itself with SIGKILL
+    /// before anything is synced or acknowledged — a crash that cuts the log at that byte.
+    public var crashAtByte: Int? = nil
 
     /// Opens (creating if needed) `path` for appending.
     public init(loop: EventLoop, path: String) throws {
@@ -108,9 +112,18 @@ private final class FileOperation {
 
     private func writeMore() {
         guard written < count else { return syncOrFinish() }
+        if let limit = file.crashAtByte, file.size + count > limit { crash(at: limit) }
         var buffer = uv_buf_init((bytes + written).assumingMemoryBound(to: CChar.self), UInt32(count - written))
         let status = uv_fs_write(file.loopPointer, request, file.fileDescriptor, &buffer, 1, -1, fileOperationStep)
         if status < 0 { fail(UVError(status, "write \(file.path)")) }
+    }
+
+    /// The crash-point test hook: write up to byte `limit` of the file, then die unsynced.
+    private func crash(at limit: Int) -> Never {
+        let keep = max(0, min(count, limit - file.size))
+        _ = Glibc.write(file.fileDescriptor, bytes, keep)
+        kill(getpid(), SIGKILL)
+        fatalError("unreachable: SIGKILL")
     }
 
     private func syncOrFinish() {

@@ -42,6 +42,12 @@ public enum StandardError {
     }
 }
 
+public enum ProcessEnvironment {
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}
+
 public enum WallClock {
     /// Milliseconds since the Unix epoch.
     public static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }

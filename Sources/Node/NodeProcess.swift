@@ -69,6 +69,11 @@ enum NodeProcess {
         Log.info("node \(address) stopped")
     }
 
+    /// LINKRING_TEST_CRASH_AT_BYTE, for crash-point tests only (AppendOnlyFile.crashAtByte).
+    private static func crashPointForTests() -> Int? {
+        ProcessEnvironment.value("LINKRING_TEST_CRASH_AT_BYTE").flatMap { Int($0) }
+    }
+
     /// Replays the log; returns the index and the file opened for appending.
     private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> (KeyValueIndex, AppendOnlyFile) {
         let bytes = try FileSystem.readWholeFile(path)
@@ -85,6 +90,10 @@ enum NodeProcess {
             Log.warning("\(path): skipped corrupt bytes \(range.lowerBound)..<\(range.upperBound)")
         }
         let file = try AppendOnlyFile(loop: loop, path: path)
+        if let cut = crashPointForTests() {
+            Log.warning("TEST HOOK: the process will kill itself when the log would pass byte \(cut)")
+            file.crashAtByte = cut
+        }
         if let tail = report.tornTail {
             Log.warning("\(path): torn tail at byte \(tail.lowerBound) (\(tail.count) bytes) truncated")
             try file.truncate(to: report.validBytes)

@@ -42,7 +42,7 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var port = 0
     private(set) var host = "127.0.0.1"
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let logs = makeTemporaryDirectory()
         outputPath = logs + "/stdout"
         errorPath = logs + "/stderr"
@@ -53,12 +53,16 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
     }
 
     /// Starts a server and waits for `listening on HOST:PORT`.
-    static func start(_ executable: String, _ arguments: [String], timeoutMs: Int = 15_000) throws -> ServerProcess {
-        let server = try ServerProcess(executable, arguments)
+    static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                      timeoutMs: Int = 15_000) throws -> ServerProcess {
+        let server = try ServerProcess(executable, arguments, environment: environment)
         try server.waitUntilListening(timeoutMs: timeoutMs)
         return server
     }

@@ -1,0 +1,78 @@
+// Crash points: the node's log writer cut at a chosen byte by its test hook
+// (LINKRING_TEST_CRASH_AT_BYTE: write up to that byte, then SIGKILL, nothing synced or
+// acknowledged). Looping the cut over every byte of the first writes: no acknowledged write
+// is lost, the write that was cut is not visible, and replay never fails on the torn tail.
+
+import Foundation
+import Testing
+
+@Suite("Crash points (real binary)")
+struct CrashPointTests {
+    /// One run: write until the node dies at `cut`; restart; check what survived.
+    static func run(cut: Int) throws -> (acked: Int, problems: [String]) {
+        let data = makeTemporaryDirectory()
+        let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", data],
+                                           environment: ["LINKRING_TEST_CRASH_AT_BYTE": "\(cut)"])
+        var acked = 0
+        if let client = try? TestClient(port: node.port) {
+            for index in 0..<8 {
+                guard let answer = try? client.request("PUT", "/?short=c\(index)&long=http://c/\(index)", timeoutMs: 3_000),
+                      answer.status == 200 else { break }
+                acked += 1
+            }
+        }
+        var problems: [String] = []
+        if !node.waitForExit(timeoutMs: 5_000) || node.exitCode != -9 {
+            node.kill9()
+            problems.append("cut \(cut): the node did not die at the cut (exit \(node.exitCode))")
+        }
+        let again = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", data])
+        defer { again.stop() }
+        for index in 0..<8 {
+            let answer = try request(again.port, "GET", "/c\(index)")
+            if index < acked && answer.headers["location"] != "http://c/\(index)" {
+                problems.append("cut \(cut): acknowledged c\(index) lost (\(answer.status))")
+            }
+            if index >= acked && answer.status != 404 { problems.append("cut \(cut): unacknowledged c\(index) is visible") }
+        }
+        return (acked, problems)
+    }
+
+    @Test("a log cut at every byte of its first writes loses no acknowledged write and always replays")
+    func everyCutPoint() throws {
+        let header = 8
+        let firstFourRecords = 4 * (20 + 2 + 10)  // key "cN", value "http://c/N"
+        let cuts = Array(header...(header + firstFourRecords))
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for cut in stride(from: header + worker, through: header + firstFourRecords, by: 4) {
+                do {
+                    let (acked, problems) = try Self.run(cut: cut)
+                    results.add(cut: cut, acked: acked, problems: problems)
+                } catch {
+                    results.add(cut: cut, acked: -1, problems: ["cut \(cut): \(error)"])
+                }
+            }
+        }
+        #expect(results.problems.isEmpty, "\(results.problems.prefix(5))")
+        #expect(results.runs == cuts.count)
+        #expect(results.ackedAt(header) == 0 && results.ackedAt(header + firstFourRecords) == 4,
+                "the cut decides how many writes were acknowledged")
+    }
+}
+
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var acked: [Int: Int] = [:]
+    private(set) var problems: [String] = []
+    var runs: Int { lock.withLock { acked.count } }
+
+    func add(cut: Int, acked count: Int, problems found: [String]) {
+        lock.withLock {
+            acked[cut] = count
+            problems += found
+        }
+    }
+
+    func ackedAt(_ cut: Int) -> Int? { lock.withLock { acked[cut] } }
+}
