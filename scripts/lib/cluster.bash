@@ -1,0 +1,314 @@
+# Shared by the cluster scripts (sourced, not run): configuration from the environment, one log
+# file per script, PID files, process checks, local-versus-remote hosts and SSH deployment.
+#
+# Design:
+#   - Every runtime file lives under LINKRING_RUN_DIR (default run/ in the repository):
+#       logs/SCRIPT.log      what each script did, one timestamped line per event
+#       logs/NAME.log        a process's event log (--log-file, and its stderr before that
+#                            is open); logs/NAME.out its stdout (the `listening on` line)
+#       pids/NAME.pid        the PID recorded when the process was started
+#       data/NAME/           a node's data directory
+#     NAME is `proxy` or `node-HOST_PORT`.
+#   - A recorded PID counts only while that PID is alive, is not a zombie and its command line
+#     still contains the binary and `--listen ADDR`; anything else is a stale file, removed.
+#     Processes are stopped only through their recorded PID: SIGTERM, a deadline, then SIGKILL.
+#   - A host is local when it is a loopback name or one of this machine's addresses. A remote
+#     host gets a bundle (the binary, the Swift runtime libraries it needs, the node scripts and
+#     the hosts file) copied over `ssh -o BatchMode=yes` into LINKRING_REMOTE_DIR, and the same
+#     script runs there with LINKRING_REMOTE_SIDE=1, where the host is local by definition.
+#   - Processes start as `setsid BINARY ... &`: non-interactive bash does not give background
+#     jobs their own process group, so setsid execs in place and $! is the binary's PID, which
+#     then sits in its own session, out of reach of the terminal's Ctrl-C and hang-up.
+
+# shellcheck source-path=SCRIPTDIR source=common.bash
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
+SCRIPT_NAME="$(basename "$0" .bash)"
+
+# Configuration. Exported so that child scripts, and the proxy's restart command, see the same.
+binaries_given="${LINKRING_BIN_DIR:+yes}"
+: "${LINKRING_HOSTS:=$LINKRING_ROOT/hosts.txt}"
+: "${LINKRING_PROXY:=127.0.0.1:8080}"
+: "${LINKRING_RUN_DIR:=$LINKRING_ROOT/run}"
+: "${LINKRING_BIN_DIR:=$LINKRING_ROOT/.build/release}"
+: "${LINKRING_CLUSTER_TOKEN:=}"
+: "${LINKRING_NODE_ARGS:=}"
+: "${LINKRING_PROXY_ARGS:=}"
+: "${LINKRING_RESTART_NODES:=1}"
+: "${LINKRING_SSH_USER:=}"
+: "${LINKRING_SSH_KEY:=}"
+: "${LINKRING_SSH_OPTS:=}"
+: "${LINKRING_REMOTE_DIR:=linkring}"
+: "${LINKRING_START_TIMEOUT_S:=60}"
+: "${LINKRING_STOP_TIMEOUT_S:=15}"
+LINKRING_HOSTS="$(realpath -m "$LINKRING_HOSTS")"
+LINKRING_RUN_DIR="$(realpath -m "$LINKRING_RUN_DIR")"
+LINKRING_BIN_DIR="$(realpath -m "$LINKRING_BIN_DIR")"
+export LINKRING_HOSTS LINKRING_PROXY LINKRING_RUN_DIR LINKRING_BIN_DIR LINKRING_CLUSTER_TOKEN \
+    LINKRING_NODE_ARGS LINKRING_PROXY_ARGS LINKRING_RESTART_NODES LINKRING_SSH_USER \
+    LINKRING_SSH_KEY LINKRING_SSH_OPTS LINKRING_REMOTE_DIR LINKRING_START_TIMEOUT_S \
+    LINKRING_STOP_TIMEOUT_S
+
+LOG_DIR="$LINKRING_RUN_DIR/logs"
+PID_DIR="$LINKRING_RUN_DIR/pids"
+mkdir -p "$LOG_DIR" "$PID_DIR" "$LINKRING_RUN_DIR/data"
+LOG_FILE="$LOG_DIR/$SCRIPT_NAME.log"
+
+# --- messages: to the terminal and to this script's log -----------------------------------
+
+log_line() { printf '%s %s[%d]: %s\n' "$(date -u +%FT%TZ)" "$SCRIPT_NAME" "$$" "$*" >>"$LOG_FILE"; }
+say() { log_line "$*"; printf '%s\n' "$*"; }
+warn() { log_line "warning: $*"; printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { log_line "error: $*"; printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+# ensure_binaries NAME...: builds the release binaries unless LINKRING_BIN_DIR was given; then
+# each named binary must be there.
+ensure_binaries() {
+    if [ -z "$binaries_given" ]; then
+        build_release 2>&1 | tee -a "$LOG_FILE" || die "building the release binaries failed (see $LOG_FILE)"
+    fi
+    local binary
+    for binary in "$@"; do
+        [ -x "$LINKRING_BIN_DIR/$binary" ] || die "$LINKRING_BIN_DIR/$binary is missing"
+    done
+}
+
+# --- hosts file --------------------------------------------------------------------------
+
+# load_hosts: fills NODE_HOSTS and NODE_PORTS from the hosts file (IPv6 brackets removed).
+load_hosts() {
+    local line entry
+    NODE_HOSTS=()
+    NODE_PORTS=()
+    [ -r "$LINKRING_HOSTS" ] || die "cannot read the hosts file $LINKRING_HOSTS"
+    while IFS= read -r line || [ -n "$line" ]; do
+        entry="${line%%#*}"
+        entry="${entry//[[:space:]]/}"
+        [ -n "$entry" ] || continue
+        [[ "$entry" =~ ^\[?([^][]+)\]?:([0-9]+)$ ]] || die "$LINKRING_HOSTS: '$line' is not HOST:PORT"
+        NODE_HOSTS+=("${BASH_REMATCH[1]}")
+        NODE_PORTS+=("${BASH_REMATCH[2]}")
+    done <"$LINKRING_HOSTS"
+    [ ${#NODE_HOSTS[@]} -gt 0 ] || die "$LINKRING_HOSTS lists no node"
+}
+
+# address HOST PORT: the listen address as the binaries and the hosts file write it.
+address() {
+    local host="${1#[}"
+    host="${host%]}"
+    if [[ "$host" == *:* ]]; then echo "[$host]:$2"; else echo "$host:$2"; fi
+}
+
+# node_arguments ARGS...: a node script's `HOST PORT`, into NODE_HOST, NODE_PORT, NODE_ADDRESS.
+# shellcheck disable=SC2034 # the node scripts read them
+node_arguments() {
+    [[ $# -eq 2 && "$2" =~ ^[0-9]+$ ]] || die "usage: $SCRIPT_NAME.bash HOST PORT"
+    NODE_HOST="$1"
+    NODE_PORT="$2"
+    NODE_ADDRESS="$(address "$1" "$2")"
+}
+
+node_name() { local name; name="$(address "$1" "$2")"; echo "node-${name//[^A-Za-z0-9.-]/_}"; }
+
+# is_local_host HOST: true for loopback names and this machine's own names and addresses.
+is_local_host() {
+    local host="${1#[}"
+    host="${host%]}"
+    [ "${LINKRING_REMOTE_SIDE:-0}" = 1 ] && return 0
+    case "$host" in 127.* | localhost | ::1 | 0.0.0.0 | ::) return 0 ;; esac
+    [ "$host" != "$(hostname)" ] || return 0
+    local_addresses | grep -qxF -- "$host"
+}
+
+local_addresses() {
+    if command -v ip >/dev/null; then
+        ip -o addr show | awk '{ sub(/\/.*/, "", $4); print $4 }'
+    else
+        hostname -I | tr ' ' '\n'
+    fi
+}
+
+# --- PID files and processes -------------------------------------------------------------
+
+pid_file() { echo "$PID_DIR/$1.pid"; }
+
+# process_alive PID: PID exists and is not a zombie.
+process_alive() {
+    local stat
+    [[ "$1" =~ ^[0-9]+$ ]] || return 1
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ]
+}
+
+# process_matches PID NEEDLE: PID is alive and its command line contains NEEDLE.
+process_matches() {
+    local cmdline
+    process_alive "$1" || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$2"* ]]
+}
+
+# is_running NAME NEEDLE: true if the PID recorded for NAME still runs, and then RUNNING_PID
+# holds it; a stale PID file (dead process, or the PID now belongs to something else) is removed.
+is_running() {
+    local file pid=""
+    file="$(pid_file "$1")"
+    RUNNING_PID=""
+    [ -f "$file" ] || return 1
+    read -r pid <"$file" || true
+    if process_matches "$pid" "$2"; then
+        RUNNING_PID="$pid"
+        return 0
+    fi
+    say "removing stale PID file $file (no $1 runs as pid ${pid:-?})"
+    rm -f "$file"
+    return 1
+}
+
+# stop_pid PID NEEDLE WHAT: SIGTERM, wait up to LINKRING_STOP_TIMEOUT_S, then SIGKILL.
+stop_pid() {
+    local pid="$1" needle="$2" what="$3" tenths
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((tenths = 0; tenths < LINKRING_STOP_TIMEOUT_S * 10; tenths++)); do
+        process_matches "$pid" "$needle" || return 0
+        sleep 0.1
+    done
+    warn "$what (pid $pid) still runs ${LINKRING_STOP_TIMEOUT_S}s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((tenths = 0; tenths < 50; tenths++)); do
+        process_matches "$pid" "$needle" || return 0
+        sleep 0.1
+    done
+    die "$what (pid $pid) survived SIGKILL"
+}
+
+# stop_recorded NAME NEEDLE WHAT: stops the process recorded for NAME, if any.
+stop_recorded() {
+    if is_running "$1" "$2"; then
+        stop_pid "$RUNNING_PID" "$2" "$3"
+        rm -f "$(pid_file "$1")"
+        say "$3 stopped (pid $RUNNING_PID)"
+    else
+        say "$3 is not running"
+    fi
+}
+
+# take_lock NAME: one starter per process at a time (fd 9; started processes must close it).
+take_lock() {
+    exec 9>"$PID_DIR/$1.lock"
+    flock -w "$((LINKRING_START_TIMEOUT_S + 30))" 9 || die "another script holds $PID_DIR/$1.lock"
+}
+
+# start_process NAME WHAT BINARY ARGS...: starts BINARY in the background, records its PID and
+# waits for its `listening on` line; fails with the end of its log if it exits or times out.
+start_process() {
+    local name="$1" what="$2" out="$LOG_DIR/$1.out" err="$LOG_DIR/$1.log" pid tenths
+    shift 2
+    : >"$out"
+    setsid "$@" </dev/null >"$out" 2>>"$err" 9>&- &
+    pid=$!
+    echo "$pid" >"$(pid_file "$name")"
+    for ((tenths = 0; tenths < LINKRING_START_TIMEOUT_S * 10; tenths++)); do
+        if grep -q '^listening on ' "$out"; then
+            say "$what started (pid $pid), log $err"
+            return 0
+        fi
+        # Not process_matches: until the fork has exec'd, the command line is still bash's.
+        if ! process_alive "$pid"; then
+            rm -f "$(pid_file "$name")"
+            die "$what exited during start; the end of $err:
+$(tail -n 5 "$err")"
+        fi
+        sleep 0.1
+    done
+    die "$what (pid $pid) did not report 'listening on' within ${LINKRING_START_TIMEOUT_S}s; see $err"
+}
+
+# extra_args VALUE: sets EXTRA_ARGS to the cluster token option and the words of VALUE.
+extra_args() {
+    local words
+    EXTRA_ARGS=()
+    [ -z "$LINKRING_CLUSTER_TOKEN" ] || EXTRA_ARGS+=(--cluster-token "$LINKRING_CLUSTER_TOKEN")
+    read -ra words <<<"$1"
+    EXTRA_ARGS+=("${words[@]}")
+}
+
+# --- remote hosts ------------------------------------------------------------------------
+
+# remote_dir HOST: LINKRING_REMOTE_DIR with %h replaced by HOST (relative = the remote home).
+remote_dir() { echo "${LINKRING_REMOTE_DIR//%h/$1}"; }
+
+# ssh_to HOST COMMAND: runs a shell command on HOST, never asking for a password.
+ssh_to() {
+    local host="${1#[}" opts=(-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5) extra
+    host="${host%]}"
+    shift
+    [ -z "$LINKRING_SSH_KEY" ] || opts+=(-i "$LINKRING_SSH_KEY")
+    [ -z "$LINKRING_SSH_USER" ] || opts+=(-l "$LINKRING_SSH_USER")
+    read -ra extra <<<"$LINKRING_SSH_OPTS"
+    timeout "$((LINKRING_START_TIMEOUT_S + 120))" ssh "${opts[@]}" "${extra[@]}" "$host" "$@"
+}
+
+# runtime_libraries BINARY: shared libraries it loads from outside the system directories
+# (the Swift runtime of the toolchain that built it), which a remote host may not have.
+runtime_libraries() {
+    ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+        grep -Ev '^/(usr/)?lib(64)?/([a-z0-9_]+-linux-gnu[a-z0-9_]*/)?[^/]+$' || true
+}
+
+# make_bundle DIR: what a remote node needs. The binaries' RUNPATH includes $ORIGIN, so the
+# libraries copied next to them are found where the toolchain's directory does not exist.
+make_bundle() {
+    local dir="$1" libraries
+    mkdir -p "$dir/bin" "$dir/scripts/lib"
+    mapfile -t libraries < <(runtime_libraries "$LINKRING_BIN_DIR/linkring-node")
+    cp -L "$LINKRING_BIN_DIR/linkring-node" "${libraries[@]}" "$dir/bin/"
+    cp "$LINKRING_ROOT/scripts/startNode.bash" "$LINKRING_ROOT/scripts/stopNode.bash" "$dir/scripts/"
+    cp "$LINKRING_ROOT/scripts/lib/common.bash" "$LINKRING_ROOT/scripts/lib/cluster.bash" "$dir/scripts/lib/"
+    cp "$LINKRING_HOSTS" "$dir/hosts.txt"
+    (cd "$dir" && find bin scripts hosts.txt -type f | sort | xargs sha256sum >MANIFEST)
+}
+
+# deploy HOST: copies the bundle to HOST unless the MANIFEST there already matches. GNU tar
+# replaces an existing file by a new one (unlink, create), so a running binary is not touched.
+deploy() {
+    local host="$1" dir stage
+    dir="$(remote_dir "$host")"
+    stage="$(mktemp -d "$LINKRING_RUN_DIR/deploy.XXXXXX")"
+    make_bundle "$stage"
+    if ssh_to "$host" "cat $(printf '%q' "$dir")/MANIFEST 2>/dev/null || true" 2>>"$LOG_FILE" |
+        cmp -s - "$stage/MANIFEST"; then
+        log_line "$host:$dir is up to date"
+    else
+        tar -C "$stage" -czf - bin scripts hosts.txt MANIFEST |
+            ssh_to "$host" "mkdir -p $(printf '%q' "$dir") && tar -C $(printf '%q' "$dir") -xzf -" 2>>"$LOG_FILE" || {
+            rm -rf "$stage"
+            die "copying the node bundle to $host:$dir failed (see $LOG_FILE)"
+        }
+        say "copied linkring-node, its runtime libraries and the node scripts to $host:$dir"
+    fi
+    rm -rf "$stage"
+}
+
+# run_remote HOST SCRIPT ARGS...: runs a deployed node script on HOST with this configuration.
+run_remote() {
+    local host="$1" script="$2" dir command
+    shift 2
+    dir="$(remote_dir "$host")"
+    # A host where nothing was ever deployed has nothing to stop either.
+    command="[ -f $(printf '%q' "$dir/scripts/$script") ] || { echo $(printf '%q' "nothing deployed in $dir"); exit 0; }; "
+    command+="$(printf '%q ' env LINKRING_REMOTE_SIDE=1 "LINKRING_RUN_DIR=$dir/run" \
+        "LINKRING_BIN_DIR=$dir/bin" "LINKRING_HOSTS=$dir/hosts.txt" \
+        "LINKRING_CLUSTER_TOKEN=$LINKRING_CLUSTER_TOKEN" "LINKRING_NODE_ARGS=$LINKRING_NODE_ARGS" \
+        "LINKRING_START_TIMEOUT_S=$LINKRING_START_TIMEOUT_S" "LINKRING_STOP_TIMEOUT_S=$LINKRING_STOP_TIMEOUT_S" \
+        bash "$dir/scripts/$script" "$@")"
+    log_line "ssh $host: $dir/scripts/$script $*"
+    ssh_to "$host" "$command" </dev/null
+}
+
+# prefix_lines PREFIX: says each line of stdin with PREFIX (the output of a remote script).
+prefix_lines() {
+    local line
+    while IFS= read -r line; do say "$1: $line"; done
+}
