@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs every LinkRing test on a fresh Debian 12 machine (as root): installs what is missing,
-# builds, then runs the unit tests and the integration tests against the real binaries (the
-# release build: what operators run, and fast enough for the cluster scenarios).
-#   scripts/test.bash            everything
-#   scripts/test.bash FILTER     only Swift tests whose name matches FILTER (swift test --filter)
-# After the Swift tests: a short libFuzzer run of each parser (LINKRING_FUZZ_SECONDS, default 10).
+# builds, then runs each step below and ends with a summary.
+#
+#   scripts/test.bash            everything (what CI runs)
+#   scripts/test.bash FILTER     only the Swift tests whose name matches FILTER
+#
+# Steps: the Swift unit and integration tests (integration tests start the release binaries:
+# what operators run), a short libFuzzer run per parser (LINKRING_FUZZ_SECONDS, default 10),
+# the unit tests under ASan and TSan and the integration tests against ASan binaries, and the
+# tests of the operations scripts and units. Temporary files live in one directory per run,
+# removed at the end.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.bash"
 cd "$LINKRING_ROOT"
@@ -13,9 +18,35 @@ install_build_dependencies
 swift build -c release
 swift build --build-tests
 export LINKRING_BIN_DIR="$LINKRING_ROOT/.build/release"
+TMPDIR=$(mktemp -d /tmp/linkring-tests.XXXXXX)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+
 if [ $# -gt 0 ]; then
     swift test --skip-build --filter "$1"
     exit 0
 fi
-swift test --skip-build
-bash scripts/fuzz.bash --seconds "${LINKRING_FUZZ_SECONDS:-10}"
+
+passed=()
+failed=()
+step() {  # NAME COMMAND…
+    local name=$1 started=$SECONDS
+    shift
+    echo "=== $name"
+    if "$@"; then
+        passed+=("$name ($((SECONDS - started))s)")
+    else
+        failed+=("$name ($((SECONDS - started))s)")
+    fi
+}
+
+step "swift tests" swift test --skip-build
+step "fuzzing" bash scripts/fuzz.bash --seconds "${LINKRING_FUZZ_SECONDS:-10}"
+step "sanitizers" bash scripts/sanitize.bash --integration
+step "operations scripts" bash Tests/scripts/run.bash
+
+echo
+for name in "${passed[@]}"; do echo "PASS $name"; done
+for name in "${failed[@]+"${failed[@]}"}"; do echo "FAIL $name"; done
+echo "${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

@@ -187,8 +187,10 @@ public final class OutputFlusher {
         for connection in batch { connection.flush() }
     }
 
+    /// Stops flushing; connections still waiting are let go (they hold the flusher too).
     public func close() {
         hook?.close()
         hook = nil
+        dirty.removeAll()
     }
 }

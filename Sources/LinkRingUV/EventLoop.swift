@@ -35,18 +35,16 @@ func check(_ status: Int32, _ operation: @autoclosure () -> String) throws -> In
 
 public final class EventLoop {
     let loop: UnsafeMutablePointer<uv_loop_t>
-    /// Shared by every stream's reads (see the file comment).
-    let readBuffer: UnsafeMutableRawPointer
+    /// Shared by every stream's reads (see the file comment); allocated on the first read.
+    private var sharedReadBuffer: UnsafeMutableRawPointer? = nil
     public static let readBufferBytes = 64 * 1024
 
     public init() throws {
         loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
-        readBuffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
         do {
             try check(uv_loop_init(loop), "uv_loop_init")
         } catch {
             loop.deallocate()
-            readBuffer.deallocate()
             throw error
         }
         loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -65,10 +63,26 @@ public final class EventLoop {
     /// The loop's cached monotonic time in milliseconds (updated once per iteration).
     public var nowMs: UInt64 { uv_now(loop) }
 
-    /// Closes the loop; returns false if handles are still open (a leak).
+    /// Closes the loop and frees its memory; returns false if handles are still open (a leak:
+    /// the loop is then kept, as libuv requires).
     public func close() -> Bool {
-        uv_loop_close(loop) == 0
+        guard !isClosed else { return true }
+        guard uv_loop_close(loop) == 0 else { return false }
+        isClosed = true
+        loop.deallocate()
+        sharedReadBuffer?.deallocate()
+        sharedReadBuffer = nil
+        return true
     }
+
+    var readBuffer: UnsafeMutableRawPointer {
+        if let sharedReadBuffer { return sharedReadBuffer }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
+        sharedReadBuffer = buffer
+        return buffer
+    }
+
+    private var isClosed = false
 
     static func owner(of loop: UnsafeMutablePointer<uv_loop_t>?) -> EventLoop? {
         guard let data = loop?.pointee.data else { return nil }

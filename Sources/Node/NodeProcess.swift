@@ -65,6 +65,7 @@ enum NodeProcess {
             }
         }
         loop.run()
+        service.detach()
         if !loop.close() { Log.warning("event loop closed with handles still open") }
         Log.info("node \(address) stopped")
     }

@@ -39,6 +39,13 @@ final class NodeService: HTTPRequestHandler {
         self.fsync = fsync
     }
 
+    /// Drops the references to the parts that refer back to this service (after the loop ended).
+    func detach() {
+        commitLog = nil
+        server = nil
+        antiEntropy = nil
+    }
+
     /// Sets the clock's origin once the real listen address is known.
     func rebindOrigin(_ origin: UInt64) {
         var rebound = HybridClock(origin: origin)

@@ -184,6 +184,7 @@ final class NodeClient {
     }
 
     func closeAll() {
+        onHealthChange = nil
         for connection in pool { connection.fail(nil) }
         pool.removeAll()
         pingConnection?.fail(nil)

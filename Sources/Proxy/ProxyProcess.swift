@@ -50,6 +50,9 @@ enum ProxyProcess {
                  + "\(options.vnodes) vnodes per node, \(ring.rangeCount) key ranges")
         Output.printLine("listening on \(address)")
         loop.run()
+        service.operatorRoutes = nil
+        service.reload(ring: ring, nodes: [])
+        sentinel.adopt([])
         if !loop.close() { Log.warning("event loop closed with handles still open") }
         Log.info("proxy \(address) stopped")
     }

@@ -22,6 +22,7 @@ final class Sentinel {
     /// Logs the table once after a burst of changes (all nodes answering their first ping).
     private var tableTimer: Timer?
     private var isTablePending = false
+    private var isClosed = false
 
     init(loop: EventLoop, nodes: [NodeClient], options: ProxyOptions) {
         self.loop = loop
@@ -60,6 +61,7 @@ final class Sentinel {
     }
 
     func close() {
+        isClosed = true
         for timer in timers { timer.close() }
         timers.removeAll()
         tableTimer?.close()
@@ -70,7 +72,7 @@ final class Sentinel {
         let health = node.health
         let level: Log.Level = health.isUsable ? .info : .warning
         Log.write(level, "node \(node.address) is \(health.state.rawValue) (\(health.readiness.rawValue))")
-        guard !isTablePending else { return }
+        guard !isTablePending, !isClosed else { return }
         isTablePending = true
         let timer = tableTimer ?? Timer(loop: loop)
         tableTimer = timer
