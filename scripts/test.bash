@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib/common.bash"
 cd "$LINKRING_ROOT"
 
 install_build_dependencies
-swift build -c release
+swift build -c release --static-swift-stdlib
 swift build --build-tests
 export LINKRING_BIN_DIR="$LINKRING_ROOT/.build/release"
 TMPDIR=$(mktemp -d /tmp/linkring-tests.XXXXXX)

@@ -1,8 +1,9 @@
 // The proxy's own routes: /_/health, /_/status (?key=S), /_/metrics. A client path under /_/
 // is answered here and never forwarded to a node.
 //
-// Health is about keys, not nodes: 200 while every key range has at least one replica that
-// is not down (so every key can be read and written), else 503.
+// Health is about keys, not nodes: 200 while every key range has at least one replica known
+// to be up (answered a ping), else 503. A node not pinged yet does not count, so a proxy in
+// front of a cluster that is not there yet is not healthy.
 
 import LinkRingCore
 import LinkRingServer
@@ -50,14 +51,14 @@ final class OperatorRoutes {
     /// Key ranges none of whose replicas is usable.
     func uncoveredRanges() -> Int {
         var uncovered = 0
-        for range in 0..<service.ring.rangeCount where !service.ring.replicas(ofRange: range).contains(where: { service.nodes[$0].health.isUsable }) {
+        for range in 0..<service.ring.rangeCount where !service.ring.replicas(ofRange: range).contains(where: { service.nodes[$0].health.state == .up }) {
             uncovered += 1
         }
         return uncovered
     }
 
     private func healthJSON() -> String {
-        let usable = service.nodes.filter { $0.health.isUsable }.count
+        let usable = service.nodes.filter { $0.health.state == .up }.count
         let uncovered = uncoveredRanges()
         return "{\"state\":\(JSONText.string(uncovered == 0 ? "ok" : "degraded")),\"nodesUp\":\(usable),"
             + "\"nodes\":\(service.nodes.count),\"rangesWithoutReplica\":\(uncovered)}\n"

@@ -28,12 +28,14 @@ install_build_dependencies() {
     command -v swift >/dev/null || { echo "swift is not on the PATH (Swift 6 toolchain needed)" >&2; return 1; }
 }
 
-# build_release: builds .build/release/linkring-{node,proxy} when a source is newer.
+# build_release: builds .build/release/linkring-{node,proxy} when a source is newer. The Swift
+# runtime is linked in (--static-swift-stdlib), so the binaries run on hosts without the
+# toolchain: they need only libc and libuv1.
 build_release() {
     local node="$LINKRING_ROOT/.build/release/linkring-node"
     if [ ! -x "$node" ] || [ -n "$(find "$LINKRING_ROOT/Sources" "$LINKRING_ROOT/Package.swift" -newer "$node" -print -quit)" ]; then
         install_build_dependencies
         echo "building release binaries..." >&2
-        (cd "$LINKRING_ROOT" && swift build -c release --product linkring-node >&2 && swift build -c release --product linkring-proxy >&2)
+        (cd "$LINKRING_ROOT" && swift build -c release --static-swift-stdlib >&2)
     fi
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""harness.py: runs the fault scenarios and reports them; started by run.bash, inside "ctl".
+
+    harness.py --mode ci|full --run-dir DIR --bin-dir DIR --host NAME=NAMESPACE=IP … [--only A,B] [--seed N]
+    harness.py --skip-all REASON [--only A,B]      (run.bash could not make namespaces)
+
+Prints one line per scenario, `PASS|FAIL|SKIP name figures…`, with indented details (problems,
+error classes, notes) under it, then `N passed, N failed, N skipped`; exits 1 on any FAIL.
+Writes RUN_DIR/figures.json and RUN_DIR/figures.md (the table docs/RELIABILITY.md shows).
+Each scenario runs on a fresh cluster in RUN_DIR/SCENARIO/ (logs, history.jsonl, events.jsonl).
+
+The settings below are the suite's: production defaults for the proxy's failure detection
+(ping every 250 ms, 1 s ping time-out, down after 3 misses) so time to detect is what an
+operator gets, and a 1 s anti-entropy interval on the nodes (5 s by default) so healing
+settles quickly. Modes differ only in cycles and in how long a fault is held.
+"""
+import argparse
+import json
+import os
+import sys
+
+from cluster import Host
+from runner import run_scenario, spread
+from scenarios import SPECS
+
+COMMON = {
+    "node_options": ["--sync-interval-ms", "1000"],
+    "proxy_options": ["--status-interval-s", "0"],
+    "tmpfs_size": "512k",
+    "workers": 6,
+    "keys": 200,
+    "client_timeout_s": 10,
+    "warmup_s": 1.0,
+    "settle_load_s": 1.0,
+}
+MODES = {
+    "ci": {"hold_s": 1.0, "full_hold_s": 2.0},
+    "full": {"hold_s": 1.5, "full_hold_s": 4.0},
+}
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description="LinkRing fault-injection scenarios (run through run.bash)")
+    parser.add_argument("--mode", choices=sorted(MODES), default="ci")
+    parser.add_argument("--run-dir")
+    parser.add_argument("--bin-dir")
+    parser.add_argument("--host", action="append", default=[], help="NAME=NAMESPACE=IP, one per host")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-all", metavar="REASON")
+    return parser.parse_args()
+
+
+def selected_specs(only):
+    names = [n for n in only.split(",") if n]
+    unknown = set(names) - {s.name for s in SPECS}
+    if unknown:
+        sys.exit(f"unknown scenarios: {', '.join(sorted(unknown))}; known: {', '.join(s.name for s in SPECS)}")
+    return [s for s in SPECS if not names or s.name in names]
+
+
+def parse_hosts(entries):
+    hosts = []
+    for entry in entries:
+        name, namespace, ip = entry.split("=")
+        hosts.append(Host(name, namespace, ip))
+    return hosts
+
+
+def error_cell(result):
+    allowed, unexpected = sum(result.errors_allowed.values()), sum(result.errors_unexpected.values())
+    if not allowed and not unexpected:
+        return "0"
+    parts = []
+    if unexpected:
+        parts.append("unexpected: " + ", ".join(f"{k}×{v}" for k, v in result.errors_unexpected.most_common()))
+    if allowed:
+        parts.append("allowed: " + ", ".join(f"{k}×{v}" for k, v in result.errors_allowed.most_common()))
+    return f"{allowed + unexpected} ({'; '.join(parts)})"
+
+
+def write_figures(run_dir, mode, results):
+    with open(os.path.join(run_dir, "figures.json"), "w", encoding="utf-8") as out:
+        json.dump({"mode": mode, "scenarios": [r.as_dict() for r in results]}, out, indent=1)
+    header = ("| scenario | result | cycles | operations | acked writes | acked writes lost | client-visible errors "
+              "| time to detect (median/max) | time to ready (median/max) | back in rotation (median/max) "
+              "| replicas converged after |")
+    rows = [header, "|" + "---|" * 11]
+    for r in results:
+        converge = "-" if r.converge_s is None else f"{r.converge_s:.2f}s"
+        rows.append(f"| {r.name} | {r.status} | {r.cycles} | {r.ops} | {r.acked_writes} | {r.lost} | {error_cell(r)} "
+                    f"| {spread(r.detect_s)} | {spread(r.ready_s)} | {spread(r.rotation_s)} | {converge} |")
+    with open(os.path.join(run_dir, "figures.md"), "w", encoding="utf-8") as out:
+        out.write("\n".join(rows) + "\n")
+
+
+def skip_all(specs, reason):
+    for spec in specs:
+        print(f"SKIP {spec.name:<9} {reason}")
+    print(f"0 passed, 0 failed, {len(specs)} skipped")
+    return 0
+
+
+def main():
+    args = parse_arguments()
+    specs = selected_specs(args.only)
+    if args.skip_all:
+        return skip_all(specs, args.skip_all)
+    settings = dict(COMMON, **MODES[args.mode], seed=args.seed)
+    hosts = parse_hosts(args.host)
+    results = []
+    for spec in specs:
+        result = run_scenario(spec, args.mode, os.path.join(args.run_dir, spec.name), hosts, args.bin_dir, settings)
+        results.append(result)
+        print(result.line(), flush=True)
+        for detail in result.details():
+            print(detail, flush=True)
+    write_figures(args.run_dir, args.mode, results)
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("PASS", "FAIL", "SKIP")}
+    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped", flush=True)
+    return 1 if counts["FAIL"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""scenarios.py: the faults of the suite, one function each, run under load by runner.py.
+
+    kill9      kill -9 of a random node, wait until the proxy logs it down, keep the load on it
+               for a moment, restart it on the same data directory, wait for ready; repeated
+    sigstop    SIGSTOP of a random node until the proxy logs it down and a moment longer,
+               then SIGCONT (the node never restarts: it missed the writes of its pause)
+    partition  a random node's link down (it hears and says nothing), then up again
+    oneway     a random node's outgoing packets dropped (iptables in its namespace): it
+               receives every request, may apply writes, but cannot answer; then allowed again
+    proxykill  two proxies (proxy ids 1 and 2), clients spread over both; kill -9 one, the
+               clients on it switch to the other, restart it; the next cycle kills the other
+    diskfull   node n2's data directory is on a tmpfs (512 KiB); a filler file fills it under
+               load (its writes are refused: PUTs succeed through the other replica or fail
+               with a clean 503), the filler is removed (its writes resume), then the node is
+               killed with -9 and must replay its log on the tmpfs without any corruption
+
+Each body gets a runner.Context: ctx.cluster, ctx.faults, ctx.cycles, ctx.rng, ctx.settings,
+and the measuring helpers (expect_down, expect_ready, expect_rotation, restart, allow_errors).
+A fault is always undone by its own body when it can be; runner.heal() undoes the rest.
+"""
+import os
+import time
+from dataclasses import dataclass, field
+
+from cluster import http_request, parse_wall, wait_until
+from runner import SkipScenario
+
+CONNECTION_ERRORS = ("refused", "reset", "closed")
+DISKFULL_NODE = "n2"
+
+
+@dataclass
+class Spec:
+    name: str
+    body: object
+    cycles: dict
+    proxies: int = 1
+    prepare: object = None    # (resources, directory, settings) → {node label: data dir}
+    summarize: object = None  # (ctx, run records) → None; adds figures and notes
+    about: str = field(default="")
+
+
+def pick_node(ctx):
+    return ctx.rng.choice(ctx.cluster.nodes)
+
+
+# process faults
+
+def kill9(ctx):
+    for cycle in range(ctx.cycles):
+        node = pick_node(ctx)
+        _, wall = ctx.node_fault("kill -9", node, cycle=cycle)
+        node.kill9()
+        ctx.expect_down(node, wall)
+        ctx.sleep(ctx.settings["hold_s"])
+        ctx.restart(node)
+
+
+def sigstop(ctx):
+    for cycle in range(ctx.cycles):
+        node = pick_node(ctx)
+        _, wall = ctx.node_fault("SIGSTOP", node, cycle=cycle)
+        node.pause()
+        ctx.expect_down(node, wall)
+        ctx.sleep(ctx.settings["hold_s"])
+        mono, wall = ctx.mark("SIGCONT", node=node.label)
+        node.resume()
+        ctx.expect_ready(node, mono)
+        ctx.expect_rotation(node, wall)
+
+
+# network faults
+
+def isolate_and_heal(ctx, label, cut, heal):
+    for cycle in range(ctx.cycles):
+        node = pick_node(ctx)
+        _, wall = ctx.node_fault(label, node, cycle=cycle)
+        cut(node.host)
+        ctx.expect_down(node, wall)
+        ctx.sleep(ctx.settings["hold_s"])
+        mono, wall = ctx.mark(f"heal {label}", node=node.label)
+        heal(node.host)
+        ctx.expect_ready(node, mono)
+        ctx.expect_rotation(node, wall)
+
+
+def partition(ctx):
+    isolate_and_heal(ctx, "link down", ctx.faults.link_down, ctx.faults.link_up)
+
+
+def oneway(ctx):
+    isolate_and_heal(ctx, "drop outgoing", ctx.faults.drop_outgoing, ctx.faults.allow_outgoing)
+
+
+# a second proxy
+
+def proxykill(ctx):
+    ctx.data["kills"] = []
+    for cycle in range(ctx.cycles):
+        index = cycle % 2
+        victim = ctx.cluster.proxies[index]
+        killed, _ = ctx.mark("kill -9 proxy", proxy=victim.label, cycle=cycle)
+        victim.kill9()
+        ctx.data["kills"].append((killed, index))
+        ctx.sleep(ctx.settings["hold_s"])
+        restarted, _ = ctx.mark("restart proxy", proxy=victim.label)
+        victim.start()
+        if wait_until(victim.is_healthy, 30) is None:
+            ctx.problem(f"{victim.label}: /_/health not 200 within 30s of its restart")
+        ctx.result.ready_s.append(round(time.monotonic() - restarted, 3))
+        if wait_until(lambda: all(ctx.cluster.in_rotation(victim, n) for n in ctx.cluster.nodes), 30) is None:
+            ctx.problem(f"{victim.label}: does not see every node up and ready within 30s of its restart")
+        ctx.result.rotation_s.append(round(time.monotonic() - restarted, 3))
+        classes = [f"{op} {kind}" for op in ("GET", "PUT", "DELETE") for kind in CONNECTION_ERRORS]
+        ctx.allow_errors(classes, killed, time.monotonic(), proxy=index, why="requests to the killed proxy")
+
+
+def summarize_proxykill(ctx, records):
+    """Time to detect: from the kill to the first client failure on that proxy; and how long
+    until every client that failed there had an answer from the other proxy."""
+    switches = []
+    for killed, index in ctx.data.get("kills", []):
+        failures = sorted((r["t1"], r["w"]) for r in records if r["px"] == index and r["r"] != "ok" and r["t1"] >= killed)
+        if not failures:
+            ctx.problem(f"no client noticed the kill of proxy {index + 1} (was any client on it?)")
+            continue
+        ctx.result.detect_s.append(round(failures[0][0] - killed, 3))
+        first_failure = {}
+        for failed_at, worker in failures:
+            first_failure.setdefault(worker, failed_at)
+        for worker, failed_at in first_failure.items():
+            answered = [r["t1"] for r in records if r["w"] == worker and r["px"] != index and r["r"] == "ok"
+                        and r["t0"] >= failed_at]
+            if answered:
+                switches.append(min(answered) - killed)
+    if switches:
+        ctx.result.notes.append(f"clients of a killed proxy answered by the other within {max(switches):.3f}s "
+                                f"of the kill ({len(switches)} switches)")
+
+
+# a full disk
+
+def prepare_diskfull(resources, directory, settings):
+    mount = os.path.join(directory, f"tmpfs-{DISKFULL_NODE}")
+    try:
+        resources.mount_tmpfs(mount, settings["tmpfs_size"])
+    except RuntimeError as error:
+        raise SkipScenario(f"cannot mount a tmpfs here: {error}") from error
+    return {DISKFULL_NODE: os.path.join(mount, "data")}
+
+
+def diskfull(ctx):
+    node = next(n for n in ctx.cluster.nodes if n.label == DISKFULL_NODE)
+    mount = os.path.dirname(node.data_dir)
+    probe = probe_key(ctx, node)
+    ctx.data["full"] = []
+    for cycle in range(ctx.cycles):
+        filled, wall = ctx.mark("fill", node=node.label, cycle=cycle)
+        filler, size = ctx.faults.fill(mount)
+        refused = wait_until(lambda: first_log_time(node, "log write failed", wall), 15, 0.05)
+        if refused is None:
+            ctx.problem(f"{node.label}: no 'log write failed' within 15s of filling its disk")
+        else:
+            ctx.result.detect_s.append(round(refused - wall, 3))
+        ctx.sleep(ctx.settings["full_hold_s"])
+        if node.health() is None:
+            ctx.problem(f"{node.label}: /_/health does not answer while its disk is full")
+        freed, _ = ctx.mark("free", node=node.label, filler_bytes=size)
+        ctx.faults.unfill(filler)
+        ctx.data["full"].append((filled, freed))
+        ctx.allow_errors(("PUT 503", "DELETE 503"), filled, freed, why="writes while a replica's disk is full")
+        resumed = wait_until(lambda: probe_write_lands(ctx, node, probe, cycle), 15, 0.1)
+        if resumed is None:
+            ctx.problem(f"{node.label}: writes did not resume within 15s of freeing its disk")
+        else:
+            ctx.result.ready_s.append(round(time.monotonic() - freed, 3))
+        ctx.sleep(ctx.settings["hold_s"])
+    _, wall = ctx.node_fault("kill -9 after full disk", node)
+    node.kill9()
+    ctx.expect_down(node, wall)
+    ctx.restart(node)
+
+
+def probe_key(ctx, node):
+    """A key outside the workload's whose replicas include node (for the writes-resume probe)."""
+    for number in range(1000):
+        key = f"probe{number}"
+        if node in ctx.cluster.replicas([key])[key]:
+            return key
+    raise RuntimeError(f"no probe key placed on {node.label}")
+
+
+def probe_write_lands(ctx, node, key, cycle):
+    """PUT key through a proxy; true once node itself holds the value."""
+    value = f"http://probe/{cycle}/{time.monotonic():.6f}"
+    proxy = ctx.cluster.running_proxies()[0]
+    try:
+        if http_request(proxy.address, "PUT", f"/?short={key}&long={value}", 5.0)[0] != 200:
+            return False
+        status, _, body = http_request(node.address, "GET", f"/_/kv?short={key}", 2.0)
+    except OSError:
+        return False
+    return status == 200 and body.decode() == value
+
+
+def first_log_time(process, text, after_wall):
+    """Wall time of the first stderr line of process containing text, logged after after_wall."""
+    for line in process.log_text().splitlines():
+        if text in line:
+            stamp = line.split(" ", 1)[0]
+            try:
+                wall = parse_wall(stamp)
+            except ValueError:
+                continue
+            if wall >= after_wall:
+                return wall
+    return None
+
+
+def summarize_diskfull(ctx, records):
+    """How writes to keys held by the full node fared while its disk was full."""
+    node = next(n for n in ctx.cluster.nodes if n.label == DISKFULL_NODE)
+    on_node = {key for key, nodes in ctx.replicas.items() if node in nodes}
+    answers = {}
+    for record in records:
+        if record["op"] == "get" or record["k"] not in on_node:
+            continue
+        if any(start <= record["t0"] and record["t1"] <= end for start, end in ctx.data.get("full", [])):
+            name = f"{record['op']} {record['st'] or record['err']}"
+            answers[name] = answers.get(name, 0) + 1
+    shown = ", ".join(f"{name}×{count}" for name, count in sorted(answers.items()))
+    ctx.result.notes.append(f"writes to keys on {node.label} while its disk was full: {shown or 'none'}")
+    refusals = sum(1 for line in node.log_text().splitlines() if "log write failed" in line)
+    ctx.result.notes.append(f"{node.label} logged 'log write failed' {refusals} times")
+
+
+SPECS = [
+    Spec("kill9", kill9, {"ci": 10, "full": 100}, about="kill -9 of a random node, restart, wait for ready"),
+    Spec("sigstop", sigstop, {"ci": 2, "full": 10}, about="SIGSTOP past the down threshold, SIGCONT"),
+    Spec("partition", partition, {"ci": 2, "full": 10}, about="a node's link down, then up"),
+    Spec("oneway", oneway, {"ci": 2, "full": 10}, about="a node's outgoing packets dropped, then allowed"),
+    Spec("proxykill", proxykill, {"ci": 2, "full": 10}, proxies=2, summarize=summarize_proxykill,
+         about="two proxies; kill -9 one, clients switch, restart it; alternate"),
+    Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,
+         about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
+]
