@@ -48,6 +48,8 @@ def parse_arguments():
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-all", metavar="REASON")
+    parser.add_argument("--tolerate-stale-reads", action="store_true",
+                        help="report stale reads during the run without failing the scenario")
     return parser.parse_args()
 
 
@@ -106,7 +108,7 @@ def main():
     specs = selected_specs(args.only)
     if args.skip_all:
         return skip_all(specs, args.skip_all)
-    settings = dict(COMMON, **MODES[args.mode], seed=args.seed)
+    settings = dict(COMMON, **MODES[args.mode], seed=args.seed, tolerate_stale_reads=args.tolerate_stale_reads)
     hosts = parse_hosts(args.host)
     results = []
     for spec in specs:

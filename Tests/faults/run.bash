@@ -5,6 +5,7 @@
 #   Tests/faults/run.bash --full    100 kill -9 cycles, 10 of each other fault (about 20 minutes)
 #   options: --only kill9,diskfull   some scenarios · --seed N   another random choice of victims
 #            --keep                  keep data directories and histories of a passing run too
+#            --tolerate-stale-reads  count stale reads during the run without failing on them
 #   environment: LINKRING_BIN_DIR=DIR  run these binaries instead of building the release ones
 #                LINKRING_FAULTS_RESULTS=DIR  where runs go (default Tests/faults/results)
 #
@@ -44,8 +45,9 @@ HUB="${PREFIX}hub"
 HOSTS=(ctl:1 p0:2 p1:3 n0:10 n1:11 n2:12 n3:13)
 HARNESS_TIMEOUT_S=900
 SKIP_REASON=""
+EXTRA=()
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 parse_arguments() {
     while [[ $# -gt 0 ]]; do
@@ -55,6 +57,7 @@ parse_arguments() {
             --only) ONLY="${2:?--only needs scenario names}"; shift ;;
             --seed) SEED="${2:?--seed needs a number}"; shift ;;
             --keep) KEEP=yes ;;
+            --tolerate-stale-reads) EXTRA+=(--tolerate-stale-reads) ;;
             -h|--help) usage 0 ;;
             *) echo "unknown argument: $1" >&2; usage 2 ;;
         esac
@@ -157,7 +160,7 @@ main() {
     mapfile -t hosts < <(host_arguments)
     timeout --kill-after=30 "$HARNESS_TIMEOUT_S" ip netns exec "${PREFIX}ctl" \
         python3 "$FAULTS_DIR/harness.py" --mode "$MODE" --run-dir "$RUN_DIR" --bin-dir "$RUN_DIR/bin" \
-        --only "$ONLY" --seed "$SEED" "${hosts[@]}" | tee "$RUN_DIR/summary.txt" || status=$?
+        --only "$ONLY" --seed "$SEED" "${EXTRA[@]}" "${hosts[@]}" | tee "$RUN_DIR/summary.txt" || status=$?
     [[ $status -ne 124 ]] || echo "FAIL the suite did not finish within ${HARNESS_TIMEOUT_S}s"
     return "$status"
 }

@@ -33,6 +33,7 @@ DETECT_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 30.0
 HEAL_TIMEOUT_S = 45.0
 CONVERGE_TIMEOUT_S = 20.0
+EXAMPLES_SHOWN = 3
 OP_NAMES = {"put": "PUT", "get": "GET", "del": "DELETE"}
 
 
@@ -62,6 +63,7 @@ class Result:
         errors = sum(self.errors_allowed.values()) + sum(self.errors_unexpected.values())
         parts = [f"{self.status} {self.name:<9}", f"cycles={self.cycles}", f"ops={self.ops}",
                  f"acked-writes={self.acked_writes}", f"lost={self.lost}",
+                 f"stale-reads={self.violations['stale-read']}",
                  f"errors={errors}({sum(self.errors_unexpected.values())} unexpected)",
                  f"detect={spread(self.detect_s)}", f"ready={spread(self.ready_s)}",
                  f"rotation={spread(self.rotation_s)}",
@@ -241,6 +243,15 @@ class Workload:
         with open(self.history, encoding="utf-8") as lines:
             return [json.loads(line) for line in lines if line.strip()]
 
+    def written_keys(self):
+        keys = set()
+        with open(self.history, encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                if record["op"] != "get":
+                    keys.add(record["k"])
+        return sorted(keys)
+
 
 def run_scenario(spec, mode, directory, hosts, bin_dir, settings):
     """Runs one scenario; returns its Result (never raises for a scenario failure)."""
@@ -274,7 +285,7 @@ def run_scenario(spec, mode, directory, hosts, bin_dir, settings):
         result.problems.append(f"{type(error).__name__}: {error}")
     finally:
         shut_down(result, cluster, workload, [faults, resources])
-    if result.status != "SKIP" and (result.problems or result.lost or result.violations or result.errors_unexpected):
+    if result.status != "SKIP" and (result.problems or result.lost or result.errors_unexpected):
         result.status = "FAIL"
     result.duration_s = time.monotonic() - began
     return result
@@ -301,9 +312,7 @@ def heal(context):
 def judge(context, workload):
     """Convergence, read-back, history check, error classes, node logs."""
     cluster, result = context.cluster, context.result
-    records = workload.records()
-    written = sorted({r["k"] for r in records if r["op"] != "get"})
-    replicas = cluster.replicas(written)
+    replicas = cluster.replicas(workload.written_keys())
     began = time.monotonic()
     divergent = wait_until(lambda: not cluster.divergent_keys(replicas), CONVERGE_TIMEOUT_S, 0.25)
     if divergent is None:
@@ -316,8 +325,15 @@ def judge(context, workload):
     report = checker.check([checker.op_from_record(r) for r in records])
     result.violations.update(v.kind for v in report.violations)
     result.lost = report.lost_acknowledged_writes
-    for violation in report.violations[:10]:
-        context.problem(str(violation))
+    for kind in checker.KINDS:
+        examples = [v for v in report.violations if v.kind == kind]
+        if not examples:
+            continue
+        tolerated = kind == "stale-read" and context.settings["tolerate_stale_reads"]
+        add = result.notes.append if tolerated else context.problem
+        add(f"checker: {len(examples)} {kind}{' (tolerated: --tolerate-stale-reads)' if tolerated else ''}")
+        for violation in examples[:EXAMPLES_SHOWN]:
+            add(f"  e.g. {violation}")
     run_records = [r for r in records if r.get("w", 0) >= 0]
     result.ops = len(run_records)
     result.acked_writes = sum(1 for r in run_records if r["op"] != "get" and r["r"] == "ok")

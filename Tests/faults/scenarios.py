@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from cluster import http_request, parse_wall, wait_until
-from runner import SkipScenario
+from runner import SkipScenario, spread
 
 CONNECTION_ERRORS = ("refused", "reset", "closed")
 DISKFULL_NODE = "n2"
@@ -173,7 +173,7 @@ def diskfull(ctx):
         if resumed is None:
             ctx.problem(f"{node.label}: writes did not resume within 15s of freeing its disk")
         else:
-            ctx.result.ready_s.append(round(time.monotonic() - freed, 3))
+            ctx.data.setdefault("resumed_s", []).append(round(time.monotonic() - freed, 3))
         ctx.sleep(ctx.settings["hold_s"])
     _, wall = ctx.node_fault("kill -9 after full disk", node)
     node.kill9()
@@ -231,7 +231,9 @@ def summarize_diskfull(ctx, records):
     shown = ", ".join(f"{name}×{count}" for name, count in sorted(answers.items()))
     ctx.result.notes.append(f"writes to keys on {node.label} while its disk was full: {shown or 'none'}")
     refusals = sum(1 for line in node.log_text().splitlines() if "log write failed" in line)
-    ctx.result.notes.append(f"{node.label} logged 'log write failed' {refusals} times")
+    ctx.result.notes.append(f"{node.label} logged 'log write failed' {refusals} times; detect = fill to its first "
+                            f"'log write failed'; its writes resumed {spread(ctx.data.get('resumed_s', []))} "
+                            f"after the filler was removed; ready/rotation = its restart after kill -9")
 
 
 SPECS = [
