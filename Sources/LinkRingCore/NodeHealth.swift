@@ -7,16 +7,42 @@
 // error, time-out, 5xx): passive detection, so a dead node is noticed by traffic before the
 // next ping. A node that is not down is used; `unknown` (not pinged yet) counts as usable so a
 // proxy serves from its first request. Readiness (`ready`/`recovering`) comes from the node's
-// own /_/health (and X-Recovering on its answers); reads prefer ready replicas. Any failure
-// makes readiness unknown until a ping confirms it again: a node that crashed and came back
-// between two pings may have missed writes, so it must not count as ready on old news.
+// own /_/health (and X-Recovering on its answers); reads prefer ready replicas.
+//
+// Catching up: once this proxy has seen a node fail, the node may have missed writes that the
+// other replicas acknowledged while it was out — including writes acknowledged after the node
+// came back and finished its own start-up repair but before this proxy sent it writes again.
+// So after a failure, a node that says "ready" is only `catchingUp` until it reports two more
+// completed anti-entropy rounds than at that first ping: at least one whole round then began
+// after this proxy resumed sending it writes, and pulled everything acknowledged before.
 
 public enum NodeState: String, Sendable {
     case unknown, up, down
 }
 
 public enum NodeReadiness: String, Sendable {
-    case unknown, ready, recovering
+    case unknown, ready, recovering, catchingUp
+}
+
+/// What a node's /_/health says, as far as the proxy cares.
+public struct NodeReport: Sendable, Equatable {
+    public var readiness: NodeReadiness
+    /// Completed anti-entropy rounds, and peers it repairs with (0: nothing to catch up from).
+    public var syncRounds: UInt64
+    public var peers: UInt64
+
+    public init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0) {
+        self.readiness = readiness
+        self.syncRounds = syncRounds
+        self.peers = peers
+    }
+
+    /// Reads `"state"`, `"rounds"` and `"peers"` from a node's /_/health JSON.
+    public static func parse(_ body: [UInt8]) -> NodeReport {
+        let readiness: NodeReadiness = JSONScan.contains(body, "\"state\":\"recovering\"") ? .recovering : .ready
+        return NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
+                          peers: JSONScan.number(body, key: "peers") ?? 0)
+    }
 }
 
 public struct NodeHealth: Sendable {
@@ -29,6 +55,10 @@ public struct NodeHealth: Sendable {
     public private(set) var lastRoundTripMs: UInt64? = nil
     /// When the state last changed.
     public private(set) var sinceMs: UInt64 = 0
+    /// A failure was seen since the node was last confirmed ready.
+    public private(set) var sawFailure = false
+    /// While catching up: the rounds the node must report to count as ready.
+    public private(set) var readyAtRounds: UInt64? = nil
 
     public init(failuresToDown: Int, nowMs: UInt64 = 0) {
         precondition(failuresToDown > 0)
@@ -39,7 +69,23 @@ public struct NodeHealth: Sendable {
     public var isUsable: Bool { state != .down }
     public var isReady: Bool { state != .down && readiness == .ready }
 
-    /// A ping answered (with the node's readiness) or a request succeeded (readiness nil).
+    /// A ping answered with the node's report. Returns true when state or readiness changed.
+    @discardableResult
+    public mutating func recordPing(nowMs: UInt64, roundTripMs: UInt64, report: NodeReport) -> Bool {
+        var readiness = report.readiness
+        if readiness == .ready && sawFailure && report.peers > 0 {
+            let target = readyAtRounds ?? report.syncRounds + 2
+            readyAtRounds = target
+            readiness = report.syncRounds >= target ? .ready : .catchingUp
+        }
+        if readiness == .ready {
+            sawFailure = false
+            readyAtRounds = nil
+        }
+        return recordSuccess(nowMs: nowMs, roundTripMs: roundTripMs, readiness: readiness)
+    }
+
+    /// A request succeeded (readiness nil: unchanged) or said it is recovering.
     /// Returns true when the state changed.
     @discardableResult
     public mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
@@ -60,6 +106,8 @@ public struct NodeHealth: Sendable {
         consecutiveFailures += 1
         if isPing { lastPingMs = nowMs }
         readiness = .unknown
+        sawFailure = true
+        readyAtRounds = nil
         guard consecutiveFailures >= failuresToDown else { return false }
         return transition(to: .down, nowMs: nowMs)
     }

@@ -162,8 +162,7 @@ final class NodeClient {
         let now = loop.nowMs
         let changed: Bool
         if case .answered(200, _, let body, _) = reply {
-            let readiness: NodeReadiness = containsBytes(body, "\"state\":\"recovering\"") ? .recovering : .ready
-            changed = health.recordSuccess(nowMs: now, roundTripMs: now - sentMs, readiness: readiness)
+            changed = health.recordPing(nowMs: now, roundTripMs: now - sentMs, report: NodeReport.parse(body))
             drainQueue()
         } else {
             changed = health.recordFailure(nowMs: now, isPing: true)
@@ -191,13 +190,4 @@ final class NodeClient {
         pingConnection = nil
         failQueue("proxy stopping")
     }
-}
-
-func containsBytes(_ haystack: [UInt8], _ needle: String) -> Bool {
-    let pattern = Array(needle.utf8)
-    guard haystack.count >= pattern.count else { return false }
-    for start in 0...(haystack.count - pattern.count) where ASCII.equals(haystack, start..<start + pattern.count, pattern) {
-        return true
-    }
-    return false
 }

@@ -54,7 +54,9 @@ enum WriteOp: Sendable {
 }
 
 /// Runs `ops` over `workers` keep-alive connections in parallel; records acknowledgements.
-func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger) {
+/// With `readBack`, every acknowledged PUT is read back at once through the same connection
+/// and must show that value or a newer one (read-your-writes, the sharpest stale-read probe).
+func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger, readBack: Bool = false) {
     DispatchQueue.concurrentPerform(iterations: workers) { worker in
         guard let client = try? TestClient(port: port) else { return ledger.writeFailed("worker \(worker): connect failed") }
         for index in stride(from: worker, to: ops.count, by: workers) {
@@ -63,6 +65,10 @@ func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger) {
                 case .put(let key, let seq):
                     let answer = try client.request("PUT", "/?short=\(key)&long=http://v/\(key)/\(seq)")
                     if answer.status == 200 { ledger.acked(key, seq: seq) } else { ledger.writeFailed("PUT \(key): \(answer.status)") }
+                    if readBack && answer.status == 200 {
+                        let read = try client.request("GET", "/\(key)")
+                        ledger.checkRead(key, floor: seq, status: read.status, location: read.headers["location"])
+                    }
                 case .delete(let key):
                     let answer = try client.request("DELETE", "/\(key)")
                     if answer.status == 200 || answer.status == 404 { ledger.ackedDelete(key) } else { ledger.writeFailed("DELETE \(key): \(answer.status)") }

@@ -98,3 +98,55 @@ struct ReadinessTests {
         #expect(health.isReady)
     }
 }
+
+@Suite("Node health: catching up after a failure")
+struct CatchUpTests {
+    let ready = { (rounds: UInt64) in NodeReport(readiness: .ready, syncRounds: rounds, peers: 3) }
+
+    @Test("without a failure seen, a node that says ready is ready at once")
+    func freshProxy() {
+        var health = NodeHealth(failuresToDown: 2)
+        health.recordPing(nowMs: 1, roundTripMs: 1, report: ready(7))
+        #expect(health.isReady && health.readiness == .ready)
+    }
+
+    @Test("after a failure, ready only once two more repair rounds completed than at the first ping back")
+    func catchUpAfterFailure() {
+        var health = NodeHealth(failuresToDown: 2)
+        health.recordPing(nowMs: 1, roundTripMs: 1, report: ready(7))
+        health.recordFailure(nowMs: 2)
+        health.recordFailure(nowMs: 3)
+        #expect(health.state == .down)
+        health.recordPing(nowMs: 4, roundTripMs: 1, report: ready(10))
+        #expect(health.isUsable && !health.isReady && health.readiness == .catchingUp && health.readyAtRounds == 12)
+        health.recordPing(nowMs: 5, roundTripMs: 1, report: ready(11))
+        #expect(!health.isReady, "a round that may have begun before the proxy came back does not count")
+        health.recordPing(nowMs: 6, roundTripMs: 1, report: ready(12))
+        #expect(health.isReady && health.readyAtRounds == nil && !health.sawFailure)
+    }
+
+    @Test("a failure while catching up starts over; a node without peers has nothing to catch up")
+    func edgeCases() {
+        var health = NodeHealth(failuresToDown: 3)
+        health.recordFailure(nowMs: 1)
+        health.recordPing(nowMs: 2, roundTripMs: 1, report: ready(4))
+        #expect(health.readyAtRounds == 6)
+        health.recordFailure(nowMs: 3)
+        health.recordPing(nowMs: 4, roundTripMs: 1, report: ready(6))
+        #expect(!health.isReady && health.readyAtRounds == 8)
+        var lone = NodeHealth(failuresToDown: 1)
+        lone.recordFailure(nowMs: 1)
+        lone.recordPing(nowMs: 2, roundTripMs: 1, report: NodeReport(readiness: .ready, syncRounds: 0, peers: 0))
+        #expect(lone.isReady)
+        var recovering = NodeHealth(failuresToDown: 1)
+        recovering.recordPing(nowMs: 1, roundTripMs: 1, report: NodeReport(readiness: .recovering))
+        #expect(!recovering.isReady && recovering.readiness == .recovering)
+    }
+
+    @Test("a node's health document is read without a JSON parser")
+    func reportParsing() {
+        let body = bytes("{\"state\":\"ready\",\"keys\":5,\"sync\":{\"peers\":3,\"rounds\":42,\"lastRoundMs\":2}}\n")
+        #expect(NodeReport.parse(body) == NodeReport(readiness: .ready, syncRounds: 42, peers: 3))
+        #expect(NodeReport.parse(bytes("{\"state\":\"recovering\",\"sync\":null}")) == NodeReport(readiness: .recovering))
+    }
+}
