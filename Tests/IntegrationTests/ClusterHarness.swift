@@ -32,7 +32,7 @@ final class TestCluster {
     var proxy: ServerProcess!
     let nodeArguments: [String]
 
-    init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = []) throws {
+    init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = [], pingIntervalMs: Int = 50) throws {
         ports = try (0..<nodeCount).map { _ in try freePort() }
         hostsPath = directory + "/hosts.txt"
         try ("# test cluster\n" + ports.map { "127.0.0.1:\($0)\n" }.joined()).write(toFile: hostsPath, atomically: true, encoding: .utf8)
@@ -40,7 +40,7 @@ final class TestCluster {
         nodes = Array(repeating: nil, count: nodeCount)
         for index in 0..<nodeCount { try startNode(index) }
         proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", hostsPath,
-                                                         "--ping-interval-ms", "50", "--down-after", "2",
+                                                         "--ping-interval-ms", "\(pingIntervalMs)", "--down-after", "2",
                                                          "--status-interval-s", "0"] + proxyArguments)
     }
 

@@ -51,7 +51,9 @@ func rawBody(port: Int, target: String) throws -> [UInt8] {
 struct HealingTests {
     @Test("kill -9 under load: the node comes back ready within 10 s holding exactly what its replicas hold; no GET error or stale value")
     func killAndCatchUp() throws {
-        let cluster = try TestCluster(nodeArguments: ["--sync-interval-ms", "1000"])
+        // The production ping interval: the window between a node's own repair and the proxy
+        // sending it writes again is then as wide as it is in the field.
+        let cluster = try TestCluster(nodeArguments: ["--sync-interval-ms", "1000"], pingIntervalMs: 250)
         let ledger = Ledger()
         let port = cluster.proxy.port
         runWrites(port: port, (0..<10_000).map { .put("h\($0)", seq: 0) }, ledger: ledger)

@@ -17,8 +17,22 @@ final class Ledger: @unchecked Sendable {
     private(set) var staleReads: [String] = []
     private(set) var reads = 0
     private var stopped = false
+    /// The most recently acknowledged keys: the reader keeps probing them (fresh writes are
+    /// where a replica that missed them would show a stale value).
+    private var recent: [String] = []
+    private var recentNext = 0
+    private static let recentMax = 256
 
-    func acked(_ key: String, seq: Int) { lock.withLock { ackedSeq[key] = max(ackedSeq[key] ?? -1, seq); deleted.remove(key) } }
+    func acked(_ key: String, seq: Int) {
+        lock.withLock {
+            ackedSeq[key] = max(ackedSeq[key] ?? -1, seq)
+            deleted.remove(key)
+            if recent.count < Self.recentMax { recent.append(key) } else { recent[recentNext] = key }
+            recentNext = (recentNext + 1) % Self.recentMax
+        }
+    }
+
+    func recentKey(_ index: Int) -> String? { lock.withLock { recent.isEmpty ? nil : recent[index % recent.count] } }
     func ackedDelete(_ key: String) { lock.withLock { deleted.insert(key) } }
     func writeFailed(_ detail: String) { lock.withLock { writeFailures.append(detail) } }
     func seq(of key: String) -> Int? { lock.withLock { ackedSeq[key] } }
@@ -86,8 +100,9 @@ func startReader(port: Int, keys: [String], ledger: Ledger) -> Thread {
         var client = try? TestClient(port: port)
         var index = 0
         while !ledger.isStopped {
-            let key = keys[index % keys.count]
+            let key = index % 2 == 0 ? ledger.recentKey(index / 2) ?? keys[index % keys.count] : keys[index % keys.count]
             index += 1
+            guard !ledger.isDeleted(key) else { continue }
             let floor = ledger.seq(of: key) ?? 0
             do {
                 if client == nil { client = try TestClient(port: port) }
