@@ -30,7 +30,7 @@ prepare_binaries() {
         source_dir="$REPO_DIR/.build/release"
     fi
     mkdir -p "$RUN_DIR/bin"
-    cp "$source_dir/linkring-node" "$source_dir/linkring-proxy" "$RUN_DIR/bin/" || die "no binaries in $source_dir"
+    cp -p "$source_dir/linkring-node" "$source_dir/linkring-proxy" "$RUN_DIR/bin/" || die "no binaries in $source_dir"
     NODE_BIN="$RUN_DIR/bin/linkring-node" PROXY_BIN="$RUN_DIR/bin/linkring-proxy"
     { "$NODE_BIN" --help && "$PROXY_BIN" --help; } >/dev/null || die "the copied binaries do not run"
     BINARIES_BUILT=$(date -u -r "$source_dir/linkring-node" '+%Y-%m-%d %H:%M UTC')
