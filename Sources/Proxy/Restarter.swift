@@ -37,16 +37,10 @@ final class Restarter {
             guard downFor >= restartAfterMs, now >= nextAttemptMs[address, default: 0] else { continue }
             let attempt = attempts[address, default: 0] + 1
             attempts[address] = attempt
-            let delay = Self.backoffMs(after: attempt, base: max(restartAfterMs, 250))
+            let delay = RestartBackoff.delayMs(after: attempt, baseMs: max(restartAfterMs, 250), maxMs: Self.backoffMaxMs)
             nextAttemptMs[address] = now + delay
             run(for: node, attempt: attempt, downForMs: downFor, nextInMs: delay)
         }
-    }
-
-    /// The wait after attempt `attempt`: base, 2×base, 4×base, … capped.
-    static func backoffMs(after attempt: Int, base: UInt64) -> UInt64 {
-        let doublings = UInt64(min(max(attempt - 1, 0), 20))
-        return min(base << doublings, backoffMaxMs)
     }
 
     private func run(for node: NodeClient, attempt: Int, downForMs: UInt64, nextInMs: UInt64) {

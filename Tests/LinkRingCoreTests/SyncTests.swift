@@ -150,3 +150,13 @@ struct CatchUpTests {
         #expect(NodeReport.parse(bytes("{\"state\":\"recovering\",\"sync\":null}")) == NodeReport(readiness: .recovering))
     }
 }
+
+@Suite("Restart back-off")
+struct RestartBackoffTests {
+    @Test("doubles from the base and stops at the cap")
+    func doubling() {
+        let delays = (1...10).map { RestartBackoff.delayMs(after: $0, baseMs: 500, maxMs: 60_000) }
+        #expect(delays == [500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000])
+        #expect(RestartBackoff.delayMs(after: 10_000, baseMs: 5_000, maxMs: 60_000) == 60_000)
+    }
+}
