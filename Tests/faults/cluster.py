@@ -26,6 +26,7 @@ import time
 NODE_PORT = 7000
 PROXY_PORT = 8080
 POLL_S = 0.02
+LOG_TIME_RESOLUTION_S = 0.001  # log lines carry milliseconds: an event in the same ms may print earlier
 PROXY_EVENT = re.compile(r"^(\S+Z) \w+ node (\S+) is (\w+) \((\w+)\)$")
 
 
@@ -223,7 +224,7 @@ class Proxy(Process):
     def first_event(self, address, after_wall, state, readiness=None):
         """Wall time of the first logged change of address to state (and readiness) after after_wall."""
         for wall, logged, logged_state, logged_readiness in self.node_events():
-            if logged == address and wall >= after_wall and logged_state == state \
+            if logged == address and wall >= after_wall - LOG_TIME_RESOLUTION_S and logged_state == state \
                     and readiness in (None, logged_readiness):
                 return wall
         return None

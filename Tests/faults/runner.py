@@ -116,12 +116,11 @@ def overlap(first, second):
     return (start, end) if start <= end else None
 
 
-def all_unavailable(intervals_per_node, span):
-    """True when, at some moment of span, every node had one of its unavailable intervals open."""
-    common = [span]
-    for intervals in intervals_per_node:
-        common = [part for c in common for i in intervals if (part := overlap(c, i))]
-    return bool(common)
+def each_unavailable(intervals_per_node, span):
+    """True when every node was unavailable at some moment of span (not necessarily the same
+    moment: a replica still down when the proxy routed the request is not asked, and the other
+    may die while the request is in flight)."""
+    return all(any(overlap(interval, span) for interval in intervals) for intervals in intervals_per_node)
 
 
 class Context:
@@ -173,7 +172,7 @@ class Context:
         seen = wait_until(lambda: proxy.first_event(node.address, fault_wall, "down"), DETECT_TIMEOUT_S, 0.05)
         if seen is None:
             return self.problem(f"{node.label}: no 'down' logged by {proxy.label} within {DETECT_TIMEOUT_S}s")
-        self.result.detect_s.append(round(seen - fault_wall, 3))
+        self.result.detect_s.append(round(max(0.0, seen - fault_wall), 3))
         self.mark("detected", node=node.label, after_s=seen - fault_wall)
 
     def expect_ready(self, node, since_mono):
@@ -188,7 +187,7 @@ class Context:
         seen = wait_until(lambda: proxy.first_event(node.address, since_wall, "up", "ready"), READY_TIMEOUT_S, 0.05)
         if seen is None:
             return self.problem(f"{node.label}: {proxy.label} logged no 'up (ready)' within {READY_TIMEOUT_S}s")
-        self.result.rotation_s.append(round(seen - since_wall, 3))
+        self.result.rotation_s.append(round(max(0.0, seen - since_wall), 3))
         self._node_back(node, seen)
 
     def restart(self, node):
@@ -350,8 +349,9 @@ def error_class(record):
 
 
 def classify_errors(context, records):
-    """An error is allowed inside a window the scenario declared, or as a 503 at a moment when
-    every replica of its key was unavailable (from its fault until a proxy routed to it again)."""
+    """An error is allowed inside a window the scenario declared, or as a 503 of a request during
+    which every replica of its key was unavailable at some moment (from its fault until a proxy
+    routed to it again)."""
     for record in records:
         if record["r"] == "ok":
             continue
@@ -368,7 +368,7 @@ def classify_errors(context, records):
 def replicas_unavailable(context, record):
     nodes = context.replicas.get(record["k"], [])
     span = (record["t0"] - ERROR_GRACE_S / 10, record["t1"] + ERROR_GRACE_S / 10)
-    return bool(nodes) and all_unavailable([context.unavailable.get(n.label, []) for n in nodes], span)
+    return bool(nodes) and each_unavailable([context.unavailable.get(n.label, []) for n in nodes], span)
 
 
 def shut_down(result, cluster, workload, registries):

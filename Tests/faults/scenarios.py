@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from cluster import http_request, parse_wall, wait_until
+from cluster import LOG_TIME_RESOLUTION_S, http_request, parse_wall, wait_until
 from runner import SkipScenario, spread
 
 CONNECTION_ERRORS = ("refused", "reset", "closed")
@@ -116,11 +116,14 @@ def proxykill(ctx):
 
 
 def summarize_proxykill(ctx, records):
-    """Time to detect: from the kill to the first client failure on that proxy; and how long
-    until every client that failed there had an answer from the other proxy."""
+    """Time to detect: from a kill to the first client failure on that proxy (before the next
+    kill); and how long until every client that failed there had an answer from the other."""
+    kills = ctx.data.get("kills", [])
     switches = []
-    for killed, index in ctx.data.get("kills", []):
-        failures = sorted((r["t1"], r["w"]) for r in records if r["px"] == index and r["r"] != "ok" and r["t1"] >= killed)
+    for number, (killed, index) in enumerate(kills):
+        until = kills[number + 1][0] if number + 1 < len(kills) else float("inf")
+        failures = sorted((r["t1"], r["w"]) for r in records
+                          if r["px"] == index and r["r"] != "ok" and killed <= r["t1"] < until)
         if not failures:
             ctx.problem(f"no client noticed the kill of proxy {index + 1} (was any client on it?)")
             continue
@@ -130,9 +133,8 @@ def summarize_proxykill(ctx, records):
             first_failure.setdefault(worker, failed_at)
         for worker, failed_at in first_failure.items():
             answered = [r["t1"] for r in records if r["w"] == worker and r["px"] != index and r["r"] == "ok"
-                        and r["t0"] >= failed_at]
-            if answered:
-                switches.append(min(answered) - killed)
+                        and failed_at <= r["t0"] < until]
+            switches.append(min(answered) - killed if answered else float("inf"))
     if switches:
         ctx.result.notes.append(f"clients of a killed proxy answered by the other within {max(switches):.3f}s "
                                 f"of the kill ({len(switches)} switches)")
@@ -212,7 +214,7 @@ def first_log_time(process, text, after_wall):
                 wall = parse_wall(stamp)
             except ValueError:
                 continue
-            if wall >= after_wall:
+            if wall >= after_wall - LOG_TIME_RESOLUTION_S:
                 return wall
     return None
 
