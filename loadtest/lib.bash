@@ -131,11 +131,24 @@ trap 'exit 143' TERM
 
 free_port() { free_ports 1; }
 
-# N distinct ports that are free now (all bound at once, then released).
+# N distinct ports that are free now (all bound at once, then released), below the kernel's
+# ephemeral range: a port it hands out for outbound connections could be taken by a node's
+# connection to a peer before the node that should listen there starts (or restarts).
 free_ports() {
-    python3 -c 'import socket, sys
-sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in sockets: s.bind(("127.0.0.1", 0))
+    python3 -c 'import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+sockets = []
+for candidate in random.sample(range(20000, min(low, 32768)), 400):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", candidate))
+        sockets.append(s)
+    except OSError:
+        s.close()
+    if len(sockets) == int(sys.argv[1]):
+        break
+else:
+    sys.exit("no free port found below the ephemeral range")
 print(" ".join(str(s.getsockname()[1]) for s in sockets))' "$1"
 }
 
