@@ -6,7 +6,8 @@
 
 Prints one line per scenario, `PASS|FAIL|SKIP name figures…`, with indented details (problems,
 error classes, notes) under it, then `N passed, N failed, N skipped`; exits 1 on any FAIL.
-Writes RUN_DIR/figures.json and RUN_DIR/figures.md (the table docs/RELIABILITY.md shows).
+Writes the same lines to RUN_DIR/summary.txt, and RUN_DIR/figures.json and RUN_DIR/figures.md
+(the table docs/RELIABILITY.md shows).
 Each scenario runs on a fresh cluster in RUN_DIR/SCENARIO/ (logs, history.jsonl, events.jsonl).
 
 The settings below are the suite's: production defaults for the proxy's failure detection
@@ -96,30 +97,44 @@ def write_figures(run_dir, mode, results):
         out.write("\n".join(rows) + "\n")
 
 
-def skip_all(specs, reason):
+class Output:
+    """Prints report lines as they come and keeps them in RUN_DIR/summary.txt too."""
+
+    def __init__(self, run_dir):
+        self.file = open(os.path.join(run_dir, "summary.txt"), "w", encoding="utf-8") if run_dir else None
+
+    def line(self, text):
+        print(text, flush=True)
+        if self.file:
+            self.file.write(text + "\n")
+            self.file.flush()
+
+
+def skip_all(specs, reason, output):
     for spec in specs:
-        print(f"SKIP {spec.name:<9} {reason}")
-    print(f"0 passed, 0 failed, {len(specs)} skipped")
+        output.line(f"SKIP {spec.name:<9} {reason}")
+    output.line(f"0 passed, 0 failed, {len(specs)} skipped")
     return 0
 
 
 def main():
     args = parse_arguments()
     specs = selected_specs(args.only)
+    output = Output(args.run_dir)
     if args.skip_all:
-        return skip_all(specs, args.skip_all)
+        return skip_all(specs, args.skip_all, output)
     settings = dict(COMMON, **MODES[args.mode], seed=args.seed, tolerate_stale_reads=args.tolerate_stale_reads)
     hosts = parse_hosts(args.host)
     results = []
     for spec in specs:
         result = run_scenario(spec, args.mode, os.path.join(args.run_dir, spec.name), hosts, args.bin_dir, settings)
         results.append(result)
-        print(result.line(), flush=True)
+        output.line(result.line())
         for detail in result.details():
-            print(detail, flush=True)
+            output.line(detail)
     write_figures(args.run_dir, args.mode, results)
     counts = {status: sum(1 for r in results if r.status == status) for status in ("PASS", "FAIL", "SKIP")}
-    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped", flush=True)
+    output.line(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
     return 1 if counts["FAIL"] else 0
 
 

@@ -45,6 +45,7 @@ HUB="${PREFIX}hub"
 HOSTS=(ctl:1 p0:2 p1:3 n0:10 n1:11 n2:12 n3:13)
 HARNESS_TIMEOUT_S=900
 SKIP_REASON=""
+HARNESS_PID=""
 EXTRA=()
 
 usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -84,6 +85,7 @@ cleanup() {
         [[ -z $pid ]] && break
         sleep 0.1
     done
+    [[ -z $HARNESS_PID ]] || wait "$HARNESS_PID" 2>/dev/null || true  # reaped quietly
     for ns in $(our_namespaces); do ip netns delete "$ns" 2>/dev/null || echo "could not delete namespace $ns" >&2; done
     if [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then
         if [[ $status -eq 0 && $KEEP == no ]]; then
@@ -151,16 +153,22 @@ main() {
     python3 "$FAULTS_DIR/test_checker.py" >"$RUN_DIR/test_checker.out" 2>&1 \
         || { cat "$RUN_DIR/test_checker.out" >&2; echo "FAIL checker unit tests"; exit 1; }
     if ! make_hub; then
-        python3 "$FAULTS_DIR/harness.py" --skip-all "$SKIP_REASON" --only "$ONLY" | tee "$RUN_DIR/summary.txt"
+        python3 "$FAULTS_DIR/harness.py" --skip-all "$SKIP_REASON" --only "$ONLY" --run-dir "$RUN_DIR"
         return 0
     fi
     make_hosts
     prepare_binaries
     local hosts
     mapfile -t hosts < <(host_arguments)
-    timeout --kill-after=30 "$HARNESS_TIMEOUT_S" ip netns exec "${PREFIX}ctl" \
+    # In the background and waited for: bash runs a trap only between commands, and `wait`
+    # returns at once on a signal, so an interrupted run cleans up at once. The subshell's own
+    # stderr (where bash would announce the harness "Killed" by the cleanup) goes to /dev/null;
+    # the harness writes to the real stderr through fd 3.
+    (timeout --kill-after=30 "$HARNESS_TIMEOUT_S" ip netns exec "${PREFIX}ctl" \
         python3 "$FAULTS_DIR/harness.py" --mode "$MODE" --run-dir "$RUN_DIR" --bin-dir "$RUN_DIR/bin" \
-        --only "$ONLY" --seed "$SEED" "${EXTRA[@]}" "${hosts[@]}" | tee "$RUN_DIR/summary.txt" || status=$?
+        --only "$ONLY" --seed "$SEED" "${EXTRA[@]}" "${hosts[@]}" 2>&3; exit "$?") 3>&2 2>/dev/null &
+    HARNESS_PID=$!
+    wait "$HARNESS_PID" || status=$?
     [[ $status -ne 124 ]] || echo "FAIL the suite did not finish within ${HARNESS_TIMEOUT_S}s"
     return "$status"
 }
