@@ -11,6 +11,7 @@ public enum HTTPStatus: Int, Sendable {
     case notFound = 404
     case methodNotAllowed = 405
     case requestTimeout = 408
+    case conflict = 409
     case payloadTooLarge = 413
     case uriTooLong = 414
     case expectationFailed = 417
@@ -30,6 +31,7 @@ public enum HTTPStatus: Int, Sendable {
         case .notFound: "Not Found"
         case .methodNotAllowed: "Method Not Allowed"
         case .requestTimeout: "Request Timeout"
+        case .conflict: "Conflict"
         case .payloadTooLarge: "Content Too Large"
         case .uriTooLong: "URI Too Long"
         case .expectationFailed: "Expectation Failed"
@@ -47,7 +49,7 @@ public enum HTTPStatus: Int, Sendable {
     private static let statusLines: [HTTPStatus: [UInt8]] = {
         let all: [HTTPStatus] = [
             .continue_, .ok, .temporaryRedirect, .badRequest, .unauthorized, .notFound,
-            .methodNotAllowed, .requestTimeout, .payloadTooLarge, .uriTooLong, .expectationFailed,
+            .methodNotAllowed, .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .expectationFailed,
             .headerFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
             .httpVersionNotSupported,
         ]

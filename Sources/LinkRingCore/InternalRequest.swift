@@ -3,6 +3,7 @@
 //   GET    /_/kv?short=S                 → 200 body L, X-Version: V   | 404 (X-Version of a tombstone, or 0)
 //   PUT    /_/kv?v=V&short=S   body L    → 200 "existed"/"absent" once durable (last writer wins)
 //   DELETE /_/kv?v=V&short=S             → 200 "existed"/"absent" once the tombstone is durable
+//          either, when the node holds a NEWER version of S → 409 with X-Version: that version
 //
 // V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
 // no re-encoding (which could push a request line past its limit); it is validated as the

@@ -162,7 +162,14 @@ final class NodeService: HTTPRequestHandler {
                 connection.respond(.notFound, contentType: ContentType.text, body: [], extraHeaders: versionHeader)
             }
         case .write(let record):
-            let existed = index.lookup(record.key)?.value != nil
+            let current = index.lookup(record.key)
+            if let current, current.version > record.version {
+                // A newer write is already durable here. Acknowledging this one would report
+                // success for a write that lost: the proxy re-mints a newer version and retries.
+                return connection.respond(.conflict, contentType: ContentType.text, body: Array("newer version held\n".utf8),
+                                          extraHeaders: [Array("X-Version: \(current.version)".utf8)])
+            }
+            let existed = current?.value != nil
             write(record, on: connection, concurrent: true) {
                 $0.respond(.ok, contentType: ContentType.text, body: Array((existed ? "existed\n" : "absent\n").utf8))
             }

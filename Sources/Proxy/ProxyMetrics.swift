@@ -11,6 +11,7 @@ final class ProxyMetrics {
     var failovers: UInt64 = 0
     var retries: UInt64 = 0
     var partialWrites: UInt64 = 0
+    var versionConflicts: UInt64 = 0
     private(set) var total: UInt64 = 0
 
     private static let methodNames: [HTTPMethod: String] = [.get: "GET", .head: "HEAD", .put: "PUT", .delete: "DELETE"]
@@ -33,6 +34,7 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_failovers_total", "Reads sent on to a further replica.", failovers)
         counter(&text, "linkring_proxy_retries_total", "Node answers that failed and were retried elsewhere.", retries)
         counter(&text, "linkring_proxy_partial_writes_total", "Writes acknowledged by some but not all contacted replicas.", partialWrites)
+        counter(&text, "linkring_proxy_version_conflicts_total", "Write attempts re-minted because a replica held a newer version.", versionConflicts)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"
         renderNodes(nodes, into: &text)

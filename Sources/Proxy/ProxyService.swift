@@ -5,7 +5,8 @@
 //        └─ refused, connection error, time-out, 5xx ─▶ the next replica at once ─▶ … ─▶ 503
 //   PUT/DELETE ─▶ version from the hybrid clock ─▶ /_/kv to every replica that is up, in
 //        parallel ─▶ answer once all contacted replicas replied: 200 if one acknowledged
-//        durably (404 for a DELETE none had), else 503
+//        durably (404 for a DELETE none had), else 503; a 409 (a replica already holds a newer
+//        version, e.g. another proxy's) re-mints the write above it and sends it again
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
@@ -126,37 +127,56 @@ final class ProxyService: HTTPRequestHandler {
 
     // MARK: writes
 
+    /// Attempts of one write: a replica holding a newer version (another proxy's, or a clock
+    /// that stepped back) answers 409, and the write is re-minted above it and sent again.
+    static let writeAttemptsMax = 3
+
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
         let targets = ring.replicas(forKey: record.key).map { nodes[$0] }.filter { $0.health.isUsable }
-        let operation = record.op == .put ? "PUT" : "DELETE"
         guard !targets.isEmpty else {
-            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica of this key is up."))
+            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
             return metrics.finish(timer, status: 503)
         }
-        let fanOut = WriteFanOut(waiting: targets.count)
+        attemptWrite(record, to: targets, attempt: 1, existed: false, on: connection.deferResponse(), timer)
+    }
+
+    private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool,
+                              on answer: DeferredResponse, _ timer: RequestTimer) {
+        let fanOut = WriteFanOut(waiting: targets.count, existed: existed)
         let request = writeBytes(record)
-        let answer = connection.deferResponse()
         for node in targets {
             let accepted = node.submit(request) { [unowned self] reply in
-                if case .answered(200, _, let body, _) = reply {
-                    fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
-                } else {
-                    fanOut.failed()
+                switch reply {
+                case .answered(200, _, let body, _): fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
+                case .answered(409, let newer?, _, _): fanOut.conflicted(newer)
+                default: fanOut.failed()
                 }
-                if fanOut.isDone { self.finishWrite(record, fanOut, on: answer, timer) }
+                if fanOut.isDone { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
             if !accepted { fanOut.failed() }
         }
-        if fanOut.isDone { finishWrite(record, fanOut, on: answer, timer) }
+        if fanOut.isDone { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
     }
 
-    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, on answer: Responder, _ timer: RequestTimer) {
+    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, to targets: [NodeClient], attempt: Int,
+                             on answer: DeferredResponse, _ timer: RequestTimer) {
         guard !fanOut.isAnswered else { return }
         fanOut.isAnswered = true
+        if let newer = fanOut.newestConflict {
+            metrics.versionConflicts += 1
+            guard attempt < Self.writeAttemptsMax else {
+                answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
+                    detail: "the key kept changing under concurrent writes; try again."))
+                return metrics.finish(timer, status: 503)
+            }
+            clock.observe(newer)
+            var again = record
+            again.version = nextVersion()
+            return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
+        }
         if fanOut.failures > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
         guard fanOut.acknowledgements > 0 else {
-            let operation = record.op == .put ? "PUT" : "DELETE"
-            answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operation, detail: "no replica stored it."))
+            answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
             return metrics.finish(timer, status: 503)
         }
         if record.op == .put {
@@ -170,6 +190,8 @@ final class ProxyService: HTTPRequestHandler {
             metrics.finish(timer, status: 404)
         }
     }
+
+    private func operationName(_ record: LogRecord) -> String { record.op == .put ? "PUT" : "DELETE" }
 
     private func writeBytes(_ record: LogRecord) -> [UInt8] {
         var bytes = Array((record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=").utf8)
@@ -187,15 +209,26 @@ final class ProxyService: HTTPRequestHandler {
     }
 }
 
-/// The replies a write is waiting for.
+/// The replies one attempt of a write is waiting for.
 final class WriteFanOut {
     private var waiting: Int
     private(set) var acknowledgements = 0
     private(set) var failures = 0
-    private(set) var existed = false
+    /// Some replica had a live value (for DELETE's 200 or 404), in this or an earlier attempt.
+    private(set) var existed: Bool
+    /// The highest version a replica said it already holds (409), if any did.
+    private(set) var newestConflict: UInt64? = nil
     var isAnswered = false
 
-    init(waiting: Int) { self.waiting = waiting }
+    init(waiting: Int, existed: Bool) {
+        self.waiting = waiting
+        self.existed = existed
+    }
+
+    func conflicted(_ version: UInt64) {
+        waiting -= 1
+        newestConflict = max(newestConflict ?? 0, version)
+    }
 
     var isDone: Bool { waiting == 0 }
 

@@ -85,6 +85,28 @@ struct ProxyTests {
         }
     }
 
+    @Test("two proxies: a write acknowledged later always wins, whichever proxy minted the lower version")
+    func twoProxiesOrderWrites() throws {
+        // Fast writes (no fdatasync) put both writes of a round in the same millisecond often;
+        // the later writer has the lower proxy id, so without the node's 409 its version would
+        // be the lower one and its acknowledged write would lose.
+        let cluster = try TestCluster(nodeArguments: ["--fsync", "never"], proxyArguments: ["--proxy-id", "2"])
+        let second = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", cluster.hostsPath,
+                                                               "--proxy-id", "1", "--status-interval-s", "0"])
+        defer { second.stop() }
+        let first = try TestClient(port: cluster.proxy.port)
+        let other = try TestClient(port: second.port)
+        var older = 0
+        for round in 0..<1_000 {
+            #expect(try first.request("PUT", "/?short=race&long=http://a/\(round)").status == 200)
+            #expect(try other.request("PUT", "/?short=race&long=http://b/\(round)").status == 200)
+            if try first.request("GET", "/race").headers["location"] != "http://b/\(round)" { older += 1 }
+        }
+        #expect(older == 0, "\(older) of 1000 reads returned the write acknowledged earlier")
+        let metrics = try request(second.port, "GET", "/_/metrics").body
+        #expect(metrics.contains("linkring_proxy_version_conflicts_total"))
+    }
+
     @Test("a proxy whose nodes were never reached is not healthy, from its first moment")
     func healthNeedsAnsweredPings() throws {
         let directory = makeTemporaryDirectory()
