@@ -2,7 +2,7 @@
 # Tests/faults/run.bash: LinkRing's multi-host fault-injection suite (issue 7).
 #
 #   Tests/faults/run.bash --ci      every scenario with few cycles, well under 5 minutes (CI)
-#   Tests/faults/run.bash --full    100 kill -9 cycles, 10 of each other fault (about 20 minutes)
+#   Tests/faults/run.bash --full    100 kill -9 cycles, 10 of each other fault (about 12 minutes)
 #   options: --only kill9,diskfull   some scenarios · --seed N   another random choice of victims
 #            --keep                  keep data directories and histories of a passing run too
 #            --tolerate-stale-reads  count stale reads during the run without failing on them

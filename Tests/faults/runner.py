@@ -201,7 +201,9 @@ class Context:
 class Workload:
     """workload.py in a child process (in the harness's namespace), stopped by SIGTERM."""
 
-    def __init__(self, directory, proxies, settings):
+    def __init__(self, directory, proxies, settings, hoppers=0, workers=0):
+        self.hoppers = hoppers
+        self.workers = workers or settings["workers"]
         self.history = os.path.join(directory, "history.jsonl")
         self.proxies = ",".join(p.address for p in proxies)
         self.settings = settings
@@ -212,8 +214,9 @@ class Workload:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, "workload.py"), "run", "--proxies", self.proxies,
-                 "--history", self.history, "--workers", str(self.settings["workers"]),
+                 "--history", self.history, "--workers", str(self.workers),
                  "--keys", str(self.settings["keys"]), "--seed", str(self.settings["seed"]),
+                 "--hoppers", str(self.hoppers),
                  "--timeout-s", str(self.settings["client_timeout_s"])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         started = wait_until(lambda: "workload running" in open(self.log_path, encoding="utf-8").read(), 10)
@@ -267,7 +270,7 @@ def run_scenario(spec, mode, directory, hosts, bin_dir, settings):
         context = Context(spec, mode, directory, cluster, settings)
         context.faults, result = faults, context.result
         cluster.start(proxies=spec.proxies)
-        workload = Workload(directory, cluster.proxies[:spec.proxies], settings)
+        workload = Workload(directory, cluster.proxies[:spec.proxies], settings, spec.hoppers, spec.workers)
         workload.start()
         context.replicas = cluster.replicas([f"k{i}" for i in range(settings["keys"])])
         context.sleep(settings["warmup_s"])

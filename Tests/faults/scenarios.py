@@ -7,8 +7,13 @@
     partition  a random node's link down (it hears and says nothing), then up again
     oneway     a random node's outgoing packets dropped (iptables in its namespace): it
                receives every request, may apply writes, but cannot answer; then allowed again
-    proxykill  two proxies (proxy ids 1 and 2), clients spread over both; kill -9 one, the
-               clients on it switch to the other, restart it; the next cycle kills the other
+    proxykill  two proxies (proxy ids 1 and 2), clients spread over both, two of them changing
+               proxy after every operation (so one client's consecutive writes are versioned
+               by two clocks); kill -9 one proxy, its clients switch to the other, restart it;
+               the next cycle kills the other
+    twoproxy   no fault: two proxies and two light clients that alternate between them on four
+               keys, so a client's consecutive writes of a key are minted by two clocks within
+               one millisecond (cycles are seconds of load)
     diskfull   node n2's data directory is on a tmpfs (512 KiB); a filler file fills it under
                load (its writes are refused: PUTs succeed through the other replica or fail
                with a clean 503), the filler is removed (its writes resume), then the node is
@@ -35,6 +40,8 @@ class Spec:
     body: object
     cycles: dict
     proxies: int = 1
+    hoppers: int = 0          # workers that change proxy after every operation
+    workers: int = 0          # workload threads; 0: the suite's default
     prepare: object = None    # (resources, directory, settings) → {node label: data dir}
     summarize: object = None  # (ctx, run records) → None; adds figures and notes
     about: str = field(default="")
@@ -140,6 +147,14 @@ def summarize_proxykill(ctx, records):
                                 f"of the kill ({len(switches)} switches)")
 
 
+def twoproxy(ctx):
+    """No fault: light load, so one client's consecutive writes through the two proxies often
+    fall in one millisecond, where only the two proxies' clocks can order them."""
+    for cycle in range(ctx.cycles):
+        ctx.mark("second", cycle=cycle)
+        ctx.sleep(1.0)
+
+
 # a full disk
 
 def prepare_diskfull(resources, directory, settings):
@@ -243,8 +258,10 @@ SPECS = [
     Spec("sigstop", sigstop, {"ci": 2, "full": 10}, about="SIGSTOP past the down threshold, SIGCONT"),
     Spec("partition", partition, {"ci": 2, "full": 10}, about="a node's link down, then up"),
     Spec("oneway", oneway, {"ci": 2, "full": 10}, about="a node's outgoing packets dropped, then allowed"),
-    Spec("proxykill", proxykill, {"ci": 2, "full": 10}, proxies=2, summarize=summarize_proxykill,
+    Spec("proxykill", proxykill, {"ci": 2, "full": 10}, proxies=2, hoppers=2, summarize=summarize_proxykill,
          about="two proxies; kill -9 one, clients switch, restart it; alternate"),
+    Spec("twoproxy", twoproxy, {"ci": 5, "full": 30}, proxies=2, hoppers=2, workers=2,
+         about="two proxies, two clients alternating between them on four keys, no fault"),
     Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,
          about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
 ]

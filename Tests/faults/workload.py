@@ -2,16 +2,19 @@
 """workload.py: concurrent read/write clients against LinkRing proxies; logs every operation.
 
     workload.py run --proxies HOST:PORT[,HOST:PORT] --history FILE [--keys 200] [--key-prefix k]
-                    [--workers 6] [--timeout-s 10] [--seed 1] [--mix 55,35,10] [--pause-ms 0]
+                    [--workers 6] [--hoppers 0] [--hot-keys 4] [--timeout-s 10] [--seed 1] [--mix 55,35,10] [--pause-ms 0]
         Runs until SIGTERM or SIGINT, lets each worker finish the operation it is in, exits 0.
     workload.py readback --proxies HOST:PORT[,…] --history FILE [--timeout-s 10] [--attempts 3]
         Reads every key written in FILE once through a proxy and appends the answers as final
         reads (a failed attempt is logged as an ordinary read and tried again, up to --attempts).
 
-Design: threads, one keep-alive HTTP/1.1 connection each (http.client, standard library only),
-one request in flight per connection, as a browser would send them. Worker W starts on proxy
-W mod P and moves to the next proxy after any connection failure, so when a proxy dies its
-clients switch to another. Each operation picks a key uniformly and an operation by --mix
+Design: threads, keep-alive HTTP/1.1 connections (http.client, standard library only), one
+request in flight per worker, as a browser would send them. Worker W starts on proxy W mod P
+and moves to the next proxy after any connection failure, so when a proxy dies its clients
+switch to another. The first --hoppers workers move to the next proxy after every operation,
+on the first --hot-keys keys only: one client whose consecutive writes of a key go through
+different proxies (a round-robin balancer), the case where two proxies' clocks must still
+order its writes. Each operation picks a key uniformly and an operation by --mix
 (GET, PUT, DELETE percentages). A PUT writes a value no other write uses,
 http://w/KEY/WORKER.SEQ, so any value read names the write that produced it.
 
@@ -34,6 +37,7 @@ import threading
 import time
 
 OK_STATUSES = {"put": (200,), "del": (200, 404), "get": (307, 404)}
+AVOID_S = 1.0
 
 
 class History:
@@ -54,47 +58,66 @@ class History:
 
 
 class Client:
-    """One keep-alive connection to one of several proxies; moves on after a failure."""
+    """Keep-alive connections to several proxies, one request at a time. A client stays on one
+    proxy and moves to the next after a failure; a hopping client moves after every operation.
+    Either skips, for AVOID_S, a proxy that just failed it (a client-side load balancer's
+    ejection), so a dead proxy costs a hopping client one error, not one per hop."""
 
-    def __init__(self, proxies, first, timeout_s):
+    def __init__(self, proxies, first, timeout_s, hopping=False):
         self.proxies = proxies
         self.index = first % len(proxies)
         self.timeout_s = timeout_s
-        self.connection = None
+        self.hopping = hopping
+        self.connections = {}
+        self.avoid_until = [0.0] * len(proxies)
 
-    def _connect(self):
-        host, port = self.proxies[self.index].rsplit(":", 1)
-        connection = http.client.HTTPConnection(host, int(port), timeout=self.timeout_s)
-        connection.connect()  # raises ConnectionRefusedError before anything is sent
-        self.connection = connection
+    def _connection(self):
+        if self.index not in self.connections:
+            host, port = self.proxies[self.index].rsplit(":", 1)
+            connection = http.client.HTTPConnection(host, int(port), timeout=self.timeout_s)
+            connection.connect()  # raises ConnectionRefusedError before anything is sent
+            self.connections[self.index] = connection
+        return self.connections[self.index]
 
-    def _drop(self, move_on):
-        if self.connection is not None:
-            self.connection.close()
-        self.connection = None
-        if move_on:
-            self.index = (self.index + 1) % len(self.proxies)
+    def _close(self):
+        connection = self.connections.pop(self.index, None)
+        if connection is not None:
+            connection.close()
+
+    def _advance(self, failed):
+        """Moves to the next proxy not avoided. When every other one is avoided, a client that
+        just failed takes the one avoided longest ago; a hopping client that just succeeded stays."""
+        others = [(self.index + step) % len(self.proxies) for step in range(1, len(self.proxies))]
+        usable = [index for index in others if self.avoid_until[index] <= time.monotonic()]
+        if usable:
+            self.index = usable[0]
+        elif failed and others:
+            self.index = min(others, key=lambda index: self.avoid_until[index])
 
     def request(self, method, path):
         """Returns (status, location, error, sent): status 0 and an error string on failure."""
         sent = False
         try:
-            if self.connection is None:
-                self._connect()
+            connection = self._connection()
             sent = True
-            self.connection.request(method, path, headers={"Host": "linkring"})
-            response = self.connection.getresponse()
+            connection.request(method, path, headers={"Host": "linkring"})
+            response = connection.getresponse()
             response.read()
             if response.will_close:
-                self._drop(move_on=False)
+                self._close()
+            if self.hopping:
+                self._advance(failed=False)
             return response.status, response.getheader("Location"), "", True
         except (OSError, http.client.HTTPException) as error:
-            self._drop(move_on=True)
+            self._close()
+            self.avoid_until[self.index] = time.monotonic() + AVOID_S
+            self._advance(failed=True)
             return 0, None, describe(error), sent
 
     def close(self):
-        if self.connection is not None:
-            self.connection.close()
+        for connection in self.connections.values():
+            connection.close()
+        self.connections.clear()
 
 
 def describe(error):
@@ -140,10 +163,12 @@ def choose_op(rng, mix):
 
 def worker(number, args, history, stop):
     rng = random.Random(args.seed * 1000 + number)
-    client = Client(args.proxies, number, args.timeout_s)
+    hopping = number < args.hoppers
+    client = Client(args.proxies, number, args.timeout_s, hopping=hopping)
+    key_count = min(args.hot_keys, args.keys) if hopping else args.keys
     sequence = 0
     while not stop.is_set():
-        key = f"{args.key_prefix}{rng.randrange(args.keys)}"
+        key = f"{args.key_prefix}{rng.randrange(key_count)}"
         op = choose_op(rng, args.mix)
         value = None
         if op == "put":
@@ -220,6 +245,8 @@ def main():
     parser.add_argument("--mix", type=lambda text: [float(x) for x in text.split(",")], default=[55, 35, 10])
     parser.add_argument("--pause-ms", type=float, default=0)
     parser.add_argument("--attempts", type=int, default=3)
+    parser.add_argument("--hoppers", type=int, default=0, help="workers that change proxy after every operation")
+    parser.add_argument("--hot-keys", type=int, default=4, help="hoppers use only the first N keys")
     args = parser.parse_args()
     return run(args) if args.command == "run" else readback(args)
 
