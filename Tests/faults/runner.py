@@ -166,13 +166,14 @@ class Context:
     def sleep(self, seconds):
         time.sleep(seconds)
 
-    def expect_down(self, node, fault_wall):
-        """Waits for a proxy to log node down after fault_wall; records the time to detect."""
+    def expect_down(self, node, fault_wall, into=None):
+        """Waits for a proxy to log node down after fault_wall; records the time to detect
+        (in the scenario's figures, or in the list `into`)."""
         proxy = self.cluster.running_proxies()[0]
         seen = wait_until(lambda: proxy.first_event(node.address, fault_wall, "down"), DETECT_TIMEOUT_S, 0.05)
         if seen is None:
             return self.problem(f"{node.label}: no 'down' logged by {proxy.label} within {DETECT_TIMEOUT_S}s")
-        self.result.detect_s.append(round(max(0.0, seen - fault_wall), 3))
+        (self.result.detect_s if into is None else into).append(round(max(0.0, seen - fault_wall), 3))
         self.mark("detected", node=node.label, after_s=seen - fault_wall)
 
     def expect_ready(self, node, since_mono):

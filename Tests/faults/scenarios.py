@@ -194,7 +194,7 @@ def diskfull(ctx):
         ctx.sleep(ctx.settings["hold_s"])
     _, wall = ctx.node_fault("kill -9 after full disk", node)
     node.kill9()
-    ctx.expect_down(node, wall)
+    ctx.expect_down(node, wall, into=ctx.data.setdefault("kill_detect_s", []))
     ctx.restart(node)
 
 
