@@ -162,17 +162,20 @@ row() {
     printf ' %s, %s |\n' "$(total "$label" 8)" "$(total "$label" 9)"
 }
 
-# Ratio of the median req/s of A and B, with the range of the per-round ratios.
+# Ratio of the median req/s of A and B, the range of the per-round ratios, and the ratio of
+# their server CPU per request (B's over A's: how many more requests A serves per CPU-second),
+# which depends much less on what else runs on the machine.
 ratio_row() {
-    local a=$1 b=$2 text=$3 target=${4:-} value range
+    local a=$1 b=$2 text=$3 target=${4:-} value range by_cpu
     value=$(ratio "$(stats "$a" 3 | cut -d' ' -f1)" "$(stats "$b" 3 | cut -d' ' -f1)")
+    by_cpu=$(ratio "$(stats "$b" 7 | cut -d' ' -f1)" "$(stats "$a" 7 | cut -d' ' -f1)")
     range=$(awk -F'\t' -v a="$a" -v b="$b" '$1 == a { x[$2] = $3 } $1 == b { y[$2] = $3 }
         END { for (r in x) if (r in y && y[r] > 0) print x[r] / y[r] }' "$RESULTS" | sort -g |
         awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR > 1) printf "%.2f–%.2f", lo, hi; else print "–" }')
     if [[ -n $target ]]; then
-        printf '| %s | **%s** | %s | ≥ %s | **%s** |\n' "$text" "$value" "$range" "$target" "$(verdict "$value" "$target")"
+        printf '| %s | **%s** | %s | %s | ≥ %s | **%s** |\n' "$text" "$value" "$range" "$by_cpu" "$target" "$(verdict "$value" "$target")"
     else
-        printf '| %s | %s | %s | – | reported |\n' "$text" "$value" "$range"
+        printf '| %s | %s | %s | %s | – | reported |\n' "$text" "$value" "$range" "$by_cpu"
     fi
 }
 
@@ -201,8 +204,8 @@ print_report() {
     row proxy-get "**linkring-proxy → 4 nodes GET**"
     row proxy-put "**linkring-proxy → 4 nodes PUT, fsync always, 2 replicas**"
     echo
-    echo "| ratio of req/s | median | per round | target | verdict |"
-    echo "|---|---|---|---|---|"
+    echo "| ratio of req/s | median | per round | by CPU/req | target | verdict |"
+    echo "|---|---|---|---|---|---|"
     ratio_row node-get nginx-307 "node GET / nginx 307 (issue 2)" 0.9
     ratio_row proxy-get nginx-proxy "proxy GET / nginx reverse proxy (issue 3)" 1.3
     ratio_row proxy-get webdis-get "proxy GET / webdis GET (issue 3)" 1.2
