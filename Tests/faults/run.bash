@@ -17,10 +17,10 @@
 # Every host is a network namespace named with this run's prefix, on a bridge in a hub
 # namespace; nothing of ours sits in the root namespace, and no packet leaves the namespaces:
 #
-#   lrf<PID>hub: br0 ─┬─ veth ─ lrf<PID>ctl   10.211.N.1       harness.py, workload.py
-#                     ├─ veth ─ lrf<PID>p0    10.211.N.2       proxy 1 (:8080)
-#                     ├─ veth ─ lrf<PID>p1    10.211.N.3       proxy 2 (:8080)
-#                     └─ veth ─ lrf<PID>n0…n3 10.211.N.10…13   nodes (:7000)
+#   lrf<PID>-hub: br0 ─┬─ veth ─ lrf<PID>-ctl    10.211.N.1        harness.py, workload.py
+#                      ├─ veth ─ lrf<PID>-p0     10.211.N.2        proxy 1 (:8080)
+#                      ├─ veth ─ lrf<PID>-p1     10.211.N.3        proxy 2 (:8080)
+#                      └─ veth ─ lrf<PID>-n0…n3  10.211.N.10…13    nodes (:7000)
 #
 # The harness runs inside ctl (so it reaches every host) and starts each server with
 # `ip netns exec`. The EXIT trap, whatever happened, kills every process still in one of this
@@ -38,7 +38,7 @@ MODE=ci
 ONLY=""
 SEED=1
 KEEP=no
-PREFIX="lrf$$"
+PREFIX="lrf$$-"  # the dash ends the prefix: lrf12-… never matches lrf123-…
 SUBNET="10.211.$((20 + $$ % 200))"
 HUB="${PREFIX}hub"
 # name:last octet of every host; n* are nodes, p* proxies, ctl the harness.
