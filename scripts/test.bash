@@ -8,7 +8,8 @@
 # Steps: the Swift unit and integration tests (integration tests start the release binaries:
 # what operators run), a short libFuzzer run per parser (LINKRING_FUZZ_SECONDS, default 10),
 # the unit tests under ASan and TSan and the integration tests against ASan binaries, the
-# tests of the operations scripts and units, and the multi-host fault suite's CI mode. Temporary files live in one directory per run,
+# tests of the operations scripts and units, the multi-host fault suite's CI mode, and the load
+# tests' quick mode (checks the scripts; the figures come from --full, docs/BENCHMARKS.md). Temporary files live in one directory per run,
 # removed at the end.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.bash"
@@ -45,6 +46,7 @@ step "fuzzing" bash scripts/fuzz.bash --seconds "${LINKRING_FUZZ_SECONDS:-10}"
 step "sanitizers" bash scripts/sanitize.bash --integration
 step "operations scripts" bash Tests/scripts/run.bash
 step "fault injection" bash Tests/faults/run.bash --ci
+step "load tests (quick)" bash loadtest/run.bash --quick
 
 echo
 for name in "${passed[@]}"; do echo "PASS $name"; done
