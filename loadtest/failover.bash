@@ -105,11 +105,11 @@ gnuplot -e "csv='$RUN_DIR/per_second.csv'; out='$RUN_DIR/failover.png'; errors_t
     echo "| answers/s, lowest full second (min over 1..$((duration_s - 1))) | $(awk -F, -v d="$duration_s" 'NR > 2 && $1 < d { m = (m == "" || $2 < m) ? $2 : m } END { print m }' "$RUN_DIR/per_second.csv") | $(awk -F, -v d="$duration_s" 'NR > 2 && $1 < d { m = (m == "" || $3 < m) ? $3 : m } END { print m }' "$RUN_DIR/per_second.csv") |"
     echo "| worst latency, ms | $(awk -F, 'NR > 1 && $6 > m { m = $6 } END { print m }' "$RUN_DIR/per_second.csv") | $(awk -F, 'NR > 1 && $7 > m { m = $7 } END { print m }' "$RUN_DIR/per_second.csv") |"
     echo
-    echo "acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
+    echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
     (($(field verify_wrong "$result") == 0)) ||
-        echo "**WARNING: $(field verify_wrong "$result") acknowledged PUT(s) no longer read back right (listed in errors.txt with the time of their 200).**"
-    echo "proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(failovers|retries|partial_writes)_total' | tr '\n' ' ')"
-    echo "sentinel state changes of node $victim (t state readiness): $(paste -sd';' "$RUN_DIR/events.txt")"
+        echo "- **WARNING: $(field verify_wrong "$result") acknowledged PUT(s) no longer read back right (listed in errors.txt with the time of their 200).**"
+    echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(failovers|retries|partial_writes)_total' | tr '\n' ' ')"
+    echo "- sentinel state changes of node $victim (t state readiness): $(paste -sd';' "$RUN_DIR/events.txt")"
     if [[ -s $RUN_DIR/errors.txt ]]; then
         echo
         echo "first errors (all in $RUN_DIR/errors.txt):"

@@ -11,7 +11,7 @@ set logscale x 2
 set xrange [0.8:320]
 set xtics (1, 2, 4, 8, 16, 32, 64, 128, 256)
 set grid
-set key top left
+set key bottom right
 set xlabel "concurrent connections (wrk -t1 -cN)"
 pick(target, column) = (strcol(1) eq target && strcol(2) eq method) ? column(column) : NaN
 set ylabel "requests/s"
