@@ -22,7 +22,7 @@
 # socket_errors requests  ("-" where a tool does not give the figure). Server CPU is utime+stime
 # of every server PID in the path (from /proc/PID/stat), summed, per completed request.
 
-# shellcheck shell=bash disable=SC2034  # REPO_DIR and the helpers are used by the drivers
+# shellcheck shell=bash source-path=SCRIPTDIR disable=SC2034  # REPO_DIR and the helpers are used by the drivers
 LOADTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LOADTEST_DIR/.." && pwd)
 STARTED_PIDS=()

@@ -19,7 +19,7 @@
 #   start_nutcracker P1 P2           twemproxy, ketama over two redis: NUTCRACKER_PORT/_PID
 #   redis_preload PORT N             SET k1..kN http://example.com/page/I (redis-cli --pipe)
 
-# shellcheck shell=bash disable=SC2034  # the variables set here are read by the drivers
+# shellcheck shell=bash source-path=SCRIPTDIR disable=SC2034  # the variables set here are read by the drivers
 
 prepare_binaries() {
     local source_dir=${LINKRING_BIN_DIR:-}
