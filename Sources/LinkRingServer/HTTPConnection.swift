@@ -194,7 +194,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     /// Answers with an error page and ends the conversation (malformed request, time-out, overload).
     private func answerAndEnd(_ failure: HTTPParseFailure) {
         noMoreRequests = true
-        context = ResponseContext(date: server.date, isKeepAlive: false)
+        context = ResponseContext(date: [], isKeepAlive: false)
         logged = nil
         respondFailure(failure)
     }
@@ -281,7 +281,8 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
         requestStartedMs = nil
         let keepAlive = head.isKeepAlive && !server.isStopping
         if !keepAlive { noMoreRequests = true }
-        context = ResponseContext(date: server.date, isKeepAlive: keepAlive, isHTTP10: head.isHTTP10, isHead: head.method == .head)
+        // The Date bytes are filled in when the answer is written (appendAnswer, fill).
+        context = ResponseContext(date: [], isKeepAlive: keepAlive, isHTTP10: head.isHTTP10, isHead: head.method == .head)
         logged = server.accessLog == nil ? nil : LoggedRequest(method: head.method, target: Array(input[head.target]), startedNs: MonotonicClock.nowNs())
         inputStart = bodyEnd
         isDispatching = true

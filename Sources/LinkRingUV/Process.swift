@@ -19,12 +19,6 @@ public enum ProcessSetup {
         }
     }
 
-    /// The open-file soft limit now in force.
-    public static var openFilesMax: Int {
-        var limit = rlimit()
-        return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : 0
-    }
-
     public static func exit(_ code: Int32) -> Never {
         fflush(nil)
         Glibc.exit(code)

@@ -68,9 +68,10 @@ final class ProxyService: HTTPRequestHandler {
 
     private func read(_ key: [UInt8], on connection: HTTPConnection, _ timer: RequestTimer) {
         var order: [NodeClient] = []
-        let replicas = ring.replicas(forKey: key).map { nodes[$0] }
-        for node in replicas where node.health.isReady { order.append(node) }
-        for node in replicas where node.health.isUsable && !node.health.isReady { order.append(node) }
+        order.reserveCapacity(ring.replicaCount)
+        let replicas = ring.replicas(forKey: key)
+        for index in replicas where nodes[index].health.isReady { order.append(nodes[index]) }
+        for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
         let request = readBytes(key)
         attemptRead(key, request, order: order, position: 0, on: connection.deferResponse(), timer)
     }

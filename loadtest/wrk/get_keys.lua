@@ -6,13 +6,9 @@
 -- exists, so any answer that is not 2xx/3xx is an error (wrk counts those in `status`).
 
 local keys = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "keys.lua")
-local thread_counter = 0
 local choose, build
 
-function setup(thread)
-   thread_counter = thread_counter + 1
-   thread:set("thread_id", thread_counter)
-end
+setup = keys.setup()
 
 function init(args)
    keys.seed(thread_id)

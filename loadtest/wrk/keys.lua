@@ -79,6 +79,16 @@ function keys.put_builder()
 end
 
 -- Seeds each thread differently (wrk threads start with the same Lua state).
+-- A wrk `setup(thread)` that numbers the threads from 1 into each thread's `thread_id`
+-- (their seeds and key ranges differ by it). A script says `setup = keys.setup()`.
+function keys.setup()
+   local counter = 0
+   return function(thread)
+      counter = counter + 1
+      thread:set("thread_id", counter)
+   end
+end
+
 function keys.seed(thread_id)
    math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
 end

@@ -7,13 +7,9 @@
 -- the key already has, so reads never see a different answer whatever the interleaving.
 
 local keys = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "keys.lua")
-local thread_counter = 0
 local choose, get, put, write_fraction
 
-function setup(thread)
-   thread_counter = thread_counter + 1
-   thread:set("thread_id", thread_counter)
-end
+setup = keys.setup()
 
 function init(args)
    keys.seed(thread_id)

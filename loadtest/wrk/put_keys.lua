@@ -11,13 +11,9 @@
 -- LINKRING_WRK_THREADS or 1, N from LINKRING_KEYS.
 
 local keys = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "keys.lua")
-local thread_counter = 0
 local n, first, offset, stride, counter, build
 
-function setup(thread)
-   thread_counter = thread_counter + 1
-   thread:set("thread_id", thread_counter)
-end
+setup = keys.setup()
 
 function init(args)
    n = keys.count(args)
