@@ -20,16 +20,30 @@ public enum NodeReply {
     case failed(String)
 }
 
+/// Told of every reply before the request's own completion (the proxy's node health counts
+/// them): one reference instead of a wrapping closure allocated per request.
+public protocol NodeReplyObserver: AnyObject {
+    func observe(_ reply: NodeReply)
+}
+
 /// A request for a node: its bytes, its deadline, and who waits for the answer.
 public final class NodeRequest {
     public let bytes: [UInt8]
     public let deadlineMs: UInt64
-    public let completion: (NodeReply) -> Void
+    private let observer: NodeReplyObserver?
+    private let completion: (NodeReply) -> Void
 
-    public init(bytes: [UInt8], deadlineMs: UInt64, completion: @escaping (NodeReply) -> Void) {
+    public init(bytes: [UInt8], deadlineMs: UInt64, observer: NodeReplyObserver? = nil, completion: @escaping (NodeReply) -> Void) {
         self.bytes = bytes
         self.deadlineMs = deadlineMs
+        self.observer = observer
         self.completion = completion
+    }
+
+    /// Delivers the reply: to the observer, then to the completion.
+    public func finish(_ reply: NodeReply) {
+        observer?.observe(reply)
+        completion(reply)
     }
 }
 
@@ -68,7 +82,7 @@ public final class NodeConnection: TCPStreamDelegate {
     public var pendingCount: Int { inFlight.count - inFlightStart }
 
     public func send(_ request: NodeRequest) {
-        guard !isClosed else { return request.completion(.failed("connection to \(address) closed")) }
+        guard !isClosed else { return request.finish(.failed("connection to \(address) closed")) }
         output.append(contentsOf: request.bytes)
         inFlight.append(request)
         guard isConnected, !isMarkedDirty else { return }
@@ -114,7 +128,7 @@ public final class NodeConnection: TCPStreamDelegate {
                 let request = inFlight[inFlightStart]
                 inFlightStart += 1
                 start = head.end
-                request.completion(.answered(status: head.status, version: head.version, body: Array(input[head.body]),
+                request.finish(.answered(status: head.status, version: head.version, body: Array(input[head.body]),
                                               isRecovering: head.isRecovering))
                 if !head.isKeepAlive { return fail(nil) }
                 if isClosed { return }
@@ -161,7 +175,7 @@ public final class NodeConnection: TCPStreamDelegate {
         let callback = onClose
         onClose = nil
         callback?(self, reason)
-        for request in failed { request.completion(.failed(reason ?? "connection to \(address) closed")) }
+        for request in failed { request.finish(.failed(reason ?? "connection to \(address) closed")) }
     }
 }
 

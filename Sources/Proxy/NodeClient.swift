@@ -1,8 +1,9 @@
 // Everything the proxy keeps for one node: its connection pool, its wait queue, its health.
 //
 // Pool: up to `poolSize` keep-alive connections, each with up to `pipelineDepth` requests in
-// flight. A request goes to the least busy connection; a new connection is opened while the
-// pool is not full; past that, requests wait in a queue of at most `queueMax`. A full queue
+// flight. A request goes to the first connection with room (PoolChoice: requests that arrive
+// together share one write); a new connection opens only when every open one is full; past
+// the pool size, requests wait in a queue of at most `queueMax`. A full queue
 // refuses the request at once (the caller fails over to the next replica or answers 503):
 // memory stays bounded however slow a node gets.
 //
@@ -14,7 +15,7 @@ import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
-final class NodeClient {
+final class NodeClient: NodeReplyObserver {
     let address: HostPort
     /// Position in the current ring's node list (changes when the hosts file is reloaded).
     var index: Int
@@ -51,10 +52,7 @@ final class NodeClient {
     /// calls `completion`) when the node is down or its queue is full.
     func submit(_ bytes: [UInt8], completion: @escaping (NodeReply) -> Void) -> Bool {
         guard health.isUsable else { return false }
-        let request = NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + options.nodeTimeoutMs) { [unowned self] reply in
-            self.record(reply)
-            completion(reply)
-        }
+        let request = NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + options.nodeTimeoutMs, observer: self, completion: completion)
         if let connection = connectionWithRoom() {
             requestsSent += 1
             connection.send(request)
@@ -70,14 +68,11 @@ final class NodeClient {
     }
 
     private func connectionWithRoom() -> NodeConnection? {
-        var best: NodeConnection? = nil
-        for connection in pool where connection.pendingCount < options.pipelineDepth {
-            if best == nil || connection.pendingCount < best!.pendingCount { best = connection }
-            if connection.pendingCount == 0 { break }
+        switch PoolChoice.pick(pending: pool.lazy.map(\.pendingCount), pipelineDepth: options.pipelineDepth, poolSize: options.poolSize) {
+        case .use(let position): return pool[position]
+        case .open: return openConnection()
+        case .full: return nil
         }
-        if let best, best.pendingCount == 0 || pool.count >= options.poolSize { return best }
-        guard pool.count < options.poolSize else { return best }
-        return openConnection() ?? best
     }
 
     private func openConnection() -> NodeConnection? {
@@ -96,7 +91,7 @@ final class NodeClient {
 
     /// Passive health: an answer below 500 is a success, a 5xx a failure. A failed connection
     /// was already counted once by `connectionClosed`, however many requests it carried.
-    private func record(_ reply: NodeReply) {
+    func observe(_ reply: NodeReply) {
         switch reply {
         case .answered(let status, _, _, let isRecovering) where status < 500:
             let readiness: NodeReadiness? = isRecovering ? .recovering : nil
@@ -134,7 +129,7 @@ final class NodeClient {
         let waiting = queue[queueStart...]
         queue.removeAll()
         queueStart = 0
-        for request in waiting { request.completion(.failed(reason)) }
+        for request in waiting { request.finish(.failed(reason)) }
     }
 
     // MARK: health pings and housekeeping
@@ -178,7 +173,7 @@ final class NodeClient {
         while queueStart < queue.count, nowMs >= queue[queueStart].deadlineMs {
             let request = queue[queueStart]
             queueStart += 1
-            request.completion(.failed("\(address) queue wait timed out"))
+            request.finish(.failed("\(address) queue wait timed out"))
         }
     }
 
