@@ -15,7 +15,8 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var body: Range<Int> = 0..<0
     /// The offset just after this response (where the next one starts).
     public var end = 0
-    /// Every header line, as ranges of name and value (for tests and diagnostics).
+    /// Every header line, as ranges of name and value, when asked for (tests, diagnostics):
+    /// the proxy's hot path does not pay for the array.
     public var fields: [(name: Range<Int>, value: Range<Int>)] = []
 
     public init() {}
@@ -43,8 +44,10 @@ public enum HTTPResponseParser {
     private static let version: [UInt8] = Array("x-version".utf8)
     private static let close: [UInt8] = Array("close".utf8)
     private static let recovering: [UInt8] = Array("x-recovering".utf8)
+    private static let protocolPrefix: [UInt8] = Array("HTTP/1.".utf8)
 
-    public static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false) -> HTTPResponseParseResult {
+    public static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false,
+                             recordingFields: Bool = false) -> HTTPResponseParseResult {
         guard let headEnd = findHeadEnd(buffer, from: start, to: end) else {
             return end - start > headBytesMax ? .failure("response head too large") : .needMore
         }
@@ -59,7 +62,7 @@ public enum HTTPResponseParser {
                 head.status = status.code
                 head.isKeepAlive = !status.isHTTP10
                 isFirst = false
-            } else if let failure = parseField(buffer, line.content, into: &head) {
+            } else if let failure = parseField(buffer, line.content, into: &head, recording: recordingFields) {
                 return .failure(failure)
             }
             lineStart = line.next
@@ -85,7 +88,7 @@ public enum HTTPResponseParser {
     }
 
     private static func parseStatusLine(_ buffer: [UInt8], _ line: Range<Int>) -> (code: Int, isHTTP10: Bool)? {
-        guard line.count >= 12, ASCII.equals(buffer, line.lowerBound..<line.lowerBound + 7, Array("HTTP/1.".utf8)),
+        guard line.count >= 12, ASCII.equals(buffer, line.lowerBound..<line.lowerBound + 7, protocolPrefix),
               buffer[line.lowerBound + 8] == ASCII.space else { return nil }
         var code = 0
         for index in line.lowerBound + 9..<line.lowerBound + 12 {
@@ -95,7 +98,8 @@ public enum HTTPResponseParser {
         return (code, buffer[line.lowerBound + 7] == ASCII.digit0)
     }
 
-    private static func parseField(_ buffer: [UInt8], _ line: Range<Int>, into head: inout HTTPResponseHead) -> String? {
+    private static func parseField(_ buffer: [UInt8], _ line: Range<Int>, into head: inout HTTPResponseHead,
+                                   recording: Bool) -> String? {
         var colon = line.lowerBound
         while colon < line.upperBound, buffer[colon] != ASCII.colon { colon += 1 }
         guard colon < line.upperBound, colon > line.lowerBound else { return "bad header line" }
@@ -105,7 +109,7 @@ public enum HTTPResponseParser {
         while valueEnd > valueStart, ASCII.isBlank(buffer[valueEnd - 1]) { valueEnd -= 1 }
         let name = line.lowerBound..<colon
         let value = valueStart..<valueEnd
-        head.fields.append((name, value))
+        if recording { head.fields.append((name, value)) }
         if ASCII.equalsIgnoringCase(buffer, name, contentLength) {
             guard let length = parseDecimal(buffer, value), length <= UInt64(bodyBytesMax) else { return "bad Content-Length" }
             head.contentLength = Int(length)

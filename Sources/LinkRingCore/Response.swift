@@ -29,32 +29,44 @@ public enum ContentType {
 }
 
 public enum Response {
-    private static let serverAndDate: [UInt8] = Array("Server: linkring\r\nDate: ".utf8)
-    private static let contentTypeField: [UInt8] = Array("\r\nContent-Type: ".utf8)
-    private static let contentLengthField: [UInt8] = Array("\r\nContent-Length: ".utf8)
-    private static let locationField: [UInt8] = Array("\r\nLocation: ".utf8)
-    private static let closeField: [UInt8] = Array("\r\nConnection: close".utf8)
-    private static let keepAliveField: [UInt8] = Array("\r\nConnection: keep-alive".utf8)
-    private static let crlf: [UInt8] = [ASCII.cr, ASCII.lf]
-    private static let redirectBodyStart: [UInt8] = Array(
-        "<!DOCTYPE html>\n<html><head><title>307 Temporary Redirect</title></head><body><p>Redirecting to <a href=\"".utf8)
-    private static let redirectBodyMiddle: [UInt8] = Array("\">".utf8)
-    private static let redirectBodyEnd: [UInt8] = Array("</a></p></body></html>\n".utf8)
+    // The fixed parts are StaticStrings: appending one copies bytes from the binary, with no
+    // reference counting and no lazy-global check (measurable on the 307 path).
+    private static let redirectBodyStart: StaticString =
+        "<!DOCTYPE html>\n<html><head><title>307 Temporary Redirect</title></head><body><p>Redirecting to <a href=\""
+    private static let redirectBodyMiddle: StaticString = "\">"
+    private static let redirectBodyEnd: StaticString = "</a></p></body></html>\n"
 
     /// `307 Temporary Redirect` to `location` (validated: no control bytes, no spaces).
     public static func appendRedirect(to output: inout [UInt8], location: [UInt8], _ context: ResponseContext) {
         let escapedLength = HTML.escapedLength(location)
-        let bodyLength = redirectBodyStart.count + redirectBodyMiddle.count + redirectBodyEnd.count + 2 * escapedLength
+        let bodyLength = redirectBodyStart.utf8CodeUnitCount + redirectBodyMiddle.utf8CodeUnitCount
+            + redirectBodyEnd.utf8CodeUnitCount + 2 * escapedLength
         appendHead(to: &output, .temporaryRedirect, ContentType.html, bodyLength: bodyLength, context) { output in
-            output.append(contentsOf: locationField)
+            output.append("\r\nLocation: ")
             output.append(contentsOf: location)
         }
         guard !context.isHead else { return }
-        output.append(contentsOf: redirectBodyStart)
-        HTML.appendEscaped(location, to: &output)
-        output.append(contentsOf: redirectBodyMiddle)
-        HTML.appendEscaped(location, to: &output)
-        output.append(contentsOf: redirectBodyEnd)
+        output.append(redirectBodyStart)
+        HTML.appendEscaped(location, escapedLength: escapedLength, to: &output)
+        output.append(redirectBodyMiddle)
+        HTML.appendEscaped(location, escapedLength: escapedLength, to: &output)
+        output.append(redirectBodyEnd)
+    }
+
+    /// A node's answer to an internal read (on every proxied GET): `value` as the body (empty
+    /// for 404), `X-Version`, and `X-Recovering: 1` while the node catches up. Only what the
+    /// proxy reads: no Server, Date or Content-Type (docs/PROTOCOL.md), so the node writes
+    /// and the proxy parses about half the bytes.
+    public static func appendVersioned(to output: inout [UInt8], _ status: HTTPStatus, value: [UInt8], version: UInt64,
+                                       isRecovering: Bool, _ context: ResponseContext) {
+        output.append(contentsOf: status.statusLine)
+        output.append("Content-Length: ")
+        Decimal.append(value.count, to: &output)
+        output.append("\r\nX-Version: ")
+        Decimal.append(version, to: &output)
+        if isRecovering { output.append("\r\nX-Recovering: 1") }
+        appendConnectionAndEnd(to: &output, context)
+        if !context.isHead { output.append(contentsOf: value) }
     }
 
     /// Any response with a complete body. `extraHeaders` are full lines without their CRLF.
@@ -62,7 +74,7 @@ public enum Response {
                               extraHeaders: [[UInt8]] = [], _ context: ResponseContext) {
         appendHead(to: &output, status, contentType, bodyLength: body.count, context) { output in
             for line in extraHeaders {
-                output.append(contentsOf: crlf)
+                output.append("\r\n")
                 output.append(contentsOf: line)
             }
         }
@@ -72,20 +84,32 @@ public enum Response {
     private static func appendHead(to output: inout [UInt8], _ status: HTTPStatus, _ contentType: [UInt8], bodyLength: Int,
                                    _ context: ResponseContext, extra: (inout [UInt8]) -> Void) {
         output.append(contentsOf: status.statusLine)
-        output.append(contentsOf: serverAndDate)
+        output.append("Server: linkring\r\nDate: ")
         output.append(contentsOf: context.date)
-        output.append(contentsOf: contentTypeField)
+        output.append("\r\nContent-Type: ")
         output.append(contentsOf: contentType)
-        output.append(contentsOf: contentLengthField)
+        output.append("\r\nContent-Length: ")
         Decimal.append(bodyLength, to: &output)
         extra(&output)
+        appendConnectionAndEnd(to: &output, context)
+    }
+
+    /// `Connection` when the default does not hold, then the blank line that ends the head.
+    private static func appendConnectionAndEnd(to output: inout [UInt8], _ context: ResponseContext) {
         if !context.isKeepAlive {
-            output.append(contentsOf: closeField)
+            output.append("\r\nConnection: close")
         } else if context.isHTTP10 {
-            output.append(contentsOf: keepAliveField)
+            output.append("\r\nConnection: keep-alive")
         }
-        output.append(contentsOf: crlf)
-        output.append(contentsOf: crlf)
+        output.append("\r\n\r\n")
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the UTF-8 bytes of a constant, straight from the binary.
+    @inlinable
+    public mutating func append(_ text: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }
 
@@ -95,18 +119,23 @@ public enum Decimal {
         append(UInt64(max(value, 0)), to: &output)
     }
 
+    /// Digits come out lowest first by dividing by the constant 10 (a multiply, where dividing
+    /// by a variable power of ten is a slow 64-bit division per digit: X-Version has 19).
     public static func append(_ value: UInt64, to output: inout [UInt8]) {
         if value < 10 {
             output.append(ASCII.digit0 + UInt8(value))
             return
         }
-        var divisor: UInt64 = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            output.append(ASCII.digit0 + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var rest = value
+            var position = buffer.count
+            while rest > 0 {
+                position -= 1
+                buffer[position] = ASCII.digit0 + UInt8(rest % 10)
+                rest /= 10
+            }
+            output.append(contentsOf: buffer[position...])
         }
     }
 }
@@ -128,6 +157,13 @@ public enum HTML {
     }
 
     public static func appendEscaped(_ bytes: [UInt8], to output: inout [UInt8]) {
+        appendEscaped(bytes, escapedLength: escapedLength(bytes), to: &output)
+    }
+
+    /// With the length already known: bytes with nothing to escape (most URLs) are copied whole.
+    public static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
+        if escapedLength == bytes.count { return output.append(contentsOf: bytes) }
+        output.reserveCapacity(output.count + escapedLength)
         for byte in bytes {
             switch byte {
             case 0x26: output.append(contentsOf: amp)

@@ -19,6 +19,13 @@ extension Responder {
         }
     }
 
+    /// A node's answer to an internal read: the value (or 404) with its version.
+    public func respondVersioned(_ status: HTTPStatus, value: [UInt8], version: UInt64, isRecovering: Bool) {
+        send(status) { output, context in
+            Response.appendVersioned(to: &output, status, value: value, version: version, isRecovering: isRecovering, context)
+        }
+    }
+
     /// The error page of `failure`; 405 carries `Allow`.
     public func respondFailure(_ failure: HTTPParseFailure) {
         let allow: [[UInt8]] = failure.status == .methodNotAllowed ? [Array("Allow: \(PublicRequest.allowedMethods)".utf8)] : []

@@ -154,12 +154,11 @@ final class NodeService: HTTPRequestHandler {
         switch request {
         case .read(let key):
             let stored = index.lookup(key)
-            var versionHeader = [Array("X-Version: \(stored?.version ?? 0)".utf8)]
-            if !isReady { versionHeader.append(Self.recoveringHeader) }
+            let version = stored?.version ?? 0
             if let value = stored?.value {
-                connection.respond(.ok, contentType: ContentType.text, body: value, extraHeaders: versionHeader)
+                connection.respondVersioned(.ok, value: value, version: version, isRecovering: !isReady)
             } else {
-                connection.respond(.notFound, contentType: ContentType.text, body: [], extraHeaders: versionHeader)
+                connection.respondVersioned(.notFound, value: [], version: version, isRecovering: !isReady)
             }
         case .write(let record):
             let current = index.lookup(record.key)
@@ -175,8 +174,6 @@ final class NodeService: HTTPRequestHandler {
             }
         }
     }
-
-    private static let recoveringHeader: [UInt8] = Array("X-Recovering: 1".utf8)
 
     private func healthJSON() -> [UInt8] {
         let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"

@@ -5,8 +5,9 @@ import LinkRingCore
 import LinkRingUV
 
 final class ProxyMetrics {
-    /// Requests by method and status: key = method index * 1000 + status.
-    private var requests: [Int: UInt64] = [:]
+    /// Requests by method and status: index = method row * 1000 + status (a flat array, so
+    /// counting is an increment, not a hash lookup).
+    private var requests = [UInt64](repeating: 0, count: 5 * 1000)
     private var latency = LatencyHistogram()
     var failovers: UInt64 = 0
     var retries: UInt64 = 0
@@ -14,11 +15,21 @@ final class ProxyMetrics {
     var versionConflicts: UInt64 = 0
     private(set) var total: UInt64 = 0
 
-    private static let methodNames: [HTTPMethod: String] = [.get: "GET", .head: "HEAD", .put: "PUT", .delete: "DELETE"]
+    /// Rows of `requests`: the methods of the API, then every other method.
+    private static let rowNames = ["GET", "HEAD", "PUT", "DELETE", "other"]
+
+    private static func row(_ method: HTTPMethod) -> Int {
+        switch method {
+        case .get: 0
+        case .head: 1
+        case .put: 2
+        case .delete: 3
+        default: 4
+        }
+    }
 
     func finish(_ timer: RequestTimer, status: Int) {
-        let method = Self.methodNames[timer.method] == nil ? HTTPMethod.other : timer.method
-        requests[Int(method.rawValue) * 1000 + status, default: 0] += 1
+        requests[Self.row(timer.method) * 1000 + min(max(status, 0), 999)] += 1
         latency.record(microseconds: (MonotonicClock.nowNs() &- timer.startedNs) / 1000)
         total += 1
     }
@@ -26,9 +37,8 @@ final class ProxyMetrics {
     func render(nodes: [NodeClient], clientConnections: Int) -> String {
         var text = "# HELP linkring_proxy_requests_total Client requests by method and status.\n"
         text += "# TYPE linkring_proxy_requests_total counter\n"
-        for key in requests.keys.sorted() {
-            let method = HTTPMethod(rawValue: UInt8(key / 1000)).flatMap { Self.methodNames[$0] } ?? "other"
-            text += "linkring_proxy_requests_total{method=\"\(method)\",status=\"\(key % 1000)\"} \(requests[key]!)\n"
+        for (key, count) in requests.enumerated() where count > 0 {
+            text += "linkring_proxy_requests_total{method=\"\(Self.rowNames[key / 1000])\",status=\"\(key % 1000)\"} \(count)\n"
         }
         latency.render(name: "linkring_proxy_request_duration_seconds", into: &text)
         counter(&text, "linkring_proxy_failovers_total", "Reads sent on to a further replica.", failovers)

@@ -182,7 +182,7 @@ final class TestClient {
 
     func readResponse(isHead: Bool = false, timeoutMs: Int = 10_000) throws -> TestResponse {
         while true {
-            switch HTTPResponseParser.parse(buffer, from: 0, to: buffer.count, isHeadRequest: isHead) {
+            switch HTTPResponseParser.parse(buffer, from: 0, to: buffer.count, isHeadRequest: isHead, recordingFields: true) {
             case .response(let head):
                 var headers: [String: String] = [:]
                 for field in head.fields {

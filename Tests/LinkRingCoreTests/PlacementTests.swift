@@ -44,6 +44,20 @@ struct HashRingTests {
         }
     }
 
+    @Test("the slice table finds the same successor point as a binary search", arguments: [(1, 1), (4, 64), (5, 64), (3, 1), (300, 1000)])
+    func successorTable(nodes count: Int, vnodes: Int) {
+        let nodes = (0..<count).map { HostPort(host: "10.0.\($0 / 250).\($0 % 250)", port: 9000) }
+        let ring = HashRing(nodes: nodes, vnodesPerNode: vnodes, replicas: 1)
+        var hashes: [UInt64] = [0, 1, UInt64.max, UInt64.max - 1, 1 << 63]
+        for point in ring.points { hashes += [point, point &- 1, point &+ 1] }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 { hashes.append(random.next()) }
+        for hash in hashes where ring.successor(of: hash) != ring.successorBySearch(of: hash) {
+            Issue.record("successor of \(hash): table \(ring.successor(of: hash)), search \(ring.successorBySearch(of: hash))")
+            return
+        }
+    }
+
     @Test("adding a fifth node moves about 1/5 of the keys, and only to the new node")
     func addingANode() {
         let before = HashRing(nodes: fourNodes, vnodesPerNode: 64, replicas: 1)

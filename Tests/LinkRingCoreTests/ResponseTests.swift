@@ -5,7 +5,7 @@ import Testing
 @testable import LinkRingCore
 
 func parseResponse(_ buffer: [UInt8], isHead: Bool = false) -> HTTPResponseHead? {
-    if case .response(let head) = HTTPResponseParser.parse(buffer, from: 0, to: buffer.count, isHeadRequest: isHead) { return head }
+    if case .response(let head) = HTTPResponseParser.parse(buffer, from: 0, to: buffer.count, isHeadRequest: isHead, recordingFields: true) { return head }
     return nil
 }
 
@@ -50,6 +50,27 @@ struct ResponseTests {
         #expect(String(decoding: http10, as: UTF8.self).contains("\r\nConnection: keep-alive\r\n"))
     }
 
+    @Test("a versioned internal answer carries the value, X-Version and X-Recovering, and nothing else",
+          arguments: [(true, false, false), (true, true, false), (false, false, true), (true, false, true), (false, true, false)])
+    func versioned(found: Bool, recovering: Bool, isHead: Bool) throws {
+        let value = found ? bytes("http://example.com/a?b=1&c=2") : []
+        let version: UInt64 = 0x0193_5E2A_1234_5678
+        let status: HTTPStatus = found ? .ok : .notFound
+        var output: [UInt8] = []
+        Response.appendVersioned(to: &output, status, value: value, version: version, isRecovering: recovering,
+                                 ResponseContext(date: date, isKeepAlive: true, isHead: isHead))
+        let head = try #require(parseResponse(output, isHead: isHead))
+        #expect(head.status == status.rawValue && head.version == version && head.isRecovering == recovering)
+        #expect(head.end == output.count && Array(output[head.body]) == (isHead ? [] : value) && head.isKeepAlive)
+        let names = head.fields.map { String(decoding: output[$0.name], as: UTF8.self) }
+        #expect(names == ["Content-Length", "X-Version"] + (recovering ? ["X-Recovering"] : []))
+        #expect(header("Content-Length", in: head, output) == "\(value.count)")
+        var closing: [UInt8] = []
+        Response.appendVersioned(to: &closing, status, value: value, version: version, isRecovering: recovering,
+                                 ResponseContext(date: date, isKeepAlive: false))
+        #expect(try #require(parseResponse(closing)).isKeepAlive == false)
+    }
+
     @Test("pages escape what they show")
     func pagesEscape() {
         let page = String(decoding: Pages.recorded(ShortLong(short: bytes("a"), long: bytes("http://x/<script>"))), as: UTF8.self)
@@ -73,7 +94,8 @@ struct ResponseTests {
         #expect(Timestamp.iso8601(unixMs: 1_795_563_656_123) == "2026-11-24T23:40:56.123Z")
     }
 
-    @Test("decimal digits", arguments: [UInt64(0), 7, 10, 99, 100, 12345, UInt64(Int32.max), UInt64.max])
+    @Test("decimal digits", arguments: [UInt64(0), 7, 9, 10, 99, 100, 12345, UInt64(Int32.max), 0x0193_5E2A_1234_5678,
+                                         UInt64.max / 10, UInt64.max - 1, UInt64.max])
     func decimal(value: UInt64) {
         var output: [UInt8] = []
         Decimal.append(value, to: &output)
@@ -85,6 +107,8 @@ struct ResponseTests {
         for text in ["", "plain", "&", "<>", "\"'", "a&b<c>d\"e'f"] {
             #expect(HTML.escapedLength(bytes(text)) == HTML.escaped(bytes(text)).count, "\(text)")
         }
+        #expect(HTML.escaped(bytes("a&b<c>d\"e'f")) == bytes("a&amp;b&lt;c&gt;d&quot;e&#39;f"))
+        #expect(HTML.escaped(bytes("http://example.com/x?y=1")) == bytes("http://example.com/x?y=1"))
     }
 
     @Test("the response parser waits for the whole body, then reads version and framing")
