@@ -2,7 +2,8 @@
 # compare.bash: LinkRing against the systems a user would pick instead, all in one run on this
 # machine, with the targets of issue 2 (node) and issue 3 (proxy) as ratios and PASS/FAIL.
 #
-#   loadtest/compare.bash [--quick]     (LINKRING_BIN_DIR=dir: use the binaries there, no build)
+#   loadtest/compare.bash [--quick] [--only PATH,PATH…]
+#                                       (LINKRING_BIN_DIR=dir: use the binaries there, no build)
 #
 #   wrk -t1 -c64 -dD, keys k1..kN uniform, every path alike (nginx answers any key):
 #     nginx-307          nginx, 1 worker, return 307 (the HTTP limit)
@@ -18,6 +19,8 @@
 #
 #   full: N=100k, D=10s, R=3 rounds (order rotated each round), M=1M; quick: N=10k, D=1s, R=1,
 #   M=100k. Each path gets a 1 s warm-up. Server CPU per request sums every process of a path.
+#   --only measures just the named paths (e.g. nginx-proxy,webdis-get,proxy-get: an A/B of
+#   one target in a third of the time) and skips the replay; the tables show what was measured.
 #
 # Exit status 0 even when a target fails (the table says so; this machine is noisy); 1 when the
 # run itself breaks: a server dies, a wrong answer, or LinkRing answers an error.
@@ -25,12 +28,15 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-keys=100000 duration_s=10 rounds=3 replay_records=1000000 bench_requests=400000 mode=full
-case "${1:-}" in
-    --quick) keys=10000 duration_s=1 rounds=1 replay_records=100000 bench_requests=20000 mode=quick ;;
-    "") ;;
-    *) die "usage: $0 [--quick]" ;;
-esac
+keys=100000 duration_s=10 rounds=3 replay_records=1000000 bench_requests=400000 mode=full only=""
+while (($# > 0)); do
+    case $1 in
+        --quick) keys=10000 duration_s=1 rounds=1 replay_records=100000 bench_requests=20000 mode=quick ;;
+        --only) [[ -n ${2:-} ]] || die "--only needs PATH,PATH…"; only=$2; shift ;;
+        *) die "usage: $0 [--quick] [--only PATH,PATH…]" ;;
+    esac
+    shift
+done
 for need in wrk:wrk nginx:nginx-light redis-server:redis-server redis-benchmark:redis-tools \
     webdis:webdis nutcracker:nutcracker python3:python3; do
     need_command "${need%%:*}" "${need#*:}"
@@ -110,6 +116,13 @@ measure() {
 }
 
 paths=(nginx-307 nginx-proxy webdis-get webdis-set-no webdis-set-always node-get node-put proxy-get proxy-put redis twemproxy)
+if [[ -n $only ]]; then
+    IFS=, read -r -a chosen <<<"$only"
+    for label in "${chosen[@]}"; do
+        [[ " ${paths[*]} " == *" $label "* ]] || die "unknown path $label (paths: ${paths[*]})"
+    done
+    paths=("${chosen[@]}")
+fi
 
 run_rounds() {
     local label round index count=${#paths[@]}
@@ -149,9 +162,13 @@ benchmark_replay() {
     replay_s=$(printf '%s\n' "${times[@]}" | median)
 }
 
+# Whether LABEL has results (every path does unless --only left it out).
+measured() { awk -F'\t' -v l="$1" '$1 == l { found = 1 } END { exit !found }' "$RESULTS"; }
+
 # One table row: LABEL, then median (min–max) of req/s, p50, p99, p99.9, CPU; errors.
 row() {
     local label=$1 text=$2 column scale format
+    measured "$label" || return 0
     printf '| %s |' "$text"
     for column in 3:1:%.0f 4:1000:%.2f 5:1000:%.2f 6:1000:%.2f 7:1:%.1f; do
         IFS=: read -r column scale format <<<"$column"
@@ -167,6 +184,7 @@ row() {
 # which depends much less on what else runs on the machine.
 ratio_row() {
     local a=$1 b=$2 text=$3 target=${4:-} value range by_cpu
+    measured "$a" && measured "$b" || return 0
     value=$(ratio "$(stats "$a" 3 | cut -d' ' -f1)" "$(stats "$b" 3 | cut -d' ' -f1)")
     by_cpu=$(ratio "$(stats "$b" 7 | cut -d' ' -f1)" "$(stats "$a" 7 | cut -d' ' -f1)")
     range=$(awk -F'\t' -v a="$a" -v b="$b" '$1 == a { x[$2] = $3 } $1 == b { y[$2] = $3 }
@@ -213,6 +231,7 @@ print_report() {
     ratio_row proxy-get node-get "proxy hop, LinkRing: proxy GET / node GET"
     ratio_row nginx-proxy nginx-307 "proxy hop, nginx: reverse proxy / 307"
     ratio_row twemproxy-get redis-get "proxy hop, twemproxy: twemproxy GET / redis GET"
+    [[ -z $only ]] || return 0
     echo
     read -r put _ <<<"$(stats proxy-put 3)"
     read -r p99 _ <<<"$(stats proxy-put 5)"
@@ -235,6 +254,6 @@ check_linkring_errors() {
 
 start_everything
 run_rounds
-benchmark_replay
+[[ -n $only ]] || benchmark_replay
 print_report | tee "$RUN_DIR/summary.md"
 check_linkring_errors
