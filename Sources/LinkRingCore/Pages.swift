@@ -34,29 +34,40 @@ public enum Pages {
     private static func code(_ value: [UInt8]) -> Piece { .code(value) }
     private static func link(_ value: [UInt8]) -> Piece { .link(value) }
 
+    /// The page, built with one growing array: constant markup comes from the binary and
+    /// text is escaped from its UTF-8 view, so a PUT's page costs no String conversions.
     public static func page(_ title: String, _ pieces: [Piece]) -> [UInt8] {
-        var body = Array("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>".utf8)
-        HTML.appendEscaped(Array(title.utf8), to: &body)
-        body += Array("</title></head><body><h1>".utf8)
-        HTML.appendEscaped(Array(title.utf8), to: &body)
-        body += Array("</h1><p>".utf8)
+        var body: [UInt8] = []
+        body.reserveCapacity(320)
+        body.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>")
+        appendEscaped(title, to: &body)
+        body.append("</title></head><body><h1>")
+        appendEscaped(title, to: &body)
+        body.append("</h1><p>")
         for piece in pieces {
             switch piece {
             case .text(let value):
-                HTML.appendEscaped(Array(value.utf8), to: &body)
+                appendEscaped(value, to: &body)
             case .code(let value):
-                body += Array("<code>".utf8)
+                body.append("<code>")
                 HTML.appendEscaped(value, to: &body)
-                body += Array("</code>".utf8)
+                body.append("</code>")
             case .link(let value):
-                body += Array("<a href=\"".utf8)
+                body.append("<a href=\"")
                 HTML.appendEscaped(value, to: &body)
-                body += Array("\">".utf8)
+                body.append("\">")
                 HTML.appendEscaped(value, to: &body)
-                body += Array("</a>".utf8)
+                body.append("</a>")
             }
         }
-        body += Array("</p></body></html>\n".utf8)
+        body.append("</p></body></html>\n")
         return body
+    }
+
+    private static func appendEscaped(_ text: String, to body: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { bytes in
+            for byte in bytes { HTML.appendEscaped(byte, to: &body) }
+        }
     }
 }

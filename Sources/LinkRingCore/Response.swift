@@ -164,15 +164,18 @@ public enum HTML {
     public static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
         if escapedLength == bytes.count { return output.append(contentsOf: bytes) }
         output.reserveCapacity(output.count + escapedLength)
-        for byte in bytes {
-            switch byte {
-            case 0x26: output.append(contentsOf: amp)
-            case 0x3C: output.append(contentsOf: lt)
-            case 0x3E: output.append(contentsOf: gt)
-            case 0x22: output.append(contentsOf: quot)
-            case 0x27: output.append(contentsOf: apos)
-            default: output.append(byte)
-            }
+        for byte in bytes { appendEscaped(byte, to: &output) }
+    }
+
+    @inline(__always)
+    public static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+        switch byte {
+        case 0x26: output.append("&amp;")
+        case 0x3C: output.append("&lt;")
+        case 0x3E: output.append("&gt;")
+        case 0x22: output.append("&quot;")
+        case 0x27: output.append("&#39;")
+        default: output.append(byte)
         }
     }
 
@@ -182,10 +185,4 @@ public enum HTML {
         appendEscaped(bytes, to: &output)
         return output
     }
-
-    private static let amp: [UInt8] = Array("&amp;".utf8)
-    private static let lt: [UInt8] = Array("&lt;".utf8)
-    private static let gt: [UInt8] = Array("&gt;".utf8)
-    private static let quot: [UInt8] = Array("&quot;".utf8)
-    private static let apos: [UInt8] = Array("&#39;".utf8)
 }

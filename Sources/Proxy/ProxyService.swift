@@ -113,16 +113,14 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
-    private static let readPrefix: [UInt8] = Array("GET /_/kv?short=".utf8)
-    private static let requestSuffix: [UInt8] = Array(" HTTP/1.1\r\nHost: linkring\r\n".utf8)
-
     private func readBytes(_ key: [UInt8]) -> [UInt8] {
-        var bytes = Self.readPrefix
-        bytes.reserveCapacity(96 + key.count)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + tokenHeader.count + key.count)
+        bytes.append("GET /_/kv?short=")
         bytes += key  // validated: unreserved bytes only, nothing to encode
-        bytes += Self.requestSuffix
+        bytes.append(" HTTP/1.1\r\nHost: linkring\r\n")
         bytes += tokenHeader
-        bytes += [ASCII.cr, ASCII.lf]
+        bytes.append("\r\n")
         return bytes
     }
 
@@ -133,7 +131,9 @@ final class ProxyService: HTTPRequestHandler {
     static let writeAttemptsMax = 3
 
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
-        let targets = ring.replicas(forKey: record.key).map { nodes[$0] }.filter { $0.health.isUsable }
+        var targets: [NodeClient] = []
+        targets.reserveCapacity(ring.replicaCount)
+        for index in ring.replicas(forKey: record.key) where nodes[index].health.isUsable { targets.append(nodes[index]) }
         guard !targets.isEmpty else {
             connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
             return metrics.finish(timer, status: 503)
@@ -195,16 +195,17 @@ final class ProxyService: HTTPRequestHandler {
     private func operationName(_ record: LogRecord) -> String { record.op == .put ? "PUT" : "DELETE" }
 
     private func writeBytes(_ record: LogRecord) -> [UInt8] {
-        var bytes = Array((record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=").utf8)
-        bytes.reserveCapacity(128 + record.key.count + record.value.count)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128 + tokenHeader.count + record.key.count + record.value.count)
+        bytes.append(record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=")
         Decimal.append(record.version, to: &bytes)
-        bytes += Array("&short=".utf8)
+        bytes.append("&short=")
         bytes += record.key
-        bytes += Self.requestSuffix
+        bytes.append(" HTTP/1.1\r\nHost: linkring\r\n")
         bytes += tokenHeader
-        bytes += Array("Content-Length: ".utf8)
+        bytes.append("Content-Length: ")
         Decimal.append(record.value.count, to: &bytes)
-        bytes += [ASCII.cr, ASCII.lf, ASCII.cr, ASCII.lf]
+        bytes.append("\r\n\r\n")
         bytes += record.value
         return bytes
     }
