@@ -3,6 +3,10 @@
 // arrives later (replication, replay, repair) can never resurrect the key. Applying the same
 // record twice, or records in any order, gives the same index.
 //
+// For log compaction the index also keeps every key in arrival order (keys are never removed,
+// so an offset is a stable cursor while writes go on) and the bytes its records would take in
+// a log (`recordBytes`), so the node knows when the log has grown well past its data.
+//
 // With a ring attached (`partition(by:)`), the index also keeps, per key range of the ring:
 //   - a digest: the XOR of EntryHash(key, version) over the range's keys, updated in O(1) on
 //     every change, so two replicas compare a range by comparing one number;
@@ -31,6 +35,10 @@ public struct KeyValueIndex: Sendable {
     public private(set) var entries: [[UInt8]: StoredValue] = [:]
     public private(set) var liveKeys = 0
     public private(set) var tombstones = 0
+    /// Every key, in the order it first arrived.
+    public private(set) var keysInArrivalOrder: [[UInt8]] = []
+    /// Bytes of the log records that reproduce the index (one per key, tombstones included).
+    public private(set) var recordBytes = 0
     public private(set) var ring: HashRing? = nil
     /// Per key range: the digest, and the keys in arrival order.
     public private(set) var digests: [UInt64] = []
@@ -60,6 +68,8 @@ public struct KeyValueIndex: Sendable {
     public mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
         guard let previous = entries.updateValue(incoming, forKey: key) else {
             count(incoming, sign: 1)
+            keysInArrivalOrder.append(key)
+            recordBytes += Self.recordBytes(key: key, incoming)
             if let ring {
                 let range = ring.rangeIndex(forKey: key)
                 digests[range] ^= EntryHash.of(key, version: incoming.version)
@@ -73,6 +83,7 @@ public struct KeyValueIndex: Sendable {
         }
         count(previous, sign: -1)
         count(incoming, sign: 1)
+        recordBytes += Self.recordBytes(key: key, incoming) - Self.recordBytes(key: key, previous)
         if let ring {
             let range = ring.rangeIndex(forKey: key)
             digests[range] ^= EntryHash.of(key, version: previous.version) ^ EntryHash.of(key, version: incoming.version)
@@ -87,12 +98,17 @@ public struct KeyValueIndex: Sendable {
     /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).
     public mutating func reserveCapacity(_ keys: Int) {
         entries.reserveCapacity(keys)
+        keysInArrivalOrder.reserveCapacity(keys)
     }
 
     /// The record that reproduces `key`'s entry (for sending it to a peer).
     public func record(for key: [UInt8]) -> LogRecord? {
         guard let stored = entries[key] else { return nil }
         return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
+    }
+
+    private static func recordBytes(key: [UInt8], _ stored: StoredValue) -> Int {
+        LogRecord.headerBytes + key.count + (stored.value?.count ?? 0) + LogRecord.checksumBytes
     }
 
     private mutating func count(_ value: StoredValue, sign: Int) {

@@ -28,6 +28,8 @@ public struct NodeOptions: Sendable {
     public var syncIntervalMs: UInt64 = 5_000
     /// A peer request not answered within this fails (repair retries in the next round).
     public var peerTimeoutMs: UInt64 = 5_000
+    /// When the log is rewritten to its live records.
+    public var compaction = CompactionPolicy()
     /// Set when the command is `dump PATH`: print a log as text and exit.
     public var dumpPath: String? = nil
 
@@ -38,6 +40,8 @@ public struct NodeOptions: Sendable {
         .value("data", "DIR", "data directory (created if missing); holds linkring.log"),
         .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
         .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
+        .value("compact-min-bytes", "N", "rewrite the log only once it is this long (default 67108864)"),
+        .value("compact-ratio", "N", "… and N times the bytes of its live records (default 2)"),
         .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
@@ -80,6 +84,9 @@ public struct NodeOptions: Sendable {
             options.fsync = policy
         }
         options.skipCorrupt = parsed.has("skip-corrupt")
+        options.compaction.minLogBytes = try parsed.integer("compact-min-bytes", default: options.compaction.minLogBytes,
+                                                            range: 0...(1 << 50))
+        options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: 2...1000)
         if let token = parsed.string("cluster-token") {
             guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
             options.clusterToken = Array(token.utf8)

@@ -27,11 +27,11 @@ public final class AppendOnlyFile {
     /// before anything is synced or acknowledged — a crash that cuts the log at that byte.
     public var crashAtByte: Int? = nil
 
-    /// Opens (creating if needed) `path` for appending.
-    public init(loop: EventLoop, path: String) throws {
+    /// Opens (creating if needed) `path` for appending; `truncating` empties it first.
+    public init(loop: EventLoop, path: String, truncating: Bool = false) throws {
         self.loop = loop
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         let end = lseek(descriptor, 0, SEEK_END)
         size = Int(max(end, 0))
@@ -66,6 +66,11 @@ public final class AppendOnlyFile {
     /// fdatasync off the loop (for `--fsync everysec`).
     public func sync(completion: @escaping (UVError?) -> Void) {
         append([], sync: true, completion: completion)
+    }
+
+    /// Fails every later append with `error` (the file can no longer be trusted to persist).
+    public func markFailed(_ error: UVError) {
+        failure = error
     }
 
     /// Syncs and closes, blocking (shutdown).
@@ -211,6 +216,44 @@ public enum FileSystem {
         }
         guard access(path, W_OK | X_OK) == 0 else { throw UVError(-errno, "data directory \(path)") }
     }
+
+    /// Bytes `range` of the file at `path` (blocking; a short file gives fewer bytes).
+    public static func readRange(_ path: String, _ range: Range<Int>) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+        defer { close(descriptor) }
+        return try [UInt8](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            while initialized < range.count {
+                let count = pread(descriptor, buffer.baseAddress! + initialized, range.count - initialized,
+                                  off_t(range.lowerBound + initialized))
+                if count < 0 && errno == EINTR { continue }
+                if count < 0 { throw UVError(-errno, "read \(path)") }
+                if count == 0 { break }
+                initialized += count
+            }
+        }
+    }
+
+    /// Renames `source` over `destination` (atomic within a file system).
+    public static func rename(_ source: String, to destination: String) throws {
+        guard Glibc.rename(source, destination) == 0 else { throw UVError(-errno, "rename \(source) to \(destination)") }
+    }
+
+    /// fsyncs a directory, so a rename or a new file in it survives a crash.
+    public static func syncDirectory(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(path)") }
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func removeFile(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw UVError(-errno, "remove \(path)") }
+    }
+
+    /// Whether a file exists at `path`.
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     /// Holds an exclusive lock on `directory/LOCK` for the life of the process, so two nodes
     /// never share a data directory. Throws if another process holds it.

@@ -11,13 +11,16 @@
 // applied; the file was cut back to its start, so a later batch appends cleanly (a full disk
 // recovers once space is freed). Under `everysec`, batches are written without fdatasync and
 // a timer asks for one fdatasync a second; under `never`, the kernel decides.
+//
+// Between batches the log file can be swapped (`whenIdle`, `replaceFile`): log compaction
+// copies the last records into its rewritten file and appends to that one from then on.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class CommitLog {
-    private let file: AppendOnlyFile
+    private var file: AppendOnlyFile
     private let policy: FsyncPolicy
     private let apply: (LogRecord) -> Void
     private var pendingBytes: [UInt8] = []
@@ -27,6 +30,7 @@ final class CommitLog {
     private var syncTimer: Timer?
     private var needsSync = false
     private var onIdle: (() -> Void)?
+    private var betweenBatches: (() -> Void)?
     private var loggedFailure = false
 
     /// Bytes in the log file.
@@ -63,6 +67,23 @@ final class CommitLog {
         }
     }
 
+    /// Runs `body` once no write is on disk: at once, or when the current one ends. Until
+    /// `body` returns no batch starts, so the file holds exactly what the index holds.
+    func whenIdle(_ body: @escaping () -> Void) {
+        if file.isBusy {
+            betweenBatches = body
+        } else {
+            body()
+        }
+    }
+
+    /// Appends to `newFile` from now on (inside `whenIdle`); the old file is closed.
+    func replaceFile(_ newFile: AppendOnlyFile) {
+        precondition(!file.isBusy, "the log file is replaced between batches only")
+        file.closeBlocking()
+        file = newFile
+    }
+
     /// Syncs and closes the file (after `drain`).
     func close() {
         hook?.close()
@@ -79,6 +100,10 @@ final class CommitLog {
 
     private func startBatch() {
         guard !file.isBusy else { return }
+        if let body = betweenBatches {
+            betweenBatches = nil
+            body()
+        }
         if pending.isEmpty {
             if needsSync { return startSync() }
             if let onIdle {

@@ -1,8 +1,9 @@
 // Start-up and shutdown of `linkring-node`.
 //
 //   parse options ─▶ create + lock the data dir ─▶ replay linkring.log into the index
-//   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt)
-//   ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ run the loop
+//   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
+//   linkring.log.compact left by a crash during compaction is removed)
+//   ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ run the loop (with LogCompactor)
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
 // drain the commit log, fdatasync, exit 0. A second signal, or `shutdownDeadlineMs`, cuts it short.
@@ -44,9 +45,14 @@ enum NodeProcess {
             AntiEntropy(loop: loop, service: service, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!, options: options)
         }
         service.antiEntropy = antiEntropy
+        let compactor = LogCompactor(loop: loop, service: service, policy: options.compaction, logPath: path,
+                                     directory: options.dataDirectory)
+        service.compactor = compactor
+        compactor.start()
         let commitLog = service.commitLog!
         let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
             antiEntropy?.close()
+            compactor.close()
             commitLog.drain {
                 commitLog.close()
                 logFiles.close()
@@ -77,6 +83,11 @@ enum NodeProcess {
 
     /// Replays the log; returns the index and the file opened for appending.
     private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> (KeyValueIndex, AppendOnlyFile) {
+        let unfinished = LogCompactor.temporaryPath(forLog: path)
+        if FileSystem.exists(unfinished) {
+            Log.warning("\(unfinished): removing an unfinished compaction (\(path) is whole)")
+            try FileSystem.removeFile(unfinished)
+        }
         let bytes = try FileSystem.readWholeFile(path)
         var index = KeyValueIndex()
         index.reserveCapacity(bytes.count / LogReplay.typicalRecordBytes)

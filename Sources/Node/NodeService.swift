@@ -27,6 +27,7 @@ final class NodeService: HTTPRequestHandler {
     /// False while the node catches up with its peers after start-up.
     var isReady = true
     var antiEntropy: AntiEntropy?
+    var compactor: LogCompactor?
     private let clusterToken: [UInt8]?
     private let fsync: FsyncPolicy
     var commitLog: CommitLog!
@@ -44,6 +45,7 @@ final class NodeService: HTTPRequestHandler {
         commitLog = nil
         server = nil
         antiEntropy = nil
+        compactor = nil
     }
 
     /// Sets the clock's origin once the real listen address is known.
@@ -177,7 +179,8 @@ final class NodeService: HTTPRequestHandler {
 
     private func healthJSON() -> [UInt8] {
         let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
-            + "\"logBytes\":\(commitLog.sizeBytes),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(commitLog.isWritable),"
+            + "\"logBytes\":\(commitLog.sizeBytes),\"recordBytes\":\(index.recordBytes),\"compactions\":\(compactor?.completed ?? 0),"
+            + "\"compacting\":\(compactor?.isRunning ?? false),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(commitLog.isWritable),"
             + "\"connections\":\(server?.connectionCount ?? 0),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
         return Array(text.utf8)
     }

@@ -59,7 +59,9 @@ struct NodeOptionsTests {
         let options = try #require(try NodeOptions.parse([
             "--listen", "127.0.0.1:8080", "--data=/tmp/x", "--fsync", "everysec", "--skip-corrupt",
             "--cluster-token", "s3cret", "--max-connections", "5", "--header-timeout-ms", "200", "--idle-timeout-ms", "300",
+            "--compact-min-bytes", "4096", "--compact-ratio", "3",
         ]))
+        #expect(options.compaction == CompactionPolicy(minLogBytes: 4096, growthRatio: 3))
         #expect(options.listen == HostPort(host: "127.0.0.1", port: 8080) && options.dataDirectory == "/tmp/x")
         #expect(options.fsync == .everysec && options.skipCorrupt && options.clusterToken == bytes("s3cret"))
         #expect(options.limits.connectionsMax == 5 && options.limits.headerTimeoutMs == 200 && options.limits.idleTimeoutMs == 300)
@@ -78,6 +80,7 @@ struct NodeOptionsTests {
         ["--listen", "h:1", "--data", "d", "--bogus"], ["--listen", "h:1", "--listen", "h:2", "--data", "d"],
         ["--listen", "h:1", "--data", "d", "--max-connections", "0"], ["--listen"], ["extra"],
         ["--listen", "h:1", "--data", "d", "--help=yes"],
+        ["--listen", "h:1", "--data", "d", "--compact-ratio", "1"], ["--listen", "h:1", "--data", "d", "--compact-min-bytes", "-1"],
     ])
     func refused(arguments: [String]) {
         #expect(throws: CommandLineError.self) { try NodeOptions.parse(arguments) }

@@ -108,7 +108,47 @@ struct LogTests {
             #expect(index.lookup(bytes("k")) == StoredValue(version: 9, value: nil))
             #expect(index.lookup(bytes("j")) == StoredValue(version: 4, value: bytes("j4")))
             #expect(index.liveKeys == 1 && index.tombstones == 1)
+            #expect(index.keysInArrivalOrder.count == 2 && Set(index.keysInArrivalOrder) == [bytes("k"), bytes("j")])
         }
+    }
+
+    @Test("the index knows the bytes of the log records that reproduce it, through overwrites and deletes")
+    func recordBytesOfTheIndex() {
+        var index = KeyValueIndex()
+        var random = SystemRandomNumberGenerator()
+        for step in 0..<5_000 {
+            let key = bytes("key-\(Int.random(in: 0..<300, using: &random))")
+            let version = UInt64.random(in: 1...10_000, using: &random)
+            if step % 7 == 0 {
+                index.apply(LogRecord(version: version, op: .delete, key: key))
+            } else {
+                index.apply(LogRecord(version: version, op: .put, key: key, value: bytes(String(repeating: "v", count: step % 90 + 1))))
+            }
+        }
+        var rewritten: [UInt8] = []
+        for key in index.keysInArrivalOrder { index.record(for: key)!.encode(into: &rewritten) }
+        #expect(index.recordBytes == rewritten.count)
+        #expect(Set(index.keysInArrivalOrder).count == index.keysInArrivalOrder.count, "each key once")
+        #expect(index.keysInArrivalOrder.count == index.liveKeys + index.tombstones)
+        var replayed = KeyValueIndex()
+        guard case .success = LogReplay.replay(LogRecord.fileMagic + rewritten, skipCorrupt: false, apply: { replayed.apply($0) }) else {
+            Issue.record("the rewritten log does not replay")
+            return
+        }
+        #expect(replayed.entries == index.entries, "one record per key reproduces the index")
+    }
+
+    @Test("compaction starts once the log is long enough and well past its live records", arguments: [
+        (1_000, 400, 2, 2_000, false),   // shorter than the minimum
+        (10_000, 4_992, 2, 1_000, false), // exactly 2 × (records + file header): not past it
+        (10_001, 4_992, 2, 1_000, true),
+        (9_999, 1_000, 3, 10_000, false),
+        (10_000, 1_000, 3, 10_000, true),
+        (64 << 20, 10 << 20, 2, 64 << 20, true),
+    ])
+    func compactionPolicy(logBytes: Int, recordBytes: Int, ratio: Int, minBytes: Int, expected: Bool) {
+        let policy = CompactionPolicy(minLogBytes: minBytes, growthRatio: ratio)
+        #expect(policy.shouldCompact(logBytes: logBytes, recordBytes: recordBytes) == expected)
     }
 }
 
