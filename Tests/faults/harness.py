@@ -12,8 +12,10 @@ Each scenario runs on a fresh cluster in RUN_DIR/SCENARIO/ (logs, history.jsonl,
 
 The settings below are the suite's: production defaults for the proxy's failure detection
 (ping every 250 ms, 1 s ping time-out, down after 3 misses) so time to detect is what an
-operator gets, and a 1 s anti-entropy interval on the nodes (5 s by default) so healing
-settles quickly. Modes differ only in cycles and in how long a fault is held.
+operator gets, a 1 s anti-entropy interval on the nodes (5 s by default) so healing
+settles quickly, and log compaction from 64 KiB (64 MiB by default) so every node rewrites
+its log every few seconds while the faults strike. Modes differ only in cycles and in how
+long a fault is held.
 """
 import argparse
 import json
@@ -25,7 +27,7 @@ from runner import run_scenario, spread
 from scenarios import SPECS
 
 COMMON = {
-    "node_options": ["--sync-interval-ms", "1000"],
+    "node_options": ["--sync-interval-ms", "1000", "--compact-min-bytes", "65536"],
     "proxy_options": ["--status-interval-s", "0"],
     "tmpfs_size": "512k",
     "workers": 6,
