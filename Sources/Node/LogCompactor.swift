@@ -117,6 +117,8 @@ final class LogCompactor {
         guard let current = rewrite else { return }
         if isStopping { return abandon() }
         let commitLog = service.commitLog!
+        // A log that failed its fdatasync keeps the node read-only; a fresh file must not undo that.
+        guard commitLog.isWritable else { return fail("the log failed during the rewrite") }
         let before = commitLog.sizeBytes
         let tail: [UInt8]
         do {
