@@ -129,7 +129,7 @@ public final class NodeConnection: TCPStreamDelegate {
                 inFlightStart += 1
                 start = head.end
                 request.finish(.answered(status: head.status, version: head.version, body: Array(input[head.body]),
-                                              isRecovering: head.isRecovering))
+                                          isRecovering: head.isRecovering))
                 if !head.isKeepAlive { return fail(nil) }
                 if isClosed { return }
             }
