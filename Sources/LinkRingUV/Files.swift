@@ -73,6 +73,11 @@ public final class AppendOnlyFile {
         failure = error
     }
 
+    /// Closes without syncing: for a file whose name now belongs to another (a replaced log).
+    public func closeWithoutSync() {
+        Glibc.close(descriptor)
+    }
+
     /// Syncs and closes, blocking (shutdown).
     public func closeBlocking() {
         _ = fdatasync(descriptor)

@@ -77,10 +77,11 @@ final class CommitLog {
         }
     }
 
-    /// Appends to `newFile` from now on (inside `whenIdle`); the old file is closed.
+    /// Appends to `newFile` from now on (inside `whenIdle`). The old file, already renamed
+    /// over, is closed without a sync: its data is in the new file (synced) or unwanted.
     func replaceFile(_ newFile: AppendOnlyFile) {
         precondition(!file.isBusy, "the log file is replaced between batches only")
-        file.closeBlocking()
+        file.closeWithoutSync()
         file = newFile
     }
 

@@ -154,7 +154,7 @@ final class LogCompactor {
     private func abandon() {
         guard let current = rewrite else { return }
         rewrite = nil
-        current.file.closeBlocking()
+        current.file.closeWithoutSync()
         try? FileSystem.removeFile(current.file.path)
     }
 }
