@@ -36,12 +36,7 @@ prepare_binaries
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 start_nginx_307
-start_node node
-start_cluster cluster 4
-for port in "$NODE_PORT" "$PROXY_PORT"; do
-    line=$(timeout 300 python3 "$LOADTEST_DIR/preload.py" --port "$port" --count "$keys" --timeout-s 240) ||
-        die "preload failed: $line"
-done
+start_linkring_preloaded "$keys"
 
 # ab against TARGET (proxy|node|nginx) with METHOD (get|put); records TARGET-ab-METHOD.
 run_ab() {

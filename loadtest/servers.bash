@@ -12,6 +12,7 @@
 #   start_cluster NAME N [OPTIONS…]  N nodes (ports in a hosts file) + a proxy, all up:
 #                                    CLUSTER_PIDS[] CLUSTER_PORTS[] PROXY_PID PROXY_PORT
 #   restart_cluster_node I           starts node I again (same port, data, options)
+#   start_linkring_preloaded N       start_node node + start_cluster cluster 4, k1..kN stored in each
 #   start_nginx_307                  nginx, 1 worker, `return 307`: NGINX_PORT NGINX_PID (worker)
 #   start_nginx_proxy UPSTREAM_PORT  nginx, 1 worker, keep-alive reverse proxy: NGINXRP_*
 #   start_redis NAME always|no       redis, appendfsync as given: REDIS_PORT REDIS_PID
@@ -62,6 +63,16 @@ start_cluster() {
     address=$(wait_for_listening "$PROXY_PID" "$RUN_DIR/$name-proxy.out" 30) || die "the proxy did not start (see $RUN_DIR/$name-proxy.err)"
     PROXY_PORT=${address##*:}
     wait_for_status "$PROXY_PORT" /_/health 200 30 || die "the cluster is not healthy (see $RUN_DIR/$name-proxy.err)"
+}
+
+start_linkring_preloaded() {
+    local keys=$1 port line
+    start_node node
+    start_cluster cluster 4
+    for port in "$NODE_PORT" "$PROXY_PORT"; do
+        line=$(timeout 300 python3 "$LOADTEST_DIR/preload.py" --port "$port" --count "$keys" --timeout-s 240) ||
+            die "preload failed: $line"
+    done
 }
 
 # Every start of node I gets its own output files: NAME-nodeI-S.out/.err, S = 1, 2, …

@@ -30,12 +30,7 @@ log "run directory: $RUN_DIR"
 prepare_binaries
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-start_node node
-start_cluster cluster 4
-for port in "$NODE_PORT" "$PROXY_PORT"; do
-    line=$(timeout 300 python3 "$LOADTEST_DIR/preload.py" --port "$port" --count "$keys" --timeout-s 240) ||
-        die "preload failed: $line"
-done
+start_linkring_preloaded "$keys"
 
 measure() {  # TARGET METHOD CONNECTIONS ROUND SECONDS
     local server_pids=$NODE_PID port=$NODE_PORT
