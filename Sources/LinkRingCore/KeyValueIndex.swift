@@ -108,7 +108,7 @@ public struct KeyValueIndex: Sendable {
     }
 
     private static func recordBytes(key: [UInt8], _ stored: StoredValue) -> Int {
-        LogRecord.headerBytes + key.count + (stored.value?.count ?? 0) + LogRecord.checksumBytes
+        LogRecord.encodedBytes(keyBytes: key.count, valueBytes: stored.value?.count ?? 0)
     }
 
     private mutating func count(_ value: StoredValue, sign: Int) {

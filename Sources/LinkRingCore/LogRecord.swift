@@ -31,7 +31,10 @@ public struct LogRecord: Sendable, Equatable {
     public static let checksumBytes = 4
 
     /// Bytes this record takes in the log.
-    public var encodedBytes: Int { Self.headerBytes + key.count + value.count + Self.checksumBytes }
+    public var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
+
+    /// Bytes a record with a key and a value of these lengths takes in the log.
+    public static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
 
     public func encode(into output: inout [UInt8]) {
         let start = output.count

@@ -194,16 +194,7 @@ public enum FileSystem {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw UVError(-errno, "stat \(path)") }
-        let size = Int(info.st_size)
-        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            while initialized < size {
-                let count = read(descriptor, buffer.baseAddress! + initialized, size - initialized)
-                if count < 0 && errno == EINTR { continue }
-                if count < 0 { throw UVError(-errno, "read \(path)") }
-                if count == 0 { break }
-                initialized += count
-            }
-        }
+        return try readFully(descriptor, count: Int(info.st_size), at: 0, path: path)
     }
 
     /// A text file's contents; throws (naming the file) if it cannot be read.
@@ -227,14 +218,18 @@ public enum FileSystem {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         defer { close(descriptor) }
-        return try [UInt8](unsafeUninitializedCapacity: range.count) { buffer, initialized in
-            while initialized < range.count {
-                let count = pread(descriptor, buffer.baseAddress! + initialized, range.count - initialized,
-                                  off_t(range.lowerBound + initialized))
-                if count < 0 && errno == EINTR { continue }
-                if count < 0 { throw UVError(-errno, "read \(path)") }
-                if count == 0 { break }
-                initialized += count
+        return try readFully(descriptor, count: range.count, at: range.lowerBound, path: path)
+    }
+
+    /// Up to `count` bytes from `offset` (fewer if the file ends first).
+    private static func readFully(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while initialized < count {
+                let read = pread(descriptor, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                if read < 0 && errno == EINTR { continue }
+                if read < 0 { throw UVError(-errno, "read \(path)") }
+                if read == 0 { break }
+                initialized += read
             }
         }
     }
