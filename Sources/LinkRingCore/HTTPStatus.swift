@@ -15,6 +15,7 @@ public enum HTTPStatus: Int, Sendable {
     case payloadTooLarge = 413
     case uriTooLong = 414
     case expectationFailed = 417
+    case unprocessableContent = 422
     case headerFieldsTooLarge = 431
     case internalServerError = 500
     case notImplemented = 501
@@ -35,6 +36,7 @@ public enum HTTPStatus: Int, Sendable {
         case .payloadTooLarge: "Content Too Large"
         case .uriTooLong: "URI Too Long"
         case .expectationFailed: "Expectation Failed"
+        case .unprocessableContent: "Unprocessable Content"
         case .headerFieldsTooLarge: "Request Header Fields Too Large"
         case .internalServerError: "Internal Server Error"
         case .notImplemented: "Not Implemented"
@@ -50,7 +52,7 @@ public enum HTTPStatus: Int, Sendable {
         let all: [HTTPStatus] = [
             .continue_, .ok, .temporaryRedirect, .badRequest, .unauthorized, .notFound,
             .methodNotAllowed, .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .expectationFailed,
-            .headerFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
+            .unprocessableContent, .headerFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
             .httpVersionNotSupported,
         ]
         var table: [HTTPStatus: [UInt8]] = [:]

@@ -8,46 +8,65 @@
 // one millisecond, the logical millisecond runs ahead of the wall clock until it catches up.
 // `observe` moves the clock past a version seen from elsewhere, so a node's own write always
 // beats a write it has already accepted. Equal times from two origins differ in the origin
-// bits, so ties break deterministically.
+// bits; equal versions (two clocks with one origin) are ordered by VersionOrder's tie-break.
+//
+// The clock never wraps: `observe` ignores a version more than the allowed skew ahead of the
+// wall clock (VersionSkew), so no stray version can drag it into the far future, and `next`
+// saturates at the last millisecond the 42 bits hold (year 2159) instead of overflowing into
+// tiny versions that would lose to every stored write.
 
 public struct HybridClock: Sendable {
     public static let epochUnixMs: Int64 = 1_577_836_800_000
     public static let counterBits: UInt64 = 12
     public static let originBits: UInt64 = 10
     public static let originsMax: UInt64 = 1 << originBits
+    /// The last millisecond the version's 42 time bits can hold.
+    public static let millisecondsMax: UInt64 = (1 << (64 - counterBits - originBits)) - 1
+    public static let counterMax: UInt64 = (1 << counterBits) - 1
 
     public let origin: UInt64
+    public let skew: VersionSkew
     private var lastMs: UInt64 = 0
     private var counter: UInt64 = 0
 
-    public init(origin: UInt64) {
+    public init(origin: UInt64, skew: VersionSkew = VersionSkew()) {
         precondition(origin < Self.originsMax, "origin must be below \(Self.originsMax)")
         self.origin = origin
+        self.skew = skew
     }
 
-    /// A version greater than every version this clock has minted or observed.
+    /// A version greater than every version this clock has minted or observed, until the
+    /// clock saturates at `millisecondsMax` (then the last version again: never a smaller one).
     public mutating func next(wallClockUnixMs: Int64) -> UInt64 {
-        let wallMs = UInt64(max(0, wallClockUnixMs - Self.epochUnixMs))
+        let wallMs = min(Self.milliseconds(unixMs: wallClockUnixMs), Self.millisecondsMax)
         if wallMs > lastMs {
             lastMs = wallMs
             counter = 0
-        } else {
+        } else if counter < Self.counterMax {
             counter += 1
-            if counter >> Self.counterBits != 0 {
-                lastMs += 1
-                counter = 0
-            }
+        } else if lastMs < Self.millisecondsMax {
+            lastMs += 1
+            counter = 0
         }
         return lastMs << (Self.counterBits + Self.originBits) | counter << Self.originBits | origin
     }
 
-    /// Moves the clock so that the next version is greater than `version`.
-    public mutating func observe(_ version: UInt64) {
+    /// Moves the clock so that the next version is greater than `version`, unless `version`
+    /// is more than the allowed skew ahead of the wall clock: then it is ignored (false).
+    @discardableResult
+    public mutating func observe(_ version: UInt64, wallClockUnixMs: Int64) -> Bool {
+        guard skew.accepts(version, wallClockUnixMs: wallClockUnixMs) else { return false }
         let parts = Self.split(version)
         if parts.ms > lastMs || (parts.ms == lastMs && parts.counter > counter) {
             lastMs = parts.ms
             counter = parts.counter
         }
+        return true
+    }
+
+    /// Milliseconds since the clock's epoch (0 before it).
+    public static func milliseconds(unixMs: Int64) -> UInt64 {
+        UInt64(max(0, unixMs - epochUnixMs))
     }
 
     public static func split(_ version: UInt64) -> (ms: UInt64, counter: UInt64, origin: UInt64) {
@@ -61,9 +80,10 @@ public struct HybridClock: Sendable {
         Int64(split(version).ms) + epochUnixMs
     }
 
-    /// A stable origin from a name (for example a listen address), when none is configured.
-    public static func origin(forName name: String) -> UInt64 {
-        UInt64(FNV1a.hash64(Array(name.utf8)) % originsMax)
+    /// A random origin, the default when none is configured: a hash of the listen address
+    /// gave equal origins to proxies on `0.0.0.0:PORT` of different hosts (DECISIONS.md).
+    public static func randomOrigin<Generator: RandomNumberGenerator>(using generator: inout Generator) -> UInt64 {
+        UInt64.random(in: 0..<originsMax, using: &generator)
     }
 }
 

@@ -1,14 +1,16 @@
 // The in-memory index of a node: per key, the value with the highest version (a
 // last-writer-wins register). A delete is a tombstone with its version, so an older PUT that
 // arrives later (replication, replay, repair) can never resurrect the key. Applying the same
-// record twice, or records in any order, gives the same index.
+// record twice, or records in any order, gives the same index; two records with the same
+// version are ordered by VersionOrder's tie-break on their content. A `forget` record turns
+// the entry it names (by version) into a version-0 tombstone, which any write supersedes.
 //
 // For log compaction the index also keeps every key in arrival order (keys are never removed,
 // so an offset is a stable cursor while writes go on) and the bytes its records would take in
 // a log (`recordBytes`), so the node knows when the log has grown well past its data.
 //
 // With a ring attached (`partition(by:)`), the index also keeps, per key range of the ring:
-//   - a digest: the XOR of EntryHash(key, version) over the range's keys, updated in O(1) on
+//   - a digest: the XOR of EntryHash(key, version, content) over the range's keys, updated in O(1) on
 //     every change, so two replicas compare a range by comparing one number;
 //   - the range's keys in arrival order. Keys are never removed (tombstones stay), so a list
 //     only grows and an offset into it is a stable cursor for paging through a range.
@@ -22,12 +24,26 @@ public struct StoredValue: Sendable, Equatable {
         self.version = version
         self.value = value
     }
+
+    /// Whether this entry beats `other` (VersionOrder): a higher version, or the tie-break.
+    @inline(__always)
+    public func isNewer(than other: StoredValue) -> Bool {
+        VersionOrder.isNewer(version, value, than: other.version, other.value)
+    }
+
+    public var tieBreak: UInt64 { VersionOrder.tieBreak(value: value) }
+
+    /// The entry a record leaves (a forget's is a version-0 tombstone).
+    public init(_ record: LogRecord) {
+        self.init(version: record.op == .forget ? 0 : record.version, value: record.op == .put ? record.value : nil)
+    }
 }
 
 public enum EntryHash {
-    /// The contribution of one (key, version) to its range's digest.
-    public static func of(_ key: [UInt8], version: UInt64) -> UInt64 {
-        StableHash.mix(StableHash.hash(key) ^ (version &* 0x9E37_79B9_7F4A_7C15))
+    /// The contribution of one entry to its range's digest: its key, version and content, so
+    /// two replicas holding different values under one version differ.
+    public static func of(_ key: [UInt8], _ stored: StoredValue) -> UInt64 {
+        StableHash.mix(StableHash.hash(key) ^ (stored.version &* 0x9E37_79B9_7F4A_7C15) ^ stored.tieBreak)
     }
 }
 
@@ -56,7 +72,7 @@ public struct KeyValueIndex: Sendable {
         rangeKeys = [[[UInt8]]](repeating: [], count: ring.rangeCount)
         for (key, stored) in entries {
             let range = ring.rangeIndex(forKey: key)
-            digests[range] ^= EntryHash.of(key, version: stored.version)
+            digests[range] ^= EntryHash.of(key, stored)
             rangeKeys[range].append(key)
         }
     }
@@ -72,27 +88,44 @@ public struct KeyValueIndex: Sendable {
             recordBytes += Self.recordBytes(key: key, incoming)
             if let ring {
                 let range = ring.rangeIndex(forKey: key)
-                digests[range] ^= EntryHash.of(key, version: incoming.version)
+                digests[range] ^= EntryHash.of(key, incoming)
                 rangeKeys[range].append(key)
             }
             return true
         }
-        guard incoming.version > previous.version else {
+        guard incoming.isNewer(than: previous) else {
             entries[key] = previous
             return false
         }
-        count(previous, sign: -1)
-        count(incoming, sign: 1)
-        recordBytes += Self.recordBytes(key: key, incoming) - Self.recordBytes(key: key, previous)
-        if let ring {
-            let range = ring.rangeIndex(forKey: key)
-            digests[range] ^= EntryHash.of(key, version: previous.version) ^ EntryHash.of(key, version: incoming.version)
-        }
+        replaced(key, previous, with: incoming)
         return true
     }
 
     public mutating func apply(_ record: LogRecord) {
-        apply(key: record.key, StoredValue(version: record.version, value: record.op == .put ? record.value : nil))
+        switch record.op {
+        case .put: apply(key: record.key, StoredValue(version: record.version, value: record.value))
+        case .delete: apply(key: record.key, StoredValue(version: record.version, value: nil))
+        case .forget: forget(key: record.key, version: record.version)
+        }
+    }
+
+    /// Turns `key`'s entry into a version-0 tombstone if it still has `version`.
+    public mutating func forget(key: [UInt8], version: UInt64) {
+        guard let previous = entries[key], previous.version == version, version != 0 else { return }
+        let forgotten = StoredValue(version: 0, value: nil)
+        entries[key] = forgotten
+        replaced(key, previous, with: forgotten)
+    }
+
+    /// Counts, record bytes and digest after `key`'s entry changed from `previous` to `current`.
+    private mutating func replaced(_ key: [UInt8], _ previous: StoredValue, with current: StoredValue) {
+        count(previous, sign: -1)
+        count(current, sign: 1)
+        recordBytes += Self.recordBytes(key: key, current) - Self.recordBytes(key: key, previous)
+        if let ring {
+            let range = ring.rangeIndex(forKey: key)
+            digests[range] ^= EntryHash.of(key, previous) ^ EntryHash.of(key, current)
+        }
     }
 
     /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).

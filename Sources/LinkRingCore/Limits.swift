@@ -28,6 +28,12 @@ public enum Limits {
     public static let lingerTimeoutMs: UInt64 = 2_000
     /// Period of the server's housekeeping tick (time-outs, cached Date header).
     public static let cronIntervalMs: UInt64 = 100
+    /// How far ahead of the receiver's wall clock a version may be (default of --clock-skew-ms).
+    public static let clockSkewMsDefault: UInt64 = 1_000
+    /// The largest --clock-skew-ms an operator may set (a minute: NTP keeps hosts far closer).
+    public static let clockSkewMsMax: UInt64 = 60_000
+    /// Minimum time between two log lines about the same refused versions (skew, far future).
+    public static let refusalLogIntervalMs: UInt64 = 10_000
 }
 
 /// The limits an operator can tune; defaults are production values.
@@ -40,4 +46,41 @@ public struct ServerLimits: Sendable, Equatable {
     public var connectionsMax: Int = 10_000
 
     public init() {}
+}
+
+/// The limits that must fit each other for a cluster to work, checked at start-up: a
+/// configuration that breaks one is refused with the reason, instead of failing every repair.
+public enum ClusterLimits {
+    /// Nil when a ring of `nodes` nodes × `vnodes` virtual nodes works within the limits.
+    public static func problem(nodes: Int, vnodes: Int) -> String? {
+        let ranges = nodes * vnodes
+        let digestsBytes = SyncCodec.digestsBytes(rangeCount: ranges)
+        if digestsBytes > HTTPResponseParser.bodyBytesMax {
+            return "\(nodes) nodes × \(vnodes) vnodes make \(ranges) key ranges: their digests (\(digestsBytes) bytes) would not fit "
+                + "a node's answer (\(HTTPResponseParser.bodyBytesMax) bytes). Use fewer --vnodes (at most "
+                + "\(HTTPResponseParser.bodyBytesMax / 8 / max(nodes, 1) - 1) for \(nodes) nodes)."
+        }
+        return nil
+    }
+
+    /// Relations between fixed limits, each false one named (a unit test asserts there are none).
+    public static func brokenRelations() -> [String] {
+        var broken: [String] = []
+        let keyEntryBytesMax = SyncCodec.keyEntryHeaderBytes + Limits.shortBytesMax
+        if 4 + SyncCodec.keysPerPage * keyEntryBytesMax > HTTPResponseParser.bodyBytesMax {
+            broken.append("a full /_/keys page exceeds the answer limit")
+        }
+        let recordBytesMax = LogRecord.encodedBytes(keyBytes: Limits.shortBytesMax, valueBytes: Limits.longBytesMax)
+        if SyncCodec.recordsPerRequest * recordBytesMax > HTTPResponseParser.bodyBytesMax {
+            broken.append("a full /_/records answer exceeds the answer limit")
+        }
+        if SyncCodec.recordsPerRequest * (2 + Limits.shortBytesMax) > Limits.bodyBytesMax {
+            broken.append("a full /_/records request exceeds the request body limit")
+        }
+        if Limits.longBytesMax > Limits.bodyBytesMax { broken.append("an internal PUT body exceeds the request body limit") }
+        if max(Limits.shortBytesMax, Limits.longBytesMax) > Limits.logRecordBytesMax {
+            broken.append("a record's key or value exceeds what replay accepts")
+        }
+        return broken
+    }
 }

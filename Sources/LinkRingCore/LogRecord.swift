@@ -4,12 +4,17 @@
 //   record = magic:u8(0xA5) op:u8 keyBytes:u16le valueBytes:u32le version:u64le key value crc:u32le
 //
 // `crc` is the CRC32C of every byte of the record before it. A delete (tombstone) has no value.
+// A forget (op 3) has no value either: it undoes the key's entry if that entry still has the
+// record's version (a far-future version being replaced, VersionRules.swift); logs of earlier
+// releases never hold one, and earlier releases refuse a log that does (unknown op).
 // The checksum is verified right after reading and the record is re-verified after encoding
 // in debug builds (paired assertions), so a bad encoder cannot write a record replay refuses.
 
 public enum LogOp: UInt8, Sendable {
     case put = 1
     case delete = 2
+    /// Undoes the entry of `key` if it still has this record's version (an unusable one).
+    case forget = 3
 }
 
 public struct LogRecord: Sendable, Equatable {
@@ -22,7 +27,7 @@ public struct LogRecord: Sendable, Equatable {
         self.version = version
         self.op = op
         self.key = key
-        self.value = op == .delete ? [] : value
+        self.value = op == .put ? value : []
     }
 
     public static let fileMagic: [UInt8] = Array("LINKRNG1".utf8)

@@ -28,6 +28,8 @@ public struct NodeOptions: Sendable {
     public var syncIntervalMs: UInt64 = 5_000
     /// A peer request not answered within this fails (repair retries in the next round).
     public var peerTimeoutMs: UInt64 = 5_000
+    /// Versions further ahead of this node's wall clock are refused (VersionRules.swift).
+    public var skew = VersionSkew()
     /// When the log is rewritten to its live records.
     public var compaction = CompactionPolicy()
     /// Set when the command is `dump PATH`: print a log as text and exit.
@@ -44,6 +46,7 @@ public struct NodeOptions: Sendable {
         .value("compact-ratio", "N", "… and N times the bytes of its live records (default 2)"),
         .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
+        .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
         .value("replicas", "N", "copies of every key; must match the proxy (default 2)"),
         .value("vnodes", "N", "virtual nodes per node; must match the proxy (default 64)"),
@@ -91,6 +94,7 @@ public struct NodeOptions: Sendable {
             guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
             options.clusterToken = Array(token.utf8)
         }
+        options.skew = try VersionSkew.parse(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
         try options.readCluster(parsed, readFile: readFile)
@@ -115,11 +119,20 @@ public struct NodeOptions: Sendable {
         guard replicas <= nodes.count else {
             throw CommandLineError("--replicas \(replicas) is more than the \(nodes.count) node(s) in \(hosts)")
         }
+        if let problem = ClusterLimits.problem(nodes: nodes.count, vnodes: vnodes) { throw CommandLineError(problem) }
         let me = try selfText.map { try HostPort(parsing: $0) } ?? listen
         guard nodes.contains(me) else {
             throw CommandLineError("\(me) is not listed in \(hosts); give --self HOST:PORT as the file lists this node")
         }
         selfAddress = me
+    }
+}
+
+extension VersionSkew {
+    /// Reads --clock-skew-ms, which both executables take.
+    public static func parse(_ parsed: ParsedOptions) throws -> VersionSkew {
+        let skewMs = try parsed.integer("clock-skew-ms", default: Int(Limits.clockSkewMsDefault), range: 10...Int(Limits.clockSkewMsMax))
+        return VersionSkew(skewMsMax: UInt64(skewMs))
     }
 }
 

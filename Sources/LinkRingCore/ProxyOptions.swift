@@ -14,8 +14,10 @@ public struct ProxyOptions: Sendable {
     public var failuresToDown = 3
     public var statusIntervalS = 30
     public var clusterToken: [UInt8]? = nil
-    /// The origin bits of the versions this proxy mints (unique per proxy of a cluster).
+    /// The origin bits of the versions this proxy mints (random when not given).
     public var proxyID: UInt64? = nil
+    /// How far ahead of this proxy's clock a version seen in a node's answer may be.
+    public var skew = VersionSkew()
     public var connectTimeoutMs: UInt64 = 1_000
     /// A node request not answered within this fails (and a GET goes to the next replica).
     public var nodeTimeoutMs: UInt64 = 2_000
@@ -43,7 +45,8 @@ public struct ProxyOptions: Sendable {
         .value("down-after", "N", "missed pings or failed requests in a row before a node is down (default 3)"),
         .value("status-interval-s", "S", "log the node table every S seconds; 0 = only on changes (default 30)"),
         .value("cluster-token", "TOKEN", "sent as X-Cluster-Token on internal node routes"),
-        .value("proxy-id", "N", "0-1023, unique per proxy of a cluster (default: from the listen address)"),
+        .value("proxy-id", "N", "0-1023, the origin bits of its versions (default: random at start-up)"),
+        .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("connect-timeout-ms", "MS", "node connect time-out (default 1000)"),
         .value("node-timeout-ms", "MS", "node answer time-out (default 2000)"),
         .value("pool-size", "N", "keep-alive connections per node (default 4)"),
@@ -76,6 +79,8 @@ public struct ProxyOptions: Sendable {
         guard options.replicas <= options.nodes.count else {
             throw CommandLineError("--replicas \(options.replicas) is more than the \(options.nodes.count) node(s) in \(hosts)")
         }
+        if let problem = ClusterLimits.problem(nodes: options.nodes.count, vnodes: options.vnodes) { throw CommandLineError(problem) }
+        options.skew = try VersionSkew.parse(parsed)
         if let token = parsed.string("cluster-token") {
             guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
             options.clusterToken = Array(token.utf8)

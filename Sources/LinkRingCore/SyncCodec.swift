@@ -1,11 +1,16 @@
 // The bodies of the node-to-node repair routes (docs/PROTOCOL.md), binary and little-endian:
 //
 //   GET /_/digests            → ring id u64, then one digest u64 per key range
-//   GET /_/keys?r=R&from=F    → next u32 (0xFFFFFFFF at the end), then (keyBytes u16, version u64, key)*
+//   GET /_/keys?r=R&from=F    → next u32 (0xFFFFFFFF at the end), then
+//                               (keyBytes u16, version u64, tieBreak u64, key)*
 //   POST /_/records  body (keyBytes u16, key)*  → the records, encoded exactly as in the log (CRC each)
 //
-// The ring id is a hash of the ring's points and replica count: two nodes whose hosts file,
-// vnodes or replicas differ have different ids, and repair between them is refused.
+// The ring id is a hash of the ring's points and replica count and of `protocolVersion`: two
+// nodes whose hosts file, vnodes or replicas differ, or that speak different versions of these
+// bodies, have different ids, and repair between them is refused.
+//
+// The tie-break (VersionOrder) travels with each version so that a node can tell that a peer
+// holds a different value under the same version, and which of the two every replica keeps.
 
 public enum SyncCodec {
     public static let endOfRange: UInt32 = 0xFFFF_FFFF
@@ -14,11 +19,17 @@ public enum SyncCodec {
     /// Keys per /_/records request (4 KiB values: about 420 KiB per answer at most).
     public static let recordsPerRequest = 100
 
+    /// Version of these bodies: 2 added the tie-break to key pages.
+    public static let protocolVersion: UInt64 = 2
+
     public static func ringID(_ ring: HashRing) -> UInt64 {
-        var hash = StableHash.mix(UInt64(ring.replicaCount))
+        var hash = StableHash.mix(UInt64(ring.replicaCount) ^ protocolVersion << 32)
         for point in ring.points { hash = StableHash.mix(hash ^ point) }
         return hash
     }
+
+    /// Bytes of a /_/digests answer for a ring of `rangeCount` key ranges.
+    public static func digestsBytes(rangeCount: Int) -> Int { 8 * (rangeCount + 1) }
 
     public static func encodeDigests(ringID: UInt64, _ digests: [UInt64]) -> [UInt8] {
         var body: [UInt8] = []
@@ -37,11 +48,22 @@ public enum SyncCodec {
     public struct KeyVersion: Sendable, Equatable {
         public var key: [UInt8]
         public var version: UInt64
-        public init(key: [UInt8], version: UInt64) {
+        /// VersionOrder's tie-break of the entry's content.
+        public var tieBreak: UInt64
+
+        public init(key: [UInt8], version: UInt64, tieBreak: UInt64) {
             self.key = key
             self.version = version
+            self.tieBreak = tieBreak
+        }
+
+        public init(key: [UInt8], _ stored: StoredValue) {
+            self.init(key: key, version: stored.version, tieBreak: stored.tieBreak)
         }
     }
+
+    /// Bytes of a key page entry before its key.
+    static let keyEntryHeaderBytes = 18
 
     public static func encodeKeysPage(next: UInt32, _ entries: [KeyVersion]) -> [UInt8] {
         var body: [UInt8] = []
@@ -49,6 +71,7 @@ public enum SyncCodec {
         for entry in entries {
             LittleEndian.append(UInt64(entry.key.count), bytes: 2, to: &body)
             LittleEndian.append(entry.version, bytes: 8, to: &body)
+            LittleEndian.append(entry.tieBreak, bytes: 8, to: &body)
             body += entry.key
         }
         return body
@@ -59,13 +82,15 @@ public enum SyncCodec {
         let next = UInt32(LittleEndian.read(body, at: 0, bytes: 4))
         var entries: [KeyVersion] = []
         var offset = 4
+        let header = keyEntryHeaderBytes
         while offset < body.count {
-            guard body.count - offset >= 10 else { return nil }
+            guard body.count - offset >= header else { return nil }
             let length = Int(LittleEndian.read(body, at: offset, bytes: 2))
             let version = LittleEndian.read(body, at: offset + 2, bytes: 8)
-            guard length > 0, body.count - offset - 10 >= length else { return nil }
-            entries.append(KeyVersion(key: Array(body[offset + 10..<offset + 10 + length]), version: version))
-            offset += 10 + length
+            let tieBreak = LittleEndian.read(body, at: offset + 10, bytes: 8)
+            guard length > 0, body.count - offset - header >= length else { return nil }
+            entries.append(KeyVersion(key: Array(body[offset + header..<offset + header + length]), version: version, tieBreak: tieBreak))
+            offset += header + length
         }
         return (next, entries)
     }
@@ -103,11 +128,31 @@ public enum SyncCodec {
         return records
     }
 
-    /// The keys of `page` that `index` lacks or holds at an older version.
-    public static func missing(from page: [KeyVersion], in index: KeyValueIndex) -> [[UInt8]] {
-        page.compactMap { entry in
-            guard let mine = index.lookup(entry.key) else { return entry.key }
-            return mine.version < entry.version ? entry.key : nil
+    /// What a node asks a peer for after reading one of its key pages.
+    public struct PageDiff: Sendable, Equatable {
+        /// Keys this node lacks or holds older (VersionOrder).
+        public var wanted: [[UInt8]] = []
+        /// Keys the peer holds at a version too far ahead of this node's clock: not fetched.
+        public var refused: [[UInt8]] = []
+    }
+
+    /// The keys of `page` that `index` lacks or holds older, unless the peer's version is
+    /// more than `skew` ahead of the wall clock. An entry here that is itself that far ahead
+    /// counts as older than any acceptable one (VersionRules.swift).
+    public static func diff(_ page: [KeyVersion], against index: KeyValueIndex, skew: VersionSkew, wallClockUnixMs: Int64) -> PageDiff {
+        var diff = PageDiff()
+        for entry in page {
+            guard skew.accepts(entry.version, wallClockUnixMs: wallClockUnixMs) else {
+                if index.lookup(entry.key)?.version != entry.version { diff.refused.append(entry.key) }
+                continue
+            }
+            guard let mine = index.lookup(entry.key) else {
+                diff.wanted.append(entry.key)
+                continue
+            }
+            let isNewer = VersionOrder.isNewer(entry.version, tieBreak: entry.tieBreak, than: mine.version, tieBreak: mine.tieBreak)
+            if isNewer || !skew.accepts(mine.version, wallClockUnixMs: wallClockUnixMs) { diff.wanted.append(entry.key) }
         }
+        return diff
     }
 }

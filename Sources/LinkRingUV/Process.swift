@@ -50,6 +50,9 @@ public enum WallClock {
 public enum MonotonicClock {
     /// Nanoseconds from an arbitrary start (uv_hrtime: never steps back).
     public static func nowNs() -> UInt64 { uv_hrtime() }
+
+    /// Milliseconds from the same start.
+    public static func nowMs() -> UInt64 { uv_hrtime() / 1_000_000 }
 }
 
 public enum Output {

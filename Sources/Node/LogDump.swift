@@ -41,7 +41,7 @@ enum LogDump {
     private static func line(offset: Int, _ record: LogRecord) -> String {
         let key = String(decoding: record.key, as: UTF8.self)
         let time = Timestamp.iso8601(unixMs: HybridClock.unixMs(of: record.version))
-        let op = record.op == .put ? "put" : "delete"
+        let op = String(describing: record.op)  // put, delete or forget
         let value = record.op == .put ? " " + String(decoding: record.value, as: UTF8.self) : ""
         return "\(offset) \(time) \(record.version) \(op) \(key)\(value)\n"
     }

@@ -33,12 +33,13 @@ enum NodeProcess {
         var (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
         let ring = options.nodes.isEmpty ? nil : HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
         if let ring { index.partition(by: ring) }
-        let service = NodeService(index: index, origin: 0, clusterToken: options.clusterToken, fsync: options.fsync)
+        var random = SystemRandomNumberGenerator()
+        let origin = HybridClock.randomOrigin(using: &random)
+        let service = NodeService(index: index, origin: origin, skew: options.skew, clusterToken: options.clusterToken, fsync: options.fsync)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
         server.accessLog = logFiles.accessLog
         let bound = try server.start(host: options.listen.host, port: options.listen.port)
         let address = HostPort(host: bound.host, port: bound.port).description
-        service.rebindOrigin(HybridClock.origin(forName: address))
         service.commitLog = CommitLog(loop: loop, file: file, policy: options.fsync) { [unowned service] in service.apply($0) }
         service.server = server
         let antiEntropy = ring.map { ring in
@@ -60,7 +61,8 @@ enum NodeProcess {
             }
         }
         try shutdown.watchSignals()
-        Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue)")
+        Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue), "
+            + "version origin \(origin)")
         Output.printLine("listening on \(address)")
         if let antiEntropy {
             service.isReady = false

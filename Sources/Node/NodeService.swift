@@ -16,6 +16,10 @@
 // Reads answer at once from the index; writes answer after the commit log made them durable.
 // A node alone is a complete URL shortener: public writes take versions from its own hybrid
 // clock, which observes every version it accepts, so its own later write always wins.
+//
+// Versions (VersionRules.swift): a write or repaired record more than --clock-skew-ms ahead of
+// this node's wall clock is refused (422 to the proxy); a stored entry that far ahead yields
+// to the next acceptable write, through a `forget` record logged just before it.
 
 import LinkRingCore
 import LinkRingServer
@@ -24,6 +28,12 @@ import LinkRingUV
 final class NodeService: HTTPRequestHandler {
     var index: KeyValueIndex
     private var clock: HybridClock
+    let skew: VersionSkew
+    /// Writes refused because their version was too far ahead, and far-future entries replaced.
+    private(set) var versionsRefused = 0
+    private(set) var farFutureReplaced = 0
+    private var refusalLog = LogThrottle()
+    private var replacementLog = LogThrottle()
     /// False while the node catches up with its peers after start-up.
     var isReady = true
     var antiEntropy: AntiEntropy?
@@ -33,11 +43,28 @@ final class NodeService: HTTPRequestHandler {
     var commitLog: CommitLog!
     var server: HTTPServer!
 
-    init(index: KeyValueIndex, origin: UInt64, clusterToken: [UInt8]?, fsync: FsyncPolicy) {
+    init(index: KeyValueIndex, origin: UInt64, skew: VersionSkew, clusterToken: [UInt8]?, fsync: FsyncPolicy) {
         self.index = index
-        self.clock = HybridClock(origin: origin)
+        self.clock = HybridClock(origin: origin, skew: skew)
+        self.skew = skew
         self.clusterToken = clusterToken
         self.fsync = fsync
+        observeStoredVersions()
+    }
+
+    /// Moves the clock past every stored version it may observe, and says which entries are
+    /// too far ahead of the wall clock to be (they yield to the next write of their key).
+    private func observeStoredVersions() {
+        let now = WallClock.nowMs()
+        var farAhead: [(key: [UInt8], version: UInt64)] = []
+        for (key, stored) in index.entries where !clock.observe(stored.version, wallClockUnixMs: now) {
+            farAhead.append((key, stored.version))
+        }
+        guard let example = farAhead.first else { return }
+        Log.warning("\(farAhead.count) key(s) hold a version more than \(skew.skewMsMax) ms ahead of this host's clock, "
+            + "e.g. '\(String(decoding: example.key, as: UTF8.self))' at \(VersionSkew.aheadMs(of: example.version, wallClockUnixMs: now)) ms "
+            + "ahead: written before versions were bounded, or the clock stepped back. The next write of each key replaces it "
+            + "(docs/OPERATIONS.md, \"Versions from the future\").")
     }
 
     /// Drops the references to the parts that refer back to this service (after the loop ended).
@@ -46,13 +73,6 @@ final class NodeService: HTTPRequestHandler {
         server = nil
         antiEntropy = nil
         compactor = nil
-    }
-
-    /// Sets the clock's origin once the real listen address is known.
-    func rebindOrigin(_ origin: UInt64) {
-        var rebound = HybridClock(origin: origin)
-        for (_, stored) in index.entries { rebound.observe(stored.version) }
-        clock = rebound
     }
 
     func apply(_ record: LogRecord) {
@@ -109,13 +129,47 @@ final class NodeService: HTTPRequestHandler {
     }
 
     /// Makes `record` durable and applies it, unless durable data already supersedes it;
-    /// `done(true)` then. Used by client writes and by repair alike.
+    /// `done(true)` then. Used by client writes and by repair alike, after `refusal(of:)`.
     func store(_ record: LogRecord, done: @escaping (Bool) -> Void) {
-        clock.observe(record.version)
-        if let current = index.lookup(record.key), current.version >= record.version {
-            return done(true)
+        let now = WallClock.nowMs()
+        guard clock.observe(record.version, wallClockUnixMs: now) else { return done(false) }
+        if let current = index.lookup(record.key) {
+            if !skew.accepts(current.version, wallClockUnixMs: now) {
+                forget(record.key, current.version, replacedBy: record.version, nowUnixMs: now)
+            } else if !StoredValue(record).isNewer(than: current) {
+                return done(true)
+            }
         }
         commitLog.submit(record, done: done)
+    }
+
+    /// Logs a `forget` of `key`'s far-future entry, in the same batch as the write that replaces it.
+    private func forget(_ key: [UInt8], _ version: UInt64, replacedBy incoming: UInt64, nowUnixMs: Int64) {
+        farFutureReplaced += 1
+        if let more = replacementLog.occurrence(nowMs: MonotonicClock.nowMs()) {
+            Log.warning("key '\(String(decoding: key, as: UTF8.self))' held version \(version), "
+                + "\(VersionSkew.aheadMs(of: version, wallClockUnixMs: nowUnixMs)) ms ahead of this host's clock: "
+                + "replaced by version \(incoming)" + (more > 0 ? " (and \(more) more far-future entries replaced)" : ""))
+        }
+        commitLog.submit(LogRecord(version: version, op: .forget, key: key)) { _ in }
+    }
+
+    /// Nil when `version` may be accepted, else why not (too far ahead of this node's clock).
+    func refusal(of version: UInt64, from source: String) -> String? {
+        let aheadMs = VersionSkew.aheadMs(of: version, wallClockUnixMs: WallClock.nowMs())
+        guard aheadMs > skew.skewMsMax else { return nil }
+        let reason = "version \(version) is \(aheadMs) ms ahead of this node's clock (limit \(skew.skewMsMax) ms, --clock-skew-ms): "
+            + "check NTP on the sender's host and this one"
+        noteRefused(1, "refused a version from \(source): \(reason)")
+        return reason
+    }
+
+    /// Counts `count` refused versions and logs `message`, at most once per LogThrottle interval.
+    func noteRefused(_ count: Int, _ message: String) {
+        versionsRefused += count
+        if let more = refusalLog.occurrence(nowMs: MonotonicClock.nowMs()) {
+            Log.error(message + (more > 0 ? " (and \(more) more refusals since the last such line)" : ""))
+        }
     }
 
     // MARK: internal routes
@@ -163,8 +217,11 @@ final class NodeService: HTTPRequestHandler {
                 connection.respondVersioned(.notFound, value: [], version: version, isRecovering: !isReady)
             }
         case .write(let record):
+            if let reason = refusal(of: record.version, from: "a /_/kv write") {
+                return connection.respond(.unprocessableContent, contentType: ContentType.text, body: Array((reason + "\n").utf8))
+            }
             let current = index.lookup(record.key)
-            if let current, current.version > record.version {
+            if let current, skew.accepts(current.version, wallClockUnixMs: WallClock.nowMs()), current.isNewer(than: StoredValue(record)) {
                 // A newer write is already durable here. Acknowledging this one would report
                 // success for a write that lost: the proxy re-mints a newer version and retries.
                 return connection.respond(.conflict, contentType: ContentType.text, body: Array("newer version held\n".utf8),
@@ -181,7 +238,8 @@ final class NodeService: HTTPRequestHandler {
         let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
             + "\"logBytes\":\(commitLog.sizeBytes),\"recordBytes\":\(index.recordBytes),\"compactions\":\(compactor?.completed ?? 0),"
             + "\"compacting\":\(compactor?.isRunning ?? false),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(commitLog.isWritable),"
-            + "\"connections\":\(server?.connectionCount ?? 0),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
+            + "\"connections\":\(server?.connectionCount ?? 0),\"versionsRefused\":\(versionsRefused),"
+            + "\"farFutureReplaced\":\(farFutureReplaced),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
         return Array(text.utf8)
     }
 }

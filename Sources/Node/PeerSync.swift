@@ -1,5 +1,7 @@
 // One peer's turn of anti-entropy (see AntiEntropy.swift): digests, then the differing
-// ranges page by page, fetching and storing only the records this node lacks.
+// ranges page by page, fetching and storing only the records this node lacks. A version more
+// than --clock-skew-ms ahead of this node's clock is neither fetched nor stored (counted in the
+// node's `versionsRefused`): repair must not spread what a write would be refused for.
 
 import LinkRingCore
 import LinkRingServer
@@ -58,8 +60,10 @@ final class PeerSync {
     private func fetchPage(range: Int, from: UInt32) {
         send("GET /_/keys?r=\(range)&from=\(from)", body: []) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
-            let missing = SyncCodec.missing(from: page.entries, in: self.service.index)
-            self.fetchRecords(missing) { [unowned self] in
+            let diff = SyncCodec.diff(page.entries, against: self.service.index, skew: self.service.skew,
+                                      wallClockUnixMs: WallClock.nowMs())
+            self.noteRefused(diff.refused.count, example: diff.refused.first)
+            self.fetchRecords(diff.wanted) { [unowned self] in
                 if page.next == SyncCodec.endOfRange { self.nextRange() } else { self.fetchPage(range: range, from: page.next) }
             }
         }
@@ -93,7 +97,8 @@ final class PeerSync {
         }
     }
 
-    private func store(_ records: [LogRecord], then: @escaping (Bool) -> Void) {
+    private func store(_ fetched: [LogRecord], then: @escaping (Bool) -> Void) {
+        let records = fetched.filter { service.refusal(of: $0.version, from: "repair from \(address)") == nil }
         guard !records.isEmpty else { return then(true) }
         var waiting = records.count
         var allStored = true
@@ -124,6 +129,12 @@ final class PeerSync {
             case .failed(let reason): self.finish(reason)
             }
         })
+    }
+
+    private func noteRefused(_ count: Int, example: [UInt8]?) {
+        guard count > 0, let example else { return }
+        service.noteRefused(count, "\(address) holds \(count) key(s) at versions more than \(service.skew.skewMsMax) ms ahead of "
+            + "this node's clock, e.g. '\(String(decoding: example, as: UTF8.self))': not repaired from it (check NTP on both hosts)")
     }
 
     private func finish(_ failure: String?) {

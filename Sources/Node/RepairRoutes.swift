@@ -46,7 +46,7 @@ extension NodeService {
         let keys = index.rangeKeys[Int(numbers[0])]
         let from = Int(min(numbers[1], UInt64(keys.count)))
         let end = min(from + SyncCodec.keysPerPage, keys.count)
-        let page = keys[from..<end].map { SyncCodec.KeyVersion(key: $0, version: index.lookup($0)?.version ?? 0) }
+        let page = keys[from..<end].map { SyncCodec.KeyVersion(key: $0, index.lookup($0) ?? StoredValue(version: 0, value: nil)) }
         let next = end < keys.count ? UInt32(end) : SyncCodec.endOfRange
         connection.respond(.ok, contentType: Self.binary, body: SyncCodec.encodeKeysPage(next: next, page))
     }

@@ -35,6 +35,7 @@ final class HostsReloader {
             guard options.replicas <= listed.count else {
                 throw CommandLineError("--replicas \(options.replicas) is more than the \(listed.count) node(s) listed")
             }
+            if let problem = ClusterLimits.problem(nodes: listed.count, vnodes: options.vnodes) { throw CommandLineError(problem) }
         } catch {
             return Log.error("SIGHUP: keeping the current ring: \(error)")
         }

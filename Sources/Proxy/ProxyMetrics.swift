@@ -13,6 +13,7 @@ final class ProxyMetrics {
     var retries: UInt64 = 0
     var partialWrites: UInt64 = 0
     var versionConflicts: UInt64 = 0
+    var skewRefusals: UInt64 = 0
     private(set) var total: UInt64 = 0
 
     /// Rows of `requests`: the methods of the API, then every other method.
@@ -45,6 +46,7 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_retries_total", "Node answers that failed and were retried elsewhere.", retries)
         counter(&text, "linkring_proxy_partial_writes_total", "Writes acknowledged by some but not all contacted replicas.", partialWrites)
         counter(&text, "linkring_proxy_version_conflicts_total", "Write attempts re-minted because a replica held a newer version.", versionConflicts)
+        counter(&text, "linkring_proxy_clock_skew_refusals_total", "Writes answered 503 because proxy and node clocks disagree beyond --clock-skew-ms.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"
         renderNodes(nodes, into: &text)

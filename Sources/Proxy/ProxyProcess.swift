@@ -26,12 +26,13 @@ enum ProxyProcess {
         let flusher = OutputFlusher(loop: loop)
         let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
         let listener = ListenerBox()
-        let service = ProxyService(ring: ring, nodes: nodes, options: options, origin: options.proxyID ?? 0)
+        var random = SystemRandomNumberGenerator()
+        let origin = options.proxyID ?? HybridClock.randomOrigin(using: &random)
+        let service = ProxyService(ring: ring, nodes: nodes, options: options, origin: origin)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
         let bound = try server.start(host: options.listen.host, port: options.listen.port)
         let address = HostPort(host: bound.host, port: bound.port).description
         listener.server = server
-        service.setOrigin(options.proxyID ?? HybridClock.origin(forName: "proxy " + address))
         service.operatorRoutes = OperatorRoutes(service: service, loop: loop, listenAddress: address) { [weak listener] in listener?.server }
         let sentinel = Sentinel(loop: loop, nodes: nodes, options: options)
         sentinel.start()

@@ -6,7 +6,10 @@
 //   PUT/DELETE ─▶ version from the hybrid clock ─▶ /_/kv to every replica that is up, in
 //        parallel ─▶ answer once all contacted replicas replied: 200 if one acknowledged
 //        durably (404 for a DELETE none had), else 503; a 409 (a replica already holds a newer
-//        version, e.g. another proxy's) re-mints the write above it and sends it again
+//        version, e.g. another proxy's) re-mints the write above it and sends it again, unless
+//        that version is more than --clock-skew-ms ahead of this proxy's clock; a 422 (this
+//        proxy's version is that far ahead of the node's clock) is logged as an error: either
+//        way the clocks disagree, and the client gets a 503 that says so (VersionRules.swift)
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
@@ -25,13 +28,14 @@ final class ProxyService: HTTPRequestHandler {
     private var clock: HybridClock
     private let tokenHeader: [UInt8]
     private let options: ProxyOptions
+    private var skewLog = LogThrottle()
     var operatorRoutes: OperatorRoutes!
 
     init(ring: HashRing, nodes: [NodeClient], options: ProxyOptions, origin: UInt64) {
         self.ring = ring
         self.nodes = nodes
         self.options = options
-        clock = HybridClock(origin: origin)
+        clock = HybridClock(origin: origin, skew: options.skew)
         tokenHeader = options.clusterToken.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
     }
 
@@ -58,9 +62,6 @@ final class ProxyService: HTTPRequestHandler {
         self.ring = ring
         self.nodes = nodes
     }
-
-    /// Sets the origin bits of minted versions once the listen address is known.
-    func setOrigin(_ origin: UInt64) { clock = HybridClock(origin: origin) }
 
     private func nextVersion() -> UInt64 { clock.next(wallClockUnixMs: WallClock.nowMs()) }
 
@@ -150,6 +151,9 @@ final class ProxyService: HTTPRequestHandler {
                 switch reply {
                 case .answered(200, _, let body, _): fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
                 case .answered(409, let newer?, _, _): fanOut.conflicted(newer)
+                case .answered(422, _, let body, _):
+                    fanOut.failed(skew: true)
+                    self.logSkew("\(node.address) refuses this proxy's versions: \(String(decoding: body.prefix(300), as: UTF8.self))")
                 default: fanOut.failed()
                 }
                 if fanOut.isDone { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
@@ -170,13 +174,19 @@ final class ProxyService: HTTPRequestHandler {
                     detail: "the key kept changing under concurrent writes; try again."))
                 return metrics.finish(timer, status: 503)
             }
-            clock.observe(newer)
+            guard clock.observe(newer, wallClockUnixMs: WallClock.nowMs()) else {
+                logSkew("a replica of '\(String(decoding: record.key, as: UTF8.self))' holds version \(newer), "
+                    + "\(VersionSkew.aheadMs(of: newer, wallClockUnixMs: WallClock.nowMs())) ms ahead of this proxy's clock "
+                    + "(limit \(options.skew.skewMsMax) ms): check NTP on this host and the other proxies'")
+                return answerSkew(record, on: answer, timer)
+            }
             var again = record
             again.version = nextVersion()
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
         }
         if fanOut.failures > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
         guard fanOut.acknowledgements > 0 else {
+            if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
             return metrics.finish(timer, status: 503)
         }
@@ -193,6 +203,21 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     private func operationName(_ record: LogRecord) -> String { record.op == .put ? "PUT" : "DELETE" }
+
+    /// The clocks of this proxy and the nodes disagree by more than the allowed skew: loud.
+    private func answerSkew(_ record: LogRecord, on answer: Responder, _ timer: RequestTimer) {
+        metrics.skewRefusals += 1
+        answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
+            detail: "the clocks of this proxy and the storage nodes disagree by more than \(options.skew.skewMsMax) ms; "
+                + "the operator must check NTP on every host."))
+        metrics.finish(timer, status: 503)
+    }
+
+    private func logSkew(_ message: String) {
+        if let more = skewLog.occurrence(nowMs: MonotonicClock.nowMs()) {
+            Log.error(message + (more > 0 ? " (and \(more) more such refusals)" : ""))
+        }
+    }
 
     private func writeBytes(_ record: LogRecord) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -220,6 +245,8 @@ final class WriteFanOut {
     private(set) var existed: Bool
     /// The highest version a replica said it already holds (409), if any did.
     private(set) var newestConflict: UInt64? = nil
+    /// Replicas that refused the version as too far ahead of their clock (422).
+    private(set) var skewRefusals = 0
     var isAnswered = false
 
     init(waiting: Int, existed: Bool) {
@@ -240,9 +267,10 @@ final class WriteFanOut {
         self.existed = self.existed || existed
     }
 
-    func failed() {
+    func failed(skew: Bool = false) {
         waiting -= 1
         failures += 1
+        if skew { skewRefusals += 1 }
     }
 }
 

@@ -43,7 +43,8 @@ struct SyncTests {
         #expect(SyncCodec.decodeDigests(Array(encoded.dropLast()), ringID: id, rangeCount: ring.rangeCount) == nil)
         #expect(SyncCodec.ringID(HashRing(nodes: fourNodes, vnodesPerNode: 16, replicas: 3)) != id)
 
-        let page = [SyncCodec.KeyVersion(key: bytes("a"), version: 7), SyncCodec.KeyVersion(key: bytes("bb"), version: UInt64.max)]
+        let page = [SyncCodec.KeyVersion(key: bytes("a"), version: 7, tieBreak: 9),
+                    SyncCodec.KeyVersion(key: bytes("bb"), version: UInt64.max, tieBreak: UInt64.max)]
         let decoded = try #require(SyncCodec.decodeKeysPage(SyncCodec.encodeKeysPage(next: 42, page)))
         #expect(decoded.next == 42 && decoded.entries == page)
         #expect(SyncCodec.decodeKeysPage(Array(SyncCodec.encodeKeysPage(next: 1, page).dropLast())) == nil)
@@ -66,9 +67,13 @@ struct SyncTests {
         index.apply(LogRecord(version: 5, op: .put, key: bytes("same"), value: bytes("v")))
         index.apply(LogRecord(version: 5, op: .put, key: bytes("older"), value: bytes("v")))
         index.apply(LogRecord(version: 9, op: .put, key: bytes("newer"), value: bytes("v")))
-        let page = [SyncCodec.KeyVersion(key: bytes("same"), version: 5), SyncCodec.KeyVersion(key: bytes("older"), version: 6),
-                    SyncCodec.KeyVersion(key: bytes("newer"), version: 8), SyncCodec.KeyVersion(key: bytes("absent"), version: 1)]
-        #expect(SyncCodec.missing(from: page, in: index) == [bytes("older"), bytes("absent")])
+        let same = index.lookup(bytes("same"))!.tieBreak
+        let page = [SyncCodec.KeyVersion(key: bytes("same"), version: 5, tieBreak: same),
+                    SyncCodec.KeyVersion(key: bytes("older"), version: 6, tieBreak: same),
+                    SyncCodec.KeyVersion(key: bytes("newer"), version: 8, tieBreak: same),
+                    SyncCodec.KeyVersion(key: bytes("absent"), version: 1, tieBreak: same)]
+        let diff = SyncCodec.diff(page, against: index, skew: VersionSkew(), wallClockUnixMs: Int64.max / 2)
+        #expect(diff.wanted == [bytes("older"), bytes("absent")] && diff.refused.isEmpty)
         #expect(index.record(for: bytes("newer")) == LogRecord(version: 9, op: .put, key: bytes("newer"), value: bytes("v")))
     }
 
