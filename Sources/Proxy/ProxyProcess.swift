@@ -48,7 +48,8 @@ enum ProxyProcess {
         }
         try shutdown.watchSignals()
         Log.info("proxy \(address): \(nodes.count) nodes from \(options.hostsPath), \(options.replicas) replicas, "
-                 + "\(options.vnodes) vnodes per node, \(ring.rangeCount) key ranges")
+                 + "\(options.vnodes) vnodes per node, \(ring.rangeCount) key ranges, version origin \(origin)"
+                 + (options.proxyID == nil ? " (random; --proxy-id sets one)" : ""))
         Output.printLine("listening on \(address)")
         loop.run()
         service.operatorRoutes = nil
