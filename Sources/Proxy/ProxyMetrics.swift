@@ -46,7 +46,7 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_retries_total", "Node answers that failed and were retried elsewhere.", retries)
         counter(&text, "linkring_proxy_partial_writes_total", "Writes acknowledged by some but not all contacted replicas.", partialWrites)
         counter(&text, "linkring_proxy_version_conflicts_total", "Write attempts re-minted because a replica held a newer version.", versionConflicts)
-        counter(&text, "linkring_proxy_clock_skew_refusals_total", "Writes answered 503 because proxy and node clocks disagree beyond --clock-skew-ms.", skewRefusals)
+        counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"
         renderNodes(nodes, into: &text)

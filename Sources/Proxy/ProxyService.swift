@@ -153,6 +153,7 @@ final class ProxyService: HTTPRequestHandler {
                 case .answered(409, let newer?, _, _): fanOut.conflicted(newer)
                 case .answered(422, _, let body, _):
                     fanOut.failed(skew: true)
+                    self.metrics.skewRefusals += 1
                     self.logSkew("\(node.address) refuses this proxy's versions: \(String(decoding: body.prefix(300), as: UTF8.self))")
                 default: fanOut.failed()
                 }
@@ -175,6 +176,7 @@ final class ProxyService: HTTPRequestHandler {
                 return metrics.finish(timer, status: 503)
             }
             guard clock.observe(newer, wallClockUnixMs: WallClock.nowMs()) else {
+                metrics.skewRefusals += 1
                 logSkew("a replica of '\(String(decoding: record.key, as: UTF8.self))' holds version \(newer), "
                     + "\(VersionSkew.aheadMs(of: newer, wallClockUnixMs: WallClock.nowMs())) ms ahead of this proxy's clock "
                     + "(limit \(options.skew.skewMsMax) ms): check NTP on this host and the other proxies'")
@@ -206,7 +208,6 @@ final class ProxyService: HTTPRequestHandler {
 
     /// The clocks of this proxy and the nodes disagree by more than the allowed skew: loud.
     private func answerSkew(_ record: LogRecord, on answer: Responder, _ timer: RequestTimer) {
-        metrics.skewRefusals += 1
         answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
             detail: "the clocks of this proxy and the storage nodes disagree by more than \(options.skew.skewMsMax) ms; "
                 + "the operator must check NTP on every host."))

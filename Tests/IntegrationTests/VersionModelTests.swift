@@ -136,6 +136,38 @@ struct VersionModelTests {
         #expect(try cluster.divergentRanges(of: 0).isEmpty)
     }
 
+    @Test("clocks that disagree fail loudly: a 503 that says so, an ERROR line and a metric on the proxy, nothing stored")
+    func skewedClocksFailLoudly() throws {
+        // No clock can be moved here, so node 0 accepts versions up to a minute ahead (as a
+        // host whose clock runs 5 s fast would) and holds one 5 s ahead of everyone else.
+        let cluster = try TestCluster(nodeCount: 2)
+        _ = cluster.nodes[0]?.stop()
+        cluster.nodes[0] = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:\(cluster.ports[0])", "--data",
+            "\(cluster.directory)/node0", "--hosts", cluster.hostsPath, "--clock-skew-ms", "60000"])
+        let ahead = Self.version(aheadMs: 5_000)
+        #expect(try put(cluster.ports[0], "/_/kv?v=\(ahead)&short=fast", body: "https://fast.example/").status == 200)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" && (try? cluster.proxyState(of: 1)) == "up" })
+
+        // The proxy sees a version 5 s ahead of its clock in node 0's 409: it must not adopt it.
+        let answer = try request(cluster.proxy.port, "PUT", "/?short=fast&long=https://mine.example/")
+        #expect(answer.status == 503 && answer.body.contains("clocks of this proxy and the storage nodes disagree"), "\(answer.status)")
+        #expect(cluster.proxy.errors.contains("ERROR") && cluster.proxy.errors.contains("ahead of this proxy's clock"))
+        #expect(try request(cluster.proxy.port, "GET", "/_/metrics").body.contains("linkring_proxy_clock_skew_refusals_total 1"))
+
+        // A proxy that adopts it (as one whose clock runs fast would) is refused by node 1: 422.
+        let fast = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", cluster.hostsPath,
+                                                            "--ping-interval-ms", "50", "--clock-skew-ms", "60000"])
+        defer { fast.stop() }
+        #expect(cluster.waitFor { (try? request(fast.port, "GET", "/_/health").status) == 200 })
+        _ = try request(fast.port, "PUT", "/?short=fast&long=https://fast-proxy.example/")
+        #expect(fast.errors.contains("ERROR") && fast.errors.contains("refuses this proxy's versions"), "\(fast.errors.suffix(500))")
+        #expect(try request(fast.port, "GET", "/_/metrics").body.contains("linkring_proxy_clock_skew_refusals_total 1"))
+        let onNode1 = try cluster.stored("fast", on: 1).version
+        #expect(VersionSkew().accepts(onNode1, wallClockUnixMs: Int64(Date().timeIntervalSince1970 * 1000)),
+                "node 1 stored nothing ahead of its clock")
+        #expect(try cluster.healthField(1, "versionsRefused") >= 1)
+    }
+
     /// A version minted now plus `aheadMs`.
     static func version(aheadMs: Int64) -> UInt64 {
         var clock = HybridClock(origin: 1)
