@@ -44,7 +44,6 @@ public struct NodeOptions: Sendable {
         .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
         .value("compact-min-bytes", "N", "rewrite the log only once it is this long (default 67108864)"),
         .value("compact-ratio", "N", "… and N times the bytes of its live records (default 2)"),
-        .value("cluster-token", "TOKEN", "require X-Cluster-Token on internal /_/ routes"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
         .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
@@ -56,7 +55,7 @@ public struct NodeOptions: Sendable {
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
         .flag("help", "print this help"),
-    ] + LoggingOptions.specs
+    ] + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
 
     public static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
@@ -90,10 +89,7 @@ public struct NodeOptions: Sendable {
         options.compaction.minLogBytes = try parsed.integer("compact-min-bytes", default: options.compaction.minLogBytes,
                                                             range: 0...(1 << 50))
         options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: 2...1000)
-        if let token = parsed.string("cluster-token") {
-            guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
-            options.clusterToken = Array(token.utf8)
-        }
+        options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         options.skew = try VersionSkew.parse(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)

@@ -44,7 +44,6 @@ public struct ProxyOptions: Sendable {
         .value("ping-timeout-ms", "MS", "a ping not answered within this is missed (default 1000)"),
         .value("down-after", "N", "missed pings or failed requests in a row before a node is down (default 3)"),
         .value("status-interval-s", "S", "log the node table every S seconds; 0 = only on changes (default 30)"),
-        .value("cluster-token", "TOKEN", "sent as X-Cluster-Token on internal node routes"),
         .value("proxy-id", "N", "0-1023, the origin bits of its versions (default: random at start-up)"),
         .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("connect-timeout-ms", "MS", "node connect time-out (default 1000)"),
@@ -58,7 +57,7 @@ public struct ProxyOptions: Sendable {
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
         .flag("help", "print this help"),
-    ] + LoggingOptions.specs
+    ] + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
 
     public static var usage: String {
         CommandLineOptions.usage(synopsis: "linkring-proxy --listen HOST:PORT --hosts FILE [options]", specs: specs)
@@ -81,10 +80,7 @@ public struct ProxyOptions: Sendable {
         }
         if let problem = ClusterLimits.problem(nodes: options.nodes.count, vnodes: options.vnodes) { throw CommandLineError(problem) }
         options.skew = try VersionSkew.parse(parsed)
-        if let token = parsed.string("cluster-token") {
-            guard !token.isEmpty else { throw CommandLineError("--cluster-token must not be empty") }
-            options.clusterToken = Array(token.utf8)
-        }
+        options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         if let command = parsed.string("restart-command"), !command.isEmpty { options.restartCommand = command }
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)

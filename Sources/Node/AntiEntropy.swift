@@ -46,7 +46,7 @@ final class AntiEntropy {
         self.service = service
         self.options = options
         flusher = OutputFlusher(loop: loop)
-        let tokenHeader = options.clusterToken.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
+        let tokenHeader = ClusterToken.headerLine(options.clusterToken)
         for (peerIndex, peer) in ring.nodes.enumerated() where peerIndex != selfIndex {
             let shared = (0..<ring.rangeCount).filter {
                 let replicas = ring.replicas(ofRange: $0)

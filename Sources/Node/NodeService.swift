@@ -4,10 +4,14 @@
 //   GET/HEAD /S          index lookup ─▶ 307 Location / 404
 //   PUT /?short&long     version from the node's own clock ─▶ CommitLog ─▶ 200 "recorded"
 //   DELETE /S            tombstone, same path ─▶ 200 / 404
-//   /_/health            JSON state (no token needed: it changes nothing)
-//   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md); with a
-//                        cluster token configured, only requests carrying it (else 401)
-//   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift), token too
+//   /_/health            JSON state
+//   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md)
+//   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift)
+//
+// With a cluster token, a node is not a public server: before any routing, the gate lets
+// through only requests carrying the token and GET/HEAD /_/health; everything else, public
+// data routes included, gets 401 and changes nothing (docs/DECISIONS.md). Without a token (a
+// lone node) every route is open. The hot path pays one check of an optional for it.
 //
 // State: `recovering` from start-up until the first repair with every peer is done (writes
 // are accepted, reads answered with X-Recovering: 1 so the proxy prefers a ready replica),
@@ -38,7 +42,8 @@ final class NodeService: HTTPRequestHandler {
     var isReady = true
     var antiEntropy: AntiEntropy?
     var compactor: LogCompactor?
-    private let clusterToken: [UInt8]?
+    /// Set when the node has a cluster token; nil leaves every route open.
+    private let tokenGate: ClusterTokenGate?
     private let fsync: FsyncPolicy
     var commitLog: CommitLog!
     var server: HTTPServer!
@@ -47,7 +52,7 @@ final class NodeService: HTTPRequestHandler {
         self.index = index
         self.clock = HybridClock(origin: origin, skew: skew)
         self.skew = skew
-        self.clusterToken = clusterToken
+        self.tokenGate = clusterToken.map { ClusterTokenGate(token: $0) }
         self.fsync = fsync
         observeStoredVersions()
     }
@@ -80,6 +85,9 @@ final class NodeService: HTTPRequestHandler {
     }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
+        if let tokenGate, !tokenGate.admits(head, buffer) {
+            return connection.respondFailure(ClusterTokenGate.refusal)
+        }
         switch PublicRequest.interpret(head, buffer) {
         case .get(let short, _):
             if let value = index.lookup(short)?.value {
@@ -183,9 +191,6 @@ final class NodeService: HTTPRequestHandler {
             guard head.method == .get || head.method == .head else { return rejectMethod(connection, allow: "GET, HEAD") }
             return connection.respond(.ok, contentType: ContentType.json, body: healthJSON())
         }
-        guard isAuthorized(head, buffer) else {
-            return connection.respondFailure(HTTPParseFailure(.unauthorized, "This route needs the cluster token (X-Cluster-Token)."))
-        }
         guard ASCII.equals(buffer, path, Self.kvPath) else {
             return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
         }
@@ -198,12 +203,6 @@ final class NodeService: HTTPRequestHandler {
     func rejectMethod(_ connection: HTTPConnection, allow: String) {
         connection.respond(.methodNotAllowed, body: Pages.failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allow).")),
                            extraHeaders: [Array("Allow: \(allow)".utf8)])
-    }
-
-    private func isAuthorized(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> Bool {
-        guard let expected = clusterToken else { return true }
-        guard let given = head.clusterToken else { return false }
-        return ConstantTime.equals(buffer, given, expected)
     }
 
     private func perform(_ request: InternalRequest, on connection: HTTPConnection) {

@@ -36,7 +36,7 @@ final class ProxyService: HTTPRequestHandler {
         self.nodes = nodes
         self.options = options
         clock = HybridClock(origin: origin, skew: options.skew)
-        tokenHeader = options.clusterToken.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
+        tokenHeader = ClusterToken.headerLine(options.clusterToken)
     }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {

@@ -109,13 +109,4 @@ struct QueryTests {
             #expect((try? parse(.put, bad, body: "http://b").get()) == nil, "\(bad)")
         }
     }
-
-    @Test("the cluster token compares equal only when identical")
-    func constantTime() {
-        let buffer = bytes("xxsecretxx")
-        #expect(ConstantTime.equals(buffer, 2..<8, bytes("secret")))
-        #expect(!ConstantTime.equals(buffer, 2..<8, bytes("secreT")))
-        #expect(!ConstantTime.equals(buffer, 2..<7, bytes("secret")))
-        #expect(!ConstantTime.equals(buffer, 2..<9, bytes("secret")))
-    }
 }

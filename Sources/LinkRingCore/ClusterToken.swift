@@ -1,0 +1,111 @@
+// The cluster token: one shared secret held by every process of a cluster. A node that has one
+// answers only its health check without it (docs/DECISIONS.md, "A node with a token is not
+// public"); the proxy and the peers send it as `X-Cluster-Token` on every request to a node.
+//
+//   --cluster-token TOKEN       on the command line (visible in `ps`: tests and development)
+//   --cluster-token-file PATH   read once at start-up; whitespace around it (the newline an
+//                               editor or `echo` adds) is trimmed. The scripts and the systemd
+//                               units use this form, so the token never shows in `ps`.
+//
+// A token is 1…`bytesMax` visible ASCII bytes (no space, no control byte): it then goes into a
+// header line as it is, and the request parser, which trims a value's surrounding spaces,
+// hands it back unchanged.
+//
+//   request ─▶ ClusterTokenGate.admits ─┬─ token matches (constant time) ─▶ routed
+//                                       ├─ GET/HEAD /_/health            ─▶ routed
+//                                       └─ otherwise                     ─▶ 401 `refusal`
+
+public enum ClusterToken {
+    public static let bytesMax = 256
+
+    /// The two options, with the executable's own sentence for what the token does.
+    public static func specs(purpose: String) -> [OptionSpec] {
+        [.value("cluster-token", "TOKEN", purpose + " (visible in ps: prefer --cluster-token-file)"),
+         .value("cluster-token-file", "PATH", "read the cluster token from PATH (whitespace around it trimmed)")]
+    }
+
+    /// The token of `--cluster-token` or `--cluster-token-file`, nil when neither is given.
+    /// Throws for both at once, an unreadable file, an empty or malformed token.
+    public static func read(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws -> [UInt8]? {
+        let given = parsed.string("cluster-token")
+        guard let path = parsed.string("cluster-token-file") else {
+            return try given.map { try validated($0, source: "--cluster-token") }
+        }
+        guard given == nil else {
+            throw CommandLineError("give --cluster-token or --cluster-token-file, not both")
+        }
+        let text: String
+        do {
+            text = try readFile(path)
+        } catch {
+            throw CommandLineError("--cluster-token-file: cannot read the cluster token: \(error)")
+        }
+        return try validated(trimmingWhitespace(text), source: "the cluster token file \(path)")
+    }
+
+    /// The header line a process sends to nodes: `X-Cluster-Token: TOKEN` and CRLF, or nothing.
+    public static func headerLine(_ token: [UInt8]?) -> [UInt8] {
+        token.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
+    }
+
+    static func validated(_ token: String, source: String) throws -> [UInt8] {
+        let bytes = Array(token.utf8)
+        guard !bytes.isEmpty else { throw CommandLineError("\(source) is empty: the cluster token must not be empty") }
+        guard bytes.count <= bytesMax else {
+            throw CommandLineError("\(source) holds \(bytes.count) bytes: a cluster token has at most \(bytesMax)")
+        }
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw CommandLineError("\(source): a cluster token is visible ASCII only (no space or control character)")
+        }
+        return bytes
+    }
+
+    static func trimmingWhitespace(_ text: String) -> String {
+        var trimmed = Substring(text)
+        while let first = trimmed.first, first.isWhitespace { trimmed = trimmed.dropFirst() }
+        while let last = trimmed.last, last.isWhitespace { trimmed = trimmed.dropLast() }
+        return String(trimmed)
+    }
+}
+
+/// What a node with a cluster token lets through: requests carrying the token, and its health
+/// check, which reveals no data and which load balancers and the units' readiness check poll.
+public struct ClusterTokenGate: Sendable {
+    public let token: [UInt8]
+
+    public init(token: [UInt8]) { self.token = token }
+
+    /// The answer to a request the gate does not admit.
+    public static let refusal = HTTPParseFailure(.unauthorized,
+        "This node has a cluster token: every route but GET /_/health needs it in X-Cluster-Token. Clients go through the proxy.")
+
+    /// True when the request carries the token (compared in constant time) or is a health check.
+    public func admits(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> Bool {
+        if let given = head.clusterToken, ConstantTime.equals(buffer, given, token) { return true }
+        return Self.isHealthCheck(head, buffer)
+    }
+
+    private static let healthPath: [UInt8] = Array("/_/health".utf8)
+
+    /// `GET` or `HEAD` of `/_/health`, with or without a query.
+    static func isHealthCheck(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> Bool {
+        guard head.method == .get || head.method == .head else { return false }
+        let target = head.target
+        guard target.count >= healthPath.count,
+              ASCII.equals(buffer, target.lowerBound..<target.lowerBound + healthPath.count, healthPath) else { return false }
+        return target.count == healthPath.count || buffer[target.lowerBound + healthPath.count] == ASCII.questionMark
+    }
+}
+
+public enum ConstantTime {
+    /// Compares `buffer[range]` with `expected` in time that depends only on the lengths.
+    public static func equals(_ buffer: [UInt8], _ range: Range<Int>, _ expected: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: range.count ^ expected.count)
+        if range.count != expected.count { difference |= 1 }
+        for offset in 0..<expected.count {
+            let given = offset < range.count ? buffer[range.lowerBound + offset] : 0
+            difference |= given ^ expected[offset]
+        }
+        return difference == 0
+    }
+}
