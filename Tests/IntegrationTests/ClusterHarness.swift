@@ -1,5 +1,7 @@
 // A whole local cluster for tests: N nodes on free loopback ports listed in a temporary hosts
-// file, and a proxy in front of them with fast health checks.
+// file, and a proxy in front of them with fast health checks. With `clusterToken`, every node
+// and the proxy read it from a 0600 file (--cluster-token-file), as the scripts run them; a
+// test then talks to a node directly through `nodeRequest`, which sends the token.
 
 import Foundation
 import Glibc
@@ -32,17 +34,28 @@ final class TestCluster {
     var nodes: [ServerProcess?]
     var proxy: ServerProcess!
     let nodeArguments: [String]
+    /// The header line that carries the cluster token, or none without a token.
+    let tokenHeaders: [String]
 
-    init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = [], pingIntervalMs: Int = 50) throws {
+    init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = [], pingIntervalMs: Int = 50,
+         clusterToken: String? = nil) throws {
         ports = try (0..<nodeCount).map { _ in try freePort() }
         hostsPath = directory + "/hosts.txt"
         try ("# test cluster\n" + ports.map { "127.0.0.1:\($0)\n" }.joined()).write(toFile: hostsPath, atomically: true, encoding: .utf8)
-        self.nodeArguments = nodeArguments
+        let folder = directory
+        let tokenArguments = try clusterToken.map { ["--cluster-token-file", try writeTokenFile($0, in: folder)] } ?? []
+        tokenHeaders = clusterToken.map { ["X-Cluster-Token: \($0)"] } ?? []
+        self.nodeArguments = nodeArguments + tokenArguments
         nodes = Array(repeating: nil, count: nodeCount)
         for index in 0..<nodeCount { try startNode(index) }
         proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", hostsPath,
                                                          "--ping-interval-ms", "\(pingIntervalMs)", "--down-after", "2",
-                                                         "--status-interval-s", "0"] + proxyArguments)
+                                                         "--status-interval-s", "0"] + proxyArguments + tokenArguments)
+    }
+
+    /// One request straight to node `index`, with the cluster token when the cluster has one.
+    func nodeRequest(_ index: Int, _ method: String, _ target: String) throws -> TestResponse {
+        try request(ports[index], method, target, headers: tokenHeaders)
     }
 
     deinit { stopAll() }

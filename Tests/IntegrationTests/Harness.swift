@@ -238,10 +238,25 @@ final class TestClient {
 
 /// A PUT with a body on a fresh connection (the internal versioned write).
 func put(_ port: Int, _ target: String, body: String, headers: [String] = []) throws -> TestResponse {
+    try request(port, "PUT", target, body: Array(body.utf8), headers: headers)
+}
+
+/// A request with a body on a fresh connection.
+func request(_ port: Int, _ method: String, _ target: String, body: [UInt8], headers: [String] = []) throws -> TestResponse {
     let client = try TestClient(port: port)
-    let lines = ["PUT \(target) HTTP/1.1", "Host: test", "Content-Length: \(body.utf8.count)"] + headers
-    try client.send(lines.joined(separator: "\r\n") + "\r\n\r\n" + body)
+    let lines = ["\(method) \(target) HTTP/1.1", "Host: test", "Content-Length: \(body.count)"] + headers
+    try client.send(Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body)
     return try client.readResponse()
+}
+
+/// Writes `token` and a newline to a new file of mode 0600 (as the scripts do) and returns its path.
+func writeTokenFile(_ token: String, in directory: String = makeTemporaryDirectory()) throws -> String {
+    let path = directory + "/cluster-token"
+    guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8),
+                                         attributes: [.posixPermissions: 0o600]) else {
+        throw HarnessError("cannot write \(path)")
+    }
+    return path
 }
 
 /// One request on a fresh connection.

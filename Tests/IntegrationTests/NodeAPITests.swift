@@ -1,5 +1,6 @@
 // The node's public API against the real binary: every route and status, pipelining,
-// keep-alive and close semantics, the internal versioned routes and the cluster token.
+// keep-alive and close semantics and the internal versioned routes (the cluster token:
+// ClusterTokenTests.swift).
 
 import Foundation
 import Testing
@@ -127,19 +128,6 @@ struct NodeAPITests {
         #expect(after.status == 404 && after.headers["x-version"] == "3000")
         #expect(try request(node.port, "GET", "/k").status == 404)
         #expect(try put(node.port, "/_/kv?short=k", body: "http://x").status == 400, "a versioned write needs v=")
-    }
-
-    @Test("with a cluster token, internal routes need it (401, nothing changed); public routes do not")
-    func clusterToken() throws {
-        let (node, _) = try startNode(["--cluster-token", "s3cret"])
-        defer { node.stop() }
-        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t").status == 401)
-        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t", headers: ["X-Cluster-Token: wrong"]).status == 401)
-        #expect(try request(node.port, "GET", "/t").status == 404, "a refused internal write changes nothing")
-        #expect(try put(node.port, "/_/kv?v=5&short=t", body: "http://t", headers: ["X-Cluster-Token: s3cret"]).status == 200)
-        #expect(try request(node.port, "GET", "/t").status == 307)
-        #expect(try request(node.port, "GET", "/_/health").status == 200)
-        #expect(try request(node.port, "GET", "/_/nothing", headers: ["X-Cluster-Token: s3cret"]).status == 404)
     }
 
     @Test("the log dump prints one line per record")
