@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Installs LinkRing as systemd services:
-#   scripts/installSystemd.bash [--root DIR] [--dry-run] [--enable]
+#   scripts/installSystemd.bash [--root DIR] [--dry-run] [--enable] [--cluster-token-file FILE]
 #
 #   /usr/local/lib/linkring/         linkring-node, linkring-proxy, linkring-wait-healthy and the
 #                                    Swift runtime libraries the binaries load from the toolchain
 #                                    (found there through their $ORIGIN RUNPATH)
 #   /usr/local/bin/linkring-{node,proxy}          symlinks to the binaries
 #   /etc/systemd/system/             linkring-node@.service, linkring-proxy.service
-#   /etc/linkring/                   node.env, proxy.env, hosts.txt (existing ones are kept)
+#   /etc/linkring/                   node.env, proxy.env, hosts.txt (existing ones are kept),
+#                                    cluster-token (root, 0600: a new random token on the first
+#                                    install, kept after; the units load it as a credential)
 #   /usr/local/share/doc/linkring/   OPERATIONS.md
 # and creates the system user `linkring` and /var/lib/linkring, then reloads systemd. --enable
 # then enables and starts linkring-node@PORT for each entry of /etc/linkring/hosts.txt that is
 # on this machine, and linkring-proxy. --root DIR installs under DIR instead of / (no user, no
 # systemctl: for packaging and tests). --dry-run only prints what it would do.
+# --cluster-token-file FILE installs the token in FILE as /etc/linkring/cluster-token (replacing
+# one already there): every host of a cluster needs the same token, so install the first host
+# without it and the others with a copy of the first one's file.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
 source "$(dirname "$0")/lib/cluster.bash"
@@ -20,6 +25,7 @@ source "$(dirname "$0")/lib/cluster.bash"
 ROOT=""
 DRY_RUN=no
 ENABLE=no
+TOKEN_SOURCE=""
 
 main() {
     while [ $# -gt 0 ]; do
@@ -27,7 +33,12 @@ main() {
             --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT="$(realpath -m "$2")"; shift 2 ;;
             --dry-run) DRY_RUN=yes; shift ;;
             --enable) ENABLE=yes; shift ;;
-            *) die "usage: installSystemd.bash [--root DIR] [--dry-run] [--enable]" ;;
+            --cluster-token-file)
+                { [ $# -ge 2 ] && [ -r "$2" ]; } || die "--cluster-token-file needs a readable file"
+                TOKEN_SOURCE="$(realpath "$2")"
+                shift 2
+                ;;
+            *) die "usage: installSystemd.bash [--root DIR] [--dry-run] [--enable] [--cluster-token-file FILE]" ;;
         esac
     done
     [ -n "$ROOT" ] || [ "$DRY_RUN" = yes ] || [ "$(id -u)" -eq 0 ] || die "run as root (or with --root DIR or --dry-run)"
@@ -68,7 +79,8 @@ install_programs() {
     act install -m 644 "$LINKRING_ROOT/docs/OPERATIONS.md" "$ROOT/usr/local/share/doc/linkring/"
 }
 
-# install_configuration: the environment files and the hosts file, unless already there.
+# install_configuration: the environment files, the hosts file and the cluster token, unless
+# already there.
 install_configuration() {
     local etc="$ROOT/etc/linkring" file
     act install -d -m 755 "$etc"
@@ -81,7 +93,23 @@ install_configuration() {
             act install -m 600 "$LINKRING_ROOT/systemd/$file" "$etc/$file"
         fi
     done
+    install_cluster_token "$etc/cluster-token"
     if [ -n "$ROOT" ]; then act install -d -m 750 "$ROOT/var/lib/linkring"; fi
+}
+
+# install_cluster_token FILE: the token of --cluster-token-file, else the existing FILE, else
+# a new random one; FILE is mode 0600, owned by whoever installs (root: the units load it as a
+# credential, so the service user never reads it directly).
+install_cluster_token() {
+    if [ -n "$TOKEN_SOURCE" ]; then
+        [ -s "$TOKEN_SOURCE" ] || die "$TOKEN_SOURCE is empty: it must hold the cluster token"
+        act install -m 600 "$TOKEN_SOURCE" "$1"
+    elif [ -e "$1" ]; then
+        say "keeping the existing $1"
+    else
+        act create_token_file "$1"
+        [ "$DRY_RUN" = yes ] || say "created the cluster token $1 (mode 0600); every host of the cluster needs this same file"
+    fi
 }
 
 create_user() {

@@ -3,8 +3,9 @@
 #
 # HOST:PORT is an entry of the hosts file. On this machine the node starts directly, with its
 # data in run/data/node-HOST_PORT, its PID in run/pids/ and its event log in run/logs/. On
-# another machine the node bundle is first copied there over SSH (see lib/cluster.bash) and
-# this same script runs there. A node that already runs is left alone (exit 0). The proxy's
+# another machine the node bundle and the cluster token file are first copied there over SSH
+# (see lib/cluster.bash) and this same script runs there. The node reads the token with
+# --cluster-token-file. A node that already runs is left alone (exit 0). The proxy's
 # --restart-command runs `CMD HOST PORT`, so this script serves as that command as it is.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
@@ -13,10 +14,12 @@ source "$(dirname "$0")/lib/cluster.bash"
 main() {
     node_arguments "$@"
     ensure_binaries linkring-node
+    ensure_cluster_token
     if is_local_host "$NODE_HOST"; then
         start_local
     else
         deploy "$NODE_HOST"
+        send_cluster_token "$NODE_HOST"
         run_remote "$NODE_HOST" startNode.bash "$NODE_HOST" "$NODE_PORT" 2>&1 | prefix_lines "$NODE_HOST" ||
             die "starting node $NODE_ADDRESS on $NODE_HOST over SSH failed (see $LOG_FILE)"
     fi

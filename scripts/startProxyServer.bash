@@ -6,7 +6,8 @@
 # --restart-command, so a node that stays down is started again (locally or over SSH). Waits
 # for the proxy's `listening on` line; the nodes need not be up. Already running → exit 0.
 # Its event log is run/logs/proxy.log (--log-file: SIGHUP reopens it, and re-reads the hosts
-# file); SIGTERM stops it cleanly.
+# file); SIGTERM stops it cleanly. It sends the cluster token (--cluster-token-file, made on
+# first use: lib/cluster.bash) on every request to a node.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
 source "$(dirname "$0")/lib/cluster.bash"
@@ -15,6 +16,7 @@ main() {
     local restart=()
     is_local_host "${LINKRING_PROXY%:*}" || die "the proxy runs on this machine; LINKRING_PROXY=$LINKRING_PROXY is not local"
     ensure_binaries linkring-proxy
+    ensure_cluster_token
     take_lock proxy
     if is_running proxy "linkring-proxy --listen $LINKRING_PROXY "; then
         say "proxy $LINKRING_PROXY is already running (pid $RUNNING_PID)"

@@ -6,6 +6,8 @@
 # binaries. Then it starts every node of the hosts file with startNode.bash (entries on this
 # machine directly, the others over SSH), then the proxy with startProxyServer.bash, waits until
 # the proxy's /_/health answers 200, and prints what to try, where to look and how to stop.
+# The first start makes the cluster token (run/cluster-token, mode 0600; lib/cluster.bash);
+# every process reads it, later starts reuse it, and a node answers only /_/health without it.
 # Safe to run twice: whatever already runs is left alone. Exit 1 if any part did not start.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
@@ -16,6 +18,7 @@ main() {
     install_missing "command -v curl:curl" 2>&1 | tee -a "$LOG_FILE" || die "curl is missing (apt-get install curl)"
     ensure_binaries linkring-node linkring-proxy
     load_hosts
+    ensure_cluster_token
     say "starting ${#NODE_HOSTS[@]} nodes from $LINKRING_HOSTS"
     for i in "${!NODE_HOSTS[@]}"; do
         "$scripts/startNode.bash" "${NODE_HOSTS[i]}" "${NODE_PORTS[i]}" </dev/null || failed=$((failed + 1))

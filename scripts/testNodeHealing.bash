@@ -7,7 +7,8 @@
 #      for LINKRING_HEAL_DOWN_S seconds (default 3), and shows requests still succeed;
 #   4. brings it back with startNode.bash and waits until its /_/health says ready;
 #   5. when the load ends, checks every key written on every replica that holds it: each holds
-#      the last acknowledged value with the same version (healing_check.py verify).
+#      the last acknowledged value with the same version (healing_check.py verify, which asks
+#      the nodes with the cluster token of LINKRING_CLUSTER_TOKEN_FILE, run/cluster-token).
 # Prints PASS or FAIL with the counts; exits 1 on FAIL.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
@@ -52,7 +53,7 @@ main() {
     [[ "$load_line" == *" write_failures=0 "* && "$load_line" == *" read_failures=0" ]] || result=FAIL
     sleep 1  # writes in flight when the load stopped reach every replica
     verify_line="$(python3 "$LINKRING_ROOT/scripts/lib/healing_check.py" verify --proxy "$LINKRING_PROXY" --ledger "$ledger" \
-        --token "$LINKRING_CLUSTER_TOKEN")" || result=FAIL
+        --token-file "$LINKRING_CLUSTER_TOKEN_FILE")" || result=FAIL
     say "$verify_line"
     say "$result: node $host:$port down ${DOWN_S}s under load, ready ${ready_after}s after restart; ${load_line#load-result }; ${verify_line%%$'\n'*}"
     [ "$result" = PASS ]

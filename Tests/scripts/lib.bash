@@ -44,6 +44,14 @@ use_cluster() {
     export LINKRING_START_TIMEOUT_S=30 LINKRING_STOP_TIMEOUT_S=10
 }
 
+# token_header FILE: the path of a curl header file (`curl -H @PATH`) that sends the cluster
+# token of the token FILE, so the token never appears on a command line.
+token_header() {
+    local header="$TMP/token-header"
+    (umask 077 && printf 'X-Cluster-Token: %s\n' "$(cat "$1")" >"$header") || fail "cannot read the cluster token $1"
+    echo "$header"
+}
+
 # recorded_pids: every PID file of this test's run directory, as "NAME PID" lines.
 recorded_pids() {
     local file

@@ -6,13 +6,15 @@
 #   this namespace: the proxy ── tagR ══ hub namespace (bridge br0) ══ eth0 of A: 10.213.N.2
 #   10.213.N.1/24                                                   ══ eth0 of B: 10.213.N.3
 #
-# startService.bash copies the node bundle to each host (a distinct LINKRING_REMOTE_DIR per
-# host through %h, so the binaries that run are provably the copies) and starts two nodes on
-# each over SSH; the proxy runs here. A PUT and a GET go through the proxy; the copied binary
-# runs with the toolchain's library directory hidden; a second start finds everything running
-# and copies nothing; a changed bundle is copied over the running binaries; stopService.bash
-# stops the nodes over SSH. The namespaces, sshd and all files are removed on exit, whatever
-# happened. Skips only where network namespaces cannot be created.
+# startService.bash copies the node bundle and the cluster token to each host (a distinct
+# LINKRING_REMOTE_DIR per host through %h, so the binaries that run are provably the copies)
+# and starts two nodes on each over SSH; the proxy runs here. A PUT and a GET go through the
+# proxy; the nodes answer 401 without the token, which each host holds (0600) and no command
+# line shows; the copied binary runs with the toolchain's library directory hidden; a second
+# start finds everything running and copies nothing; a changed bundle is copied over the
+# running binaries; stopService.bash stops the nodes over SSH. The namespaces, sshd and all
+# files are removed on exit, whatever happened. Skips only where network namespaces cannot be
+# created.
 set -euo pipefail
 # shellcheck source=Tests/scripts/lib.bash
 source "$(dirname "$0")/lib.bash"
@@ -132,10 +134,23 @@ step "a PUT and a GET through the proxy"
 [ "$(http_code "http://$PROXY/?short=over-ssh&long=https://example.org/ssh" -X PUT)" = 200 ] || fail "PUT through the proxy"
 [ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://$PROXY/over-ssh")" = "307 https://example.org/ssh" ] || fail "GET through the proxy"
 copies=0
+header="$(token_header "$LINKRING_RUN_DIR/cluster-token")"
 for node in "$HOST_A:9001" "$HOST_A:9002" "$HOST_B:9001" "$HOST_B:9002"; do
-    [ "$(http_code "http://$node/over-ssh")" != 307 ] || copies=$((copies + 1))
+    [ "$(http_code "http://$node/over-ssh" -H "@$header")" != 307 ] || copies=$((copies + 1))
+    [ "$(http_code "http://$node/over-ssh")" = 401 ] || fail "node $node answers a GET without the cluster token"
 done
 [ "$copies" -eq 2 ] || fail "expected the key on 2 remote nodes, found it on $copies"
+
+step "each host got the cluster token over SSH: the same token, mode 0600, on no command line"
+for host in "$HOST_A" "$HOST_B"; do
+    remote_token="$TMP/remote-$host/run/cluster-token"
+    cmp -s "$LINKRING_RUN_DIR/cluster-token" "$remote_token" || fail "$host does not hold the cluster's token"
+    [ "$(stat -c %a "$remote_token")" = 600 ] || fail "$remote_token is mode $(stat -c %a "$remote_token")"
+done
+token="$(cat "$LINKRING_RUN_DIR/cluster-token")"
+for file in "$TMP"/remote-*/run/pids/node-*.pid "$LINKRING_RUN_DIR/pids/proxy.pid"; do
+    [[ "$(tr '\0' ' ' <"/proc/$(cat "$file")/cmdline")" != *"$token"* ]] || fail "the token is on the command line of $file"
+done
 
 step "the copied runtime libraries suffice without the toolchain"
 swift_lib="$(ldd "$LINKRING_BIN_DIR/linkring-node" | awk '/libswiftCore/ { print $3 }')"

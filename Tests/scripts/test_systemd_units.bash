@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proves the systemd side: installSystemd.bash --root puts the binaries, the runtime libraries,
-# the units and the environment files where the units expect them; `systemd-analyze verify`
+# the units, the environment files and a random cluster token (0600, kept by a second install,
+# replaced by --cluster-token-file) where the units expect them; `systemd-analyze verify`
 # accepts both units (the proxy and an instance of the node template) against that tree, with
 # no warning at all; --dry-run changes nothing; linkring-wait-healthy, the units' readiness
 # check, waits for a real node's /_/health and gives up on a closed port within its time-out.
@@ -23,9 +24,23 @@ for path in etc/systemd/system/linkring-node@.service etc/systemd/system/linkrin
     [ -f "$root/$path" ] || fail "$path was not installed"
 done
 [ "$(stat -c %a "$root/etc/linkring/node.env")" = 600 ] || fail "node.env is not mode 600"
+token_file="$root/etc/linkring/cluster-token"
+[ "$(stat -c %a "$token_file")" = 600 ] || fail "cluster-token is not mode 600"
+token="$(cat "$token_file")"
+[[ "$token" =~ ^[0-9a-f]{64}$ ]] || fail "cluster-token does not hold 32 random bytes in hex: '$token'"
+for unit in linkring-node@.service linkring-proxy.service; do
+    expect_in "$(cat "$root/etc/systemd/system/$unit")" "--cluster-token-file %d/cluster-token" "$unit passes the token file"
+    expect_in "$(cat "$root/etc/systemd/system/$unit")" "LoadCredential=cluster-token:/etc/linkring/cluster-token" "$unit loads the token"
+done
 "$root/usr/local/bin/linkring-node" --help >/dev/null || fail "the installed linkring-node does not run"
 out="$("$SCRIPTS/installSystemd.bash" --root "$root")" || fail "a second install failed"
 expect_in "$out" "keeping the existing $root/etc/linkring/node.env" "a second install keeps the configuration"
+expect_in "$out" "keeping the existing $token_file" "a second install keeps the token"
+[ "$(cat "$token_file")" = "$token" ] || fail "a second install changed the cluster token"
+printf 'shared-token\n' >"$TMP/shared-token"
+"$SCRIPTS/installSystemd.bash" --root "$root" --cluster-token-file "$TMP/shared-token" >/dev/null || fail "--cluster-token-file failed"
+[ "$(cat "$token_file")" = shared-token ] || fail "--cluster-token-file did not install the given token"
+[ "$(stat -c %a "$token_file")" = 600 ] || fail "--cluster-token-file installed the token with mode $(stat -c %a "$token_file")"
 
 step "systemd-analyze verify"
 # verify resolves the units' dependencies (sysinit.target …) and their commands inside --root,

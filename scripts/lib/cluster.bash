@@ -8,7 +8,14 @@
 #                            is open); logs/NAME.out its stdout (the `listening on` line)
 #       pids/NAME.pid        the PID recorded when the process was started
 #       data/NAME/           a node's data directory
+#       cluster-token        the cluster token (mode 0600), see below
 #     NAME is `proxy` or `node-HOST_PORT`.
+#   - Every node and the proxy get the cluster token through --cluster-token-file, so it never
+#     shows in `ps`; a node with a token answers nothing but /_/health without it. The first
+#     start makes a random one (32 bytes from /dev/urandom, hex) in LINKRING_CLUSTER_TOKEN_FILE
+#     (default run/cluster-token) under umask 077, and every later start reuses it; an explicit
+#     LINKRING_CLUSTER_TOKEN replaces the file's token. A remote host gets the file over the SSH
+#     connection's stdin (umask 077 there), never on a command line.
 #   - A recorded PID counts only while that PID is alive, is not a zombie and its command line
 #     still contains the binary and `--listen ADDR`; anything else is a stale file, removed.
 #     Processes are stopped only through their recorded PID: SIGTERM, a deadline, then SIGKILL.
@@ -44,7 +51,9 @@ binaries_given="${LINKRING_BIN_DIR:+yes}"
 LINKRING_HOSTS="$(realpath -m "$LINKRING_HOSTS")"
 LINKRING_RUN_DIR="$(realpath -m "$LINKRING_RUN_DIR")"
 LINKRING_BIN_DIR="$(realpath -m "$LINKRING_BIN_DIR")"
-export LINKRING_HOSTS LINKRING_PROXY LINKRING_RUN_DIR LINKRING_BIN_DIR LINKRING_CLUSTER_TOKEN \
+: "${LINKRING_CLUSTER_TOKEN_FILE:=$LINKRING_RUN_DIR/cluster-token}"
+LINKRING_CLUSTER_TOKEN_FILE="$(realpath -m "$LINKRING_CLUSTER_TOKEN_FILE")"
+export LINKRING_HOSTS LINKRING_PROXY LINKRING_RUN_DIR LINKRING_BIN_DIR LINKRING_CLUSTER_TOKEN LINKRING_CLUSTER_TOKEN_FILE \
     LINKRING_NODE_ARGS LINKRING_PROXY_ARGS LINKRING_RESTART_NODES LINKRING_SSH_USER \
     LINKRING_SSH_KEY LINKRING_SSH_OPTS LINKRING_REMOTE_DIR LINKRING_START_TIMEOUT_S \
     LINKRING_STOP_TIMEOUT_S
@@ -225,13 +234,69 @@ $(tail -n 5 "$err")"
     die "$what (pid $pid) did not report 'listening on' within ${LINKRING_START_TIMEOUT_S}s; see $err"
 }
 
-# extra_args VALUE: sets EXTRA_ARGS to the cluster token option and the words of VALUE.
+# extra_args VALUE: sets EXTRA_ARGS to the cluster token file option and the words of VALUE.
 extra_args() {
     local words
-    EXTRA_ARGS=()
-    [ -z "$LINKRING_CLUSTER_TOKEN" ] || EXTRA_ARGS+=(--cluster-token "$LINKRING_CLUSTER_TOKEN")
+    EXTRA_ARGS=(--cluster-token-file "$LINKRING_CLUSTER_TOKEN_FILE")
     read -ra words <<<"$1"
     EXTRA_ARGS+=("${words[@]}")
+}
+
+# --- the cluster token -------------------------------------------------------------------
+
+# ensure_cluster_token: LINKRING_CLUSTER_TOKEN_FILE holds the cluster token, mode 0600: the one
+# already there, else LINKRING_CLUSTER_TOKEN if given, else a new random one. On a remote host
+# the file must have been copied (send_cluster_token): a token made there would not match.
+ensure_cluster_token() {
+    local file="$LINKRING_CLUSTER_TOKEN_FILE"
+    if [ -n "$LINKRING_CLUSTER_TOKEN" ]; then
+        if [ "$(cat "$file" 2>/dev/null)" != "$LINKRING_CLUSTER_TOKEN" ]; then
+            write_token_file "$file" "$LINKRING_CLUSTER_TOKEN" replace
+            say "stored LINKRING_CLUSTER_TOKEN in $file (mode 0600)"
+        fi
+    elif [ ! -s "$file" ]; then
+        [ "${LINKRING_REMOTE_SIDE:-0}" != 1 ] || die "no cluster token in $file (startNode.bash on the controlling host copies it)"
+        create_token_file "$file"
+        say "created the cluster token $file (mode 0600; every node and the proxy read it)"
+    fi
+    [ -r "$file" ] || die "cannot read the cluster token $file"
+    if [ "$(stat -c %a "$file")" != 600 ]; then
+        chmod 600 "$file" || die "cannot make $file mode 0600"
+        warn "$file was readable by others; it is mode 0600 now"
+    fi
+}
+
+# create_token_file FILE: a new random token (32 bytes from /dev/urandom, in hex) in FILE,
+# mode 0600, unless FILE already exists. Used by installSystemd.bash too.
+create_token_file() {
+    write_token_file "$1" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" keep
+}
+
+# write_token_file FILE TOKEN replace|keep: writes TOKEN to FILE through a private temporary
+# file (mode 0600). `keep` links it into place only if no FILE is there yet (ln fails on an
+# existing name), so two scripts starting at once end up with the same token.
+write_token_file() {
+    local file="$1" staged
+    mkdir -p "$(dirname "$file")"
+    staged="$(umask 077 && mktemp "$file.XXXXXX")" || die "cannot create a file next to $file"
+    printf '%s\n' "$2" >"$staged"
+    if [ "$3" = replace ]; then
+        mv -f "$staged" "$file" || die "cannot write $file"
+    else
+        ln "$staged" "$file" 2>/dev/null || true
+        rm -f "$staged"
+    fi
+}
+
+# send_cluster_token HOST: copies the token file to HOST's run directory over the SSH
+# connection's stdin, written there under umask 077 and renamed into place.
+send_cluster_token() {
+    local host="$1" run staged
+    run="$(remote_dir "$host")/run"
+    staged="$(printf '%q' "$run/cluster-token.new")"
+    ssh_to "$host" "umask 077 && mkdir -p $(printf '%q' "$run") && cat >$staged && mv -f $staged $(printf '%q' "$run/cluster-token")" \
+        <"$LINKRING_CLUSTER_TOKEN_FILE" 2>>"$LOG_FILE" || die "copying the cluster token to $host:$run failed (see $LOG_FILE)"
+    log_line "copied the cluster token to $host:$run/cluster-token"
 }
 
 # --- remote hosts ------------------------------------------------------------------------
@@ -300,7 +365,7 @@ run_remote() {
     command="[ -f $(printf '%q' "$dir/scripts/$script") ] || { echo $(printf '%q' "nothing deployed in $dir"); exit 0; }; "
     command+="$(printf '%q ' env LINKRING_REMOTE_SIDE=1 "LINKRING_RUN_DIR=$dir/run" \
         "LINKRING_BIN_DIR=$dir/bin" "LINKRING_HOSTS=$dir/hosts.txt" \
-        "LINKRING_CLUSTER_TOKEN=$LINKRING_CLUSTER_TOKEN" "LINKRING_NODE_ARGS=$LINKRING_NODE_ARGS" \
+        "LINKRING_NODE_ARGS=$LINKRING_NODE_ARGS" \
         "LINKRING_START_TIMEOUT_S=$LINKRING_START_TIMEOUT_S" "LINKRING_STOP_TIMEOUT_S=$LINKRING_STOP_TIMEOUT_S" \
         bash "$dir/scripts/$script" "$@")"
     log_line "ssh $host: $dir/scripts/$script $*"

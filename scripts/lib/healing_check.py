@@ -2,7 +2,7 @@
 """healing_check.py: the client side of scripts/testNodeHealing.bash (stdlib only).
 
     healing_check.py load  --proxy HOST:PORT --seconds S --ledger FILE [--prefix P]
-    healing_check.py verify --proxy HOST:PORT --ledger FILE [--token T]
+    healing_check.py verify --proxy HOST:PORT --ledger FILE [--token-file FILE]
 
 `load` runs writes (PUTs, and every tenth a DELETE of an earlier key) and reads through the
 proxy on 8 keep-alive connections for S seconds, and records every acknowledged write in the
@@ -13,6 +13,9 @@ prints `load-result writes=… write_failures=… reads=… read_failures=…`.
 /_/status?key= says which): each replica must hold the last acknowledged value (or the
 tombstone of the last acknowledged delete), with the same version as the other replicas.
 It prints `verify-result keys=… replicas_checked=… mismatches=…` and the first mismatches.
+It asks the nodes directly, so it sends the cluster token of --token-file (the file the
+scripts pass to every process with --cluster-token-file; a node with a token answers 401
+without it). The token is read from the file, never taken on the command line (`ps` shows that).
 """
 import argparse
 import http.client
@@ -101,7 +104,22 @@ def get(address, path, token):
     return response.status, body, response.getheader("X-Version")
 
 
+def read_token(path):
+    """The token in the file at path, surrounding whitespace trimmed; None without a path."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="ascii") as file:
+            token = file.read().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        sys.exit(f"healing_check.py: cannot read the cluster token file {path}: {error}")
+    if not token:
+        sys.exit(f"healing_check.py: the cluster token file {path} is empty")
+    return token
+
+
 def verify(args):
+    token = read_token(args.token_file)
     expected = {}
     for line in open(args.ledger):
         entry = json.loads(line)
@@ -112,7 +130,7 @@ def verify(args):
         replicas = json.loads(body)["replicas"]
         answers = []
         for replica in replicas:
-            answers.append(get(replica, f"/_/kv?short={key}", args.token))
+            answers.append(get(replica, f"/_/kv?short={key}", token))
             checked += 1
         want = (200, value.encode()) if value is not None else (404, b"")
         for replica, (status, body, version) in zip(replicas, answers):
@@ -133,7 +151,7 @@ def main():
     parser.add_argument("--ledger", required=True)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--prefix", default="heal")
-    parser.add_argument("--token", default="")
+    parser.add_argument("--token-file", default="", help="the cluster token file (mode 0600)")
     args = parser.parse_args()
     if args.mode == "load":
         load(args)
