@@ -12,7 +12,9 @@ the server's own and signals (SIGKILL, SIGSTOP, SIGCONT, SIGTERM) go straight to
 process gets its own session (a Ctrl-C of the harness does not reach it; the harness stops it)
 and appends stdout and stderr to files in the scenario directory, so restarts keep one log.
 Every wait here is bounded and polls (20 ms); nothing blocks forever. HTTP to the servers is
-plain http.client from the ctl namespace.
+plain http.client from the ctl namespace. The cluster runs with a cluster token, as the scripts
+run it: every process reads it with --cluster-token-file, and a request straight to a node
+(Node.request) carries it in X-Cluster-Token, since a node answers only /_/health without it.
 """
 import datetime
 import http.client
@@ -37,12 +39,16 @@ class Host:
         self.name, self.namespace, self.ip = name, namespace, ip
 
 
-def http_request(address, method, path, timeout_s=2.0):
-    """One request on a fresh connection: (status, headers with lower-case names, body bytes)."""
+def http_request(address, method, path, timeout_s=2.0, token=None):
+    """One request on a fresh connection: (status, headers with lower-case names, body bytes).
+    With token, it carries X-Cluster-Token."""
     host, port = address.rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
+    headers = {"Host": "faults"}
+    if token:
+        headers["X-Cluster-Token"] = token
     try:
-        connection.request(method, path, headers={"Host": "faults"})
+        connection.request(method, path, headers=headers)
         response = connection.getresponse()
         body = response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, body
@@ -160,9 +166,9 @@ class Process:
 
 
 class Node(Process):
-    def __init__(self, label, host, log_dir, bin_dir, data_dir, hosts_file, options):
+    def __init__(self, label, host, log_dir, bin_dir, data_dir, hosts_file, options, token):
         super().__init__(label, host, NODE_PORT, log_dir, os.path.join(bin_dir, "linkring-node"))
-        self.data_dir, self.hosts_file, self.options = data_dir, hosts_file, list(options)
+        self.data_dir, self.hosts_file, self.options, self.token = data_dir, hosts_file, list(options), token
 
     def argv(self):
         return [self.binary, "--listen", self.address, "--data", self.data_dir,
@@ -170,6 +176,10 @@ class Node(Process):
 
     def health(self, timeout_s=1.0):
         return http_json(self.address, "/_/health", timeout_s)
+
+    def request(self, method, path, timeout_s=2.0):
+        """A request straight to this node, with the cluster token: (status, headers, body)."""
+        return http_request(self.address, method, path, timeout_s, self.token)
 
     def is_ready(self):
         health = self.health()
@@ -183,7 +193,7 @@ class Node(Process):
     def version_of(self, key, timeout_s=2.0):
         """The X-Version this node holds for key (0 when never written), or None if unreachable."""
         try:
-            _, headers, _ = http_request(self.address, "GET", f"/_/kv?short={key}", timeout_s)
+            _, headers, _ = self.request("GET", f"/_/kv?short={key}", timeout_s)
             return int(headers.get("x-version", "-1"))
         except (OSError, http.client.HTTPException, ValueError):
             return None
@@ -231,16 +241,17 @@ class Proxy(Process):
 
 
 class Cluster:
-    """Four nodes and one or two proxies on the hosts run.bash made; one per scenario."""
+    """Four nodes and one or two proxies on the hosts run.bash made; one per scenario. `token`
+    is the cluster token the options' --cluster-token-file holds (None: a cluster without one)."""
 
-    def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None):
+    def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None, token=None):
         self.directory = directory
         self.hosts_file = os.path.join(directory, "hosts.txt")
         node_hosts = [h for h in hosts if h.name.startswith("n")]
         proxy_hosts = [h for h in hosts if h.name.startswith("p")]
         data_dirs = data_dirs or {}
         self.nodes = [Node(h.name, h, directory, bin_dir, data_dirs.get(h.name, os.path.join(directory, f"data-{h.name}")),
-                           self.hosts_file, node_options) for h in node_hosts]
+                           self.hosts_file, node_options, token) for h in node_hosts]
         self.proxies = [Proxy(h.name, h, directory, bin_dir, self.hosts_file, index + 1, proxy_options)
                         for index, h in enumerate(proxy_hosts)]
         with open(self.hosts_file, "w", encoding="utf-8") as hosts_file:

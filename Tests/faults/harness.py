@@ -9,6 +9,9 @@ error classes, notes) under it, then `N passed, N failed, N skipped`; exits 1 on
 Writes the same lines to RUN_DIR/summary.txt, and RUN_DIR/figures.json and RUN_DIR/figures.md
 (the table docs/RELIABILITY.md shows).
 Each scenario runs on a fresh cluster in RUN_DIR/SCENARIO/ (logs, history.jsonl, events.jsonl).
+Every cluster runs with a cluster token, as the scripts run one: a random token in
+RUN_DIR/cluster-token (mode 0600) that nodes and proxies read with --cluster-token-file, and
+that the harness sends on its own requests straight to a node.
 
 The settings below are the suite's: production defaults for the proxy's failure detection
 (ping every 250 ms, 1 s ping time-out, down after 3 misses) so time to detect is what an
@@ -20,6 +23,7 @@ long a fault is held.
 import argparse
 import json
 import os
+import secrets
 import sys
 
 from cluster import Host
@@ -112,6 +116,24 @@ class Output:
             self.file.flush()
 
 
+def make_cluster_token(run_dir):
+    """A new random token in RUN_DIR/cluster-token (created mode 0600): (path, token)."""
+    path = os.path.join(run_dir, "cluster-token")
+    token = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(token + "\n")
+    return path, token
+
+
+def token_settings(run_dir):
+    """The settings that run every cluster of this run with one cluster token."""
+    path, token = make_cluster_token(run_dir)
+    option = ["--cluster-token-file", path]
+    return {"node_options": COMMON["node_options"] + option, "proxy_options": COMMON["proxy_options"] + option,
+            "cluster_token": token}
+
+
 def skip_all(specs, reason, output):
     for spec in specs:
         output.line(f"SKIP {spec.name:<9} {reason}")
@@ -125,7 +147,8 @@ def main():
     output = Output(args.run_dir)
     if args.skip_all:
         return skip_all(specs, args.skip_all, output)
-    settings = dict(COMMON, **MODES[args.mode], seed=args.seed, tolerate_stale_reads=args.tolerate_stale_reads)
+    settings = dict(COMMON, **MODES[args.mode], **token_settings(args.run_dir), seed=args.seed,
+                    tolerate_stale_reads=args.tolerate_stale_reads)
     hosts = parse_hosts(args.host)
     results = []
     for spec in specs:

@@ -267,7 +267,8 @@ def run_scenario(spec, mode, directory, hosts, bin_dir, settings):
     workload = None
     try:
         data_dirs = spec.prepare(resources, directory, settings) if spec.prepare else {}
-        cluster = Cluster(directory, bin_dir, hosts, settings["node_options"], settings["proxy_options"], data_dirs)
+        cluster = Cluster(directory, bin_dir, hosts, settings["node_options"], settings["proxy_options"], data_dirs,
+                          settings.get("cluster_token"))
         context = Context(spec, mode, directory, cluster, settings)
         context.faults, result = faults, context.result
         cluster.start(proxies=spec.proxies)

@@ -214,7 +214,7 @@ def probe_write_lands(ctx, node, key, cycle):
     try:
         if http_request(proxy.address, "PUT", f"/?short={key}&long={value}", 5.0)[0] != 200:
             return False
-        status, _, body = http_request(node.address, "GET", f"/_/kv?short={key}", 2.0)
+        status, _, body = node.request("GET", f"/_/kv?short={key}", 2.0)
     except OSError:
         return False
     return status == 200 and body.decode() == value
