@@ -191,11 +191,12 @@ class Node(Process):
         return time.monotonic() - began if wait_until(self.is_ready, timeout_s) else None
 
     def version_of(self, key, timeout_s=2.0):
-        """The X-Version this node holds for key (0 when never written), or None if unreachable."""
+        """The X-Version this node holds for key (0 when never written), or None if unreachable or
+        refused (a 401 must not pass for a version every replica agrees on)."""
         try:
-            _, headers, _ = self.request("GET", f"/_/kv?short={key}", timeout_s)
-            return int(headers.get("x-version", "-1"))
-        except (OSError, http.client.HTTPException, ValueError):
+            status, headers, _ = self.request("GET", f"/_/kv?short={key}", timeout_s)
+            return int(headers["x-version"]) if status in (200, 404) else None
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
             return None
 
 

@@ -254,7 +254,9 @@ ensure_cluster_token() {
             write_token_file "$file" "$LINKRING_CLUSTER_TOKEN" replace
             say "stored LINKRING_CLUSTER_TOKEN in $file (mode 0600)"
         fi
-    elif [ ! -s "$file" ]; then
+    elif [ -e "$file" ] && [ ! -s "$file" ]; then
+        die "$file is empty: remove it (a new token is made) or give LINKRING_CLUSTER_TOKEN"
+    elif [ ! -e "$file" ]; then
         [ "${LINKRING_REMOTE_SIDE:-0}" != 1 ] || die "no cluster token in $file (startNode.bash on the controlling host copies it)"
         create_token_file "$file"
         say "created the cluster token $file (mode 0600; every node and the proxy read it)"
