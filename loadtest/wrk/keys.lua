@@ -48,9 +48,14 @@ function keys.chooser(name, n)
    return make(n)
 end
 
+-- The end of every request: the version, Host, then every other header given with wrk -H (so
+-- `wrk -H "X-Cluster-Token: T"` reaches a node that has a cluster token), then the blank line.
 local function tail()
-   local host = wrk.headers["Host"] or (wrk.host .. ":" .. wrk.port)
-   return " HTTP/1.1\r\nHost: " .. host .. "\r\n\r\n"
+   local lines = { " HTTP/1.1\r\nHost: " .. (wrk.headers["Host"] or (wrk.host .. ":" .. wrk.port)) .. "\r\n" }
+   for name, value in pairs(wrk.headers) do
+      if name ~= "Host" then lines[#lines + 1] = name .. ": " .. value .. "\r\n" end
+   end
+   return table.concat(lines) .. "\r\n"
 end
 
 local function is_webdis()
