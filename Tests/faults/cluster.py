@@ -39,16 +39,16 @@ class Host:
         self.name, self.namespace, self.ip = name, namespace, ip
 
 
-def http_request(address, method, path, timeout_s=2.0, token=None):
+def http_request(address, method, path, timeout_s=2.0, token=None, body=None):
     """One request on a fresh connection: (status, headers with lower-case names, body bytes).
-    With token, it carries X-Cluster-Token."""
+    With token, it carries X-Cluster-Token; with body (bytes), that body."""
     host, port = address.rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
     headers = {"Host": "faults"}
     if token:
         headers["X-Cluster-Token"] = token
     try:
-        connection.request(method, path, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         body = response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, body
@@ -177,9 +177,9 @@ class Node(Process):
     def health(self, timeout_s=1.0):
         return http_json(self.address, "/_/health", timeout_s)
 
-    def request(self, method, path, timeout_s=2.0):
+    def request(self, method, path, timeout_s=2.0, body=None):
         """A request straight to this node, with the cluster token: (status, headers, body)."""
-        return http_request(self.address, method, path, timeout_s, self.token)
+        return http_request(self.address, method, path, timeout_s, self.token, body)
 
     def is_ready(self):
         health = self.health()
@@ -190,12 +190,16 @@ class Node(Process):
         began = time.monotonic()
         return time.monotonic() - began if wait_until(self.is_ready, timeout_s) else None
 
-    def version_of(self, key, timeout_s=2.0):
-        """The X-Version this node holds for key (0 when never written), or None if unreachable or
-        refused (a 401 must not pass for a version every replica agrees on)."""
+    def entry_of(self, key, timeout_s=2.0):
+        """(X-Version, value or None for 404) that this node holds for key (version 0 when never
+        written), or None if unreachable or refused (a 401 must not pass for a version every
+        replica agrees on). The value matters: two writes can carry one version (two proxies
+        with one --proxy-id), and replicas must still agree on which value they keep."""
         try:
-            status, headers, _ = self.request("GET", f"/_/kv?short={key}", timeout_s)
-            return int(headers["x-version"]) if status in (200, 404) else None
+            status, headers, body = self.request("GET", f"/_/kv?short={key}", timeout_s)
+            if status not in (200, 404):
+                return None
+            return int(headers["x-version"]), (body if status == 200 else None)
         except (OSError, http.client.HTTPException, ValueError, KeyError):
             return None
 
@@ -245,7 +249,8 @@ class Cluster:
     """Four nodes and one or two proxies on the hosts run.bash made; one per scenario. `token`
     is the cluster token the options' --cluster-token-file holds (None: a cluster without one)."""
 
-    def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None, token=None):
+    def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None, token=None,
+                 same_proxy_id=False):
         self.directory = directory
         self.hosts_file = os.path.join(directory, "hosts.txt")
         node_hosts = [h for h in hosts if h.name.startswith("n")]
@@ -253,7 +258,7 @@ class Cluster:
         data_dirs = data_dirs or {}
         self.nodes = [Node(h.name, h, directory, bin_dir, data_dirs.get(h.name, os.path.join(directory, f"data-{h.name}")),
                            self.hosts_file, node_options, token) for h in node_hosts]
-        self.proxies = [Proxy(h.name, h, directory, bin_dir, self.hosts_file, index + 1, proxy_options)
+        self.proxies = [Proxy(h.name, h, directory, bin_dir, self.hosts_file, 1 if same_proxy_id else index + 1, proxy_options)
                         for index, h in enumerate(proxy_hosts)]
         with open(self.hosts_file, "w", encoding="utf-8") as hosts_file:
             hosts_file.write("# fault suite cluster: one namespace per node\n")
@@ -294,11 +299,11 @@ class Cluster:
         return mapping
 
     def divergent_keys(self, replicas):
-        """Keys whose replicas hold different versions (or could not be asked)."""
+        """Keys whose replicas hold different versions or values (or could not be asked)."""
         divergent = []
         for key, nodes in replicas.items():
-            versions = [node.version_of(key) for node in nodes]
-            if None in versions or len(set(versions)) != 1:
+            entries = [node.entry_of(key) for node in nodes]
+            if None in entries or len(set(entries)) != 1:
                 divergent.append(key)
         return divergent
 

@@ -14,6 +14,13 @@
     twoproxy   no fault: two proxies and two light clients that alternate between them on four
                keys, so a client's consecutive writes of a key are minted by two clocks within
                one millisecond (cycles are seconds of load)
+    sameid     no fault: two proxies started with the same --proxy-id, four clients alternating
+               between them on few keys, so two writes of one key often carry one version; the
+               judge compares replicas by version AND value
+    farfuture  versioned writes planted straight on a random replica of a workload key, with the
+               token, at versions far ahead of its clock (2^64-1, the last 42-bit millisecond,
+               one minute ahead), PUT and DELETE: each must be refused (422) and change nothing,
+               so the workload's later writes of those keys keep succeeding
     diskfull   node n2's data directory is on a tmpfs (512 KiB); a filler file fills it under
                load (its writes are refused: PUTs succeed through the other replica or fail
                with a clean 503), the filler is removed (its writes resume), then the node is
@@ -43,6 +50,7 @@ class Spec:
     hoppers: int = 0          # workers that change proxy after every operation
     workers: int = 0          # workload threads; 0: the suite's default
     prepare: object = None    # (resources, directory, settings) → {node label: data dir}
+    same_proxy_id: bool = False  # both proxies get --proxy-id 1
     summarize: object = None  # (ctx, run records) → None; adds figures and notes
     about: str = field(default="")
 
@@ -155,6 +163,50 @@ def twoproxy(ctx):
         ctx.sleep(1.0)
 
 
+# versions
+
+VERSION_EPOCH_UNIX_MS = 1_577_836_800_000  # HybridClock.epochUnixMs
+
+
+def far_future_versions():
+    """Versions a node must refuse: the largest, the last 42-bit millisecond, one minute ahead."""
+    minute_ahead = int(time.time() * 1000) - VERSION_EPOCH_UNIX_MS + 60_000
+    return [2**64 - 1, ((1 << 42) - 1) << 22, minute_ahead << 22]
+
+
+def farfuture(ctx):
+    ctx.data["planted"] = {}
+    keys = sorted(ctx.replicas)
+    for cycle in range(ctx.cycles):
+        key = ctx.rng.choice(keys)
+        node = ctx.rng.choice(ctx.replicas[key])
+        ctx.mark("plant far-future versions", node=node.label, key=key, cycle=cycle)
+        for version in far_future_versions():
+            for method in ("PUT", "DELETE"):
+                status, _, body = node.request(method, f"/_/kv?v={version}&short={key}", 2.0,
+                                               b"http://planted/" if method == "PUT" else None)
+                ctx.data["planted"][node.label] = ctx.data["planted"].get(node.label, 0) + 1
+                if status != 422:
+                    ctx.problem(f"{node.label}: {method} of {key} at version {version} answered {status}, not 422: "
+                                f"{body[:120]!r}")
+        ctx.sleep(1.0)
+
+
+def summarize_farfuture(ctx, records):
+    """Every plant refused and counted by its node; none of it ever read back."""
+    for node in ctx.cluster.nodes:
+        planted = ctx.data.get("planted", {}).get(node.label, 0)
+        refused = (node.health() or {}).get("versionsRefused", -1)
+        if refused < planted:
+            ctx.problem(f"{node.label}: {planted} far-future writes planted, /_/health counts {refused} refused")
+    read_planted = sum(1 for r in records if r["op"] == "get" and r.get("v") == "http://planted/")
+    if read_planted:
+        ctx.problem(f"{read_planted} reads returned a planted value")
+    total = sum(ctx.data.get("planted", {}).values())
+    ctx.result.notes.append(f"{total} far-future writes planted straight on replicas, all refused (422); "
+                            f"no read returned one; the workload's writes of those keys went on")
+
+
 # a full disk
 
 def prepare_diskfull(resources, directory, settings):
@@ -262,6 +314,10 @@ SPECS = [
          about="two proxies; kill -9 one, clients switch, restart it; alternate"),
     Spec("twoproxy", twoproxy, {"ci": 5, "full": 30}, proxies=2, hoppers=2, workers=2,
          about="two proxies, two clients alternating between them on four keys, no fault"),
+    Spec("sameid", twoproxy, {"ci": 5, "full": 30}, proxies=2, hoppers=4, workers=4, same_proxy_id=True,
+         about="two proxies with one --proxy-id, four clients alternating between them, no fault"),
+    Spec("farfuture", farfuture, {"ci": 3, "full": 20}, summarize=summarize_farfuture,
+         about="far-future versions planted on replicas of workload keys, each refused"),
     Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,
          about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
 ]
