@@ -94,7 +94,7 @@ final class NodeService: HTTPRequestHandler {
     private func write(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool,
                        success: @escaping (Responder) -> Void) {
         let operation = record.op == .put ? "PUT" : "DELETE"
-        guard commitLog.isWritable else {
+        guard commitLog.acceptsWrites else {
             return connection.respond(.serviceUnavailable, body: Pages.unavailable(
                 operation: operation, detail: "this node's log has failed; it serves reads only."))
         }

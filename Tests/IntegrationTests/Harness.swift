@@ -16,7 +16,12 @@ struct HarnessError: Error, CustomStringConvertible {
 enum Binaries {
     /// The build folder with the executables: $LINKRING_BIN_DIR, else the test bundle's folder.
     static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["LINKRING_BIN_DIR"] { return URL(fileURLWithPath: override) }
+        if let override = environment("LINKRING_BIN_DIR") { return URL(fileURLWithPath: override) }
+        return testBuildDirectory
+    }
+
+    /// The folder `swift test` built the executables into, next to the test bundle.
+    static var testBuildDirectory: URL {
         var url = Bundle.main.bundleURL
         while !FileManager.default.fileExists(atPath: url.appendingPathComponent("linkring-node").path) && url.path != "/" {
             url.deleteLastPathComponent()
@@ -26,6 +31,23 @@ enum Binaries {
 
     static var node: String { directory.appendingPathComponent("linkring-node").path }
     static var proxy: String { directory.appendingPathComponent("linkring-proxy").path }
+
+    /// A node built with LINKRING_TEST_HOOKS (crash points): $LINKRING_HOOKS_BIN_DIR, else the
+    /// debug build `swift test` made (Package.swift defines the condition for debug builds).
+    static var nodeWithTestHooks: String {
+        let folder = environment("LINKRING_HOOKS_BIN_DIR").map { URL(fileURLWithPath: $0) } ?? testBuildDirectory
+        return folder.appendingPathComponent("linkring-node").path
+    }
+
+    /// The release node operators run: $LINKRING_RELEASE_BIN_DIR, else this package's .build/release.
+    static var releaseNode: String {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = environment("LINKRING_RELEASE_BIN_DIR").map { URL(fileURLWithPath: $0) }
+            ?? packageRoot.appendingPathComponent(".build/release")
+        return folder.appendingPathComponent("linkring-node").path
+    }
+
+    private static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 }
 
 func makeTemporaryDirectory() -> String {
