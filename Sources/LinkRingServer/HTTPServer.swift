@@ -55,19 +55,14 @@ public final class HTTPServer {
     }
 
     private func acceptFailed(_ error: UVError) {
-        switch acceptFailures.failed(nowMs: loop.nowMs) {
-        case .started:
-            Log.error("\(error); new connections wait in the backlog, accept is retried every \(Limits.acceptRetryDelayMs) ms")
-        case .continuing(let failures, let periodMs):
-            Log.error("\(error): \(failures) more failed accepts in \(periodMs / 1000) s")
-        case .ended, nil:
-            break
-        }
+        Log.failure(&acceptFailures, nowMs: loop.nowMs,
+                    first: "\(error); new connections wait in the backlog, accept is retried every \(Limits.acceptRetryDelayMs) ms",
+                    summary: { "\(error): \($0) more failed accepts in \($1) s" })
     }
 
     private func accept(_ stream: TCPStream) {
-        if acceptFailures.isFailing, case .ended(let failures, let durationMs) = acceptFailures.succeeded(nowMs: loop.nowMs) {
-            Log.info("accepting connections again, after \(failures) failed accepts in \(durationMs) ms")
+        if acceptFailures.isFailing {
+            Log.recovery(&acceptFailures, nowMs: loop.nowMs) { "accepting connections again, after \($0) failed accepts in \($1) ms" }
         }
         let connection = HTTPConnection(stream: stream, server: self)
         if isStopping || connections.count - rejecting >= limits.connectionsMax {

@@ -119,18 +119,11 @@ public final class AccessLog {
     }
 
     private func report(_ error: UVError?) {
-        let now = loop.nowMs
         guard let error else {
-            if case .ended(let failures, _) = writeFailures.succeeded(nowMs: now) {
-                Log.info("access log: writing again after \(failures) failed writes")
-            }
-            return
+            return Log.recovery(&writeFailures, nowMs: loop.nowMs) { failures, _ in "access log: writing again after \(failures) failed writes" }
         }
-        switch writeFailures.failed(nowMs: now) {
-        case .started: Log.error("access log: \(error); its lines are lost until a write succeeds")
-        case .continuing(let failures, _): Log.error("access log: \(failures) more failed writes: \(error)")
-        case .ended, nil: break
-        }
+        Log.failure(&writeFailures, nowMs: loop.nowMs, first: "access log: \(error); its lines are lost until a write succeeds",
+                    summary: { failures, _ in "access log: \(failures) more failed writes: \(error)" })
     }
 
     private func closeFile() {

@@ -178,18 +178,12 @@ final class CommitLog {
             loggedPermanentFailure = true
             return Log.error("log failed, this node refuses writes until it is restarted: \(error)")
         }
-        switch refusedWrites.failed(count, nowMs: loop.nowMs) {
-        case .started:
-            Log.error("log write failed, writes answered 503 until one succeeds (each write tries again): \(error)")
-        case .continuing(let failures, let periodMs):
-            Log.error("log writes still failing: \(failures) more writes refused in \(periodMs / 1000) s: \(error)")
-        case .ended, nil:
-            break
-        }
+        Log.failure(&refusedWrites, count: count, nowMs: loop.nowMs,
+                    first: "log write failed, writes answered 503 until one succeeds (each write tries again): \(error)",
+                    summary: { "log writes still failing: \($0) more writes refused in \($1) s: \(error)" })
     }
 
     private func noteSuccess() {
-        guard case .ended(let failures, let durationMs) = refusedWrites.succeeded(nowMs: loop.nowMs) else { return }
-        Log.info("log writes succeed again, after \(failures) refused writes in \(durationMs / 1000) s")
+        Log.recovery(&refusedWrites, nowMs: loop.nowMs) { "log writes succeed again, after \($0) refused writes in \($1 / 1000) s" }
     }
 }

@@ -272,6 +272,21 @@ func request(_ port: Int, _ method: String, _ target: String, headers: [String] 
 }
 
 /// A node on an ephemeral port with a fresh data directory (or the given one).
+/// A data directory whose log holds c1, c2, c3 (key "cN", value "http://cN"), the second record
+/// corrupt (a key byte flipped): the directory, the log's path and each record's byte offset.
+func makeDataWithCorruptSecondRecord() throws -> (data: String, log: String, starts: [Int]) {
+    let (node, data) = try startNode()
+    for name in ["c1", "c2", "c3"] { _ = try request(node.port, "PUT", "/?short=\(name)&long=http://\(name)") }
+    #expect(node.stop() == 0)
+    let log = data + "/linkring.log"
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: log)))
+    let recordBytes = 16 + 2 + 9 + 4
+    let starts = [8, 8 + recordBytes, 8 + 2 * recordBytes]
+    bytes[starts[1] + 17] ^= 0xFF
+    try Data(bytes).write(to: URL(fileURLWithPath: log))
+    return (data, log, starts)
+}
+
 func startNode(data: String? = nil, _ extra: [String] = []) throws -> (ServerProcess, String) {
     let directory = data ?? makeTemporaryDirectory()
     let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", directory] + extra)

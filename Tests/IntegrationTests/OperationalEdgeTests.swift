@@ -106,15 +106,7 @@ struct OperationalEdgeTests {
 
     @Test("the dump prints each record's real byte offset, also after a corrupt range it skipped")
     func dumpOffsetsAfterCorruption() throws {
-        let (node, data) = try startNode()
-        for name in ["c1", "c2", "c3"] { _ = try request(node.port, "PUT", "/?short=\(name)&long=http://\(name)") }
-        #expect(node.stop() == 0)
-        let log = data + "/linkring.log"
-        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: log)))
-        let recordBytes = 16 + 2 + 9 + 4  // key "cN", value "http://cN"
-        let starts = [8, 8 + recordBytes, 8 + 2 * recordBytes]
-        bytes[starts[1] + 17] ^= 0xFF  // a key byte of the second record
-        try Data(bytes).write(to: URL(fileURLWithPath: log))
+        let (_, log, starts) = try makeDataWithCorruptSecondRecord()
         let (code, output) = try runToExit(Binaries.node, ["dump", log])
         let offsets = output.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }
         #expect(code == 0)
