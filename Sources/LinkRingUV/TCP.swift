@@ -5,8 +5,9 @@
 // libuv (see `TCPListener`).
 //
 // Ownership (libuv's rule: a handle must not move and is freed only in its close callback):
-// each `TCPStream`/`TCPListener` allocates its `uv_tcp_t` once, retains itself into
-// `handle.data`, and releases that retain and frees the memory in the close callback. So the
+// each `TCPStream` allocates its `uv_tcp_t` (a `TCPListener` its `uv_poll_t`) once, retains
+// itself into `handle.data`, and releases that retain and frees the memory in the close
+// callback (the listener closes its socket there too, after libuv stopped polling it). So the
 // object outlives every callback libuv can still make, whoever else holds it.
 //
 // Writes: `write` tries `uv_try_write` first (the common case: the whole response fits in the
@@ -293,19 +294,24 @@ public final class TCPListener {
 
     /// Wraps an accepted descriptor in a stream and hands it to the owner.
     private func adopt(_ accepted: Int32) {
+        let stream: TCPStream
         do {
-            let stream = try TCPStream(loop: loop)
-            let status = uv_tcp_open(stream.handle, accepted)
-            guard status == 0 else {
-                Glibc.close(accepted)
-                stream.close()
-                throw UVError(status, "uv_tcp_open")
-            }
-            onConnection?(stream)
+            stream = try TCPStream(loop: loop)
         } catch {
-            if !(error is UVError) { Glibc.close(accepted) }
-            onAcceptError?((error as? UVError) ?? UVError(-EINVAL, "accept"))
+            return refuse(accepted, error)
         }
+        let status = uv_tcp_open(stream.handle, accepted)
+        guard status == 0 else {
+            stream.close()
+            return refuse(accepted, UVError(status, "uv_tcp_open"))
+        }
+        onConnection?(stream)
+    }
+
+    /// Closes an accepted descriptor that could not become a stream, and reports why.
+    private func refuse(_ accepted: Int32, _ error: Error) {
+        Glibc.close(accepted)
+        onAcceptError?(error as? UVError ?? UVError(-EINVAL, "accept: \(error)"))
     }
 
     fileprivate func didClose() {
