@@ -91,7 +91,7 @@ public final class AppendOnlyFile {
 
     /// Syncs and closes, blocking (shutdown). Throws when the final fdatasync fails: what was
     /// written since the last sync may not be on disk.
-    public func closeBlocking() throws {
+    public func closeBlocking() throws(UVError) {
         let synced = fdatasync(descriptor) == 0
         let syncError = errno
         Glibc.close(descriptor)

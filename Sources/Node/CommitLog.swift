@@ -114,9 +114,8 @@ final class CommitLog {
         do {
             try file.closeBlocking()
         } catch {
-            let failure = error as? UVError ?? UVError(-5, "fdatasync \(file.path) at close")
-            closeFailure = failure
-            Log.error("log not synced at shutdown, writes since the last fdatasync may be lost: \(failure)")
+            closeFailure = error
+            Log.error("log not synced at shutdown, writes since the last fdatasync may be lost: \(error)")
         }
     }
 
