@@ -107,11 +107,11 @@ public final class AppendOnlyFile {
         if isPermanent { failure = error }
     }
 
-    /// Cuts the file back to its last complete byte after a failed write; nil if that worked.
-    fileprivate func undoPartialAppend() -> UVError? {
+    /// Cuts the file back to its last complete byte after `cause`; nil if that worked, else
+    /// an error naming both (the file may now end in bytes that were never acknowledged).
+    fileprivate func undoPartialAppend(after cause: UVError) -> UVError? {
         guard ftruncate(descriptor, off_t(size)) != 0 else { return nil }
-        return UVError(-errno, "undo of a failed write to \(path) (truncate to \(size) bytes); "
-            + "the log may end in unacknowledged bytes, so it takes no more writes")
+        return UVError(-errno, "\(cause); then the undo of the failed write (truncate \(path) back to \(size) bytes)")
     }
 }
 
@@ -191,7 +191,7 @@ private final class FileOperation {
     /// itself fails, that is the error and the file takes no more appends.
     private func fail(_ failure: UVError) {
         error = failure
-        if let undoFailure = file.undoPartialAppend() {
+        if let undoFailure = file.undoPartialAppend(after: failure) {
             error = undoFailure
             isPermanent = true
         }

@@ -22,7 +22,7 @@ struct AppendOnlyFileTests {
         let loop = try EventLoop()
         let file = try AppendOnlyFile(loop: loop, path: "/dev/full")
         let error = try #require(appendOnce(file, loop, Array("record".utf8), sync: false))
-        #expect(error.description.contains("undo of a failed write"))
+        #expect(error.description.contains("(ENOSPC); then the undo of the failed write"), "\(error)")
         #expect(file.failure != nil, "after a failed undo the file takes no more appends")
         let next = appendOnce(file, loop, Array("more".utf8), sync: false)
         #expect(next?.description == error.description, "a later append fails at once, with the same error")
