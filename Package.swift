@@ -9,6 +9,8 @@
 //   Node, Proxy    the two executables
 import PackageDescription
 
+let testHooks: [SwiftSetting] = [.define("LINKRING_TEST_HOOKS", .when(configuration: .debug))]
+
 let package = Package(
     name: "LinkRing",
     products: [
@@ -18,11 +20,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .target(name: "LinkRingCore"),
-        .target(name: "LinkRingUV", dependencies: ["CUV"]),
+        // LINKRING_TEST_HOOKS: the crash-point test hook (AppendOnlyFile.crashAtByte), in debug
+        // builds only; release binaries, what operators run, cannot be told to kill themselves.
+        .target(name: "LinkRingUV", dependencies: ["CUV"], swiftSettings: testHooks),
         .target(name: "LinkRingServer", dependencies: ["LinkRingUV", "LinkRingCore"]),
-        .executableTarget(name: "Node", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"]),
+        .executableTarget(name: "Node", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"], swiftSettings: testHooks),
         .executableTarget(name: "Proxy", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"]),
         .testTarget(name: "LinkRingCoreTests", dependencies: ["LinkRingCore"]),
+        .testTarget(name: "LinkRingUVTests", dependencies: ["LinkRingUV"]),
         .testTarget(name: "IntegrationTests", dependencies: ["LinkRingCore"]),
     ]
 )

@@ -6,7 +6,8 @@
 #   scripts/test.bash FILTER     only the Swift tests whose name matches FILTER
 #
 # Steps: the Swift unit and integration tests (integration tests start the release binaries:
-# what operators run), a short libFuzzer run per parser (LINKRING_FUZZ_SECONDS, default 10),
+# what operators run; only the crash-point test runs the debug node that `swift build
+# --build-tests` makes, the one build with the LINKRING_TEST_HOOKS crash hook), a short libFuzzer run per parser (LINKRING_FUZZ_SECONDS, default 10),
 # the unit tests under ASan and TSan and the integration tests against ASan binaries, the
 # tests of the operations scripts and units, the multi-host fault suite's CI mode, and the load
 # tests' quick mode (checks the scripts; the figures come from --full, docs/BENCHMARKS.md). Temporary files live in one directory per run,

@@ -23,6 +23,7 @@ static inline uv_handle_t *cuv_timer_as_handle(uv_timer_t *t) { return (uv_handl
 static inline uv_handle_t *cuv_signal_as_handle(uv_signal_t *s) { return (uv_handle_t *)s; }
 static inline uv_handle_t *cuv_check_as_handle(uv_check_t *c) { return (uv_handle_t *)c; }
 static inline uv_handle_t *cuv_process_as_handle(uv_process_t *p) { return (uv_handle_t *)p; }
+static inline uv_handle_t *cuv_poll_as_handle(uv_poll_t *p) { return (uv_handle_t *)p; }
 static inline const struct sockaddr *cuv_in_as_sockaddr(const struct sockaddr_in *a) { return (const struct sockaddr *)a; }
 static inline struct sockaddr *cuv_storage_as_sockaddr(struct sockaddr_storage *a) { return (struct sockaddr *)a; }
 static inline const struct sockaddr_in *cuv_storage_as_in(const struct sockaddr_storage *a) { return (const struct sockaddr_in *)a; }
@@ -46,6 +47,15 @@ static inline void cuv_unblock_all_signals(void) {
 }
 
 static inline void cuv_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+/// glibc declares accept4 only under _GNU_SOURCE, which a module header cannot count on.
+extern int accept4(int socket, struct sockaddr *address, socklen_t *length, int flags);
+
+/// Accepts one connection, non-blocking and close-on-exec: the descriptor, or -errno.
+static inline int cuv_accept(int listener) {
+    int accepted = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return accepted >= 0 ? accepted : -errno;
+}
 
 /// Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME).
 static inline long long cuv_wall_clock_ms(void) {

@@ -32,8 +32,14 @@ public enum Limits {
     public static let clockSkewMsDefault: UInt64 = 1_000
     /// The largest --clock-skew-ms an operator may set (a minute: NTP keeps hosts far closer).
     public static let clockSkewMsMax: UInt64 = 60_000
-    /// Minimum time between two log lines about the same refused versions (skew, far future).
-    public static let refusalLogIntervalMs: UInt64 = 10_000
+    /// A failure that repeats (a full disk refusing every batch, accept out of descriptors) is
+    /// logged when it starts, then as at most one summary line with a count per this period.
+    public static let repeatedFailureLogIntervalMs: UInt64 = 10_000
+    /// After accept fails (out of descriptors or memory) the listener pauses this long before
+    /// trying again; new clients wait in the kernel's backlog meanwhile.
+    public static let acceptRetryDelayMs: UInt64 = 100
+    /// Connections accepted per wake-up of a listener, so a connect storm cannot starve the loop.
+    public static let acceptsPerWakeupMax = 64
 }
 
 /// The limits an operator can tune; defaults are production values.

@@ -31,6 +31,13 @@ public enum LogReplay {
     /// An empty file is a fresh log: the caller writes the file header.
     public static func replay(_ bytes: [UInt8], skipCorrupt: Bool,
                               apply: (LogRecord) -> Void) -> Result<ReplayReport, ReplayFailure> {
+        replayWithOffsets(bytes, skipCorrupt: skipCorrupt) { record, _ in apply(record) }
+    }
+
+    /// As `replay`, also passing each record's byte offset in the file (the dump prints it;
+    /// after a skipped corrupt range only replay knows where the next record starts).
+    public static func replayWithOffsets(_ bytes: [UInt8], skipCorrupt: Bool,
+                                         apply: (LogRecord, Int) -> Void) -> Result<ReplayReport, ReplayFailure> {
         var report = ReplayReport()
         let magic = LogRecord.fileMagic
         if bytes.count < magic.count {
@@ -48,7 +55,7 @@ public enum LogReplay {
         while offset < bytes.count {
             switch LogRecord.decode(bytes, at: offset) {
             case .record(let record, let next):
-                apply(record)
+                apply(record, offset)
                 report.records += 1
                 offset = next
                 report.validBytes = offset

@@ -5,7 +5,10 @@
 // connection: it refreshes the Date bytes when the second changes and checks every
 // connection's header, idle and linger time-outs. Beyond `connectionsMax` a new connection is
 // answered 503 and closed; at most `rejectingMax` such answers are in flight, past that a new
-// connection is closed at once, so a flood cannot grow memory without bound.
+// connection is closed at once, so a flood cannot grow memory without bound. When accept
+// itself fails (out of file descriptors: EMFILE, ENFILE; or memory) the listener pauses and
+// retries (`Limits.acceptRetryDelayMs`); the failures are logged rate-limited
+// (`RepeatedFailureReport`), and one line says when accepting works again.
 
 import LinkRingCore
 import LinkRingUV
@@ -21,6 +24,7 @@ public final class HTTPServer {
     private var cron: Timer?
     private var dateSecond: Int64 = -1
     private var onStopped: (() -> Void)?
+    private var acceptFailures = RepeatedFailureReport()
 
     /// The current `Date` header value (29 bytes), refreshed by the cron.
     public private(set) var date: [UInt8] = []
@@ -40,7 +44,9 @@ public final class HTTPServer {
     /// Binds and listens; returns the bound address ("listening on" prints it).
     public func start(host: String, port: Int) throws -> (host: String, port: Int) {
         let listener = try TCPListener(loop: loop, host: host, port: port)
-        try listener.listen { [unowned self] stream in self.accept(stream) }
+        try listener.listen(acceptsPerWakeup: Limits.acceptsPerWakeupMax, retryDelayMs: Limits.acceptRetryDelayMs,
+                            onConnection: { [unowned self] stream in self.accept(stream) },
+                            onAcceptError: { [unowned self] error in self.acceptFailed(error) })
         self.listener = listener
         let cron = Timer(loop: loop)
         cron.start(afterMs: Limits.cronIntervalMs, repeatMs: Limits.cronIntervalMs) { [unowned self] in self.tick() }
@@ -48,7 +54,16 @@ public final class HTTPServer {
         return listener.boundAddress() ?? (host, port)
     }
 
+    private func acceptFailed(_ error: UVError) {
+        Log.failure(&acceptFailures, nowMs: loop.nowMs,
+                    first: "\(error); new connections wait in the backlog, accept is retried every \(Limits.acceptRetryDelayMs) ms",
+                    summary: { "\(error): \($0) more failed accepts in \($1) s" })
+    }
+
     private func accept(_ stream: TCPStream) {
+        if acceptFailures.isFailing {
+            Log.recovery(&acceptFailures, nowMs: loop.nowMs) { "accepting connections again, after \($0) failed accepts in \($1) ms" }
+        }
         let connection = HTTPConnection(stream: stream, server: self)
         if isStopping || connections.count - rejecting >= limits.connectionsMax {
             guard rejecting < Self.rejectingMax else {

@@ -6,7 +6,8 @@
 //   SIGHUP      ─▶ both files reopened (logrotate moved them), then the process's own reload
 //
 // The access-log buffer is bounded (`bufferBytesMax`): when the disk cannot keep up, lines are
-// dropped and counted, never queued without limit.
+// dropped and counted, never queued without limit. A write that fails (a full disk) loses its
+// lines; the failures are logged rate-limited (`RepeatedFailureReport`), not one ERROR a flush.
 
 import LinkRingCore
 import LinkRingUV
@@ -60,6 +61,7 @@ public final class AccessLog {
     private var buffer: [UInt8] = []
     private var timer: Timer?
     private var needsReopen = false
+    private var writeFailures = RepeatedFailureReport()
     public private(set) var droppedLines = 0
 
     init(loop: EventLoop, path: String) throws {
@@ -104,15 +106,31 @@ public final class AccessLog {
         guard !file.isBusy else { return }
         if needsReopen, let reopened = try? AppendOnlyFile(loop: loop, path: path) {
             needsReopen = false
-            file.closeBlocking()
+            closeFile()
             file = reopened
         }
         guard !buffer.isEmpty else { return }
         let bytes = buffer
         buffer.removeAll(keepingCapacity: true)
         file.append(bytes, sync: false) { [unowned self] error in
-            if let error { Log.error("access log: \(error)") }
+            self.report(error)
             if self.buffer.count >= Self.flushBytes { self.flush() }
+        }
+    }
+
+    private func report(_ error: UVError?) {
+        guard let error else {
+            return Log.recovery(&writeFailures, nowMs: loop.nowMs) { failures, _ in "access log: writing again after \(failures) failed writes" }
+        }
+        Log.failure(&writeFailures, nowMs: loop.nowMs, first: "access log: \(error); its lines are lost until a write succeeds",
+                    summary: { failures, _ in "access log: \(failures) more failed writes: \(error)" })
+    }
+
+    private func closeFile() {
+        do {
+            try file.closeBlocking()
+        } catch {
+            Log.error("access log: \(error)")
         }
     }
 
@@ -121,6 +139,6 @@ public final class AccessLog {
         timer = nil
         if !file.isBusy && !buffer.isEmpty { try? file.appendBlocking(buffer) }
         if droppedLines > 0 { Log.warning("access log: \(droppedLines) line(s) dropped (the disk could not keep up)") }
-        file.closeBlocking()
+        closeFile()
     }
 }

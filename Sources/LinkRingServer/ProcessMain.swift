@@ -2,7 +2,8 @@
 //
 //   exit 0  after --help, or after a clean stop (SIGTERM/SIGINT)
 //   exit 2  a bad command line (the message, then the usage, on stderr)
-//   exit 1  start-up failed (data directory, port in use, corrupt log, …)
+//   exit 1  start-up failed (data directory, port in use, corrupt log, …), or the stop did
+//           (the node's final fdatasync of its log)
 
 import LinkRingCore
 import LinkRingUV

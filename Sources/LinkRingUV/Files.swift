@@ -4,8 +4,17 @@
 // asked) and calls back on the loop, so the loop never waits for the disk. One operation is
 // in flight at a time (the caller batches). A failed or short write is undone: the file is
 // truncated back to where the batch started, so the log never keeps half a batch that was
-// never acknowledged. After an fdatasync failure the file is marked failed for good (the
-// kernel may have dropped the dirty pages: retrying could report success for lost data).
+// never acknowledged. A write that fails with the undo done (a full disk) fails only its batch:
+// the next append tries again, so the log recovers by itself once space is freed. The file is
+// marked failed for good after an fdatasync failure (the kernel may have dropped the dirty
+// pages: retrying could report success for lost data) and after a failed undo (the file may
+// end in bytes of a batch answered 503: appending after them would put them in the middle,
+// where replay reads them as corruption or, worse, as records). The bytes then stay the tail,
+// which replay cuts or keeps like any crash's tail. `closeBlocking` reports a failed final
+// fdatasync, so the process can exit non-zero.
+//
+// The crash-point test hook (`crashAtByte`) exists only when built with the compilation
+// condition LINKRING_TEST_HOOKS (debug builds, see Package.swift): release binaries have none.
 //
 // Start-up helpers (`readWholeFile`, `makeDirectory`, `lockDirectory`, `truncate`) block;
 // they run before the loop serves anything.
@@ -20,12 +29,14 @@ public final class AppendOnlyFile {
     /// Bytes in the file that are complete (written, and synced when sync was asked).
     public private(set) var size: Int
     public private(set) var isBusy = false
-    /// Set after an fdatasync error; every later append fails.
+    /// Set after an fdatasync error or a failed undo; every later append fails.
     public private(set) var failure: UVError? = nil
+    #if LINKRING_TEST_HOOKS
     /// TEST HOOK (crash-point tests only): when an append would take the file past this many
     /// bytes, only the bytes up to it are written and the process kills itself with SIGKILL
     /// before anything is synced or acknowledged — a crash that cuts the log at that byte.
     public var crashAtByte: Int? = nil
+    #endif
 
     /// Opens (creating if needed) `path` for appending; `truncating` empties it first.
     public init(loop: EventLoop, path: String, truncating: Bool = false) throws {
@@ -41,7 +52,7 @@ public final class AppendOnlyFile {
     public func truncate(to length: Int) throws {
         guard ftruncate(descriptor, off_t(length)) == 0 else { throw UVError(-errno, "truncate \(path)") }
         size = length
-        _ = fdatasync(descriptor)
+        guard fdatasync(descriptor) == 0 else { throw UVError(-errno, "fdatasync \(path) after truncating it") }
     }
 
     /// Appends now, blocking (start-up only: the file header of a new log).
@@ -78,19 +89,29 @@ public final class AppendOnlyFile {
         Glibc.close(descriptor)
     }
 
-    /// Syncs and closes, blocking (shutdown).
-    public func closeBlocking() {
-        _ = fdatasync(descriptor)
+    /// Syncs and closes, blocking (shutdown). Throws when the final fdatasync fails: what was
+    /// written since the last sync may not be on disk.
+    public func closeBlocking() throws(UVError) {
+        let synced = fdatasync(descriptor) == 0
+        let syncError = errno
         Glibc.close(descriptor)
+        guard synced else { throw UVError(-syncError, "fdatasync \(path) at close") }
     }
 
     fileprivate var loopPointer: UnsafeMutablePointer<uv_loop_t> { loop.loop }
     fileprivate var fileDescriptor: Int32 { descriptor }
 
-    fileprivate func finish(appended: Int, error: UVError?, syncFailed: Bool) {
+    fileprivate func finish(appended: Int, error: UVError?, isPermanent: Bool) {
         isBusy = false
         if error == nil { size += appended }
-        if syncFailed { failure = error }
+        if isPermanent { failure = error }
+    }
+
+    /// Cuts the file back to its last complete byte after `cause`; nil if that worked, else
+    /// an error naming both (the file may now end in bytes that were never acknowledged).
+    fileprivate func undoPartialAppend(after cause: UVError) -> UVError? {
+        guard ftruncate(descriptor, off_t(size)) != 0 else { return nil }
+        return UVError(-errno, "\(cause); then the undo of the failed write (truncate \(path) back to \(size) bytes)")
     }
 }
 
@@ -104,7 +125,8 @@ private final class FileOperation {
     var written = 0
     let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
     var error: UVError? = nil
-    var syncFailed = false
+    /// The file cannot take more appends (fdatasync failed, or the undo of a write did).
+    var isPermanent = false
 
     init(file: AppendOnlyFile, bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
         self.file = file
@@ -122,12 +144,15 @@ private final class FileOperation {
 
     private func writeMore() {
         guard written < count else { return syncOrFinish() }
+        #if LINKRING_TEST_HOOKS
         if let limit = file.crashAtByte, file.size + count > limit { crash(at: limit) }
+        #endif
         var buffer = uv_buf_init((bytes + written).assumingMemoryBound(to: CChar.self), UInt32(count - written))
         let status = uv_fs_write(file.loopPointer, request, file.fileDescriptor, &buffer, 1, -1, fileOperationStep)
         if status < 0 { fail(UVError(status, "write \(file.path)")) }
     }
 
+    #if LINKRING_TEST_HOOKS
     /// The crash-point test hook: write up to byte `limit` of the file, then die unsynced.
     private func crash(at limit: Int) -> Never {
         let keep = max(0, min(count, limit - file.size))
@@ -135,6 +160,7 @@ private final class FileOperation {
         kill(getpid(), SIGKILL)
         fatalError("unreachable: SIGKILL")
     }
+    #endif
 
     private func syncOrFinish() {
         guard sync else { return finish() }
@@ -150,7 +176,7 @@ private final class FileOperation {
         uv_fs_req_cleanup(request)
         if isSyncing {
             if result < 0 {
-                syncFailed = true
+                isPermanent = true
                 return fail(UVError(Int32(result), "fdatasync \(file.path)"))
             }
             return finish()
@@ -161,15 +187,19 @@ private final class FileOperation {
         syncOrFinish()
     }
 
-    /// Undoes a partial batch so the log ends at the last acknowledged record.
+    /// Undoes a partial batch so the log ends at the last acknowledged record; if the undo
+    /// itself fails, that is the error and the file takes no more appends.
     private func fail(_ failure: UVError) {
         error = failure
-        _ = ftruncate(file.fileDescriptor, off_t(file.size))
+        if let undoFailure = file.undoPartialAppend(after: failure) {
+            error = undoFailure
+            isPermanent = true
+        }
         finish()
     }
 
     private func finish() {
-        file.finish(appended: count, error: error, syncFailed: syncFailed)
+        file.finish(appended: count, error: error, isPermanent: isPermanent)
         let completion = self.completion
         let error = self.error
         bytes.deallocate()

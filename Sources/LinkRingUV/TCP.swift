@@ -1,8 +1,13 @@
 // TCP on the loop: a listener that accepts streams, and the stream itself.
 //
+// The listener polls its socket and accepts by itself, so a failed accept (out of descriptors
+// or memory) is reported and retried after a pause instead of being hidden or spinning inside
+// libuv (see `TCPListener`).
+//
 // Ownership (libuv's rule: a handle must not move and is freed only in its close callback):
-// each `TCPStream`/`TCPListener` allocates its `uv_tcp_t` once, retains itself into
-// `handle.data`, and releases that retain and frees the memory in the close callback. So the
+// each `TCPStream` allocates its `uv_tcp_t` (a `TCPListener` its `uv_poll_t`) once, retains
+// itself into `handle.data`, and releases that retain and frees the memory in the close
+// callback (the listener closes its socket there too, after libuv stopped polling it). So the
 // object outlives every callback libuv can still make, whoever else holds it.
 //
 // Writes: `write` tries `uv_try_write` first (the common case: the whole response fits in the
@@ -187,64 +192,130 @@ public final class TCPStream {
 }
 
 /// Accepts connections on one address.
+///
+/// The listener accepts by itself (a `uv_poll_t` on its socket, `accept4`, `uv_tcp_open`)
+/// rather than through `uv_listen`, because of what libuv does when accept fails for want of
+/// descriptors (EMFILE, ENFILE): it closes the waiting connections unseen (its reserve
+/// descriptor trick), so nobody learns of it; and without its reserve, or on ENOMEM/ENOBUFS,
+/// it calls back with the error in a loop that returns only once accept works again, which
+/// cannot happen while the loop is stuck there. Here an accept error stops polling, is
+/// reported to the owner, and polling resumes after `retryDelayMs`; new clients wait in the
+/// kernel's backlog meanwhile and are served once descriptors are free. At most
+/// `acceptsPerWakeup` connections are taken per wake-up (the socket stays readable for more).
 public final class TCPListener {
-    let handle: UnsafeMutablePointer<uv_tcp_t>
     private let loop: EventLoop
+    private let descriptor: Int32
+    private let poll: UnsafeMutablePointer<uv_poll_t>
+    private var retryTimer: Timer?
+    private var acceptsPerWakeup = 1
+    private var retryDelayMs: UInt64 = 0
     private var onConnection: ((TCPStream) -> Void)?
+    private var onAcceptError: ((UVError) -> Void)?
     private var isClosing = false
 
     /// Binds `host:port` (a numeric address or a name resolved now); port 0 picks a free one.
     public init(loop: EventLoop, host: String, port: Int) throws {
         self.loop = loop
         var address = try SocketAddress.resolve(host: host, port: port)
-        handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        let status = uv_tcp_init(loop.loop, handle)
+        descriptor = try SocketAddress.boundSocket(&address, name: "\(host):\(port)")
+        poll = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+        let status = uv_poll_init_socket(loop.loop, poll, descriptor)
         guard status == 0 else {
-            handle.deallocate()
-            throw UVError(status, "uv_tcp_init")
+            poll.deallocate()
+            Glibc.close(descriptor)
+            throw UVError(status, "uv_poll_init_socket")
         }
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        let bound = uv_tcp_bind(handle, cuv_storage_as_sockaddr(&address), 0)
-        if bound != 0 {
-            close()
-            throw UVError(bound, "bind \(host):\(port)")
-        }
+        poll.pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
 
-    /// Starts accepting; `onConnection` receives each new stream (not yet reading).
-    public func listen(backlog: Int32 = 511, onConnection: @escaping (TCPStream) -> Void) throws {
+    /// Starts accepting; `onConnection` receives each new stream (not yet reading),
+    /// `onAcceptError` each failed accept (accepting pauses `retryDelayMs` after one).
+    public func listen(backlog: Int32 = 511, acceptsPerWakeup: Int, retryDelayMs: UInt64,
+                       onConnection: @escaping (TCPStream) -> Void, onAcceptError: @escaping (UVError) -> Void) throws {
+        self.acceptsPerWakeup = acceptsPerWakeup
+        self.retryDelayMs = retryDelayMs
         self.onConnection = onConnection
-        do {
-            try check(uv_listen(cuv_tcp_as_stream(handle), backlog, listenerConnection), "listen")
-        } catch {
+        self.onAcceptError = onAcceptError
+        guard Glibc.listen(descriptor, backlog) == 0 else {
+            let error = UVError(-errno, "listen")
             close()
             throw error
         }
+        startPolling()
     }
 
     /// The bound address (the real port when 0 was asked for).
     public func boundAddress() -> (host: String, port: Int)? {
         var storage = sockaddr_storage()
-        var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        guard uv_tcp_getsockname(handle, cuv_storage_as_sockaddr(&storage), &length) == 0 else { return nil }
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        guard getsockname(descriptor, cuv_storage_as_sockaddr(&storage), &length) == 0 else { return nil }
         return SocketAddress.hostPort(of: &storage)
     }
 
-    /// Stops accepting and closes the handle.
+    /// Stops accepting and closes the socket.
     public func close() {
         guard !isClosing else { return }
         isClosing = true
         onConnection = nil
-        uv_close(cuv_tcp_as_handle(handle), listenerClosed)
+        onAcceptError = nil
+        retryTimer?.close()
+        retryTimer = nil
+        uv_close(cuv_poll_as_handle(poll), listenerClosed)
     }
 
-    fileprivate func accept() {
-        guard !isClosing, let stream = try? TCPStream(loop: loop) else { return }
-        guard uv_accept(cuv_tcp_as_stream(handle), stream.stream) == 0 else {
+    private func startPolling() {
+        guard !isClosing else { return }
+        let status = uv_poll_start(poll, Int32(UV_READABLE.rawValue), listenerReadable)
+        if status != 0 { pause(after: UVError(status, "uv_poll_start")) }
+    }
+
+    /// Stops polling, reports `error`, and polls again after `retryDelayMs`.
+    private func pause(after error: UVError) {
+        uv_poll_stop(poll)
+        onAcceptError?(error)
+        guard !isClosing else { return }
+        let timer = retryTimer ?? Timer(loop: loop)
+        retryTimer = timer
+        timer.start(afterMs: retryDelayMs) { [unowned self] in self.startPolling() }
+    }
+
+    fileprivate func acceptPending(status: Int32) {
+        guard !isClosing else { return }
+        guard status == 0 else { return pause(after: UVError(status, "poll")) }
+        for _ in 0..<acceptsPerWakeup {
+            let accepted = cuv_accept(descriptor)
+            if accepted == -EAGAIN || accepted == -EWOULDBLOCK { return }
+            if accepted == -EINTR || accepted == -ECONNABORTED { continue }
+            guard accepted >= 0 else { return pause(after: UVError(accepted, "accept")) }
+            adopt(accepted)
+            if isClosing { return }
+        }
+    }
+
+    /// Wraps an accepted descriptor in a stream and hands it to the owner.
+    private func adopt(_ accepted: Int32) {
+        let stream: TCPStream
+        do {
+            stream = try TCPStream(loop: loop)
+        } catch {
+            return refuse(accepted, error)
+        }
+        let status = uv_tcp_open(stream.handle, accepted)
+        guard status == 0 else {
             stream.close()
-            return
+            return refuse(accepted, UVError(status, "uv_tcp_open"))
         }
         onConnection?(stream)
+    }
+
+    /// Closes an accepted descriptor that could not become a stream, and reports why.
+    private func refuse(_ accepted: Int32, _ error: Error) {
+        Glibc.close(accepted)
+        onAcceptError?(error as? UVError ?? UVError(-EINVAL, "accept: \(error)"))
+    }
+
+    fileprivate func didClose() {
+        Glibc.close(descriptor)
     }
 }
 
@@ -267,6 +338,23 @@ public enum SocketAddress {
         memcpy(&storage, address, Int(first.pointee.ai_addrlen))
         cuv_set_port(&storage, UInt16(port))
         return storage
+    }
+
+    /// A non-blocking, close-on-exec TCP socket bound to `address` (SO_REUSEADDR, as libuv's
+    /// bind), not yet listening. `name` is for the error message.
+    static func boundSocket(_ address: inout sockaddr_storage, name: String) throws -> Int32 {
+        let family = Int32(address.ss_family)
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw UVError(-errno, "socket for \(name)") }
+        var enabled: Int32 = 1
+        let length = family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
+        guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &enabled, socklen_t(MemoryLayout<Int32>.size)) == 0,
+              bind(descriptor, cuv_storage_as_sockaddr(&address), socklen_t(length)) == 0 else {
+            let error = UVError(-errno, "bind \(name)")
+            Glibc.close(descriptor)
+            throw error
+        }
+        return descriptor
     }
 
     static func hostPort(of storage: inout sockaddr_storage) -> (host: String, port: Int) {
@@ -317,12 +405,13 @@ private func streamClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
     handle!.deallocate()
 }
 
-private func listenerConnection(_ server: UnsafeMutablePointer<uv_stream_t>?, _ status: Int32) {
-    guard status == 0 else { return }
-    Unmanaged<TCPListener>.fromOpaque(server!.pointee.data).takeUnretainedValue().accept()
+private func listenerReadable(_ poll: UnsafeMutablePointer<uv_poll_t>?, _ status: Int32, _ events: Int32) {
+    Unmanaged<TCPListener>.fromOpaque(poll!.pointee.data).takeUnretainedValue().acceptPending(status: status)
 }
 
 private func listenerClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    Unmanaged<TCPListener>.fromOpaque(handle!.pointee.data).release()
+    let owner = Unmanaged<TCPListener>.fromOpaque(handle!.pointee.data)
+    owner.takeUnretainedValue().didClose()
+    owner.release()
     handle!.deallocate()
 }

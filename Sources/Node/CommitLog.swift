@@ -12,6 +12,17 @@
 // recovers once space is freed). Under `everysec`, batches are written without fdatasync and
 // a timer asks for one fdatasync a second; under `never`, the kernel decides.
 //
+// Failures, as `/_/health` shows them in "writable":
+//   a batch fails, the file is whole again (ENOSPC)  writable false until a batch succeeds;
+//                                                    every write is still tried, so the node
+//                                                    recovers by itself once space is freed
+//   fdatasync or the undo of a failed write fails    writable false for good: `acceptsWrites`
+//                                                    is false and the node refuses writes
+//                                                    until it is restarted
+// The first failure is logged as ERROR, then at most one summary line with the count of
+// refused writes per `Limits.repeatedFailureLogIntervalMs`, and one line on recovery. A failed
+// fdatasync at close is logged as ERROR and kept in `closeFailure` (the process exits 1).
+//
 // Between batches the log file can be swapped (`whenIdle`, `replaceFile`): log compaction
 // copies the last records into its rewritten file and appends to that one from then on.
 
@@ -20,6 +31,7 @@ import LinkRingServer
 import LinkRingUV
 
 final class CommitLog {
+    private let loop: EventLoop
     private var file: AppendOnlyFile
     private let policy: FsyncPolicy
     private let apply: (LogRecord) -> Void
@@ -31,14 +43,21 @@ final class CommitLog {
     private var needsSync = false
     private var onIdle: (() -> Void)?
     private var betweenBatches: (() -> Void)?
-    private var loggedFailure = false
+    private var loggedPermanentFailure = false
+    private var refusedWrites = RepeatedFailureReport()
 
     /// Bytes in the log file.
     var sizeBytes: Int { file.size }
-    /// False after an fdatasync failure: the node then refuses writes until restarted.
-    var isWritable: Bool { file.failure == nil }
+    /// False once the file failed for good (fdatasync, or the undo of a failed write): the
+    /// node then refuses writes until it is restarted.
+    var acceptsWrites: Bool { file.failure == nil }
+    /// False while writes fail: for good, or from a failed batch (a full disk) until one succeeds.
+    var isWritable: Bool { acceptsWrites && !refusedWrites.isFailing }
+    /// The error of the final fdatasync in `close`, if it failed.
+    private(set) var closeFailure: UVError?
 
     init(loop: EventLoop, file: AppendOnlyFile, policy: FsyncPolicy, apply: @escaping (LogRecord) -> Void) {
+        self.loop = loop
         self.file = file
         self.policy = policy
         self.apply = apply
@@ -85,13 +104,19 @@ final class CommitLog {
         file = newFile
     }
 
-    /// Syncs and closes the file (after `drain`).
+    /// Syncs and closes the file (after `drain`). A failed fdatasync is logged and kept in
+    /// `closeFailure`.
     func close() {
         hook?.close()
         hook = nil
         syncTimer?.close()
         syncTimer = nil
-        file.closeBlocking()
+        do {
+            try file.closeBlocking()
+        } catch {
+            closeFailure = error
+            Log.error("log not synced at shutdown, writes since the last fdatasync may be lost: \(error)")
+        }
     }
 
     private func endOfIteration() {
@@ -122,8 +147,10 @@ final class CommitLog {
     private func finishBatch(_ error: UVError?) {
         let batch = inFlight
         inFlight.removeAll(keepingCapacity: true)
-        if let error { report(error) }
-        if error == nil {
+        if let error {
+            report(error, refusedWrites: batch.count)
+        } else {
+            noteSuccess()
             for entry in batch { apply(entry.record) }
         }
         for entry in batch { entry.done(error == nil) }
@@ -138,16 +165,24 @@ final class CommitLog {
     private func startSync() {
         needsSync = false
         file.sync { [unowned self] error in
-            if let error { self.report(error) }
+            if let error { self.report(error, refusedWrites: 0) }
             self.startBatch()
         }
     }
 
-    private func report(_ error: UVError) {
-        Log.error("log write failed, writes answered 503: \(error)")
-        if !isWritable && !loggedFailure {
-            loggedFailure = true
-            Log.error("fdatasync failed: this node refuses writes until it is restarted")
+    /// Logs a failed batch or sync: rate-limited while the file can recover, once when it cannot.
+    private func report(_ error: UVError, refusedWrites count: Int) {
+        if !acceptsWrites {
+            guard !loggedPermanentFailure else { return }
+            loggedPermanentFailure = true
+            return Log.error("log failed, this node refuses writes until it is restarted: \(error)")
         }
+        Log.failure(&refusedWrites, count: count, nowMs: loop.nowMs,
+                    first: "log write failed, writes answered 503 until one succeeds (each write tries again): \(error)",
+                    summary: { "log writes still failing: \($0) more writes refused in \($1) s: \(error)" })
+    }
+
+    private func noteSuccess() {
+        Log.recovery(&refusedWrites, nowMs: loop.nowMs) { "log writes succeed again, after \($0) refused writes in \($1 / 1000) s" }
     }
 }

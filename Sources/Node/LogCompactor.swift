@@ -118,7 +118,7 @@ final class LogCompactor {
         if isStopping { return abandon() }
         let commitLog = service.commitLog!
         // A log that failed its fdatasync keeps the node read-only; a fresh file must not undo that.
-        guard commitLog.isWritable else { return fail("the log failed during the rewrite") }
+        guard commitLog.acceptsWrites else { return fail("the log failed during the rewrite") }
         let before = commitLog.sizeBytes
         let tail: [UInt8]
         do {

@@ -3,6 +3,8 @@
 //   OFFSET TIME VERSION put|delete KEY [VALUE]
 //
 // Torn tails and corrupt ranges are reported as comment lines; the dump never stops early.
+// OFFSET is where the record starts in the file, as replay found it (so it stays right after a
+// skipped corrupt range).
 
 import LinkRingCore
 import LinkRingUV
@@ -17,10 +19,8 @@ enum LogDump {
             return 1
         }
         var lines = "# \(path): \(bytes.count) bytes\n"
-        var offset = LogRecord.fileMagic.count
-        let result = LogReplay.replay(bytes, skipCorrupt: true) { record in
+        let result = LogReplay.replayWithOffsets(bytes, skipCorrupt: true) { record, offset in
             lines += line(offset: offset, record)
-            offset += record.encodedBytes
             if lines.utf8.count > 64 * 1024 {
                 Output.printLine(String(lines.dropLast()))
                 lines = ""

@@ -6,7 +6,11 @@
 //   ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ run the loop (with LogCompactor)
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
-// drain the commit log, fdatasync, exit 0. A second signal, or `shutdownDeadlineMs`, cuts it short.
+// drain the commit log, fdatasync, exit 0 (exit 1, with an ERROR line, if that fdatasync
+// fails). A second signal, or `shutdownDeadlineMs`, cuts it short.
+//
+// LINKRING_TEST_CRASH_AT_BYTE (crash-point tests) is honoured only by binaries built with the
+// LINKRING_TEST_HOOKS condition (debug builds); a release binary logs that it ignores it.
 
 import LinkRingCore
 import LinkRingServer
@@ -75,12 +79,21 @@ enum NodeProcess {
         loop.run()
         service.detach()
         if !loop.close() { Log.warning("event loop closed with handles still open") }
+        if let failure = commitLog.closeFailure { throw failure }
         Log.info("node \(address) stopped")
     }
 
-    /// LINKRING_TEST_CRASH_AT_BYTE, for crash-point tests only (AppendOnlyFile.crashAtByte).
-    private static func crashPointForTests() -> Int? {
-        ProcessEnvironment.value("LINKRING_TEST_CRASH_AT_BYTE").flatMap { Int($0) }
+    static let crashPointVariable = "LINKRING_TEST_CRASH_AT_BYTE"
+
+    /// Arms the crash-point test hook (AppendOnlyFile.crashAtByte) when the build has it.
+    private static func armCrashPointForTests(_ file: AppendOnlyFile) {
+        guard let cut = ProcessEnvironment.value(crashPointVariable).flatMap({ Int($0) }) else { return }
+        #if LINKRING_TEST_HOOKS
+        Log.warning("TEST HOOK: the process will kill itself when the log would pass byte \(cut)")
+        file.crashAtByte = cut
+        #else
+        Log.warning("\(crashPointVariable)=\(cut) ignored: this binary is built without test hooks")
+        #endif
     }
 
     /// Replays the log; returns the index and the file opened for appending.
@@ -104,10 +117,7 @@ enum NodeProcess {
             Log.warning("\(path): skipped corrupt bytes \(range.lowerBound)..<\(range.upperBound)")
         }
         let file = try AppendOnlyFile(loop: loop, path: path)
-        if let cut = crashPointForTests() {
-            Log.warning("TEST HOOK: the process will kill itself when the log would pass byte \(cut)")
-            file.crashAtByte = cut
-        }
+        armCrashPointForTests(file)
         if let tail = report.tornTail {
             Log.warning("\(path): torn tail at byte \(tail.lowerBound) (\(tail.count) bytes) truncated")
             try file.truncate(to: report.validBytes)

@@ -36,8 +36,8 @@ final class NodeService: HTTPRequestHandler {
     /// Writes refused because their version was too far ahead, and far-future entries replaced.
     private(set) var versionsRefused = 0
     private(set) var farFutureReplaced = 0
-    private var refusalLog = LogThrottle()
-    private var replacementLog = LogThrottle()
+    private var refusals = RepeatedFailureReport()
+    private var replacements = RepeatedFailureReport()
     /// False while the node catches up with its peers after start-up.
     var isReady = true
     var antiEntropy: AntiEntropy?
@@ -122,7 +122,7 @@ final class NodeService: HTTPRequestHandler {
     private func write(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool,
                        success: @escaping (Responder) -> Void) {
         let operation = record.op == .put ? "PUT" : "DELETE"
-        guard commitLog.isWritable else {
+        guard commitLog.acceptsWrites else {
             return connection.respond(.serviceUnavailable, body: Pages.unavailable(
                 operation: operation, detail: "this node's log has failed; it serves reads only."))
         }
@@ -154,10 +154,10 @@ final class NodeService: HTTPRequestHandler {
     /// Logs a `forget` of `key`'s far-future entry, in the same batch as the write that replaces it.
     private func forget(_ key: [UInt8], _ version: UInt64, replacedBy incoming: UInt64, nowUnixMs: Int64) {
         farFutureReplaced += 1
-        if let more = replacementLog.occurrence(nowMs: MonotonicClock.nowMs()) {
-            Log.warning("key '\(String(decoding: key, as: UTF8.self))' held version \(version), "
-                + "\(VersionSkew.aheadMs(of: version, wallClockUnixMs: nowUnixMs)) ms ahead of this host's clock: "
-                + "replaced by version \(incoming)" + (more > 0 ? " (and \(more) more far-future entries replaced)" : ""))
+        let line = "key '\(String(decoding: key, as: UTF8.self))' held version \(version), "
+            + "\(VersionSkew.aheadMs(of: version, wallClockUnixMs: nowUnixMs)) ms ahead of this host's clock: replaced by version \(incoming)"
+        Log.failure(&replacements, nowMs: MonotonicClock.nowMs(), level: .warning, first: line) { more, seconds in
+            line + " (\(more) far-future entries replaced in the last \(seconds) s)"
         }
         commitLog.submit(LogRecord(version: version, op: .forget, key: key)) { _ in }
     }
@@ -172,11 +172,12 @@ final class NodeService: HTTPRequestHandler {
         return reason
     }
 
-    /// Counts `count` refused versions and logs `message`, at most once per LogThrottle interval.
+    /// Counts `count` refused versions and logs `message`: the first at once, then at most one
+    /// line per `Limits.repeatedFailureLogIntervalMs` with the count since the last.
     func noteRefused(_ count: Int, _ message: String) {
         versionsRefused += count
-        if let more = refusalLog.occurrence(nowMs: MonotonicClock.nowMs()) {
-            Log.error(message + (more > 0 ? " (and \(more) more refusals since the last such line)" : ""))
+        Log.failure(&refusals, count: count, nowMs: MonotonicClock.nowMs(), first: message) { more, seconds in
+            message + " (\(more) refused in the last \(seconds) s)"
         }
     }
 

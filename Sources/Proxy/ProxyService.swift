@@ -28,7 +28,7 @@ final class ProxyService: HTTPRequestHandler {
     private var clock: HybridClock
     private let tokenHeader: [UInt8]
     private let options: ProxyOptions
-    private var skewLog = LogThrottle()
+    private var skewRefusals = RepeatedFailureReport()
     var operatorRoutes: OperatorRoutes!
 
     init(ring: HashRing, nodes: [NodeClient], options: ProxyOptions, origin: UInt64) {
@@ -215,8 +215,8 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     private func logSkew(_ message: String) {
-        if let more = skewLog.occurrence(nowMs: MonotonicClock.nowMs()) {
-            Log.error(message + (more > 0 ? " (and \(more) more such refusals)" : ""))
+        Log.failure(&skewRefusals, nowMs: MonotonicClock.nowMs(), first: message) { more, seconds in
+            message + " (\(more) such refusals in the last \(seconds) s)"
         }
     }
 

@@ -2,6 +2,8 @@
 // (LINKRING_TEST_CRASH_AT_BYTE: write up to that byte, then SIGKILL, nothing synced or
 // acknowledged). Looping the cut over every byte of the first writes: no acknowledged write
 // is lost, the write that was cut is not visible, and replay never fails on the torn tail.
+// The hook exists only in binaries built with LINKRING_TEST_HOOKS (debug builds):
+// `Binaries.nodeWithTestHooks`, never the release binary.
 
 import Foundation
 import Testing
@@ -11,7 +13,7 @@ struct CrashPointTests {
     /// One run: write until the node dies at `cut`; restart; check what survived.
     static func run(cut: Int) throws -> (acked: Int, problems: [String]) {
         let data = makeTemporaryDirectory()
-        let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", data],
+        let node = try ServerProcess.start(Binaries.nodeWithTestHooks, ["--listen", "127.0.0.1:0", "--data", data],
                                            environment: ["LINKRING_TEST_CRASH_AT_BYTE": "\(cut)"])
         var acked = 0
         if let client = try? TestClient(port: node.port) {
@@ -25,8 +27,11 @@ struct CrashPointTests {
         if !node.waitForExit(timeoutMs: 5_000) || node.exitCode != -9 {
             node.kill9()
             problems.append("cut \(cut): the node did not die at the cut (exit \(node.exitCode))")
+            if node.errors.contains("without test hooks") {
+                problems.append("\(Binaries.nodeWithTestHooks) has no test hooks: point LINKRING_HOOKS_BIN_DIR at a debug build")
+            }
         }
-        let again = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", data])
+        let again = try ServerProcess.start(Binaries.nodeWithTestHooks, ["--listen", "127.0.0.1:0", "--data", data])
         defer { again.stop() }
         for index in 0..<8 {
             let answer = try request(again.port, "GET", "/c\(index)")

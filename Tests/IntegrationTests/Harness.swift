@@ -16,7 +16,12 @@ struct HarnessError: Error, CustomStringConvertible {
 enum Binaries {
     /// The build folder with the executables: $LINKRING_BIN_DIR, else the test bundle's folder.
     static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["LINKRING_BIN_DIR"] { return URL(fileURLWithPath: override) }
+        if let override = environment("LINKRING_BIN_DIR") { return URL(fileURLWithPath: override) }
+        return testBuildDirectory
+    }
+
+    /// The folder `swift test` built the executables into, next to the test bundle.
+    static var testBuildDirectory: URL {
         var url = Bundle.main.bundleURL
         while !FileManager.default.fileExists(atPath: url.appendingPathComponent("linkring-node").path) && url.path != "/" {
             url.deleteLastPathComponent()
@@ -26,6 +31,23 @@ enum Binaries {
 
     static var node: String { directory.appendingPathComponent("linkring-node").path }
     static var proxy: String { directory.appendingPathComponent("linkring-proxy").path }
+
+    /// A node built with LINKRING_TEST_HOOKS (crash points): $LINKRING_HOOKS_BIN_DIR, else the
+    /// debug build `swift test` made (Package.swift defines the condition for debug builds).
+    static var nodeWithTestHooks: String {
+        let folder = environment("LINKRING_HOOKS_BIN_DIR").map { URL(fileURLWithPath: $0) } ?? testBuildDirectory
+        return folder.appendingPathComponent("linkring-node").path
+    }
+
+    /// The release node operators run: $LINKRING_RELEASE_BIN_DIR, else this package's .build/release.
+    static var releaseNode: String {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = environment("LINKRING_RELEASE_BIN_DIR").map { URL(fileURLWithPath: $0) }
+            ?? packageRoot.appendingPathComponent(".build/release")
+        return folder.appendingPathComponent("linkring-node").path
+    }
+
+    private static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 }
 
 func makeTemporaryDirectory() -> String {
@@ -265,6 +287,21 @@ func request(_ port: Int, _ method: String, _ target: String, headers: [String] 
 }
 
 /// A node on an ephemeral port with a fresh data directory (or the given one).
+/// A data directory whose log holds c1, c2, c3 (key "cN", value "http://cN"), the second record
+/// corrupt (a key byte flipped): the directory, the log's path and each record's byte offset.
+func makeDataWithCorruptSecondRecord() throws -> (data: String, log: String, starts: [Int]) {
+    let (node, data) = try startNode()
+    for name in ["c1", "c2", "c3"] { _ = try request(node.port, "PUT", "/?short=\(name)&long=http://\(name)") }
+    #expect(node.stop() == 0)
+    let log = data + "/linkring.log"
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: log)))
+    let recordBytes = 16 + 2 + 9 + 4
+    let starts = [8, 8 + recordBytes, 8 + 2 * recordBytes]
+    bytes[starts[1] + 17] ^= 0xFF
+    try Data(bytes).write(to: URL(fileURLWithPath: log))
+    return (data, log, starts)
+}
+
 func startNode(data: String? = nil, _ extra: [String] = []) throws -> (ServerProcess, String) {
     let directory = data ?? makeTemporaryDirectory()
     let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", directory] + extra)

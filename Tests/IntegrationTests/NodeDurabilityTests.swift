@@ -73,14 +73,8 @@ struct NodeDurabilityTests {
 
     @Test("corruption before the tail stops start-up naming file and offset; --skip-corrupt starts and skips it")
     func corruptMiddle() throws {
-        let (node, data) = try startNode()
-        for name in ["c1", "c2", "c3"] { _ = try request(node.port, "PUT", "/?short=\(name)&long=http://\(name)") }
-        #expect(node.stop() == 0)
-        let log = data + "/linkring.log"
-        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: log)))
-        let secondRecord = 8 + (16 + 2 + 9 + 4)  // header + first record (key "c1", value "http://c1")
-        bytes[secondRecord + 17] ^= 0xFF
-        try Data(bytes).write(to: URL(fileURLWithPath: log))
+        let (data, log, starts) = try makeDataWithCorruptSecondRecord()
+        let secondRecord = starts[1]
         let (code, output) = try runToExit(Binaries.node, ["--listen", "127.0.0.1:0", "--data", data])
         #expect(code == 1 && output.contains(log) && output.contains("byte \(secondRecord)") && output.contains("--skip-corrupt"))
         let (skipping, _) = try startNode(data: data, ["--skip-corrupt"])

@@ -83,6 +83,21 @@ struct LogTests {
         #expect(report.skipped == [secondRecord..<secondRecord + sampleRecords[1].encodedBytes])
     }
 
+    @Test("replay reports each record's real byte offset, also after a skipped corrupt range")
+    func offsetsAfterSkippedCorruption() throws {
+        var log = makeLog(sampleRecords)
+        var starts: [Int] = []
+        var offset = LogRecord.fileMagic.count
+        for record in sampleRecords {
+            starts.append(offset)
+            offset += record.encodedBytes
+        }
+        log[starts[1] + LogRecord.headerBytes] ^= 0x01  // record two is corrupt
+        var reported: [Int] = []
+        _ = try LogReplay.replayWithOffsets(log, skipCorrupt: true) { _, offset in reported.append(offset) }.get()
+        #expect(reported == [starts[0], starts[2], starts[3]])
+    }
+
     @Test("a file that is not a LinkRing log is refused; a torn file header is a torn tail")
     func fileHeader() throws {
         guard case .failure = replayAll(bytes("NOTALOG!xxxx")).0 else {

@@ -202,13 +202,3 @@ struct LimitRelationTests {
         }
     }
 }
-
-@Suite("Log throttle")
-struct LogThrottleTests {
-    @Test("the first line at once, then one per interval with the count passed over")
-    func throttles() {
-        var throttle = LogThrottle(intervalMs: 1_000)
-        let answers = [5, 6, 106, 506, 1_004, 1_005, 1_006, 9_000].map { throttle.occurrence(nowMs: UInt64($0)) }
-        #expect(answers == [0, nil, nil, nil, nil, 4, nil, 1])
-    }
-}

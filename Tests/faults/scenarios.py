@@ -23,8 +23,10 @@
                so the workload's later writes of those keys keep succeeding
     diskfull   node n2's data directory is on a tmpfs (512 KiB); a filler file fills it under
                load (its writes are refused: PUTs succeed through the other replica or fail
-               with a clean 503), the filler is removed (its writes resume), then the node is
-               killed with -9 and must replay its log on the tmpfs without any corruption
+               with a clean 503; /_/health says writable false), the filler is removed (its
+               writes resume, writable true again), its ERROR lines stay bounded (not one per
+               refused write), then the node is killed with -9 and must replay its log on the
+               tmpfs without any corruption
 
 Each body gets a runner.Context: ctx.cluster, ctx.faults, ctx.cycles, ctx.rng, ctx.settings,
 and the measuring helpers (expect_down, expect_ready, expect_rotation, restart, allow_errors).
@@ -231,6 +233,8 @@ def diskfull(ctx):
             ctx.problem(f"{node.label}: no 'log write failed' within 15s of filling its disk")
         else:
             ctx.result.detect_s.append(round(refused - wall, 3))
+        if not wait_until(lambda: node_writable(node) is False, 5, 0.05):
+            ctx.problem(f"{node.label}: /_/health never said writable false while its disk was full")
         ctx.sleep(ctx.settings["full_hold_s"])
         if node.health() is None:
             ctx.problem(f"{node.label}: /_/health does not answer while its disk is full")
@@ -243,11 +247,30 @@ def diskfull(ctx):
             ctx.problem(f"{node.label}: writes did not resume within 15s of freeing its disk")
         else:
             ctx.data.setdefault("resumed_s", []).append(round(time.monotonic() - freed, 3))
+        if not wait_until(lambda: node_writable(node) is True, 15, 0.1):
+            ctx.problem(f"{node.label}: /_/health did not say writable true again after its disk was freed")
         ctx.sleep(ctx.settings["hold_s"])
+    check_error_lines_bounded(ctx, node)
     _, wall = ctx.node_fault("kill -9 after full disk", node)
     node.kill9()
     ctx.expect_down(node, wall, into=ctx.data.setdefault("kill_detect_s", []))
     ctx.restart(node)
+
+
+def node_writable(node):
+    """The node's "writable" in /_/health, or None if it does not answer."""
+    health = node.health()
+    return None if health is None else health.get("writable")
+
+
+def check_error_lines_bounded(ctx, node):
+    """A full disk is logged when it starts, then at most once per 10 s: not once per refused write."""
+    errors = sum(1 for line in node.log_text().splitlines() if " ERROR " in line)
+    bound = 3 * ctx.cycles
+    ctx.result.notes.append(f"{node.label} logged {errors} ERROR lines over {ctx.cycles} full-disk cycles")
+    if errors > bound:
+        ctx.problem(f"{node.label}: {errors} ERROR lines over {ctx.cycles} full-disk cycles (at most {bound}: "
+                    f"the first failure of each, then one summary per 10 s)")
 
 
 def probe_key(ctx, node):
