@@ -10,9 +10,14 @@
 //   - a line ends with LF, optionally preceded by CR; a bare CR elsewhere is an error;
 //   - empty lines before the request line are skipped;
 //   - request line `METHOD SP origin-form SP HTTP/1.x`, at most `Limits.requestLineBytesMax`;
+//     the version is read before the target, so any other version, the HTTP/2 preface
+//     `PRI * HTTP/2.0` included, gets 505 (and the connection closes, as after every failure);
 //   - header block at most `Limits.headerBytesMax` bytes and `Limits.headerFieldsMax` fields;
 //   - no folded lines, no space before a colon, no control bytes in values;
-//   - Content-Length only (at most `Limits.bodyBytesMax`); Transfer-Encoding is refused (501).
+//   - HTTP/1.1 needs exactly one Host header (RFC 9112 section 3.2), HTTP/1.0 none;
+//   - `Connection` is a token list: `close` anywhere in it (or in any Connection line) wins;
+//   - Content-Length only (digits, leading zeros allowed, at most `Limits.bodyBytesMax`);
+//     Transfer-Encoding is refused (501).
 
 public enum HTTPMethod: UInt8, Sendable {
     case get, head, put, delete, post, options, patch, trace, connect, other
@@ -164,29 +169,33 @@ private enum RequestLine {
         guard index > targetStart, index < end, buffer[index] == ASCII.space else {
             return HTTPParseFailure(.badRequest, "The request target is empty or has a space or control byte.")
         }
+        if let failure = parseVersion(buffer, start: index + 1, end: end, into: &head) { return failure }
         guard buffer[targetStart] == ASCII.slash else {
             return HTTPParseFailure(.badRequest, "The request target must start with '/'.")
         }
         head.target = targetStart..<index
-        return parseVersion(buffer, start: index + 1, end: end, into: &head)
+        return nil
     }
 
-    private static let http1Prefix: [UInt8] = Array("HTTP/1.".utf8)
+    private static let httpPrefix: [UInt8] = Array("HTTP/".utf8)
 
+    /// `HTTP/1.1` or `HTTP/1.0`; another well-formed `HTTP/D` or `HTTP/D.D` gets 505.
     private static func parseVersion(_ buffer: [UInt8], start: Int, end: Int, into head: inout HTTPRequestHead) -> HTTPParseFailure? {
         let length = end - start
-        if length == 8, ASCII.equals(buffer, start..<start + 7, http1Prefix) {
+        guard length >= 6, ASCII.equals(buffer, start..<start + 5, httpPrefix), ASCII.isDigit(buffer[start + 5]) else {
+            return HTTPParseFailure(.badRequest, "The HTTP version is malformed.")
+        }
+        let hasMinor = length == 8 && buffer[start + 6] == ASCII.dot && ASCII.isDigit(buffer[start + 7])
+        guard length == 6 || hasMinor else { return HTTPParseFailure(.badRequest, "The HTTP version is malformed.") }
+        if hasMinor && buffer[start + 5] == ASCII.digit1 {
             switch buffer[start + 7] {
             case ASCII.digit1: head.isHTTP10 = false; head.isKeepAlive = true; return nil
             case ASCII.digit0: head.isHTTP10 = true; head.isKeepAlive = false; return nil
             default: break
             }
         }
-        if length == 8, ASCII.equals(buffer, start..<start + 5, Array("HTTP/".utf8)),
-           ASCII.isDigit(buffer[start + 5]), buffer[start + 6] == ASCII.dot, ASCII.isDigit(buffer[start + 7]) {
-            return HTTPParseFailure(.httpVersionNotSupported, "Only HTTP/1.0 and HTTP/1.1 are spoken here.")
-        }
-        return HTTPParseFailure(.badRequest, "The HTTP version is malformed.")
+        return HTTPParseFailure(.httpVersionNotSupported, "This server speaks HTTP/1.1 and HTTP/1.0 only (not HTTP/2): "
+                                + "send the request as HTTP/1.1, for example with curl --http1.1.")
     }
 
     private static let methods: [(HTTPMethod, [UInt8])] = [
@@ -205,12 +214,16 @@ private enum RequestLine {
 private struct HeaderFields {
     private var fieldCount = 0
     private var sawContentLength = false
+    private var sawHost = false
+    /// A `close` token was seen: no later `keep-alive` token may undo it.
+    private var sawClose = false
 
     private static let contentLength: [UInt8] = Array("content-length".utf8)
     private static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)
     private static let clusterToken: [UInt8] = Array("x-cluster-token".utf8)
     private static let expect: [UInt8] = Array("expect".utf8)
+    private static let host: [UInt8] = Array("host".utf8)
     private static let close: [UInt8] = Array("close".utf8)
     private static let keepAlive: [UInt8] = Array("keep-alive".utf8)
     private static let continue100: [UInt8] = Array("100-continue".utf8)
@@ -222,6 +235,9 @@ private struct HeaderFields {
             if line.content.isEmpty { break }
             if let failure = parseField(buffer, line.content, into: &head) { return failure }
             lineStart = line.next
+        }
+        guard sawHost || head.isHTTP10 else {
+            return HTTPParseFailure(.badRequest, "An HTTP/1.1 request must have a Host header (RFC 9112, section 3.2).")
         }
         return nil
     }
@@ -263,6 +279,9 @@ private struct HeaderFields {
             applyConnection(buffer, value, into: &head)
         case 15 where ASCII.equalsIgnoringCase(buffer, name, Self.clusterToken):
             head.clusterToken = value
+        case 4 where ASCII.equalsIgnoringCase(buffer, name, Self.host):
+            guard !sawHost else { return HTTPParseFailure(.badRequest, "The request has more than one Host header.") }
+            sawHost = true
         case 6 where ASCII.equalsIgnoringCase(buffer, name, Self.expect):
             guard ASCII.equalsIgnoringCase(buffer, value, Self.continue100) else {
                 return HTTPParseFailure(.expectationFailed, "Only 'Expect: 100-continue' is understood.")
@@ -274,16 +293,14 @@ private struct HeaderFields {
         return nil
     }
 
+    /// Digits, leading zeros allowed (`007` is 7). The value stops growing once past the body
+    /// limit, so no number of digits can overflow it.
     private mutating func parseContentLength(_ buffer: [UInt8], _ value: Range<Int>, into head: inout HTTPRequestHead) -> HTTPParseFailure? {
-        guard !value.isEmpty, value.count <= 10 else {
-            return value.isEmpty
-                ? HTTPParseFailure(.badRequest, "Content-Length is empty.")
-                : HTTPParseFailure(.payloadTooLarge, "The body is larger than \(Limits.bodyBytesMax) bytes.")
-        }
+        guard !value.isEmpty else { return HTTPParseFailure(.badRequest, "Content-Length is empty.") }
         var length = 0
         for index in value {
             guard ASCII.isDigit(buffer[index]) else { return HTTPParseFailure(.badRequest, "Content-Length is not a number.") }
-            length = length * 10 + Int(buffer[index] - ASCII.digit0)
+            if length <= Limits.bodyBytesMax { length = length * 10 + Int(buffer[index] - ASCII.digit0) }
         }
         if sawContentLength, length != head.contentLength {
             return HTTPParseFailure(.badRequest, "Content-Length is given twice with different values.")
@@ -295,16 +312,18 @@ private struct HeaderFields {
             : nil
     }
 
-    /// `Connection` is a comma-separated token list; only `close` and `keep-alive` matter.
-    private func applyConnection(_ buffer: [UInt8], _ value: Range<Int>, into head: inout HTTPRequestHead) {
+    /// `Connection` is a comma-separated token list, case-insensitive; only `close` and
+    /// `keep-alive` matter, and `close` wins wherever it stands.
+    private mutating func applyConnection(_ buffer: [UInt8], _ value: Range<Int>, into head: inout HTTPRequestHead) {
         var tokenStart = value.lowerBound
         while tokenStart < value.upperBound {
             var tokenEnd = tokenStart
             while tokenEnd < value.upperBound, buffer[tokenEnd] != ASCII.comma { tokenEnd += 1 }
             let token = trimmedValue(buffer, tokenStart..<tokenEnd) ?? tokenStart..<tokenStart
-            if ASCII.equalsIgnoringCase(buffer, token, Self.close) { head.isKeepAlive = false }
+            if ASCII.equalsIgnoringCase(buffer, token, Self.close) { sawClose = true }
             else if ASCII.equalsIgnoringCase(buffer, token, Self.keepAlive) { head.isKeepAlive = true }
             tokenStart = tokenEnd + 1
         }
+        if sawClose { head.isKeepAlive = false }
     }
 }
