@@ -3,8 +3,9 @@
 // Properties checked on every input (a violation traps, so libFuzzer reports it):
 //   - parsing the input whole and split in two (at a point derived from the input) agree;
 //   - a parsed head's ranges lie inside the input;
-//   - whatever a request is interpreted as, a stored long URL has no control byte or space
-//     (nothing can reach a header line) and a short name is valid.
+//   - whatever a request is interpreted as, a stored long URL passes the standard rules and
+//     has no control byte or space, its Location form holds no byte a URI may not hold raw
+//     (nothing can break or smuggle into a header line), and a short name is valid.
 // Built by scripts/fuzz.bash together with Sources/LinkRingCore (one module).
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -21,10 +22,12 @@ public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(second == result, "split parse differs from whole parse")
     guard case .head(let head) = result else { return 0 }
     precondition(head.target.lowerBound >= start && head.target.upperBound <= bytes.count && head.bodyStart <= bytes.count)
-    switch PublicRequest.interpret(head, bytes) {
+    switch PublicRequest.interpret(head, bytes, rules: .standard) {
     case .put(let pair):
-        precondition(KeyValidation.problem(short: pair.short) == nil && KeyValidation.problem(long: pair.long) == nil)
+        precondition(KeyValidation.problem(short: pair.short) == nil && LongURLRules.standard.problem(pair.long) == nil)
         precondition(!pair.long.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf || $0 == ASCII.space }))
+        let location = LocationBytes.encoded(pair.long)
+        precondition(!location.contains(where: { $0 <= ASCII.space || $0 >= ASCII.del || $0 == ASCII.quote || $0 == ASCII.lessThan }))
     case .get(let short, _), .delete(let short):
         precondition(KeyValidation.problem(short: short) == nil)
     case .operatorRoute(let path, let query):

@@ -6,10 +6,13 @@ public enum ASCII {
     public static let cr: UInt8 = 0x0D
     public static let space: UInt8 = 0x20
     public static let quote: UInt8 = 0x22
+    public static let hash: UInt8 = 0x23
     public static let percent: UInt8 = 0x25
     public static let ampersand: UInt8 = 0x26
     public static let apostrophe: UInt8 = 0x27
+    public static let plus: UInt8 = 0x2B
     public static let comma: UInt8 = 0x2C
+    public static let minus: UInt8 = 0x2D
     public static let dot: UInt8 = 0x2E
     public static let slash: UInt8 = 0x2F
     public static let digit0: UInt8 = 0x30
@@ -19,7 +22,10 @@ public enum ASCII {
     public static let equals: UInt8 = 0x3D
     public static let greaterThan: UInt8 = 0x3E
     public static let questionMark: UInt8 = 0x3F
+    public static let at: UInt8 = 0x40
+    public static let leftBracket: UInt8 = 0x5B
     public static let backslash: UInt8 = 0x5C
+    public static let rightBracket: UInt8 = 0x5D
     public static let del: UInt8 = 0x7F
 
     @inline(__always) public static func isDigit(_ byte: UInt8) -> Bool { byte &- digit0 < 10 }

@@ -6,8 +6,9 @@
 //          either, when the node holds a NEWER version of S → 409 with X-Version: that version
 //
 // V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
-// no re-encoding (which could push a request line past its limit); it is validated as the
-// public rules say.
+// no re-encoding (which could push a request line past its limit) and is never decoded; it
+// must pass the node's own `LongURLRules` (its `--allowed-schemes`, which must agree with the
+// proxy's), so a node stores nothing its public PUT would refuse.
 
 public enum InternalRequest: Sendable, Equatable {
     case read(key: [UInt8])
@@ -16,7 +17,7 @@ public enum InternalRequest: Sendable, Equatable {
     private static let versionPrefix: [UInt8] = Array("v=".utf8)
 
     public static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
-                             body: Range<Int> = 0..<0) -> Result<InternalRequest, HTTPParseFailure> {
+                             body: Range<Int> = 0..<0, rules: LongURLRules) -> Result<InternalRequest, HTTPParseFailure> {
         guard let query else { return .failure(HTTPParseFailure(.badRequest, "The internal route needs a query.")) }
         switch method {
         case .get, .head:
@@ -32,7 +33,7 @@ public enum InternalRequest: Sendable, Equatable {
             }
             guard method == .put else { return .success(.write(LogRecord(version: version, op: .delete, key: key))) }
             let value = Array(buffer[body])
-            if let problem = KeyValidation.problem(long: value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
+            if let problem = rules.problem(value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
             return .success(.write(LogRecord(version: version, op: .put, key: key, value: value)))
         default:
             return .failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are GET, PUT, DELETE."))

@@ -15,6 +15,8 @@ public struct NodeOptions: Sendable {
     public var fsync = FsyncPolicy.always
     public var skipCorrupt = false
     public var clusterToken: [UInt8]? = nil
+    /// What a long URL must be to be stored (`--allowed-schemes`).
+    public var urlRules = LongURLRules.standard
     public var limits = ServerLimits()
     public var logging = LoggingOptions()
     /// The cluster's hosts file, and this node's own entry in it.
@@ -51,6 +53,7 @@ public struct NodeOptions: Sendable {
         .value("vnodes", "N", "virtual nodes per node; must match the proxy (default 64)"),
         .value("sync-interval-ms", "MS", "anti-entropy period with peers (default 5000)"),
         .value("peer-timeout-ms", "MS", "time-out of a request to a peer during repair (default 5000)"),
+        LongURLRules.optionSpec,
         .value("max-connections", "N", "client connections served at once (default 10000)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
@@ -91,6 +94,7 @@ public struct NodeOptions: Sendable {
         options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: 2...1000)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         options.skew = try VersionSkew.parse(parsed)
+        options.urlRules = try LongURLRules.fromOptions(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
         try options.readCluster(parsed, readFile: readFile)

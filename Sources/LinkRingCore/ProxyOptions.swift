@@ -30,6 +30,8 @@ public struct ProxyOptions: Sendable {
     /// Command run (with HOST and PORT appended) to restart a node down longer than `restartAfterMs`.
     public var restartCommand: String? = nil
     public var restartAfterMs: UInt64 = 5_000
+    /// What a long URL must be to be stored (`--allowed-schemes`).
+    public var urlRules = LongURLRules.standard
     public var limits = ServerLimits()
     public var logging = LoggingOptions()
 
@@ -53,6 +55,7 @@ public struct ProxyOptions: Sendable {
         .value("queue-max", "N", "requests waiting per node before failing over (default 1024)"),
         .value("restart-command", "CMD", "run as CMD HOST PORT for a node down too long (default: none)"),
         .value("restart-after-ms", "MS", "down time before the restart command runs (default 5000)"),
+        LongURLRules.optionSpec,
         .value("max-connections", "N", "client connections served at once (default 10000)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
@@ -82,6 +85,7 @@ public struct ProxyOptions: Sendable {
         options.skew = try VersionSkew.parse(parsed)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         if let command = parsed.string("restart-command"), !command.isEmpty { options.restartCommand = command }
+        options.urlRules = try LongURLRules.fromOptions(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
         return options

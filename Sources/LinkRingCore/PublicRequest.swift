@@ -6,7 +6,8 @@
 //   anything else             → .reject(400 or 405 with the reason)
 //
 // A path with a second `/` is an operator or internal route, so it can never collide with a
-// short name (short names cannot contain `/`). The query of `GET /S?…` is ignored.
+// short name (short names cannot contain `/`). The query of `GET /S?…` is ignored. A PUT's
+// long URL must pass the process's `LongURLRules` (its `--allowed-schemes`).
 
 public enum PublicRequest: Sendable, Equatable {
     case get(short: [UInt8], isHead: Bool)
@@ -18,7 +19,7 @@ public enum PublicRequest: Sendable, Equatable {
 
     public static let allowedMethods = "GET, HEAD, PUT, DELETE"
 
-    public static func interpret(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> PublicRequest {
+    public static func interpret(_ head: HTTPRequestHead, _ buffer: [UInt8], rules: LongURLRules) -> PublicRequest {
         let target = head.target
         var pathEnd = target.lowerBound
         while pathEnd < target.upperBound, buffer[pathEnd] != ASCII.questionMark { pathEnd += 1 }
@@ -30,7 +31,7 @@ public enum PublicRequest: Sendable, Equatable {
         switch head.method {
         case .get, .head: return keyRoute(buffer, path) { .get(short: $0, isHead: head.method == .head) }
         case .delete: return keyRoute(buffer, path) { .delete(short: $0) }
-        case .put: return putRoute(buffer, path: path, query: query)
+        case .put: return putRoute(buffer, path: path, query: query, rules)
         default:
             return .reject(HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allowedMethods)."))
         }
@@ -50,11 +51,11 @@ public enum PublicRequest: Sendable, Equatable {
         }
     }
 
-    private static func putRoute(_ buffer: [UInt8], path: Range<Int>, query: Range<Int>?) -> PublicRequest {
+    private static func putRoute(_ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, _ rules: LongURLRules) -> PublicRequest {
         guard path.isEmpty, let query else {
             return .reject(HTTPParseFailure(.badRequest, "Store a short link with PUT /?short=S&long=L."))
         }
-        switch ShortLongQuery.parse(buffer, query) {
+        switch ShortLongQuery.parse(buffer, query, rules: rules) {
         case .success(let pair): return .put(pair)
         case .failure(let failure): return .reject(failure)
         }

@@ -3,20 +3,25 @@
 // The original server's rule: `short` comes first and runs to the first `&`; `long` runs to the
 // END of the query, so `long=http://x/?a=1&b=2` keeps its own `&`. The other order
 // (`long=…&short=S`) is read by taking the LAST `&short=`: a short name cannot contain `&`, so
-// that split is the only one that leaves a valid name. Both values are percent-decoded, then
-// validated: S is 1–128 bytes of `A–Z a–z 0–9 - _ . ~`; L is 1–4096 bytes with no control byte
-// and no space (so nothing in L can ever break a header line).
+// that split is the only one that leaves a valid name.
+//
+// S is percent-decoded, then must be 1–128 bytes of `A–Z a–z 0–9 - _ . ~`, and not `.` or `..`.
+// L is kept exactly as sent (`?q=a%26b` stays `?q=a%26b`: decoding it would make another URL),
+// unless it arrived wholly percent-encoded, its scheme's colon itself encoded
+// (`https%3A%2F%2F…`, what HTML forms and Python requests' `params=` send): that value is
+// form-decoded once (`%XX` → byte, `+` → space). Then L must pass `LongURLRules`.
 
 public enum PercentDecoding {
-    /// Decodes `%XX` escapes; `+` stays `+`. Nil when a `%` is not followed by two hex digits.
-    public static func decode(_ buffer: [UInt8], _ range: Range<Int>) -> [UInt8]? {
+    /// Decodes `%XX` escapes; `+` stays `+` unless `plusIsSpace` (form encoding). Nil when a
+    /// `%` is not followed by two hex digits.
+    public static func decode(_ buffer: [UInt8], _ range: Range<Int>, plusIsSpace: Bool = false) -> [UInt8]? {
         var output: [UInt8] = []
         output.reserveCapacity(range.count)
         var index = range.lowerBound
         while index < range.upperBound {
             let byte = buffer[index]
             if byte != ASCII.percent {
-                output.append(byte)
+                output.append(plusIsSpace && byte == ASCII.plus ? ASCII.space : byte)
                 index += 1
                 continue
             }
@@ -30,20 +35,34 @@ public enum PercentDecoding {
         return output
     }
 
+    /// True when `buffer[range]` is a wholly percent-encoded URL: a scheme name, then `%3A`.
+    public static func isWhollyEncodedURL(_ buffer: [UInt8], _ range: Range<Int>) -> Bool {
+        let colon = LongURL.schemeNameEnd(buffer, range)
+        return colon > range.lowerBound && colon + 3 <= range.upperBound && buffer[colon] == ASCII.percent
+            && buffer[colon + 1] == ASCII.digit0 + 3 && buffer[colon + 2] | 0x20 == 0x61  // "3A" or "3a"
+    }
+
     /// Encodes every byte that is not unreserved as `%XX` (for building internal queries).
     public static func encode(_ bytes: [UInt8], into output: inout [UInt8]) {
         for byte in bytes {
             if ASCII.isUnreserved(byte) {
                 output.append(byte)
             } else {
-                output.append(ASCII.percent)
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0x0F)])
+                appendEscape(byte, to: &output)
             }
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    /// Appends `%XX` for `byte` (upper-case hex digits).
+    @inline(__always)
+    public static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
+        output.append(ASCII.percent)
+        output.append(hexDigit(byte >> 4))
+        output.append(hexDigit(byte & 0x0F))
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? ASCII.digit0 + value : 0x41 + value - 10 }
 }
 
 public enum KeyValidation {
@@ -54,15 +73,8 @@ public enum KeyValidation {
         for byte in short where !ASCII.isUnreserved(byte) {
             return "The short name may contain only A-Z a-z 0-9 - _ . ~"
         }
-        return nil
-    }
-
-    /// Nil when `long` is a valid long URL, else the reason.
-    public static func problem(long: [UInt8]) -> String? {
-        if long.isEmpty { return "The long URL is empty." }
-        if long.count > Limits.longBytesMax { return "The long URL is longer than \(Limits.longBytesMax) bytes." }
-        for byte in long where ASCII.isControl(byte) || byte == ASCII.space {
-            return "The long URL may not contain spaces or control characters."
+        if short.count <= 2 && short.allSatisfy({ $0 == ASCII.dot }) {
+            return "The short name may not be . or .. (browsers and curl remove such path segments, so it could never be read)."
         }
         return nil
     }
@@ -84,13 +96,14 @@ public enum ShortLongQuery {
     private static let longPrefix: [UInt8] = Array("long=".utf8)
     private static let ampShortPrefix: [UInt8] = Array("&short=".utf8)
 
-    /// Parses `short=S&long=L` or `long=L&short=S` from `buffer[range]` (the part after `?`).
-    public static func parse(_ buffer: [UInt8], _ range: Range<Int>) -> Result<ShortLong, HTTPParseFailure> {
+    /// Parses `short=S&long=L` or `long=L&short=S` from `buffer[range]` (the part after `?`);
+    /// L must pass `rules`.
+    public static func parse(_ buffer: [UInt8], _ range: Range<Int>, rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
         if hasPrefix(buffer, range, shortPrefix) {
-            return parseShortFirst(buffer, range)
+            return parseShortFirst(buffer, range, rules)
         }
         if hasPrefix(buffer, range, longPrefix) {
-            return parseLongFirst(buffer, range)
+            return parseLongFirst(buffer, range, rules)
         }
         return .failure(HTTPParseFailure(.badRequest, "The query must be short=S&long=L."))
     }
@@ -109,7 +122,7 @@ public enum ShortLongQuery {
         return decodeShort(buffer, range.lowerBound + prefix.count..<range.upperBound)
     }
 
-    private static func parseShortFirst(_ buffer: [UInt8], _ range: Range<Int>) -> Result<ShortLong, HTTPParseFailure> {
+    private static func parseShortFirst(_ buffer: [UInt8], _ range: Range<Int>, _ rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
         let shortStart = range.lowerBound + shortPrefix.count
         var ampersand = shortStart
         while ampersand < range.upperBound, buffer[ampersand] != ASCII.ampersand { ampersand += 1 }
@@ -118,27 +131,33 @@ public enum ShortLongQuery {
             return .failure(HTTPParseFailure(.badRequest, "The query must be short=S&long=L (long= is missing)."))
         }
         return combine(decodeShort(buffer, shortStart..<ampersand),
-                       buffer, rest.lowerBound + longPrefix.count..<range.upperBound)
+                       buffer, rest.lowerBound + longPrefix.count..<range.upperBound, rules)
     }
 
-    private static func parseLongFirst(_ buffer: [UInt8], _ range: Range<Int>) -> Result<ShortLong, HTTPParseFailure> {
+    private static func parseLongFirst(_ buffer: [UInt8], _ range: Range<Int>, _ rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
         guard let marker = lastOccurrence(of: ampShortPrefix, in: buffer, range) else {
             return .failure(HTTPParseFailure(.badRequest, "The query must be long=L&short=S (short= is missing)."))
         }
         let short = decodeShort(buffer, marker + ampShortPrefix.count..<range.upperBound)
-        return combine(short, buffer, range.lowerBound + longPrefix.count..<marker)
+        return combine(short, buffer, range.lowerBound + longPrefix.count..<marker, rules)
     }
 
-    private static func combine(_ short: Result<[UInt8], HTTPParseFailure>, _ buffer: [UInt8], _ longRange: Range<Int>) -> Result<ShortLong, HTTPParseFailure> {
+    private static func combine(_ short: Result<[UInt8], HTTPParseFailure>, _ buffer: [UInt8], _ longRange: Range<Int>,
+                                _ rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
         switch short {
         case .failure(let failure): return .failure(failure)
-        case .success(let shortBytes):
-            guard let long = PercentDecoding.decode(buffer, longRange) else {
-                return .failure(HTTPParseFailure(.badRequest, "The long URL has an invalid percent-escape."))
-            }
-            if let problem = KeyValidation.problem(long: long) { return .failure(HTTPParseFailure(.badRequest, problem)) }
-            return .success(ShortLong(short: shortBytes, long: long))
+        case .success(let shortBytes): return readLong(buffer, longRange, rules).map { ShortLong(short: shortBytes, long: $0) }
         }
+    }
+
+    /// L as sent, or form-decoded once when it arrived wholly percent-encoded; then checked.
+    static func readLong(_ buffer: [UInt8], _ range: Range<Int>, _ rules: LongURLRules) -> Result<[UInt8], HTTPParseFailure> {
+        let isEncoded = PercentDecoding.isWhollyEncodedURL(buffer, range)
+        guard let long = isEncoded ? PercentDecoding.decode(buffer, range, plusIsSpace: true) : Array(buffer[range]) else {
+            return .failure(HTTPParseFailure(.badRequest, "The long URL arrived percent-encoded but has an invalid percent-escape."))
+        }
+        if let problem = rules.problem(long, arrivedPercentEncoded: isEncoded) { return .failure(HTTPParseFailure(.badRequest, problem)) }
+        return .success(long)
     }
 
     static func decodeShort(_ buffer: [UInt8], _ range: Range<Int>) -> Result<[UInt8], HTTPParseFailure> {

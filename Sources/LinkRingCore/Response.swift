@@ -4,7 +4,9 @@
 // `Content-Type`, an exact `Content-Length`, and `Connection: close` when the connection ends
 // after it (or `Connection: keep-alive` for an HTTP/1.0 client that asked to keep it). A HEAD
 // answer has the headers of the GET answer and no body. The 307 redirect, the hot path, is
-// written straight into the buffer without building its body first.
+// written straight into the buffer without building its body first: one scan of the URL
+// (`LocationBytes`) finds what its body needs HTML-escaped and what its Location header needs
+// percent-encoded; a URL with neither (the common case) is copied whole, with no allocation.
 
 public struct ResponseContext: Sendable {
     /// The 29 bytes of the current `Date` value.
@@ -36,14 +38,16 @@ public enum Response {
     private static let redirectBodyMiddle: StaticString = "\">"
     private static let redirectBodyEnd: StaticString = "</a></p></body></html>\n"
 
-    /// `307 Temporary Redirect` to `location` (validated: no control bytes, no spaces).
+    /// `307 Temporary Redirect` to `location`: percent-encoded where needed in the header,
+    /// HTML-escaped in the body.
     public static func appendRedirect(to output: inout [UInt8], location: [UInt8], _ context: ResponseContext) {
-        let escapedLength = HTML.escapedLength(location)
+        let scan = LocationBytes.scan(location)
+        let escapedLength = scan.htmlEscapedLength
         let bodyLength = redirectBodyStart.utf8CodeUnitCount + redirectBodyMiddle.utf8CodeUnitCount
             + redirectBodyEnd.utf8CodeUnitCount + 2 * escapedLength
         appendHead(to: &output, .temporaryRedirect, ContentType.html, bodyLength: bodyLength, context) { output in
             output.append("\r\nLocation: ")
-            output.append(contentsOf: location)
+            LocationBytes.appendEncoded(location, scan, to: &output)
         }
         guard !context.isHead else { return }
         output.append(redirectBodyStart)
@@ -136,6 +140,70 @@ public enum Decimal {
                 rest /= 10
             }
             output.append(contentsOf: buffer[position...])
+        }
+    }
+}
+
+/// A URL on its way into a redirect. A Location header may carry only bytes a URI may hold
+/// raw (RFC 3986: unreserved, reserved and `%`); every other byte — controls, space, `"`, `<`,
+/// `>`, `\`, `^`, backquote, `{`, `|`, `}`, DEL and every byte from 0x80 (so invalid UTF-8 too) —
+/// goes out as `%XX`, as a browser would send it. `%` itself stays: the URL is not re-encoded.
+public enum LocationBytes {
+    public struct Scan: Sendable, Equatable {
+        /// The URL's length once HTML-escaped (for the body).
+        public var htmlEscapedLength: Int
+        /// How many of its bytes the Location header must percent-encode.
+        public var uriUnsafeBytes: Int
+    }
+
+    @inline(__always)
+    public static func scan(_ url: [UInt8]) -> Scan {
+        var htmlExtraBytes = 0
+        var uriUnsafeBytes = 0
+        for byte in url {
+            let kind = kind(of: byte)
+            htmlExtraBytes &+= Int(kind & htmlExtraMask)
+            uriUnsafeBytes &+= Int(kind >> uriUnsafeShift)
+        }
+        return Scan(htmlEscapedLength: url.count + htmlExtraBytes, uriUnsafeBytes: uriUnsafeBytes)
+    }
+
+    /// Appends `url` with its URI-unsafe bytes as `%XX`; whole when `scan` found none.
+    @inline(__always)
+    public static func appendEncoded(_ url: [UInt8], _ scan: Scan, to output: inout [UInt8]) {
+        if scan.uriUnsafeBytes == 0 { return output.append(contentsOf: url) }
+        output.reserveCapacity(output.count + url.count + 2 * scan.uriUnsafeBytes)
+        for byte in url {
+            if kind(of: byte) >> uriUnsafeShift == 0 {
+                output.append(byte)
+            } else {
+                PercentDecoding.appendEscape(byte, to: &output)
+            }
+        }
+    }
+
+    /// The percent-encoded form alone (for tests and logs).
+    public static func encoded(_ url: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        appendEncoded(url, scan(url), to: &output)
+        return output
+    }
+
+    private static let htmlExtraMask: UInt8 = 0b0111
+    private static let uriUnsafeShift: UInt8 = 3
+    private static let uriUnsafe: UInt8 = 1 << 3
+
+    /// Bits 0–2: the bytes an HTML entity adds (`&amp;` 4, `&lt;` 3, `&quot;` 5, `&#39;` 4);
+    /// bit 3: the byte may not appear raw in a URI. A switch of constants, which the compiler
+    /// turns into a table in the binary (no lazy global on the hot path).
+    @inline(__always)
+    private static func kind(of byte: UInt8) -> UInt8 {
+        switch byte {
+        case 0x26, 0x27: 4                         // & '
+        case 0x22: 5 | uriUnsafe                   // "
+        case 0x3C, 0x3E: 3 | uriUnsafe             // < >
+        case 0x00...0x20, 0x5C, 0x5E, 0x60, 0x7B...0x7D, 0x7F...0xFF: uriUnsafe
+        default: 0
         }
     }
 }

@@ -39,7 +39,8 @@ enum NodeProcess {
         if let ring { index.partition(by: ring) }
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
-        let service = NodeService(index: index, origin: origin, skew: options.skew, clusterToken: options.clusterToken, fsync: options.fsync)
+        let service = NodeService(index: index, origin: origin, skew: options.skew, clusterToken: options.clusterToken, fsync: options.fsync,
+                                  urlRules: options.urlRules)
         let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
         server.accessLog = logFiles.accessLog
         let bound = try server.start(host: options.listen.host, port: options.listen.port)

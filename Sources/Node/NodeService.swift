@@ -45,15 +45,19 @@ final class NodeService: HTTPRequestHandler {
     /// Set when the node has a cluster token; nil leaves every route open.
     private let tokenGate: ClusterTokenGate?
     private let fsync: FsyncPolicy
+    /// What a long URL must be to be stored, by a public PUT or an internal one alike.
+    private let urlRules: LongURLRules
     var commitLog: CommitLog!
     var server: HTTPServer!
 
-    init(index: KeyValueIndex, origin: UInt64, skew: VersionSkew, clusterToken: [UInt8]?, fsync: FsyncPolicy) {
+    init(index: KeyValueIndex, origin: UInt64, skew: VersionSkew, clusterToken: [UInt8]?, fsync: FsyncPolicy,
+         urlRules: LongURLRules) {
         self.index = index
         self.clock = HybridClock(origin: origin, skew: skew)
         self.skew = skew
         self.tokenGate = clusterToken.map { ClusterTokenGate(token: $0) }
         self.fsync = fsync
+        self.urlRules = urlRules
         observeStoredVersions()
     }
 
@@ -88,7 +92,7 @@ final class NodeService: HTTPRequestHandler {
         if let tokenGate, !tokenGate.admits(head, buffer) {
             return connection.respondFailure(ClusterTokenGate.refusal)
         }
-        switch PublicRequest.interpret(head, buffer) {
+        switch PublicRequest.interpret(head, buffer, rules: urlRules) {
         case .get(let short, _):
             if let value = index.lookup(short)?.value {
                 connection.respondRedirect(location: value)
@@ -195,7 +199,7 @@ final class NodeService: HTTPRequestHandler {
         guard ASCII.equals(buffer, path, Self.kvPath) else {
             return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
         }
-        switch InternalRequest.parse(head.method, buffer, query: query, body: body) {
+        switch InternalRequest.parse(head.method, buffer, query: query, body: body, rules: urlRules) {
         case .success(let request): perform(request, on: connection)
         case .failure(let failure): connection.respondFailure(failure)
         }

@@ -9,7 +9,8 @@
 //        version, e.g. another proxy's) re-mints the write above it and sends it again, unless
 //        that version is more than --clock-skew-ms ahead of this proxy's clock; a 422 (this
 //        proxy's version is that far ahead of the node's clock) is logged as an error: either
-//        way the clocks disagree, and the client gets a 503 that says so (VersionRules.swift)
+//        way the clocks disagree, and the client gets a 503 that says so (VersionRules.swift); 400
+//        from every replica that answered (their --allowed-schemes refuse it) ─▶ 400
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
@@ -41,7 +42,7 @@ final class ProxyService: HTTPRequestHandler {
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
         let timer = RequestTimer(method: head.method, startedNs: MonotonicClock.nowNs())
-        switch PublicRequest.interpret(head, buffer) {
+        switch PublicRequest.interpret(head, buffer, rules: options.urlRules) {
         case .get(let short, _):
             read(short, on: connection, timer)
         case .put(let pair):
@@ -155,6 +156,7 @@ final class ProxyService: HTTPRequestHandler {
                     fanOut.failed(skew: true)
                     self.metrics.skewRefusals += 1
                     self.logSkew("\(node.address) refuses this proxy's versions: \(String(decoding: body.prefix(300), as: UTF8.self))")
+                case .answered(400, _, _, _): fanOut.refused()  // its --allowed-schemes differ from ours
                 default: fanOut.failed()
                 }
                 if fanOut.isDone { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
@@ -186,7 +188,11 @@ final class ProxyService: HTTPRequestHandler {
             again.version = nextVersion()
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
         }
-        if fanOut.failures > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        if fanOut.failures + fanOut.refusals > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        if fanOut.acknowledgements == 0 && fanOut.refusals > 0 {
+            answer.respondFailure(HTTPParseFailure(.badRequest, Self.refusedByNodes))
+            return metrics.finish(timer, status: 400)
+        }
         guard fanOut.acknowledgements > 0 else {
             if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
@@ -203,6 +209,9 @@ final class ProxyService: HTTPRequestHandler {
             metrics.finish(timer, status: 404)
         }
     }
+
+    static let refusedByNodes = "The nodes refused this write although the proxy accepted it "
+        + "(their --allowed-schemes must agree with the proxy's)."
 
     private func operationName(_ record: LogRecord) -> String { record.op == .put ? "PUT" : "DELETE" }
 
@@ -242,6 +251,7 @@ final class WriteFanOut {
     private var waiting: Int
     private(set) var acknowledgements = 0
     private(set) var failures = 0
+    private(set) var refusals = 0
     /// Some replica had a live value (for DELETE's 200 or 404), in this or an earlier attempt.
     private(set) var existed: Bool
     /// The highest version a replica said it already holds (409), if any did.
@@ -272,6 +282,12 @@ final class WriteFanOut {
         waiting -= 1
         failures += 1
         if skew { skewRefusals += 1 }
+    }
+
+    /// A replica answered 400: its rules refuse what the proxy's accepted.
+    func refused() {
+        waiting -= 1
+        refusals += 1
     }
 }
 

@@ -20,14 +20,14 @@ let date = HTTPDate.format(unixSeconds: 1_795_563_656)
 
 @Suite("Responses")
 struct ResponseTests {
-    @Test("a redirect has Location, an exact Content-Length and an escaped body")
+    @Test("a redirect has Location (percent-encoded where needed), an exact Content-Length and an escaped body")
     func redirect() throws {
         var output: [UInt8] = []
         let location = bytes("http://x/?a=1&b=<2>\"'")
         Response.appendRedirect(to: &output, location: location, ResponseContext(date: date, isKeepAlive: true))
         let head = try #require(parseResponse(output))
         #expect(head.status == 307 && head.end == output.count && head.isKeepAlive)
-        #expect(header("Location", in: head, output) == "http://x/?a=1&b=<2>\"'")
+        #expect(header("Location", in: head, output) == "http://x/?a=1&b=%3C2%3E%22'", "< > \" are percent-encoded")
         #expect(header("Content-Type", in: head, output) == "text/html; charset=utf-8")
         #expect(header("Server", in: head, output) == "linkring")
         let body = String(decoding: output[head.body], as: UTF8.self)
