@@ -39,6 +39,7 @@ binaries_given="${LINKRING_BIN_DIR:+yes}"
 : "${LINKRING_RUN_DIR:=$LINKRING_ROOT/run}"
 : "${LINKRING_BIN_DIR:=$LINKRING_ROOT/.build/release}"
 : "${LINKRING_CLUSTER_TOKEN:=}"
+: "${LINKRING_ALLOWED_SCHEMES:=}"
 : "${LINKRING_NODE_ARGS:=}"
 : "${LINKRING_PROXY_ARGS:=}"
 : "${LINKRING_RESTART_NODES:=1}"
@@ -54,7 +55,7 @@ LINKRING_BIN_DIR="$(realpath -m "$LINKRING_BIN_DIR")"
 : "${LINKRING_CLUSTER_TOKEN_FILE:=$LINKRING_RUN_DIR/cluster-token}"
 LINKRING_CLUSTER_TOKEN_FILE="$(realpath -m "$LINKRING_CLUSTER_TOKEN_FILE")"
 export LINKRING_HOSTS LINKRING_PROXY LINKRING_RUN_DIR LINKRING_BIN_DIR LINKRING_CLUSTER_TOKEN LINKRING_CLUSTER_TOKEN_FILE \
-    LINKRING_NODE_ARGS LINKRING_PROXY_ARGS LINKRING_RESTART_NODES LINKRING_SSH_USER \
+    LINKRING_ALLOWED_SCHEMES LINKRING_NODE_ARGS LINKRING_PROXY_ARGS LINKRING_RESTART_NODES LINKRING_SSH_USER \
     LINKRING_SSH_KEY LINKRING_SSH_OPTS LINKRING_REMOTE_DIR LINKRING_START_TIMEOUT_S \
     LINKRING_STOP_TIMEOUT_S
 
@@ -234,10 +235,12 @@ $(tail -n 5 "$err")"
     die "$what (pid $pid) did not report 'listening on' within ${LINKRING_START_TIMEOUT_S}s; see $err"
 }
 
-# extra_args VALUE: sets EXTRA_ARGS to the cluster token file option and the words of VALUE.
+# extra_args VALUE: sets EXTRA_ARGS to the options every process of the cluster must share (the
+# cluster token file, the allowed schemes of long URLs) and the words of VALUE.
 extra_args() {
     local words
     EXTRA_ARGS=(--cluster-token-file "$LINKRING_CLUSTER_TOKEN_FILE")
+    [ -z "$LINKRING_ALLOWED_SCHEMES" ] || EXTRA_ARGS+=(--allowed-schemes "$LINKRING_ALLOWED_SCHEMES")
     read -ra words <<<"$1"
     EXTRA_ARGS+=("${words[@]}")
 }
@@ -367,6 +370,7 @@ run_remote() {
     command="[ -f $(printf '%q' "$dir/scripts/$script") ] || { echo $(printf '%q' "nothing deployed in $dir"); exit 0; }; "
     command+="$(printf '%q ' env LINKRING_REMOTE_SIDE=1 "LINKRING_RUN_DIR=$dir/run" \
         "LINKRING_BIN_DIR=$dir/bin" "LINKRING_HOSTS=$dir/hosts.txt" \
+        "LINKRING_ALLOWED_SCHEMES=$LINKRING_ALLOWED_SCHEMES" \
         "LINKRING_NODE_ARGS=$LINKRING_NODE_ARGS" \
         "LINKRING_START_TIMEOUT_S=$LINKRING_START_TIMEOUT_S" "LINKRING_STOP_TIMEOUT_S=$LINKRING_STOP_TIMEOUT_S" \
         bash "$dir/scripts/$script" "$@")"
