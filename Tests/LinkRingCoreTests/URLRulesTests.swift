@@ -203,6 +203,7 @@ struct LocationEncodingTests {
             let encoded = LocationBytes.encoded(url)
             #expect(encoded.allSatisfy { allowed.contains($0) }, "byte \(value)")
             #expect(allowed.contains(UInt8(value)) == (encoded == url), "byte \(value) is encoded only when it must be")
+            #expect(LocationBytes.scan(url).htmlEscapedLength == HTML.escapedLength(url), "byte \(value): the body's length")
             if UInt8(value) != ASCII.percent {
                 #expect(PercentDecoding.decode(encoded, 0..<encoded.count) == url, "byte \(value) round trip")
             }
