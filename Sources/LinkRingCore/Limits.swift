@@ -14,7 +14,7 @@ public enum Limits {
     public static let bodyBytesMax = 64 * 1024
     /// Short name, after percent-decoding.
     public static let shortBytesMax = 128
-    /// Long URL, after percent-decoding.
+    /// Long URL as stored: as sent, or once decoded when it arrived wholly percent-encoded.
     public static let longBytesMax = 4096
     /// Input a connection buffers (pipelined requests) before it stops reading from its socket.
     public static let connectionInputBytesMax = 256 * 1024
