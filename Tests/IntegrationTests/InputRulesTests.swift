@@ -57,12 +57,12 @@ struct InputRulesTests {
 
     @Test("through the proxy: dangerous links get 400 and reach no node; Locations are exact")
     func throughProxy() throws {
-        let cluster = try TestCluster(nodeCount: 2)
+        let cluster = try TestCluster(nodeCount: 2, clusterToken: "input-rules-token")
         let client = try TestClient(port: cluster.proxy.port)
         try expectDangerousLinksRefused(client)
         for index in dangerousLinks.indices {
-            for port in cluster.ports {
-                #expect(try request(port, "GET", "/_/kv?short=d\(index)").status == 404, "node \(port) holds d\(index)")
+            for node in cluster.ports.indices {
+                #expect(try cluster.nodeRequest(node, "GET", "/_/kv?short=d\(index)").status == 404, "node \(node) holds d\(index)")
             }
         }
         try expectLocationsExact(client)
@@ -70,13 +70,13 @@ struct InputRulesTests {
 
     @Test("nodes with a narrower --allowed-schemes than the proxy's refuse, and the proxy answers 400")
     func disagreeingSchemes() throws {
-        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--allowed-schemes", "https"])
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--allowed-schemes", "https"], clusterToken: "input-rules-token")
         let client = try TestClient(port: cluster.proxy.port)
         #expect(try client.request("PUT", "/?short=s&long=https://x.example/").status == 200)
         let refused = try client.request("PUT", "/?short=p&long=http://x.example/")
         #expect(refused.status == 400 && refused.body.contains("--allowed-schemes"), "\(refused.body)")
         #expect(try client.request("GET", "/p").status == 404)
-        let direct = try request(cluster.ports[0], "PUT", "/?short=p&long=http://x.example/")
+        let direct = try cluster.nodeRequest(0, "PUT", "/?short=p&long=http://x.example/")
         #expect(direct.status == 400 && direct.body.contains("must start with https:// and name a host"))
     }
 
