@@ -28,6 +28,7 @@ let package = Package(
         .executableTarget(name: "Proxy", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"]),
         .testTarget(name: "LinkRingCoreTests", dependencies: ["LinkRingCore"]),
         .testTarget(name: "LinkRingUVTests", dependencies: ["LinkRingUV"]),
+        .testTarget(name: "LinkRingServerTests", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["LinkRingCore"]),
     ]
 )
