@@ -50,7 +50,6 @@ public struct NodeHealth: Sendable {
     public private(set) var state = NodeState.unknown
     public private(set) var readiness = NodeReadiness.unknown
     public private(set) var consecutiveFailures = 0
-    public private(set) var lastSuccessMs: UInt64? = nil
     public private(set) var lastPingMs: UInt64? = nil
     public private(set) var lastRoundTripMs: UInt64? = nil
     /// When the state last changed.
@@ -90,7 +89,6 @@ public struct NodeHealth: Sendable {
     @discardableResult
     public mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
         consecutiveFailures = 0
-        lastSuccessMs = nowMs
         if let roundTripMs {
             lastPingMs = nowMs
             lastRoundTripMs = roundTripMs

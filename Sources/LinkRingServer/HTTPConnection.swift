@@ -101,7 +101,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
         self.server = server
         lastActivityMs = server.loop.nowMs
         stream.delegate = self
-        stream.setNoDelay(true)
+        try? stream.setNoDelay(true)  // fails only on a socket already reset: the next read reports it
     }
 
     func start() { stream.startReading() }

@@ -2,14 +2,14 @@
 // what it starts (a node in the background) does not share the parent's signals. stdin and
 // stdout are ignored; stderr is inherited (its messages join the parent's log).
 //
-// The `uv_process_t` is owned like every handle: allocated once, the owner retained into
-// `handle.data`, closed in the exit callback and freed in the close callback.
+// The `uv_process_t` is owned like every handle (OwnedHandle): allocated once, the owner
+// retained into `handle.data`, closed in the exit callback and freed in the close callback.
 
 import CUV
 import Glibc
 
-public final class ChildProcess {
-    private let handle: UnsafeMutablePointer<uv_process_t>
+public final class ChildProcess: HandleOwner {
+    private let handle: OwnedHandle<uv_process_t>
     private var onExit: ((_ status: Int64, _ signal: Int32) -> Void)?
     public let pid: Int32
 
@@ -23,7 +23,6 @@ public final class ChildProcess {
     private init(loop: EventLoop, arguments: [String], onExit: @escaping (Int64, Int32) -> Void) throws {
         precondition(!arguments.isEmpty)
         let processHandle = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
-        handle = processHandle
         self.onExit = onExit
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
@@ -44,29 +43,24 @@ public final class ChildProcess {
                 return uv_spawn(loop.loop, processHandle, &options)
             }
         }
+        // A failed uv_spawn still initialised the handle: it must be closed, then freed.
+        handle = OwnedHandle(adopting: processHandle, asHandle: cuv_process_as_handle)
         guard status == 0 else {
-            // A failed uv_spawn still initialised the handle: it must be closed, then freed.
-            processHandle.pointee.data = nil
-            uv_close(cuv_process_as_handle(processHandle), processClosed)
+            handle.close()
             throw UVError(status, "spawn \(arguments[0])")
         }
         pid = processHandle.pointee.pid
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        handle.retain(self)
     }
 
     fileprivate func exited(status: Int64, signal: Int32) {
         let callback = onExit
         onExit = nil
-        uv_close(cuv_process_as_handle(handle), processClosed)
+        handle.close()
         callback?(status, signal)
     }
 }
 
 private func processExited(_ handle: UnsafeMutablePointer<uv_process_t>?, _ status: Int64, _ signal: Int32) {
     Unmanaged<ChildProcess>.fromOpaque(handle!.pointee.data).takeUnretainedValue().exited(status: status, signal: signal)
-}
-
-private func processClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    if let data = handle!.pointee.data { Unmanaged<ChildProcess>.fromOpaque(data).release() }
-    handle!.deallocate()
 }

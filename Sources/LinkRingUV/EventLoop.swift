@@ -21,12 +21,11 @@ public struct UVError: Error, Sendable, CustomStringConvertible {
     public var message: String { String(cString: uv_strerror(code)) }
     public var description: String { "\(operation): \(message) (\(name))" }
 
-    public var isAddressInUse: Bool { code == Int32(UV_EADDRINUSE.rawValue) }
-    public var isCancelled: Bool { code == Int32(UV_ECANCELED.rawValue) }
     public var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
 }
 
-/// Throws for a negative libuv status; returns non-negative results unchanged.
+/// Throws for a negative libuv status (an operating error); returns non-negative results
+/// unchanged. `mustSucceed` (OwnedHandle.swift) is the other half of the funnel: it traps.
 @discardableResult
 func check(_ status: Int32, _ operation: @autoclosure () -> String) throws -> Int32 {
     if status < 0 { throw UVError(status, operation()) }

@@ -1,71 +1,73 @@
 // Timers, signal watchers and per-iteration check hooks.
 //
-// Each is a `final class` owning one handle allocated once and retained into `handle.data`;
-// the close callback releases it and frees the memory. The action closure is dropped on
-// close, which breaks any cycle between the handle and whoever owns it.
+// Each is a `final class` owning one handle (OwnedHandle: allocated once, the owner retained
+// into `handle.data`, released and freed by the one close callback). The action closure is
+// dropped on close, which breaks any cycle between the handle and whoever owns it.
 
 import CUV
 
 /// A `uv_timer_t`: once after `afterMs`, then every `repeatMs` (0 = once).
-public final class Timer {
-    private let handle: UnsafeMutablePointer<uv_timer_t>
+public final class Timer: HandleOwner {
+    private let handle: OwnedHandle<uv_timer_t>
     private var action: (() -> Void)?
     private var isClosing = false
 
     public init(loop: EventLoop) {
-        handle = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
-        uv_timer_init(loop.loop, handle)
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        do {
+            handle = try OwnedHandle("uv_timer_init", asHandle: cuv_timer_as_handle) { uv_timer_init(loop.loop, $0) }
+        } catch {
+            preconditionFailure("\(error)")  // uv_timer_init cannot fail on a live loop
+        }
+        handle.retain(self)
     }
 
     public func start(afterMs: UInt64, repeatMs: UInt64 = 0, _ action: @escaping () -> Void) {
         guard !isClosing else { return }
         self.action = action
-        uv_timer_start(handle, timerFired, afterMs, repeatMs)
+        mustSucceed(uv_timer_start(handle.pointer, timerFired, afterMs, repeatMs), "uv_timer_start")
     }
 
     public func stop() {
         guard !isClosing else { return }
-        uv_timer_stop(handle)
+        mustSucceed(uv_timer_stop(handle.pointer), "uv_timer_stop")
     }
 
     /// A timer that does not keep the loop alive on its own.
-    public func unref() { uv_unref(cuv_timer_as_handle(handle)) }
+    public func unref() { uv_unref(handle.base) }
 
     public func close() {
         guard !isClosing else { return }
         isClosing = true
         action = nil
-        uv_close(cuv_timer_as_handle(handle), timerClosed)
+        handle.close()
     }
 
     fileprivate func fire() { action?() }
 }
 
 /// A `uv_signal_t` watching one signal.
-public final class SignalWatcher {
-    private let handle: UnsafeMutablePointer<uv_signal_t>
+public final class SignalWatcher: HandleOwner {
+    private let handle: OwnedHandle<uv_signal_t>
     private var action: (() -> Void)?
     private var isClosing = false
 
     public init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) throws {
-        handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
-        uv_signal_init(loop.loop, handle)
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        handle = try OwnedHandle("uv_signal_init", asHandle: cuv_signal_as_handle) { uv_signal_init(loop.loop, $0) }
+        handle.retain(self)
         self.action = action
-        let status = uv_signal_start(handle, signalFired, signal)
+        let status = uv_signal_start(handle.pointer, signalFired, signal)
         if status != 0 {
             close()
             throw UVError(status, "uv_signal_start")
         }
-        uv_unref(cuv_signal_as_handle(handle))
+        uv_unref(handle.base)
     }
 
     public func close() {
         guard !isClosing else { return }
         isClosing = true
         action = nil
-        uv_close(cuv_signal_as_handle(handle), signalClosed)
+        handle.close()
     }
 
     fileprivate func fire() { action?() }
@@ -76,29 +78,32 @@ public final class SignalWatcher {
 }
 
 /// A `uv_check_t`: runs its action once per loop iteration, after I/O, while started.
-public final class IterationHook {
-    private let handle: UnsafeMutablePointer<uv_check_t>
+public final class IterationHook: HandleOwner {
+    private let handle: OwnedHandle<uv_check_t>
     private var action: (() -> Void)?
     private var isClosing = false
     public private(set) var isActive = false
 
     public init(loop: EventLoop, _ action: @escaping () -> Void) {
-        handle = UnsafeMutablePointer<uv_check_t>.allocate(capacity: 1)
-        uv_check_init(loop.loop, handle)
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        do {
+            handle = try OwnedHandle("uv_check_init", asHandle: cuv_check_as_handle) { uv_check_init(loop.loop, $0) }
+        } catch {
+            preconditionFailure("\(error)")  // uv_check_init cannot fail on a live loop
+        }
+        handle.retain(self)
         self.action = action
     }
 
     public func start() {
         guard !isActive, !isClosing else { return }
         isActive = true
-        uv_check_start(handle, checkFired)
+        mustSucceed(uv_check_start(handle.pointer, checkFired), "uv_check_start")
     }
 
     public func stop() {
         guard isActive, !isClosing else { return }
         isActive = false
-        uv_check_stop(handle)
+        mustSucceed(uv_check_stop(handle.pointer), "uv_check_stop")
     }
 
     public func close() {
@@ -106,7 +111,7 @@ public final class IterationHook {
         isClosing = true
         isActive = false
         action = nil
-        uv_close(cuv_check_as_handle(handle), checkClosed)
+        handle.close()
     }
 
     fileprivate func fire() { action?() }
@@ -116,25 +121,10 @@ private func timerFired(_ handle: UnsafeMutablePointer<uv_timer_t>?) {
     Unmanaged<Timer>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
 }
 
-private func timerClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    Unmanaged<Timer>.fromOpaque(handle!.pointee.data).release()
-    handle!.deallocate()
-}
-
 private func signalFired(_ handle: UnsafeMutablePointer<uv_signal_t>?, _ signal: Int32) {
     Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
 }
 
-private func signalClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    Unmanaged<SignalWatcher>.fromOpaque(handle!.pointee.data).release()
-    handle!.deallocate()
-}
-
 private func checkFired(_ handle: UnsafeMutablePointer<uv_check_t>?) {
     Unmanaged<IterationHook>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
-}
-
-private func checkClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    Unmanaged<IterationHook>.fromOpaque(handle!.pointee.data).release()
-    handle!.deallocate()
 }

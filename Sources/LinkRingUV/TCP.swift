@@ -5,10 +5,10 @@
 // libuv (see `TCPListener`).
 //
 // Ownership (libuv's rule: a handle must not move and is freed only in its close callback):
-// each `TCPStream` allocates its `uv_tcp_t` (a `TCPListener` its `uv_poll_t`) once, retains
-// itself into `handle.data`, and releases that retain and frees the memory in the close
-// callback (the listener closes its socket there too, after libuv stopped polling it). So the
-// object outlives every callback libuv can still make, whoever else holds it.
+// each `TCPStream` owns its `uv_tcp_t` (a `TCPListener` its `uv_poll_t`) through OwnedHandle,
+// which retains the owner into `handle.data` and releases it and frees the memory in the one
+// close callback (the listener closes its socket there too, after libuv stopped polling it).
+// So the object outlives every callback libuv can still make, whoever else holds it.
 //
 // Writes: `write` tries `uv_try_write` first (the common case: the whole response fits in the
 // socket buffer, no copy, no allocation). What is left is copied into a buffer owned by a
@@ -43,8 +43,9 @@ public struct ReadBytes {
     }
 }
 
-public final class TCPStream {
-    let handle: UnsafeMutablePointer<uv_tcp_t>
+public final class TCPStream: HandleOwner {
+    private let owned: OwnedHandle<uv_tcp_t>
+    var handle: UnsafeMutablePointer<uv_tcp_t> { owned.pointer }
     /// Strong while open; cleared on close so the owner and stream do not keep each other.
     public var delegate: TCPStreamDelegate?
     public private(set) var isClosing = false
@@ -53,13 +54,8 @@ public final class TCPStream {
     public private(set) var queuedWriteBytes = 0
 
     init(loop: EventLoop) throws {
-        handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        let status = uv_tcp_init(loop.loop, handle)
-        guard status == 0 else {
-            handle.deallocate()
-            throw UVError(status, "uv_tcp_init")
-        }
-        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        owned = try OwnedHandle("uv_tcp_init", asHandle: cuv_tcp_as_handle) { uv_tcp_init(loop.loop, $0) }
+        owned.retain(self)
     }
 
     var stream: UnsafeMutablePointer<uv_stream_t> { cuv_tcp_as_stream(handle) }
@@ -98,12 +94,13 @@ public final class TCPStream {
 
     public func stopReading() {
         guard isReading, !isClosing else { return }
-        uv_read_stop(stream)
+        mustSucceed(uv_read_stop(stream), "uv_read_stop")
         isReading = false
     }
 
-    public func setNoDelay(_ enabled: Bool) {
-        uv_tcp_nodelay(handle, enabled ? 1 : 0)
+    /// TCP_NODELAY; it fails only on a socket the peer already reset, which the next read reports.
+    public func setNoDelay(_ enabled: Bool) throws {
+        try check(uv_tcp_nodelay(handle, enabled ? 1 : 0), "uv_tcp_nodelay")
     }
 
     /// Sends `bytes`, in order after everything written before. Errors end the stream.
@@ -168,7 +165,7 @@ public final class TCPStream {
         }
     }
 
-    fileprivate func didClose() {
+    func handleDidClose() {
         let owner = delegate
         delegate = nil
         owner?.streamDidClose(self)
@@ -186,7 +183,7 @@ public final class TCPStream {
         guard !isClosing else { return }
         isClosing = true
         isReading = false
-        uv_close(cuv_tcp_as_handle(handle), streamClosed)
+        owned.close()
     }
 
 }
@@ -202,10 +199,11 @@ public final class TCPStream {
 /// reported to the owner, and polling resumes after `retryDelayMs`; new clients wait in the
 /// kernel's backlog meanwhile and are served once descriptors are free. At most
 /// `acceptsPerWakeup` connections are taken per wake-up (the socket stays readable for more).
-public final class TCPListener {
+public final class TCPListener: HandleOwner {
     private let loop: EventLoop
     private let descriptor: Int32
-    private let poll: UnsafeMutablePointer<uv_poll_t>
+    private let owned: OwnedHandle<uv_poll_t>
+    private var poll: UnsafeMutablePointer<uv_poll_t> { owned.pointer }
     private var retryTimer: Timer?
     private var acceptsPerWakeup = 1
     private var retryDelayMs: UInt64 = 0
@@ -218,14 +216,14 @@ public final class TCPListener {
         self.loop = loop
         var address = try SocketAddress.resolve(host: host, port: port)
         descriptor = try SocketAddress.boundSocket(&address, name: "\(host):\(port)")
-        poll = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
-        let status = uv_poll_init_socket(loop.loop, poll, descriptor)
-        guard status == 0 else {
-            poll.deallocate()
+        do {
+            let socket = descriptor
+            owned = try OwnedHandle("uv_poll_init_socket", asHandle: cuv_poll_as_handle) { uv_poll_init_socket(loop.loop, $0, socket) }
+        } catch {
             Glibc.close(descriptor)
-            throw UVError(status, "uv_poll_init_socket")
+            throw error
         }
-        poll.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        owned.retain(self)
     }
 
     /// Starts accepting; `onConnection` receives each new stream (not yet reading),
@@ -260,7 +258,7 @@ public final class TCPListener {
         onAcceptError = nil
         retryTimer?.close()
         retryTimer = nil
-        uv_close(cuv_poll_as_handle(poll), listenerClosed)
+        owned.close()
     }
 
     private func startPolling() {
@@ -271,7 +269,7 @@ public final class TCPListener {
 
     /// Stops polling, reports `error`, and polls again after `retryDelayMs`.
     private func pause(after error: UVError) {
-        uv_poll_stop(poll)
+        mustSucceed(uv_poll_stop(poll), "uv_poll_stop")
         onAcceptError?(error)
         guard !isClosing else { return }
         let timer = retryTimer ?? Timer(loop: loop)
@@ -314,7 +312,8 @@ public final class TCPListener {
         onAcceptError?(error as? UVError ?? UVError(-EINVAL, "accept: \(error)"))
     }
 
-    fileprivate func didClose() {
+    /// libuv stopped polling the socket: it can be closed now.
+    func handleDidClose() {
         Glibc.close(descriptor)
     }
 }
@@ -360,9 +359,9 @@ public enum SocketAddress {
     static func hostPort(of storage: inout sockaddr_storage) -> (host: String, port: Int) {
         var name = [CChar](repeating: 0, count: 64)
         if Int32(storage.ss_family) == AF_INET6 {
-            uv_ip6_name(cuv_storage_as_in6(&storage), &name, name.count)
+            mustSucceed(uv_ip6_name(cuv_storage_as_in6(&storage), &name, name.count), "uv_ip6_name")
         } else {
-            uv_ip4_name(cuv_storage_as_in(&storage), &name, name.count)
+            mustSucceed(uv_ip4_name(cuv_storage_as_in(&storage), &name, name.count), "uv_ip4_name")
         }
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return (host, Int(cuv_get_port(&storage)))
@@ -398,20 +397,7 @@ private func streamShutdown(_ request: UnsafeMutablePointer<uv_shutdown_t>?, _ s
     request?.deallocate()
 }
 
-private func streamClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    let owner = Unmanaged<TCPStream>.fromOpaque(handle!.pointee.data)
-    owner.takeUnretainedValue().didClose()
-    owner.release()
-    handle!.deallocate()
-}
-
 private func listenerReadable(_ poll: UnsafeMutablePointer<uv_poll_t>?, _ status: Int32, _ events: Int32) {
     Unmanaged<TCPListener>.fromOpaque(poll!.pointee.data).takeUnretainedValue().acceptPending(status: status)
 }
 
-private func listenerClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
-    let owner = Unmanaged<TCPListener>.fromOpaque(handle!.pointee.data)
-    owner.takeUnretainedValue().didClose()
-    owner.release()
-    handle!.deallocate()
-}
