@@ -20,6 +20,9 @@ public enum Limits {
     public static let connectionInputBytesMax = 256 * 1024
     /// Output a connection queues before it stops reading new requests (back-pressure).
     public static let connectionOutputBytesMax = 1024 * 1024
+    /// A connection's emptied input or output buffer keeps its memory up to this size (reused
+    /// by the next request); a larger one is given back.
+    public static let connectionBufferKeptBytesMax = 64 * 1024
     /// Answers a connection may owe at once (handlers that answer later, concurrently).
     public static let pipelinedAnswersMax = 128
     /// Bytes of one log record's key/value sizes accepted by replay; larger means corruption.

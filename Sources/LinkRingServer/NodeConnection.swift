@@ -55,8 +55,7 @@ public final class NodeConnection: TCPStreamDelegate {
     private var isConnected = false
     public private(set) var isClosed = false
     private var connectDeadlineMs: UInt64 = 0
-    private var inFlight: [NodeRequest] = []
-    private var inFlightStart = 0
+    private var inFlight = FIFOQueue<NodeRequest>()
     private var output: [UInt8] = []
     private var input: [UInt8] = []
     private var isMarkedDirty = false
@@ -79,7 +78,7 @@ public final class NodeConnection: TCPStreamDelegate {
     }
 
     /// Requests sent or waiting to be sent on this connection.
-    public var pendingCount: Int { inFlight.count - inFlightStart }
+    public var pendingCount: Int { inFlight.count }
 
     public func send(_ request: NodeRequest) {
         guard !isClosed else { return request.finish(.failed("connection to \(address) closed")) }
@@ -95,7 +94,7 @@ public final class NodeConnection: TCPStreamDelegate {
         isMarkedDirty = false
         guard isConnected, !isClosed, !output.isEmpty else { return }
         stream?.write(output)
-        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+        output.removeAll(keepingCapacity: output.capacity <= Limits.connectionBufferKeptBytesMax)
     }
 
     private func didConnect(_ error: UVError?) {
@@ -110,7 +109,7 @@ public final class NodeConnection: TCPStreamDelegate {
     public func checkDeadlines(nowMs: UInt64) {
         guard !isClosed else { return }
         if !isConnected && nowMs >= connectDeadlineMs { return fail("connect to \(address) timed out") }
-        if inFlightStart < inFlight.count, nowMs >= inFlight[inFlightStart].deadlineMs {
+        if let oldest = inFlight.first, nowMs >= oldest.deadlineMs {
             fail("\(address) did not answer in time")
         }
     }
@@ -118,15 +117,14 @@ public final class NodeConnection: TCPStreamDelegate {
     public func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
         bytes.append(to: &input)
         var start = 0
-        while inFlightStart < inFlight.count {
+        while !inFlight.isEmpty {
             switch HTTPResponseParser.parse(input, from: start, to: input.count) {
             case .needMore:
                 return compact(consumed: start)
             case .failure(let reason):
                 return fail("bad answer from \(address): \(reason)")
             case .response(let head):
-                let request = inFlight[inFlightStart]
-                inFlightStart += 1
+                let request = inFlight.popFirst()!
                 start = head.end
                 request.finish(.answered(status: head.status, version: head.version, body: Array(input[head.body]),
                                           isRecovering: head.isRecovering))
@@ -140,16 +138,9 @@ public final class NodeConnection: TCPStreamDelegate {
 
     private func compact(consumed: Int) {
         if consumed == input.count {
-            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+            input.removeAll(keepingCapacity: input.capacity <= Limits.connectionBufferKeptBytesMax)
         } else if consumed > 0 {
             input.removeFirst(consumed)
-        }
-        if inFlightStart == inFlight.count {
-            inFlight.removeAll(keepingCapacity: true)
-            inFlightStart = 0
-        } else if inFlightStart > 1024 {
-            inFlight.removeFirst(inFlightStart)
-            inFlightStart = 0
         }
     }
 
@@ -168,9 +159,7 @@ public final class NodeConnection: TCPStreamDelegate {
         guard !isClosed else { return }
         isClosed = true
         stream?.close()
-        let failed = inFlight[inFlightStart...]
-        inFlight.removeAll()
-        inFlightStart = 0
+        let failed = inFlight.removeAll()
         output.removeAll()
         let callback = onClose
         onClose = nil

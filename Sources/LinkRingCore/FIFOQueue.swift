@@ -1,0 +1,55 @@
+// A first-in, first-out queue over an array with a head index: O(1) append and removal from
+// the front, no per-element allocation, and the storage reused once the queue runs empty (or
+// compacted when the consumed prefix grows past `compactAfter`, so a queue that never empties
+// cannot grow without bound). The proxy's wait queue per node, a node connection's requests in
+// flight and an HTTP connection's answer slots are all this one type.
+//
+//   [ consumed … | head ─▶ live elements … ]      count = storage.count - head
+//
+// `@inlinable`: it sits on the hot paths of other modules, where a generic call that is not
+// specialised would cost more than the work it does.
+
+public struct FIFOQueue<Element> {
+    @usableFromInline var storage: [Element] = []
+    @usableFromInline var head = 0
+    /// Consumed elements kept before the storage is compacted.
+    public static var compactAfter: Int { 1_024 }
+
+    @inlinable public init() {}
+
+    @inlinable public var count: Int { storage.count - head }
+    @inlinable public var isEmpty: Bool { head == storage.count }
+    /// The oldest element, if any.
+    @inlinable public var first: Element? { head < storage.count ? storage[head] : nil }
+
+    @inlinable public mutating func append(_ element: Element) {
+        storage.append(element)
+    }
+
+    /// Removes and returns the oldest element.
+    @inlinable @discardableResult
+    public mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > Self.compactAfter {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    /// Removes every element; returns them, oldest first.
+    @inlinable public mutating func removeAll() -> [Element] {
+        let live = Array(storage[head...])
+        storage.removeAll()
+        head = 0
+        return live
+    }
+
+    /// The live elements, oldest first (for a walk that does not remove them).
+    @inlinable public var elements: ArraySlice<Element> { storage[head...] }
+}
