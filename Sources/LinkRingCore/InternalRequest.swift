@@ -9,6 +9,10 @@
 // no re-encoding (which could push a request line past its limit) and is never decoded; it
 // must pass the node's own `LongURLRules` (its `--allowed-schemes`, which must agree with the
 // proxy's), so a node stores nothing its public PUT would refuse.
+//
+// This is the node's side of the codec in InternalProtocol.swift, which makes these requests
+// (`InternalRequestEncoder`) and gives the node's answers their meaning (`WriteAnswer`,
+// `WriteReply`, `ReadReply`); the round trips between the two are tested together.
 
 public enum InternalRequest: Sendable, Equatable {
     case read(key: [UInt8])

@@ -43,6 +43,8 @@ public enum Limits {
     public static let acceptRetryDelayMs: UInt64 = 100
     /// Connections accepted per wake-up of a listener, so a connect storm cannot starve the loop.
     public static let acceptsPerWakeupMax = 64
+    /// Bytes of a node's refusal sentence (a 422 body) the proxy quotes in its log line.
+    public static let quotedReasonBytesMax = 300
 }
 
 /// The limits an operator can tune; defaults are production values.
