@@ -26,6 +26,11 @@ extension Responder {
         }
     }
 
+    /// A node's answer to an internal write, as the internal protocol's codec spells it.
+    public func respond(_ answer: WriteAnswer) {
+        respond(answer.status, contentType: WriteAnswer.contentType, body: answer.body, extraHeaders: answer.extraHeaders)
+    }
+
     /// The error page of `failure`; 405 carries `Allow`.
     public func respondFailure(_ failure: HTTPParseFailure) {
         let allow: [[UInt8]] = failure.status == .methodNotAllowed ? [Array("Allow: \(PublicRequest.allowedMethods)".utf8)] : []

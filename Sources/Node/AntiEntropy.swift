@@ -46,14 +46,14 @@ final class AntiEntropy {
         self.service = service
         self.options = options
         flusher = OutputFlusher(loop: loop)
-        let tokenHeader = ClusterToken.headerLine(options.clusterToken)
         for (peerIndex, peer) in ring.nodes.enumerated() where peerIndex != selfIndex {
             let shared = (0..<ring.rangeCount).filter {
                 let replicas = ring.replicas(ofRange: $0)
                 return replicas.contains(selfIndex) && replicas.contains(peerIndex)
             }
             guard !shared.isEmpty else { continue }
-            peers.append(PeerSync(address: peer, sharedRanges: shared, ringID: SyncCodec.ringID(ring), tokenHeader: tokenHeader,
+            peers.append(PeerSync(address: peer, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
+                                  requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken),
                                   loop: loop, flusher: flusher, service: service, timeoutMs: options.peerTimeoutMs))
         }
         let housekeeping = Timer(loop: loop)

@@ -222,18 +222,17 @@ final class NodeService: HTTPRequestHandler {
             }
         case .write(let record):
             if let reason = refusal(of: record.version, from: "a /_/kv write") {
-                return connection.respond(.unprocessableContent, contentType: ContentType.text, body: Array((reason + "\n").utf8))
+                return connection.respond(WriteAnswer.refusedAhead(reason: reason))
             }
             let current = index.lookup(record.key)
             if let current, skew.accepts(current.version, wallClockUnixMs: WallClock.nowMs()), current.isNewer(than: StoredValue(record)) {
                 // A newer write is already durable here. Acknowledging this one would report
                 // success for a write that lost: the proxy re-mints a newer version and retries.
-                return connection.respond(.conflict, contentType: ContentType.text, body: Array("newer version held\n".utf8),
-                                          extraHeaders: [Array("X-Version: \(current.version)".utf8)])
+                return connection.respond(WriteAnswer.newer(version: current.version))
             }
             let existed = current?.value != nil
             write(record, on: connection, concurrent: true) {
-                $0.respond(.ok, contentType: ContentType.text, body: Array((existed ? "existed\n" : "absent\n").utf8))
+                $0.respond(WriteAnswer.acknowledged(existed: existed))
             }
         }
     }

@@ -11,7 +11,7 @@ final class PeerSync {
     let address: HostPort
     private let sharedRanges: [Int]
     private let ringID: UInt64
-    private let tokenHeader: [UInt8]
+    private let requests: InternalRequestEncoder
     private let loop: EventLoop
     private let flusher: OutputFlusher
     private let service: NodeService
@@ -22,12 +22,12 @@ final class PeerSync {
     private var repaired = 0
     private(set) var lastCompareMicroseconds: UInt64 = 0
 
-    init(address: HostPort, sharedRanges: [Int], ringID: UInt64, tokenHeader: [UInt8], loop: EventLoop,
+    init(address: HostPort, sharedRanges: [Int], ringID: UInt64, requests: InternalRequestEncoder, loop: EventLoop,
          flusher: OutputFlusher, service: NodeService, timeoutMs: UInt64) {
         self.address = address
         self.sharedRanges = sharedRanges
         self.ringID = ringID
-        self.tokenHeader = tokenHeader
+        self.requests = requests
         self.loop = loop
         self.flusher = flusher
         self.service = service
@@ -38,7 +38,7 @@ final class PeerSync {
     func run(done: @escaping (Int, String?) -> Void) {
         self.done = done
         repaired = 0
-        send("GET /_/digests", body: []) { [unowned self] body in self.compareDigests(body) }
+        send(requests.makeDigests()) { [unowned self] body in self.compareDigests(body) }
     }
 
     private func compareDigests(_ body: [UInt8]) {
@@ -58,7 +58,7 @@ final class PeerSync {
     }
 
     private func fetchPage(range: Int, from: UInt32) {
-        send("GET /_/keys?r=\(range)&from=\(from)", body: []) { [unowned self] body in
+        send(requests.makeKeysPage(range: range, from: from)) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
             let diff = SyncCodec.diff(page.entries, against: self.service.index, skew: self.service.skew,
                                       wallClockUnixMs: WallClock.nowMs())
@@ -78,7 +78,7 @@ final class PeerSync {
         for start in stride(from: 0, to: keys.count, by: chunkSize) {
             outstanding += 1
             let chunk = Array(keys[start..<min(start + chunkSize, keys.count)])
-            send("POST /_/records", body: SyncCodec.encodeKeys(chunk)) { [unowned self] body in
+            send(requests.makeRecords(keys: chunk)) { [unowned self] body in
                 guard !failed else { return }
                 guard let records = SyncCodec.decodeRecords(body) else {
                     failed = true
@@ -112,20 +112,17 @@ final class PeerSync {
     }
 
     /// Sends one request; `onSuccess` gets a 200 body, anything else ends the turn.
-    private func send(_ requestLine: String, body: [UInt8], onSuccess: @escaping ([UInt8]) -> Void) {
+    private func send(_ request: [UInt8], onSuccess: @escaping ([UInt8]) -> Void) {
         guard done != nil else { return }
         if connection == nil || connection!.isClosed {
             connection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: timeoutMs)
         }
-        var bytes = Array("\(requestLine) HTTP/1.1\r\nHost: \(address)\r\nContent-Length: \(body.count)\r\n".utf8)
-        bytes += tokenHeader
-        bytes += [ASCII.cr, ASCII.lf]
-        bytes += body
-        connection!.send(NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
+        connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
             switch reply {
             case .answered(200, _, let answer, _): onSuccess(answer)
             case .answered(let status, _, let answer, _):
-                self.finish("\(self.address) answered \(status) to \(requestLine): \(String(decoding: answer.prefix(200), as: UTF8.self))")
+                let summary = InternalRequestEncoder.summary(of: request)
+                self.finish("\(self.address) answered \(status) to \(summary): \(String(decoding: answer.prefix(200), as: UTF8.self))")
             case .failed(let reason): self.finish(reason)
             }
         })
