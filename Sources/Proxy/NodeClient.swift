@@ -27,6 +27,8 @@ final class NodeClient: NodeReplyObserver {
     private var queueStart = 0
     private var pingConnection: NodeConnection?
     private var pingInFlight = false
+    /// `GET /_/health` to this node, made once (InternalProtocol.swift).
+    private let pingRequest: [UInt8]
     private(set) var health: NodeHealth
     /// Called when the node's state or readiness changes.
     var onHealthChange: ((NodeClient) -> Void)?
@@ -43,6 +45,7 @@ final class NodeClient: NodeReplyObserver {
         self.options = options
         self.flusher = flusher
         health = NodeHealth(failuresToDown: options.failuresToDown, nowMs: loop.nowMs)
+        pingRequest = InternalRequestEncoder(host: address.description, clusterToken: options.clusterToken).makeHealthPing()
     }
 
     var openConnections: Int { pool.count }
@@ -134,10 +137,6 @@ final class NodeClient: NodeReplyObserver {
 
     // MARK: health pings and housekeeping
 
-    private static func pingBytes(_ address: HostPort) -> [UInt8] {
-        Array("GET /_/health HTTP/1.1\r\nHost: \(address)\r\n\r\n".utf8)
-    }
-
     /// Sends a ping unless one is still waiting for its answer (its deadline then decides).
     func ping() {
         guard !pingInFlight else { return }
@@ -146,7 +145,7 @@ final class NodeClient: NodeReplyObserver {
         }
         let sentMs = loop.nowMs
         pingInFlight = true
-        let request = NodeRequest(bytes: Self.pingBytes(address), deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
+        let request = NodeRequest(bytes: pingRequest, deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
             self.pingInFlight = false
             self.pingAnswered(reply, sentMs: sentMs)
         }

@@ -15,6 +15,9 @@
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
 // node that comes back never holds writes it should not have.
+//
+// Every request to a node and the meaning of every answer come from the internal protocol's
+// codec (InternalProtocol.swift): `ReadReply`, `WriteReply`.
 
 import LinkRingCore
 import LinkRingServer
@@ -27,7 +30,8 @@ final class ProxyService: HTTPRequestHandler {
     private(set) var nodes: [NodeClient]
     let metrics = ProxyMetrics()
     private var clock: HybridClock
-    private let tokenHeader: [UInt8]
+    /// Every request to a node is made here (InternalProtocol.swift).
+    private let requests: InternalRequestEncoder
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
     var operatorRoutes: OperatorRoutes!
@@ -37,7 +41,7 @@ final class ProxyService: HTTPRequestHandler {
         self.nodes = nodes
         self.options = options
         clock = HybridClock(origin: origin, skew: options.skew)
-        tokenHeader = ClusterToken.headerLine(options.clusterToken)
+        requests = InternalRequestEncoder(host: InternalRequestEncoder.clusterHost, clusterToken: options.clusterToken)
     }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
@@ -74,27 +78,27 @@ final class ProxyService: HTTPRequestHandler {
         let replicas = ring.replicas(forKey: key)
         for index in replicas where nodes[index].health.isReady { order.append(nodes[index]) }
         for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
-        let request = readBytes(key)
+        let request = requests.makeRead(key: key)
         attemptRead(key, request, order: order, position: 0, on: connection.deferResponse(), timer)
     }
 
     /// Asks the replicas in `order` from `position` on. An answer from a node that is still
     /// recovering is kept as a fallback while another replica is left to ask: it may be behind.
-    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [NodeClient], position: Int, fallback: NodeReply? = nil,
+    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [NodeClient], position: Int, fallback: ReadReply? = nil,
                              on answer: DeferredResponse, _ timer: RequestTimer) {
         var position = position
         while position < order.count {
             if position > 0 { metrics.failovers += 1 }
             let next = position + 1
-            let accepted = order[position].submit(request) { [unowned self] reply in
-                switch reply {
-                case .answered(let status, _, _, true) where (status == 200 || status == 404) && next < order.count:
-                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: answer, timer)
-                case .answered(200, _, _, _), .answered(404, _, _, _):
-                    self.answerRead(key, reply, on: answer, timer)
-                default:
+            let accepted = order[position].submit(request) { [unowned self] nodeReply in
+                let reply = ReadReply(nodeReply)
+                if case .failed = reply {
                     self.metrics.retries += 1
                     self.attemptRead(key, request, order: order, position: next, fallback: fallback, on: answer, timer)
+                } else if reply.isFromRecoveringNode && next < order.count {
+                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: answer, timer)
+                } else {
+                    self.answerRead(key, reply, on: answer, timer)
                 }
             }
             if accepted { return }
@@ -105,25 +109,14 @@ final class ProxyService: HTTPRequestHandler {
         metrics.finish(timer, status: 503)
     }
 
-    private func answerRead(_ key: [UInt8], _ reply: NodeReply, on answer: Responder, _ timer: RequestTimer) {
-        if case .answered(200, _, let body, _) = reply {
-            answer.respondRedirect(location: body)
+    private func answerRead(_ key: [UInt8], _ reply: ReadReply, on answer: Responder, _ timer: RequestTimer) {
+        if case .found(let location, _) = reply {
+            answer.respondRedirect(location: location)
             metrics.finish(timer, status: 307)
         } else {
             answer.respond(.notFound, body: Pages.notFound(short: key))
             metrics.finish(timer, status: 404)
         }
-    }
-
-    private func readBytes(_ key: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + tokenHeader.count + key.count)
-        bytes.append("GET /_/kv?short=")
-        bytes += key  // validated: unreserved bytes only, nothing to encode
-        bytes.append(" HTTP/1.1\r\nHost: linkring\r\n")
-        bytes += tokenHeader
-        bytes.append("\r\n")
-        return bytes
     }
 
     // MARK: writes
@@ -146,18 +139,18 @@ final class ProxyService: HTTPRequestHandler {
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool,
                               on answer: DeferredResponse, _ timer: RequestTimer) {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed)
-        let request = writeBytes(record)
+        let request = requests.makeWrite(record)
         for node in targets {
             let accepted = node.submit(request) { [unowned self] reply in
-                switch reply {
-                case .answered(200, _, let body, _): fanOut.acknowledged(existed: body.first == 0x65)  // "existed\n"
-                case .answered(409, let newer?, _, _): fanOut.conflicted(newer)
-                case .answered(422, _, let body, _):
+                switch WriteReply(reply) {
+                case .acknowledged(let existed): fanOut.acknowledged(existed: existed)
+                case .newer(let version): fanOut.conflicted(version)
+                case .refusedAhead(let reason):
                     fanOut.failed(skew: true)
                     self.metrics.skewRefusals += 1
-                    self.logSkew("\(node.address) refuses this proxy's versions: \(String(decoding: body.prefix(300), as: UTF8.self))")
-                case .answered(400, _, _, _): fanOut.refused()  // its --allowed-schemes differ from ours
-                default: fanOut.failed()
+                    self.logSkew("\(node.address) refuses this proxy's versions: \(reason)")
+                case .refusedInput: fanOut.refused()
+                case .failed: fanOut.failed()
                 }
                 if fanOut.isDone { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
@@ -228,22 +221,6 @@ final class ProxyService: HTTPRequestHandler {
             message + " (\(more) such refusals in the last \(seconds) s)"
         }
     }
-
-    private func writeBytes(_ record: LogRecord) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(128 + tokenHeader.count + record.key.count + record.value.count)
-        bytes.append(record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=")
-        Decimal.append(record.version, to: &bytes)
-        bytes.append("&short=")
-        bytes += record.key
-        bytes.append(" HTTP/1.1\r\nHost: linkring\r\n")
-        bytes += tokenHeader
-        bytes.append("Content-Length: ")
-        Decimal.append(record.value.count, to: &bytes)
-        bytes.append("\r\n\r\n")
-        bytes += record.value
-        return bytes
-    }
 }
 
 /// The replies one attempt of a write is waiting for.
@@ -294,4 +271,25 @@ final class WriteFanOut {
 struct RequestTimer {
     var method: HTTPMethod
     var startedNs: UInt64
+}
+
+/// A node's reply, as the internal protocol's codec reads it (a failed request means failed).
+extension ReadReply {
+    init(_ reply: NodeReply) {
+        guard case .answered(let status, _, let body, let isRecovering) = reply else {
+            self = .failed
+            return
+        }
+        self.init(status: status, body: body, isRecovering: isRecovering)
+    }
+}
+
+extension WriteReply {
+    init(_ reply: NodeReply) {
+        guard case .answered(let status, let version, let body, _) = reply else {
+            self = .failed
+            return
+        }
+        self.init(status: status, version: version, body: body)
+    }
 }
