@@ -111,6 +111,9 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     /// Whether the request being handled is a HEAD (headers only).
     public var isHeadRequest: Bool { context.isHead }
 
+    /// The open client connections of the server this connection belongs to (status pages).
+    public var serverConnectionCount: Int { server.connectionCount }
+
     /// Answers the request being handled later, through the returned slot. `concurrent` lets
     /// the connection handle the next requests meanwhile (see the file comment).
     public func deferResponse(concurrent: Bool = false) -> DeferredResponse {

@@ -17,14 +17,15 @@ final class HostsReloader {
     private let loop: EventLoop
     private let options: ProxyOptions
     private let flusher: OutputFlusher
-    private let service: ProxyService
+    private let cluster: ProxyCluster
     private let sentinel: Sentinel
 
-    init(loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher, service: ProxyService, sentinel: Sentinel) {
+    /// ProxyServer hands it the cluster it replaces and the sentinel it tells.
+    init(loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher, cluster: ProxyCluster, sentinel: Sentinel) {
         self.loop = loop
         self.options = options
         self.flusher = flusher
-        self.service = service
+        self.cluster = cluster
         self.sentinel = sentinel
     }
 
@@ -39,11 +40,11 @@ final class HostsReloader {
         } catch {
             return Log.error("SIGHUP: keeping the current ring: \(error)")
         }
-        let current = service.nodes
+        let current = cluster.nodes
         let clients = Self.clients(for: listed, reusing: current, loop: loop, options: options, flusher: flusher)
         let removed = current.filter { old in !clients.contains { $0 === old } }
         let added = clients.filter { new in !current.contains { $0 === new } }
-        service.reload(ring: HashRing(nodes: listed, vnodesPerNode: options.vnodes, replicas: options.replicas), nodes: clients)
+        cluster.replace(ring: HashRing(nodes: listed, vnodesPerNode: options.vnodes, replicas: options.replicas), nodes: clients)
         sentinel.adopt(clients)
         for node in removed { node.closeAll() }
         Log.info("SIGHUP: \(options.hostsPath) re-read: \(clients.count) nodes, \(added.count) added, \(removed.count) removed"

@@ -4,22 +4,27 @@
 // Health is about keys, not nodes: 200 while every key range has at least one replica known
 // to be up (answered a ping), else 503. A node not pinged yet does not count, so a proxy in
 // front of a cluster that is not there yet is not healthy.
+//
+// ProxyServer owns these routes and hands them what they report on: the cluster (ring and
+// node clients) and the metrics. The number of client connections comes with each request,
+// from the connection's own server: nothing here refers back to the server or the router.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class OperatorRoutes {
-    private let service: ProxyService
-    private let server: () -> HTTPServer?
-    private let listenAddress: String
+    private let cluster: ProxyCluster
+    private let metrics: ProxyMetrics
     private let loop: EventLoop
+    /// The address the proxy listens on, for /_/status: set by ProxyServer once it is bound,
+    /// before any request can arrive.
+    var listenAddress = ""
 
-    init(service: ProxyService, loop: EventLoop, listenAddress: String, server: @escaping () -> HTTPServer?) {
-        self.service = service
+    init(cluster: ProxyCluster, metrics: ProxyMetrics, loop: EventLoop) {
+        self.cluster = cluster
+        self.metrics = metrics
         self.loop = loop
-        self.listenAddress = listenAddress
-        self.server = server
     }
 
     /// Answers and returns the status it answered with.
@@ -42,7 +47,7 @@ final class OperatorRoutes {
         case "status":
             return status(buffer, query: query, on: connection)
         default:
-            let text = service.metrics.render(nodes: service.nodes, clientConnections: server()?.connectionCount ?? 0)
+            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.serverConnectionCount)
             connection.respond(.ok, contentType: ContentType.prometheus, body: Array(text.utf8))
             return 200
         }
@@ -51,17 +56,17 @@ final class OperatorRoutes {
     /// Key ranges none of whose replicas is usable.
     func uncoveredRanges() -> Int {
         var uncovered = 0
-        for range in 0..<service.ring.rangeCount where !service.ring.replicas(ofRange: range).contains(where: { service.nodes[$0].health.state == .up }) {
+        for range in 0..<cluster.ring.rangeCount where !cluster.ring.replicas(ofRange: range).contains(where: { cluster.nodes[$0].health.state == .up }) {
             uncovered += 1
         }
         return uncovered
     }
 
     private func healthJSON() -> String {
-        let usable = service.nodes.filter { $0.health.state == .up }.count
+        let usable = cluster.nodes.filter { $0.health.state == .up }.count
         let uncovered = uncoveredRanges()
         return "{\"state\":\(JSONText.string(uncovered == 0 ? "ok" : "degraded")),\"nodesUp\":\(usable),"
-            + "\"nodes\":\(service.nodes.count),\"rangesWithoutReplica\":\(uncovered)}\n"
+            + "\"nodes\":\(cluster.nodes.count),\"rangesWithoutReplica\":\(uncovered)}\n"
     }
 
     private func status(_ buffer: [UInt8], query: Range<Int>?, on connection: HTTPConnection) -> Int {
@@ -69,7 +74,7 @@ final class OperatorRoutes {
         if let query {
             switch ShortLongQuery.parseName(buffer, query, parameter: "key") {
             case .success(let key):
-                let holders = service.ring.replicas(forKey: key).map { JSONText.string(service.nodes[$0].address.description) }
+                let holders = cluster.ring.replicas(forKey: key).map { JSONText.string(cluster.nodes[$0].address.description) }
                 keyPart = ",\"key\":\(JSONText.string(String(decoding: key, as: UTF8.self))),\"replicas\":[\(holders.joined(separator: ","))]"
             case .failure(let failure):
                 connection.respondFailure(failure)
@@ -83,10 +88,10 @@ final class OperatorRoutes {
     /// The status document without its closing brace.
     private func statusJSON() -> String {
         let now = loop.nowMs
-        let ring = service.ring
-        var primaryRanges = [Int](repeating: 0, count: service.nodes.count)
+        let ring = cluster.ring
+        var primaryRanges = [Int](repeating: 0, count: cluster.nodes.count)
         for range in 0..<ring.rangeCount { primaryRanges[ring.replicas(ofRange: range).first!] += 1 }
-        let nodes = service.nodes.map { node -> String in
+        let nodes = cluster.nodes.map { node -> String in
             let health = node.health
             let pingAgo = health.lastPingMs.map { "\(now - $0)" } ?? "null"
             let roundTrip = health.lastRoundTripMs.map { "\($0)" } ?? "null"
@@ -99,6 +104,6 @@ final class OperatorRoutes {
         return "{\"proxy\":\(JSONText.string(listenAddress)),\"healthy\":\(uncoveredRanges() == 0),"
             + "\"ring\":{\"nodes\":\(ring.nodes.count),\"vnodesPerNode\":\(ring.vnodesPerNode),\"replicas\":\(ring.replicaCount),"
             + "\"ranges\":\(ring.rangeCount),\"probesPerKey\":\(HashRing.probesPerKey)},"
-            + "\"requests\":\(service.metrics.total),\"failovers\":\(service.metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"
+            + "\"requests\":\(metrics.total),\"failovers\":\(metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"
     }
 }

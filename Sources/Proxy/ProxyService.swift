@@ -16,29 +16,29 @@
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
 // node that comes back never holds writes it should not have.
 //
-// Every request to a node and the meaning of every answer come from the internal protocol's
-// codec (InternalProtocol.swift): `ReadReply`, `WriteReply`.
+// ProxyServer owns this router and hands it what it reads: the cluster (ring and node
+// clients), the metrics it counts into, and the operator routes it passes /_/ paths to. Every
+// request to a node and the meaning of every answer come from the internal protocol's codec
+// (InternalProtocol.swift): `ReadReply`, `WriteReply`.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class ProxyService: HTTPRequestHandler {
-    private(set) var ring: HashRing
-    /// Indexed like `ring.nodes`. In-flight requests hold NodeClient references, never indices,
-    /// so a reload of the hosts file cannot send their retries to the wrong node.
-    private(set) var nodes: [NodeClient]
-    let metrics = ProxyMetrics()
+    private let cluster: ProxyCluster
+    private let metrics: ProxyMetrics
+    private let operatorRoutes: OperatorRoutes
     private var clock: HybridClock
     /// Every request to a node is made here (InternalProtocol.swift).
     private let requests: InternalRequestEncoder
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
-    var operatorRoutes: OperatorRoutes!
 
-    init(ring: HashRing, nodes: [NodeClient], options: ProxyOptions, origin: UInt64) {
-        self.ring = ring
-        self.nodes = nodes
+    init(cluster: ProxyCluster, metrics: ProxyMetrics, operatorRoutes: OperatorRoutes, options: ProxyOptions, origin: UInt64) {
+        self.cluster = cluster
+        self.metrics = metrics
+        self.operatorRoutes = operatorRoutes
         self.options = options
         clock = HybridClock(origin: origin, skew: options.skew)
         requests = InternalRequestEncoder(host: InternalRequestEncoder.clusterHost, clusterToken: options.clusterToken)
@@ -62,20 +62,15 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
-    /// Takes a new ring and node list (SIGHUP re-read the hosts file).
-    func reload(ring: HashRing, nodes: [NodeClient]) {
-        self.ring = ring
-        self.nodes = nodes
-    }
-
     private func nextVersion() -> UInt64 { clock.next(wallClockUnixMs: WallClock.nowMs()) }
 
     // MARK: reads
 
     private func read(_ key: [UInt8], on connection: HTTPConnection, _ timer: RequestTimer) {
+        let nodes = cluster.nodes
         var order: [NodeClient] = []
-        order.reserveCapacity(ring.replicaCount)
-        let replicas = ring.replicas(forKey: key)
+        order.reserveCapacity(cluster.ring.replicaCount)
+        let replicas = cluster.ring.replicas(forKey: key)
         for index in replicas where nodes[index].health.isReady { order.append(nodes[index]) }
         for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
         let request = requests.makeRead(key: key)
@@ -126,9 +121,10 @@ final class ProxyService: HTTPRequestHandler {
     static let writeAttemptsMax = 3
 
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
+        let nodes = cluster.nodes
         var targets: [NodeClient] = []
-        targets.reserveCapacity(ring.replicaCount)
-        for index in ring.replicas(forKey: record.key) where nodes[index].health.isUsable { targets.append(nodes[index]) }
+        targets.reserveCapacity(cluster.ring.replicaCount)
+        for index in cluster.ring.replicas(forKey: record.key) where nodes[index].health.isUsable { targets.append(nodes[index]) }
         guard !targets.isEmpty else {
             connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
             return metrics.finish(timer, status: 503)

@@ -1,0 +1,83 @@
+// The proxy as one object that owns, downward, everything the process runs. Nothing below it
+// refers back up: where two parts need the same thing, this type owns it and hands it to both.
+//
+//   ProxyServer
+//    ├─ HTTPServer ─handler─▶ ProxyService (router) ─/_/ paths─▶ OperatorRoutes
+//    ├─ ProxyCluster  ring + NodeClients: read by the router and the operator routes,
+//    │                replaced by HostsReloader (SIGHUP)
+//    ├─ ProxyMetrics  counted by the router, rendered by the operator routes
+//    ├─ Sentinel      pings and deadlines of the NodeClients, logs their states
+//    ├─ HostsReloader re-reads the hosts file into the cluster and tells the sentinel
+//    ├─ OutputFlusher one write per node connection per loop iteration
+//    └─ LogFiles, GracefulShutdown
+//
+// The router and the operator routes never reach the HTTPServer: the client connection count
+// comes with each request (`HTTPConnection.serverConnectionCount`), the listen address is
+// handed over once the server is bound. Closures that call back into this object (SIGHUP,
+// shutdown) hold it unowned: it lives until the loop has closed (ProxyProcess).
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class ProxyServer {
+    static let shutdownDeadlineMs: UInt64 = 10_000
+    private let loop: EventLoop
+    private let options: ProxyOptions
+    private let origin: UInt64
+    private let flusher: OutputFlusher
+    private let cluster: ProxyCluster
+    private let metrics = ProxyMetrics()
+    private let operatorRoutes: OperatorRoutes
+    private let router: ProxyService
+    private let http: HTTPServer
+    private let sentinel: Sentinel
+    private let hostsReloader: HostsReloader
+    private var logFiles: LogFiles?
+    private var shutdown: GracefulShutdown?
+
+    init(loop: EventLoop, options: ProxyOptions, origin: UInt64) {
+        self.loop = loop
+        self.options = options
+        self.origin = origin
+        flusher = OutputFlusher(loop: loop)
+        let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
+        cluster = ProxyCluster(ring: HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas),
+                               nodes: nodes)
+        operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop)
+        router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, origin: origin)
+        http = HTTPServer(loop: loop, limits: options.limits, handler: router)
+        sentinel = Sentinel(loop: loop, nodes: nodes, options: options)
+        hostsReloader = HostsReloader(loop: loop, options: options, flusher: flusher, cluster: cluster, sentinel: sentinel)
+    }
+
+    /// Listens, starts pinging the nodes, opens the log files and watches the stop signals.
+    /// Returns the bound address.
+    func start() throws -> String {
+        let bound = try http.start(host: options.listen.host, port: options.listen.port)
+        let address = HostPort(host: bound.host, port: bound.port).description
+        operatorRoutes.listenAddress = address
+        sentinel.start()
+        logFiles = try LogFiles(loop: loop, options: options.logging) { [unowned self] in self.hostsReloader.reload() }
+        http.accessLog = logFiles?.accessLog
+        let shutdown = GracefulShutdown(loop: loop, server: http, deadlineMs: Self.shutdownDeadlineMs) { [unowned self] done in
+            self.closeAfterClients()
+            done()
+        }
+        try shutdown.watchSignals()
+        self.shutdown = shutdown
+        Log.info("proxy \(address): \(cluster.nodes.count) nodes from \(options.hostsPath), \(options.replicas) replicas, "
+                 + "\(options.vnodes) vnodes per node, \(cluster.ring.rangeCount) key ranges, version origin \(origin)"
+                 + (options.proxyID == nil ? " (random; --proxy-id sets one)" : ""))
+        return address
+    }
+
+    /// Once every client connection has closed: the node pools, timers and log files close,
+    /// and the loop has nothing left to run.
+    private func closeAfterClients() {
+        sentinel.close()
+        for node in cluster.nodes { node.closeAll() }
+        flusher.close()
+        logFiles?.close()
+    }
+}
