@@ -29,6 +29,8 @@ let package = Package(
         .testTarget(name: "LinkRingCoreTests", dependencies: ["LinkRingCore"]),
         .testTarget(name: "LinkRingUVTests", dependencies: ["LinkRingUV"]),
         .testTarget(name: "LinkRingServerTests", dependencies: ["LinkRingServer", "LinkRingUV", "LinkRingCore"]),
+        // The node's Store rules on a log in memory (an executable target is testable).
+        .testTarget(name: "NodeTests", dependencies: ["Node", "LinkRingCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["LinkRingCore"]),
     ]
 )

@@ -29,8 +29,21 @@ public enum Limits {
     public static let logRecordBytesMax = 64 * 1024
     /// How long a closing connection keeps draining client bytes before it is closed hard.
     public static let lingerTimeoutMs: UInt64 = 2_000
-    /// Period of the server's housekeeping tick (time-outs, cached Date header).
-    public static let cronIntervalMs: UInt64 = 100
+    // The periodic duties of the processes' one cron (LinkRingServer's `Cron`,
+    // docs/DECISIONS.md "One cron per process"). Periods set by options (--sync-interval-ms,
+    // --ping-interval-ms, --status-interval-s) are registered with the same cron.
+    /// The HTTP server's housekeeping: connection time-outs and the cached Date header.
+    public static let serverHousekeepingIntervalMs: UInt64 = 100
+    /// A node's check of its repair requests' deadlines (anti-entropy with its peers).
+    public static let peerDeadlineCheckIntervalMs: UInt64 = 100
+    /// The proxy's check of its node requests' deadlines.
+    public static let nodeDeadlineCheckIntervalMs: UInt64 = 50
+    /// A node's check whether its log is due for compaction (CompactionPolicy).
+    public static let compactionCheckIntervalMs: UInt64 = 1_000
+    /// The commit log's fdatasync under `--fsync everysec`.
+    public static let everysecSyncIntervalMs: UInt64 = 1_000
+    /// The access log's flush of its buffered lines (sooner when the buffer fills).
+    public static let accessLogFlushIntervalMs: UInt64 = 1_000
     /// How far ahead of the receiver's wall clock a version may be (default of --clock-skew-ms).
     public static let clockSkewMsDefault: UInt64 = 1_000
     /// The largest --clock-skew-ms an operator may set (a minute: NTP keeps hosts far closer).

@@ -1,8 +1,8 @@
 // An HTTP/1.1 server on the loop: accepts connections, keeps the registry the cron walks, the
 // cached Date header, and a graceful stop.
 //
-// One housekeeping tick (`Limits.cronIntervalMs`, as Redis's serverCron) replaces a timer per
-// connection: it refreshes the Date bytes when the second changes and checks every
+// One housekeeping duty on the process's cron (`Limits.serverHousekeepingIntervalMs`, as
+// Redis's serverCron) replaces a timer per connection: it refreshes the Date bytes when the second changes and checks every
 // connection's header, idle and linger time-outs. Beyond `connectionsMax` a new connection is
 // answered 503 and closed; at most `rejectingMax` such answers are in flight, past that a new
 // connection is closed at once, so a flood cannot grow memory without bound. When accept
@@ -21,7 +21,10 @@ public final class HTTPServer {
     private var connections: [HTTPConnection] = []
     private var rejecting = 0
     private static let rejectingMax = 1024
-    private var cron: Timer?
+    private let cron: Cron
+    /// True when the server made its own cron (no process cron given): it closes it on stop.
+    private let ownsCron: Bool
+    private var housekeeping: CronDuty?
     private var dateSecond: Int64 = -1
     private var onStopped: (() -> Void)?
     private var acceptFailures = RepeatedFailureReport()
@@ -34,10 +37,14 @@ public final class HTTPServer {
     /// Set to log every request (--access-log).
     public var accessLog: AccessLog?
 
-    public init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler) {
+    /// `cron` is the process's one periodic tick; a server alone (a test) passes none and
+    /// runs its own, closed when the server has stopped.
+    public init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler, cron: Cron? = nil) {
         self.loop = loop
         self.limits = limits
         self.handler = handler
+        self.cron = cron ?? Cron(loop: loop)
+        ownsCron = cron == nil
         refreshDate()
     }
 
@@ -48,9 +55,7 @@ public final class HTTPServer {
                             onConnection: { [unowned self] stream in self.accept(stream) },
                             onAcceptError: { [unowned self] error in self.acceptFailed(error) })
         self.listener = listener
-        let cron = Timer(loop: loop)
-        cron.start(afterMs: Limits.cronIntervalMs, repeatMs: Limits.cronIntervalMs) { [unowned self] in self.tick() }
-        self.cron = cron
+        housekeeping = cron.every(Limits.serverHousekeepingIntervalMs, "server housekeeping") { self.tick() }
         return listener.boundAddress() ?? (host, port)
     }
 
@@ -135,8 +140,9 @@ public final class HTTPServer {
     }
 
     private func finishStop() {
-        cron?.close()
-        cron = nil
+        if let housekeeping { cron.cancel(housekeeping) }
+        housekeeping = nil
+        if ownsCron { cron.close() }
         let completion = onStopped
         onStopped = nil
         completion?()

@@ -2,7 +2,8 @@
 //
 //   event lines ─▶ stderr, or --log-file (stderr is pointed at the file, so nothing else changes)
 //   requests    ─▶ --access-log: one line each, buffered in memory, written off the loop
-//                  (uv_fs_write) at most once a second or per `flushBytes`
+//                  (uv_fs_write) per `flushBytes`, or by the process's cron every
+//                  `Limits.accessLogFlushIntervalMs`
 //   SIGHUP      ─▶ both files reopened (logrotate moved them), then the process's own reload
 //
 // The access-log buffer is bounded (`bufferBytesMax`): when the disk cannot keep up, lines are
@@ -19,11 +20,11 @@ public final class LogFiles {
     private var hangUp: SignalWatcher?
 
     /// Points stderr at --log-file and opens --access-log. `onHangUp` runs after a reopen.
-    public init(loop: EventLoop, options: LoggingOptions, onHangUp: @escaping () -> Void = {}) throws {
+    public init(loop: EventLoop, options: LoggingOptions, cron: Cron, onHangUp: @escaping () -> Void = {}) throws {
         self.loop = loop
         self.options = options
         if let path = options.logFile { try StandardError.redirect(toFile: path) }
-        if let path = options.accessLog { accessLog = try AccessLog(loop: loop, path: path) }
+        if let path = options.accessLog { accessLog = try AccessLog(loop: loop, path: path, cron: cron) }
         hangUp = try SignalWatcher(loop: loop, signal: SignalWatcher.hangUp) { [unowned self] in
             self.reopen()
             onHangUp()
@@ -54,24 +55,22 @@ public final class LogFiles {
 public final class AccessLog {
     public static let flushBytes = 64 * 1024
     public static let bufferBytesMax = 1024 * 1024
-    public static let flushIntervalMs: UInt64 = 1_000
     private let loop: EventLoop
     private let path: String
     private var file: AppendOnlyFile
     private var buffer: [UInt8] = []
-    private var timer: Timer?
+    private let cron: Cron
+    private var flushDuty: CronDuty?
     private var needsReopen = false
     private var writeFailures = RepeatedFailureReport()
     public private(set) var droppedLines = 0
 
-    init(loop: EventLoop, path: String) throws {
+    init(loop: EventLoop, path: String, cron: Cron) throws {
         self.loop = loop
         self.path = path
+        self.cron = cron
         file = try AppendOnlyFile(loop: loop, path: path)
-        let timer = Timer(loop: loop)
-        timer.start(afterMs: Self.flushIntervalMs, repeatMs: Self.flushIntervalMs) { [unowned self] in self.flush() }
-        timer.unref()
-        self.timer = timer
+        flushDuty = cron.every(Limits.accessLogFlushIntervalMs, "access-log flush") { self.flush() }
     }
 
     /// `TIME METHOD TARGET STATUS BYTES MICROSECONDS`.
@@ -135,8 +134,8 @@ public final class AccessLog {
     }
 
     func close() {
-        timer?.close()
-        timer = nil
+        if let flushDuty { cron.cancel(flushDuty) }
+        flushDuty = nil
         if !file.isBusy && !buffer.isEmpty { try? file.appendBlocking(buffer) }
         if droppedLines > 0 { Log.warning("access log: \(droppedLines) line(s) dropped (the disk could not keep up)") }
         closeFile()

@@ -12,6 +12,11 @@
 // `recordsPerRequest`; every request has a deadline. A failed step ends that peer's turn;
 // the next round retries. During recovery a failing peer is retried a few times, then skipped
 // with a warning (it may be down: then it is not the copy we need).
+//
+// Periodic work runs as duties on the node's cron: rounds every --sync-interval-ms (after
+// recovery) and the peer requests' deadline checks every `Limits.peerDeadlineCheckIntervalMs`.
+// A retry during recovery is a one-shot delay, so it keeps a timer of its own. Records are
+// stored through the Store, which refers to nothing here.
 
 import LinkRingCore
 import LinkRingServer
@@ -20,15 +25,14 @@ import LinkRingUV
 final class AntiEntropy {
     static let recoveryAttemptsMax = 5
     static let recoveryRetryDelayMs: UInt64 = 500
-    static let housekeepingIntervalMs: UInt64 = 100
 
     private let loop: EventLoop
-    private let service: NodeService
+    private let cron: Cron
     private let options: NodeOptions
     private let flusher: OutputFlusher
     private var peers: [PeerSync] = []
-    private var roundTimer: Timer?
-    private var housekeeping: Timer?
+    private var roundDuty: CronDuty?
+    private var deadlineDuty: CronDuty?
     private var running = 0
     private var roundStartedMs: UInt64 = 0
     private var roundRepaired = 0
@@ -41,9 +45,9 @@ final class AntiEntropy {
     private var repairedTotal = 0
     private var lastCompareMicroseconds: UInt64 = 0
 
-    init(loop: EventLoop, service: NodeService, ring: HashRing, selfIndex: Int, options: NodeOptions) {
+    init(loop: EventLoop, cron: Cron, store: Store, ring: HashRing, selfIndex: Int, options: NodeOptions) {
         self.loop = loop
-        self.service = service
+        self.cron = cron
         self.options = options
         flusher = OutputFlusher(loop: loop)
         for (peerIndex, peer) in ring.nodes.enumerated() where peerIndex != selfIndex {
@@ -54,14 +58,11 @@ final class AntiEntropy {
             guard !shared.isEmpty else { continue }
             peers.append(PeerSync(address: peer, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
                                   requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken),
-                                  loop: loop, flusher: flusher, service: service, timeoutMs: options.peerTimeoutMs))
+                                  loop: loop, flusher: flusher, store: store, timeoutMs: options.peerTimeoutMs))
         }
-        let housekeeping = Timer(loop: loop)
-        housekeeping.start(afterMs: Self.housekeepingIntervalMs, repeatMs: Self.housekeepingIntervalMs) { [unowned self] in
+        deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "peer deadlines") {
             for peer in self.peers { peer.checkDeadlines(nowMs: self.loop.nowMs) }
         }
-        housekeeping.unref()
-        self.housekeeping = housekeeping
     }
 
     /// Start-up: pulls from every peer (retrying a failing one a few times), then `completion`.
@@ -81,6 +82,7 @@ final class AntiEntropy {
                     Log.warning("recovery from \(peer.address) gave up after \(attempt) attempts: \(failure)")
                     return self.peerFinished(completion)
                 }
+                // A one-shot delay, not a periodic duty: a timer of its own.
                 let retry = Timer(loop: self.loop)
                 retry.start(afterMs: Self.recoveryRetryDelayMs) { [unowned self] in
                     retry.close()
@@ -96,9 +98,7 @@ final class AntiEntropy {
     /// Runs a round every `syncIntervalMs` (a round still running delays the next).
     func startPeriodic() {
         guard !peers.isEmpty, !isClosed else { return }
-        let timer = Timer(loop: loop)
-        timer.start(afterMs: options.syncIntervalMs, repeatMs: options.syncIntervalMs) { [unowned self] in self.periodicRound() }
-        roundTimer = timer
+        roundDuty = cron.every(options.syncIntervalMs, "repair round") { self.periodicRound() }
     }
 
     private func periodicRound() {
@@ -137,10 +137,11 @@ final class AntiEntropy {
 
     func close() {
         isClosed = true
-        roundTimer?.close()
-        roundTimer = nil
-        housekeeping?.close()
-        housekeeping = nil
+        for duty in [roundDuty, deadlineDuty] {
+            if let duty { cron.cancel(duty) }
+        }
+        roundDuty = nil
+        deadlineDuty = nil
         for peer in peers { peer.close() }
         flusher.close()
     }

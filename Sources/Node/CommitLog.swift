@@ -1,8 +1,8 @@
 // The node's write path to disk: group commit over the append-only log.
 //
 //   submit(record) ─▶ pending bytes + waiters ─(end of loop iteration)─▶ one append
-//        (uv_fs_write [+ fdatasync]) on the thread pool ─▶ apply every record of the batch to
-//        the index, then answer every waiter
+//        (uv_fs_write [+ fdatasync]) on the thread pool ─▶ every waiter in log order (the
+//        Store applies each record to the index before its answer)
 //
 // Every write that arrives in one loop iteration shares one write and one fdatasync; writes
 // arriving while a batch is on disk form the next batch. The index holds only durable data: a
@@ -10,7 +10,9 @@
 // could still take back. A failed batch is answered `false` (503) and nothing of it is
 // applied; the file was cut back to its start, so a later batch appends cleanly (a full disk
 // recovers once space is freed). Under `everysec`, batches are written without fdatasync and
-// a timer asks for one fdatasync a second; under `never`, the kernel decides.
+// a duty on the node's cron asks for one fdatasync every `Limits.everysecSyncIntervalMs`;
+// under `never`, the kernel decides. The end-of-iteration hook is not a timer: it runs once
+// per loop iteration that submitted something, which is what makes the batches.
 //
 // Failures, as `/_/health` shows them in "writable":
 //   a batch fails, the file is whole again (ENOSPC)  writable false until a batch succeeds;
@@ -30,16 +32,17 @@ import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
-final class CommitLog {
+final class CommitLog: RecordLog {
     private let loop: EventLoop
+    private let cron: Cron
     private var file: AppendOnlyFile
     private let policy: FsyncPolicy
-    private let apply: (LogRecord) -> Void
     private var pendingBytes: [UInt8] = []
-    private var pending: [(record: LogRecord, done: (Bool) -> Void)] = []
-    private var inFlight: [(record: LogRecord, done: (Bool) -> Void)] = []
+    /// The waiters of the records in `pendingBytes`, and of the batch on disk, in log order.
+    private var pending: [(Bool) -> Void] = []
+    private var inFlight: [(Bool) -> Void] = []
     private var hook: IterationHook?
-    private var syncTimer: Timer?
+    private var syncDuty: CronDuty?
     private var needsSync = false
     private var onIdle: (() -> Void)?
     private var betweenBatches: (() -> Void)?
@@ -56,24 +59,22 @@ final class CommitLog {
     /// The error of the final fdatasync in `close`, if it failed.
     private(set) var closeFailure: UVError?
 
-    init(loop: EventLoop, file: AppendOnlyFile, policy: FsyncPolicy, apply: @escaping (LogRecord) -> Void) {
+    init(loop: EventLoop, cron: Cron, file: AppendOnlyFile, policy: FsyncPolicy) {
         self.loop = loop
+        self.cron = cron
         self.file = file
         self.policy = policy
-        self.apply = apply
         hook = IterationHook(loop: loop) { [unowned self] in self.endOfIteration() }
         if policy == .everysec {
-            let timer = Timer(loop: loop)
-            timer.start(afterMs: 1000, repeatMs: 1000) { [unowned self] in self.requestSync() }
-            timer.unref()
-            syncTimer = timer
+            syncDuty = cron.every(Limits.everysecSyncIntervalMs, "everysec fdatasync") { self.requestSync() }
         }
     }
 
-    /// Queues `record`; `done(true)` once it is durable under the fsync policy.
+    /// Queues `record`; `done(true)` once it is durable under the fsync policy (the batch's
+    /// waiters are called in log order).
     func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
         record.encode(into: &pendingBytes)
-        pending.append((record, done))
+        pending.append(done)
         hook?.start()
     }
 
@@ -109,8 +110,8 @@ final class CommitLog {
     func close() {
         hook?.close()
         hook = nil
-        syncTimer?.close()
-        syncTimer = nil
+        if let syncDuty { cron.cancel(syncDuty) }
+        syncDuty = nil
         do {
             try file.closeBlocking()
         } catch {
@@ -151,9 +152,8 @@ final class CommitLog {
             report(error, refusedWrites: batch.count)
         } else {
             noteSuccess()
-            for entry in batch { apply(entry.record) }
         }
-        for entry in batch { entry.done(error == nil) }
+        for done in batch { done(error == nil) }
         startBatch()
     }
 

@@ -1,7 +1,8 @@
 // Log compaction: rewrites linkring.log to one record per key (live values and tombstones) in
 // the background, then swaps the new file in atomically (DESIGN section 6).
 //
-//   every second: CompactionPolicy says the log is well past its live records
+//   every `Limits.compactionCheckIntervalMs` (a duty on the node's cron): CompactionPolicy
+//   says the log is well past its live records
 //   ─▶ remember the log's size S and the number of keys K
 //   ─▶ per loop iteration, encode the current records of the next `keysPerSlice` of the K
 //      keys (in arrival order, a cursor that stays valid while writes go on) and append them
@@ -16,23 +17,26 @@
 // also be in the copied tail: replay keeps the highest version, so duplicates are harmless.
 // The rename is the commit point: a crash before it leaves the old log whole (start-up
 // removes the .compact file), a crash after it the new one whole.
+//
+// It reads the Store's index and swaps the CommitLog's file; neither refers back to it.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class LogCompactor {
-    static let checkIntervalMs: UInt64 = 1_000
     static let keysPerSlice = 20_000
     /// After a failed rewrite (a full disk, say), wait this long before trying again.
     static let retryAfterFailureMs: UInt64 = 60_000
 
     private let loop: EventLoop
-    private let service: NodeService
+    private let cron: Cron
+    private let store: Store
+    private let commitLog: CommitLog
     private let policy: CompactionPolicy
     private let logPath: String
     private let directory: String
-    private var timer: Timer?
+    private var checkDuty: CronDuty?
     private var rewrite: Rewrite?
     private var notBeforeMs: UInt64 = 0
     private var isStopping = false
@@ -49,40 +53,40 @@ final class LogCompactor {
 
     static func temporaryPath(forLog path: String) -> String { path + ".compact" }
 
-    init(loop: EventLoop, service: NodeService, policy: CompactionPolicy, logPath: String, directory: String) {
+    init(loop: EventLoop, cron: Cron, store: Store, commitLog: CommitLog, policy: CompactionPolicy, logPath: String,
+         directory: String) {
         self.loop = loop
-        self.service = service
+        self.cron = cron
+        self.store = store
+        self.commitLog = commitLog
         self.policy = policy
         self.logPath = logPath
         self.directory = directory
     }
 
     func start() {
-        let timer = Timer(loop: loop)
-        timer.start(afterMs: Self.checkIntervalMs, repeatMs: Self.checkIntervalMs) { [unowned self] in self.check() }
-        timer.unref()
-        self.timer = timer
+        checkDuty = cron.every(Limits.compactionCheckIntervalMs, "compaction check") { self.check() }
     }
 
     /// Shutdown: no new rewrite; one in progress is abandoned (the old log stays).
     func close() {
         isStopping = true
-        timer?.close()
-        timer = nil
+        if let checkDuty { cron.cancel(checkDuty) }
+        checkDuty = nil
     }
 
     var isRunning: Bool { rewrite != nil }
 
     private func check() {
-        guard let commitLog = service.commitLog, rewrite == nil, !isStopping, commitLog.isWritable, loop.nowMs >= notBeforeMs,
-              policy.shouldCompact(logBytes: commitLog.sizeBytes, recordBytes: service.index.recordBytes) else { return }
+        guard rewrite == nil, !isStopping, commitLog.isWritable, loop.nowMs >= notBeforeMs,
+              policy.shouldCompact(logBytes: commitLog.sizeBytes, recordBytes: store.index.recordBytes) else { return }
         let temporary = Self.temporaryPath(forLog: logPath)
         do {
             let file = try AppendOnlyFile(loop: loop, path: temporary, truncating: true)
             try file.appendBlocking(LogRecord.fileMagic)
-            rewrite = Rewrite(file: file, logBytesAtStart: commitLog.sizeBytes, keyCount: service.index.keysInArrivalOrder.count,
+            rewrite = Rewrite(file: file, logBytesAtStart: commitLog.sizeBytes, keyCount: store.index.keysInArrivalOrder.count,
                               startedMs: loop.nowMs)
-            Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(service.index.recordBytes) bytes of live records")
+            Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(store.index.recordBytes) bytes of live records")
             writeNextSlice()
         } catch {
             fail("\(error)")
@@ -95,7 +99,7 @@ final class LogCompactor {
         if isStopping { return abandon() }
         let end = min(current.nextKey + Self.keysPerSlice, current.keyCount)
         var bytes: [UInt8] = []
-        let index = service.index
+        let index = store.index
         for key in index.keysInArrivalOrder[current.nextKey..<end] {
             index.record(for: key)?.encode(into: &bytes)
         }
@@ -105,7 +109,7 @@ final class LogCompactor {
         current.file.append(bytes, sync: isLast) { [unowned self] error in
             if let error { return self.fail("\(error)") }
             if isLast {
-                self.service.commitLog.whenIdle { [unowned self] in self.swapIn() }
+                self.commitLog.whenIdle { [unowned self] in self.swapIn() }
             } else {
                 self.writeNextSlice()
             }
@@ -116,7 +120,6 @@ final class LogCompactor {
     private func swapIn() {
         guard let current = rewrite else { return }
         if isStopping { return abandon() }
-        let commitLog = service.commitLog!
         // A log that failed its fdatasync keeps the node read-only; a fresh file must not undo that.
         guard commitLog.acceptsWrites else { return fail("the log failed during the rewrite") }
         let before = commitLog.sizeBytes

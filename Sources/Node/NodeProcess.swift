@@ -3,7 +3,8 @@
 //   parse options ─▶ create + lock the data dir ─▶ replay linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
 //   linkring.log.compact left by a crash during compaction is removed)
-//   ─▶ listen ─▶ print "listening on HOST:PORT" ─▶ run the loop (with LogCompactor)
+//   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen ─▶ print
+//   "listening on HOST:PORT" ─▶ recover from peers ─▶ run the loop
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
 // drain the commit log, fdatasync, exit 0 (exit 1, with an ERROR line, if that fdatasync
@@ -30,7 +31,8 @@ enum NodeProcess {
 
     private static func serve(_ options: NodeOptions) throws {
         let loop = try EventLoop()
-        let logFiles = try LogFiles(loop: loop, options: options.logging)
+        let cron = Cron(loop: loop)
+        let logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron)
         try FileSystem.makeDirectory(options.dataDirectory)
         try FileSystem.lockDirectory(options.dataDirectory)
         let path = options.dataDirectory + "/" + logFileName
@@ -39,48 +41,20 @@ enum NodeProcess {
         if let ring { index.partition(by: ring) }
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
-        let service = NodeService(index: index, origin: origin, skew: options.skew, clusterToken: options.clusterToken, fsync: options.fsync,
-                                  urlRules: options.urlRules)
-        let server = HTTPServer(loop: loop, limits: options.limits, handler: service)
-        server.accessLog = logFiles.accessLog
-        let bound = try server.start(host: options.listen.host, port: options.listen.port)
-        let address = HostPort(host: bound.host, port: bound.port).description
-        service.commitLog = CommitLog(loop: loop, file: file, policy: options.fsync) { [unowned service] in service.apply($0) }
-        service.server = server
-        let antiEntropy = ring.map { ring in
-            AntiEntropy(loop: loop, service: service, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!, options: options)
-        }
-        service.antiEntropy = antiEntropy
-        let compactor = LogCompactor(loop: loop, service: service, policy: options.compaction, logPath: path,
-                                     directory: options.dataDirectory)
-        service.compactor = compactor
-        compactor.start()
-        let commitLog = service.commitLog!
-        let shutdown = GracefulShutdown(loop: loop, server: server, deadlineMs: shutdownDeadlineMs) { done in
-            antiEntropy?.close()
-            compactor.close()
-            commitLog.drain {
-                commitLog.close()
-                logFiles.close()
-                done()
-            }
+        let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
+                              ring: ring, origin: origin)
+        let address = try node.start(host: options.listen.host, port: options.listen.port).description
+        let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: shutdownDeadlineMs) { done in
+            node.stop(then: done)
         }
         try shutdown.watchSignals()
         Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue), "
             + "version origin \(origin)")
         Output.printLine("listening on \(address)")
-        if let antiEntropy {
-            service.isReady = false
-            antiEntropy.recover {
-                service.isReady = true
-                Log.info("ready: caught up with every reachable peer")
-                antiEntropy.startPeriodic()
-            }
-        }
+        node.recover()
         loop.run()
-        service.detach()
         if !loop.close() { Log.warning("event loop closed with handles still open") }
-        if let failure = commitLog.closeFailure { throw failure }
+        if let failure = node.closeFailure { throw failure }
         Log.info("node \(address) stopped")
     }
 

@@ -14,7 +14,7 @@ final class PeerSync {
     private let requests: InternalRequestEncoder
     private let loop: EventLoop
     private let flusher: OutputFlusher
-    private let service: NodeService
+    private let store: Store
     private let timeoutMs: UInt64
     private var connection: NodeConnection?
     private var done: ((Int, String?) -> Void)?
@@ -23,14 +23,14 @@ final class PeerSync {
     private(set) var lastCompareMicroseconds: UInt64 = 0
 
     init(address: HostPort, sharedRanges: [Int], ringID: UInt64, requests: InternalRequestEncoder, loop: EventLoop,
-         flusher: OutputFlusher, service: NodeService, timeoutMs: UInt64) {
+         flusher: OutputFlusher, store: Store, timeoutMs: UInt64) {
         self.address = address
         self.sharedRanges = sharedRanges
         self.ringID = ringID
         self.requests = requests
         self.loop = loop
         self.flusher = flusher
-        self.service = service
+        self.store = store
         self.timeoutMs = timeoutMs
     }
 
@@ -43,10 +43,10 @@ final class PeerSync {
 
     private func compareDigests(_ body: [UInt8]) {
         let started = MonotonicClock.nowNs()
-        guard let theirs = SyncCodec.decodeDigests(body, ringID: ringID, rangeCount: service.index.digests.count) else {
+        guard let theirs = SyncCodec.decodeDigests(body, ringID: ringID, rangeCount: store.index.digests.count) else {
             return finish("\(address) has a different ring (hosts file, --replicas and --vnodes must match)")
         }
-        let mine = service.index.digests
+        let mine = store.index.digests
         differing = sharedRanges.filter { mine[$0] != theirs[$0] }
         lastCompareMicroseconds = (MonotonicClock.nowNs() - started) / 1000
         nextRange()
@@ -60,7 +60,7 @@ final class PeerSync {
     private func fetchPage(range: Int, from: UInt32) {
         send(requests.makeKeysPage(range: range, from: from)) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
-            let diff = SyncCodec.diff(page.entries, against: self.service.index, skew: self.service.skew,
+            let diff = SyncCodec.diff(page.entries, against: self.store.index, skew: self.store.skew,
                                       wallClockUnixMs: WallClock.nowMs())
             self.noteRefused(diff.refused.count, example: diff.refused.first)
             self.fetchRecords(diff.wanted) { [unowned self] in
@@ -98,12 +98,12 @@ final class PeerSync {
     }
 
     private func store(_ fetched: [LogRecord], then: @escaping (Bool) -> Void) {
-        let records = fetched.filter { service.refusal(of: $0.version, from: "repair from \(address)") == nil }
+        let records = fetched.filter { store.refusal(of: $0.version, from: "repair from \(address)") == nil }
         guard !records.isEmpty else { return then(true) }
         var waiting = records.count
         var allStored = true
         for record in records {
-            service.store(record) { [unowned self] ok in
+            store.store(record) { [unowned self] ok in
                 if ok { self.repaired += 1 } else { allStored = false }
                 waiting -= 1
                 if waiting == 0 { then(allStored) }
@@ -130,7 +130,7 @@ final class PeerSync {
 
     private func noteRefused(_ count: Int, example: [UInt8]?) {
         guard count > 0, let example else { return }
-        service.noteRefused(count, "\(address) holds \(count) key(s) at versions more than \(service.skew.skewMsMax) ms ahead of "
+        store.noteRefused(count, "\(address) holds \(count) key(s) at versions more than \(store.skew.skewMsMax) ms ahead of "
             + "this node's clock, e.g. '\(String(decoding: example, as: UTF8.self))': not repaired from it (check NTP on both hosts)")
     }
 

@@ -24,7 +24,7 @@ extension NodeService {
         guard isDigests || isKeys || isRecords else {
             return connection.respondFailure(HTTPParseFailure(.notFound, "No such internal route."))
         }
-        guard let ring = index.ring else {
+        guard let ring = store.index.ring else {
             return connection.respondFailure(HTTPParseFailure(.notFound, "This node has no ring (start it with --hosts)."))
         }
         if isRecords {
@@ -34,7 +34,7 @@ extension NodeService {
         guard head.method == .get else { return rejectMethod(connection, allow: "GET") }
         if isDigests {
             return connection.respond(.ok, contentType: Self.binary,
-                                      body: SyncCodec.encodeDigests(ringID: SyncCodec.ringID(ring), index.digests))
+                                      body: SyncCodec.encodeDigests(ringID: SyncCodec.ringID(ring), store.index.digests))
         }
         answerKeys(buffer, query, rangeCount: ring.rangeCount, on: connection)
     }
@@ -43,6 +43,7 @@ extension NodeService {
         guard let numbers = QueryNumbers.parse(buffer, query, names: ["r", "from"]), numbers[0] < UInt64(rangeCount) else {
             return connection.respondFailure(HTTPParseFailure(.badRequest, "The query must be r=RANGE&from=OFFSET."))
         }
+        let index = store.index
         let keys = index.rangeKeys[Int(numbers[0])]
         let from = Int(min(numbers[1], UInt64(keys.count)))
         let end = min(from + SyncCodec.keysPerPage, keys.count)
@@ -57,6 +58,7 @@ extension NodeService {
                 "The body must be at most \(SyncCodec.recordsPerRequest) keys, each a u16 length and the key."))
         }
         var records: [UInt8] = []
+        let index = store.index
         for key in keys { index.record(for: key)?.encode(into: &records) }
         connection.respond(.ok, contentType: Self.binary, body: records)
     }

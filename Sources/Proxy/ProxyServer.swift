@@ -2,6 +2,8 @@
 // refers back up: where two parts need the same thing, this type owns it and hands it to both.
 //
 //   ProxyServer
+//    ├─ Cron          the one periodic tick: server housekeeping, pings, node deadlines, status
+//    │                table, access-log flush (closed last at shutdown)
 //    ├─ HTTPServer ─handler─▶ ProxyService (router) ─/_/ paths─▶ OperatorRoutes
 //    ├─ ProxyCluster  ring + NodeClients: read by the router and the operator routes,
 //    │                replaced by HostsReloader (SIGHUP)
@@ -26,6 +28,7 @@ final class ProxyServer {
     private let options: ProxyOptions
     private let origin: UInt64
     private let flusher: OutputFlusher
+    private let cron: Cron
     private let cluster: ProxyCluster
     private let metrics = ProxyMetrics()
     private let operatorRoutes: OperatorRoutes
@@ -41,13 +44,14 @@ final class ProxyServer {
         self.options = options
         self.origin = origin
         flusher = OutputFlusher(loop: loop)
+        cron = Cron(loop: loop)
         let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
         cluster = ProxyCluster(ring: HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas),
                                nodes: nodes)
         operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop)
         router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, origin: origin)
-        http = HTTPServer(loop: loop, limits: options.limits, handler: router)
-        sentinel = Sentinel(loop: loop, nodes: nodes, options: options)
+        http = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
+        sentinel = Sentinel(loop: loop, cron: cron, nodes: nodes, options: options)
         hostsReloader = HostsReloader(loop: loop, options: options, flusher: flusher, cluster: cluster, sentinel: sentinel)
     }
 
@@ -58,7 +62,7 @@ final class ProxyServer {
         let address = HostPort(host: bound.host, port: bound.port).description
         operatorRoutes.listenAddress = address
         sentinel.start()
-        logFiles = try LogFiles(loop: loop, options: options.logging) { [unowned self] in self.hostsReloader.reload() }
+        logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron) { [unowned self] in self.hostsReloader.reload() }
         http.accessLog = logFiles?.accessLog
         let shutdown = GracefulShutdown(loop: loop, server: http, deadlineMs: Self.shutdownDeadlineMs) { [unowned self] done in
             self.closeAfterClients()
@@ -72,12 +76,13 @@ final class ProxyServer {
         return address
     }
 
-    /// Once every client connection has closed: the node pools, timers and log files close,
+    /// Once every client connection has closed: the node pools, log files and the cron close,
     /// and the loop has nothing left to run.
     private func closeAfterClients() {
         sentinel.close()
         for node in cluster.nodes { node.closeAll() }
         flusher.close()
         logFiles?.close()
+        cron.close()
     }
 }

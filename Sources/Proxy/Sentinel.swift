@@ -1,8 +1,8 @@
-// The sentinel: watches every node on timers and tells the operator.
+// The sentinel: watches every node on duties of the proxy's cron and tells the operator.
 //
-//   ping timer (every --ping-interval-ms) ─▶ each node: GET /_/health with a deadline
-//   housekeeping (every 50 ms)            ─▶ fail node requests past their deadlines
-//   status timer (every --status-interval-s, 0 = off) ─▶ log the table of node states
+//   ping (every --ping-interval-ms, first at once) ─▶ each node: GET /_/health with a deadline
+//   node deadlines (Limits.nodeDeadlineCheckIntervalMs) ─▶ fail node requests past their deadlines
+//   status (every --status-interval-s, 0 = off) ─▶ log the table of node states
 //   any state or readiness change         ─▶ log a line and the table
 //   a node down longer than --restart-after-ms ─▶ Restarter runs --restart-command
 //
@@ -13,19 +13,21 @@ import LinkRingServer
 import LinkRingUV
 
 final class Sentinel {
-    static let housekeepingIntervalMs: UInt64 = 50
     private let loop: EventLoop
+    private let cron: Cron
     private var nodes: [NodeClient]
     private let options: ProxyOptions
-    private var timers: [Timer] = []
+    private var duties: [CronDuty] = []
     private let restarter: Restarter?
-    /// Logs the table once after a burst of changes (all nodes answering their first ping).
+    /// Logs the table once after a burst of changes (all nodes answering their first ping): a
+    /// one-shot deferral to the next loop iteration, not a periodic duty, so a timer of its own.
     private var tableTimer: Timer?
     private var isTablePending = false
     private var isClosed = false
 
-    init(loop: EventLoop, nodes: [NodeClient], options: ProxyOptions) {
+    init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions) {
         self.loop = loop
+        self.cron = cron
         self.nodes = nodes
         self.options = options
         restarter = options.restartCommand.map { Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs) }
@@ -41,29 +43,25 @@ final class Sentinel {
     }
 
     func start() {
-        let ping = Timer(loop: loop)
-        ping.start(afterMs: 0, repeatMs: options.pingIntervalMs) { [unowned self] in
+        let ping = cron.every(options.pingIntervalMs, "ping nodes", firstAfterMs: 0) {
             for node in self.nodes { node.ping() }
             self.restarter?.check(self.nodes)
         }
-        let housekeeping = Timer(loop: loop)
-        housekeeping.start(afterMs: Self.housekeepingIntervalMs, repeatMs: Self.housekeepingIntervalMs) { [unowned self] in
+        let housekeeping = cron.every(Limits.nodeDeadlineCheckIntervalMs, "node deadlines") {
             let now = self.loop.nowMs
             for node in self.nodes { node.checkDeadlines(nowMs: now) }
         }
-        timers = [ping, housekeeping]
+        duties = [ping, housekeeping]
         if options.statusIntervalS > 0 {
-            let status = Timer(loop: loop)
             let periodMs = UInt64(options.statusIntervalS) * 1000
-            status.start(afterMs: periodMs, repeatMs: periodMs) { [unowned self] in self.logTable() }
-            timers.append(status)
+            duties.append(cron.every(periodMs, "status table") { self.logTable() })
         }
     }
 
     func close() {
         isClosed = true
-        for timer in timers { timer.close() }
-        timers.removeAll()
+        for duty in duties { cron.cancel(duty) }
+        duties.removeAll()
         tableTimer?.close()
         tableTimer = nil
     }

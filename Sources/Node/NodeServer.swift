@@ -1,0 +1,93 @@
+// The storage node as one object: it owns every part of the node and wires them downward, so
+// no part refers back to another (Redis's one `server` struct, explicit about ownership).
+//
+//   NodeServer
+//    ├─ Cron ─────────── the one periodic tick: server housekeeping, everysec fdatasync,
+//    │                   compaction check, repair rounds, peer deadlines, access-log flush
+//    ├─ HTTPServer ───── connections ─▶ NodeService (the router)
+//    │                                   ├─ Store ─┬─ KeyValueIndex, HybridClock, VersionSkew
+//    │                                   │         └─ CommitLog (RecordLog) ─▶ linkring.log
+//    │                                   ├─ LogCompactor  (read for /_/health)
+//    │                                   └─ AntiEntropy   (read for /_/health)
+//    ├─ LogCompactor ─── Store (index), CommitLog (swaps its file between batches)
+//    ├─ AntiEntropy ──── PeerSync per peer ─▶ Store (repaired records)
+//    └─ LogFiles ─────── stderr / --access-log
+//
+// The router, anti-entropy and the compactor share the one Store; callbacks from libuv reach
+// them through their handles. Shutdown (`stop`) closes them top-down and the cron last, after
+// which the loop has nothing left and `run()` returns.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class NodeServer {
+    private let cron: Cron
+    private let logFiles: LogFiles
+    private let commitLog: CommitLog
+    private let compactor: LogCompactor
+    private let antiEntropy: AntiEntropy?
+    private let router: NodeService
+    let store: Store
+    let httpServer: HTTPServer
+
+    /// Builds the node over a replayed `index` and its log `file`; `cron` and `logFiles` are
+    /// the process's, owned from now on (closed by `stop`).
+    init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, index: KeyValueIndex, file: AppendOnlyFile,
+         logPath: String, ring: HashRing?, origin: UInt64) {
+        self.cron = cron
+        self.logFiles = logFiles
+        let commitLog = CommitLog(loop: loop, cron: cron, file: file, policy: options.fsync)
+        let store = Store(index: index, log: commitLog, origin: origin, skew: options.skew)
+        let compactor = LogCompactor(loop: loop, cron: cron, store: store, commitLog: commitLog, policy: options.compaction,
+                                     logPath: logPath, directory: options.dataDirectory)
+        let antiEntropy = ring.map { ring in
+            AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!,
+                        options: options)
+        }
+        let router = NodeService(store: store, compactor: compactor, antiEntropy: antiEntropy, clusterToken: options.clusterToken,
+                                 fsync: options.fsync, urlRules: options.urlRules)
+        self.commitLog = commitLog
+        self.store = store
+        self.compactor = compactor
+        self.antiEntropy = antiEntropy
+        self.router = router
+        httpServer = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
+        httpServer.accessLog = logFiles.accessLog
+    }
+
+    /// Listens and starts the periodic duties; returns the bound address.
+    func start(host: String, port: Int) throws -> HostPort {
+        let bound = try httpServer.start(host: host, port: port)
+        compactor.start()
+        return HostPort(host: bound.host, port: bound.port)
+    }
+
+    /// Pulls what the node missed from its peers (reads answer "recovering" meanwhile), then
+    /// repairs periodically. A node without peers is ready at once.
+    func recover() {
+        guard let antiEntropy else { return }
+        router.isReady = false
+        antiEntropy.recover { [router] in
+            router.isReady = true
+            Log.info("ready: caught up with every reachable peer")
+            antiEntropy.startPeriodic()
+        }
+    }
+
+    /// After the last client connection closed: stops repair and compaction, drains the log,
+    /// syncs and closes it, then the log files and the cron; then `done`.
+    func stop(then done: @escaping () -> Void) {
+        antiEntropy?.close()
+        compactor.close()
+        commitLog.drain { [commitLog, logFiles, cron] in
+            commitLog.close()
+            logFiles.close()
+            cron.close()
+            done()
+        }
+    }
+
+    /// The error of the log's final fdatasync, if it failed (the process then exits 1).
+    var closeFailure: UVError? { commitLog.closeFailure }
+}

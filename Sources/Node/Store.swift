@@ -1,0 +1,136 @@
+// The node's data: the in-memory index, the commit log under it, the hybrid clock that mints
+// and observes versions, and the version-skew rules. Created once by `NodeServer` and handed
+// to the router (client and internal writes, reads), to anti-entropy (repair) and to the
+// compactor; it refers to none of them.
+//
+//   store(record) ─▶ refuse a version too far ahead of the wall clock (false) ─▶ a far-future
+//   entry held for the key is forgotten first (a `forget` record, same batch) ─▶ a record
+//   durable data already supersedes is done at once (true) ─▶ RecordLog.submit ─▶ durable:
+//   applied to the index, then `done(true)`; failed: `done(false)`, nothing applied
+//
+// Reads go straight to `index` (the router's GET path costs one lookup, as before): it holds
+// durable data only, so a read never returns what a crash could take back.
+//
+// The log is reached through `RecordLog`, so these rules are tested with a log in memory
+// (Tests/NodeTests); the clock is injected for the same reason.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+/// What the store needs of its log: CommitLog in the node, a log in memory in tests.
+protocol RecordLog: AnyObject {
+    /// Queues `record`; `done(true)` once it is durable, `done(false)` if it failed.
+    func submit(_ record: LogRecord, done: @escaping (Bool) -> Void)
+    /// False once the log failed for good: writes are refused until a restart.
+    var acceptsWrites: Bool { get }
+    /// False while writes fail (for good, or until a batch succeeds again).
+    var isWritable: Bool { get }
+    var sizeBytes: Int { get }
+}
+
+final class Store {
+    private(set) var index: KeyValueIndex
+    private var clock: HybridClock
+    let skew: VersionSkew
+    private let log: any RecordLog
+    private let wallClockMs: () -> Int64
+    /// Writes refused because their version was too far ahead, and far-future entries replaced.
+    private(set) var versionsRefused = 0
+    private(set) var farFutureReplaced = 0
+    private var refusals = RepeatedFailureReport()
+    private var replacements = RepeatedFailureReport()
+
+    init(index: KeyValueIndex, log: any RecordLog, origin: UInt64, skew: VersionSkew,
+         wallClockMs: @escaping () -> Int64 = WallClock.nowMs) {
+        self.index = index
+        self.log = log
+        self.clock = HybridClock(origin: origin, skew: skew)
+        self.skew = skew
+        self.wallClockMs = wallClockMs
+        observeStoredVersions()
+    }
+
+    var acceptsWrites: Bool { log.acceptsWrites }
+    var isWritable: Bool { log.isWritable }
+    var logSizeBytes: Int { log.sizeBytes }
+
+    /// Moves the clock past every stored version it may observe, and says which entries are
+    /// too far ahead of the wall clock to be (they yield to the next write of their key).
+    private func observeStoredVersions() {
+        let now = wallClockMs()
+        var farAhead: [(key: [UInt8], version: UInt64)] = []
+        for (key, stored) in index.entries where !clock.observe(stored.version, wallClockUnixMs: now) {
+            farAhead.append((key, stored.version))
+        }
+        guard let example = farAhead.first else { return }
+        Log.warning("\(farAhead.count) key(s) hold a version more than \(skew.skewMsMax) ms ahead of this host's clock, "
+            + "e.g. '\(String(decoding: example.key, as: UTF8.self))' at \(VersionSkew.aheadMs(of: example.version, wallClockUnixMs: now)) ms "
+            + "ahead: written before versions were bounded, or the clock stepped back. The next write of each key replaces it "
+            + "(docs/OPERATIONS.md, \"Versions from the future\").")
+    }
+
+    /// A version newer than every version this node has minted or accepted (public writes).
+    func nextVersion() -> UInt64 {
+        clock.next(wallClockUnixMs: wallClockMs())
+    }
+
+    /// Whether `version` may be accepted now (at most the allowed skew ahead of the wall clock).
+    func acceptsVersion(_ version: UInt64) -> Bool {
+        skew.accepts(version, wallClockUnixMs: wallClockMs())
+    }
+
+    /// Makes `record` durable and applies it, unless durable data already supersedes it;
+    /// `done(true)` then. Used by client writes and by repair alike, after `refusal(of:)`.
+    func store(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+        let now = wallClockMs()
+        guard clock.observe(record.version, wallClockUnixMs: now) else { return done(false) }
+        if let current = index.lookup(record.key) {
+            if !skew.accepts(current.version, wallClockUnixMs: now) {
+                forget(record.key, current.version, replacedBy: record.version, nowUnixMs: now)
+            } else if !StoredValue(record).isNewer(than: current) {
+                return done(true)
+            }
+        }
+        submit(record, done: done)
+    }
+
+    /// Logs `record`; once its batch is durable, applies it to the index and then calls `done`.
+    /// Records of a batch are applied and answered in log order, each before its own answer.
+    private func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+        log.submit(record) { durable in
+            if durable { self.index.apply(record) }
+            done(durable)
+        }
+    }
+
+    /// Logs a `forget` of `key`'s far-future entry, in the same batch as the write that replaces it.
+    private func forget(_ key: [UInt8], _ version: UInt64, replacedBy incoming: UInt64, nowUnixMs: Int64) {
+        farFutureReplaced += 1
+        let line = "key '\(String(decoding: key, as: UTF8.self))' held version \(version), "
+            + "\(VersionSkew.aheadMs(of: version, wallClockUnixMs: nowUnixMs)) ms ahead of this host's clock: replaced by version \(incoming)"
+        Log.failure(&replacements, nowMs: MonotonicClock.nowMs(), level: .warning, first: line) { more, seconds in
+            line + " (\(more) far-future entries replaced in the last \(seconds) s)"
+        }
+        submit(LogRecord(version: version, op: .forget, key: key)) { _ in }
+    }
+
+    /// Nil when `version` may be accepted, else why not (too far ahead of this node's clock).
+    func refusal(of version: UInt64, from source: String) -> String? {
+        let aheadMs = VersionSkew.aheadMs(of: version, wallClockUnixMs: wallClockMs())
+        guard aheadMs > skew.skewMsMax else { return nil }
+        let reason = "version \(version) is \(aheadMs) ms ahead of this node's clock (limit \(skew.skewMsMax) ms, --clock-skew-ms): "
+            + "check NTP on the sender's host and this one"
+        noteRefused(1, "refused a version from \(source): \(reason)")
+        return reason
+    }
+
+    /// Counts `count` refused versions and logs `message`: the first at once, then at most one
+    /// line per `Limits.repeatedFailureLogIntervalMs` with the count since the last.
+    func noteRefused(_ count: Int, _ message: String) {
+        versionsRefused += count
+        Log.failure(&refusals, count: count, nowMs: MonotonicClock.nowMs(), first: message) { more, seconds in
+            message + " (\(more) refused in the last \(seconds) s)"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+// The Store's rules on a log in memory and an injected wall clock: a record reaches the index
+// only once its log says it is durable; a failed write changes nothing; a superseded write is
+// done at once without touching the log; a version too far ahead is refused and counted; a
+// far-future entry yields to the next acceptable write through a `forget` logged first; and
+// the clock mints versions above everything it found stored.
+
+import Testing
+@testable import Node
+import LinkRingCore
+
+/// A log that holds submitted records until the test says how their batch ended.
+final class LogInMemory: RecordLog {
+    var submitted: [LogRecord] = []
+    private var waiters: [(Bool) -> Void] = []
+    var acceptsWrites = true
+    var isWritable = true
+    var sizeBytes = 0
+
+    func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+        submitted.append(record)
+        waiters.append(done)
+    }
+
+    /// Ends the batch of everything submitted so far, in log order.
+    func finishBatch(durable: Bool) {
+        let batch = waiters
+        waiters.removeAll()
+        for done in batch { done(durable) }
+    }
+}
+
+/// Collects the answers a write gets.
+final class Answers {
+    var values: [Bool] = []
+    func record(_ value: Bool) { values.append(value) }
+}
+
+@Suite("Store")
+struct StoreTests {
+    static let nowUnixMs: Int64 = 1_800_000_000_000
+    static let key = Array("abc".utf8)
+
+    /// The version a clock with `origin` mints at `unixMs`.
+    static func version(atUnixMs unixMs: Int64, origin: UInt64 = 1) -> UInt64 {
+        var clock = HybridClock(origin: origin)
+        return clock.next(wallClockUnixMs: unixMs)
+    }
+
+    static func put(_ value: String, version: UInt64) -> LogRecord {
+        LogRecord(version: version, op: .put, key: key, value: Array(value.utf8))
+    }
+
+    static func makeStore(holding records: [LogRecord] = [], log: LogInMemory) -> Store {
+        var index = KeyValueIndex()
+        for record in records { index.apply(record) }
+        return Store(index: index, log: log, origin: 2, skew: VersionSkew(skewMsMax: 1_000), wallClockMs: { nowUnixMs })
+    }
+
+    @Test("a write reaches the index only once its batch is durable, then it is answered")
+    func appliedWhenDurable() {
+        let log = LogInMemory()
+        let store = Self.makeStore(log: log)
+        let answers = Answers()
+        store.store(Self.put("https://a.example", version: Self.version(atUnixMs: Self.nowUnixMs))) { answers.record($0) }
+        #expect(store.index.lookup(Self.key) == nil)
+        #expect(answers.values.isEmpty)
+        log.finishBatch(durable: true)
+        #expect(store.index.lookup(Self.key)?.value == Array("https://a.example".utf8))
+        #expect(answers.values == [true])
+    }
+
+    @Test("a failed batch is answered false and leaves the index as it was")
+    func failedBatchChangesNothing() {
+        let log = LogInMemory()
+        let store = Self.makeStore(log: log)
+        let answers = Answers()
+        store.store(Self.put("https://a.example", version: Self.version(atUnixMs: Self.nowUnixMs))) { answers.record($0) }
+        log.finishBatch(durable: false)
+        #expect(store.index.lookup(Self.key) == nil)
+        #expect(answers.values == [false])
+    }
+
+    @Test("a write durable data already supersedes is done at once, without the log")
+    func supersededWriteSkipsTheLog() {
+        let log = LogInMemory()
+        let newer = Self.put("https://new.example", version: Self.version(atUnixMs: Self.nowUnixMs))
+        let store = Self.makeStore(holding: [newer], log: log)
+        let answers = Answers()
+        store.store(Self.put("https://old.example", version: Self.version(atUnixMs: Self.nowUnixMs - 5_000))) { answers.record($0) }
+        #expect(answers.values == [true])
+        #expect(log.submitted.isEmpty)
+        #expect(store.index.lookup(Self.key)?.value == Array("https://new.example".utf8))
+    }
+
+    @Test("a version more than the skew ahead is refused, counted, and never logged")
+    func farAheadVersionRefused() {
+        let log = LogInMemory()
+        let store = Self.makeStore(log: log)
+        let ahead = Self.version(atUnixMs: Self.nowUnixMs + 5_000)
+        #expect(store.refusal(of: ahead, from: "a test") != nil)
+        #expect(store.refusal(of: Self.version(atUnixMs: Self.nowUnixMs + 500), from: "a test") == nil)
+        #expect(store.versionsRefused == 1)
+        let answers = Answers()
+        store.store(Self.put("https://a.example", version: ahead)) { answers.record($0) }
+        #expect(answers.values == [false])
+        #expect(log.submitted.isEmpty)
+    }
+
+    @Test("a far-future entry yields to the next acceptable write: a forget is logged first, same batch")
+    func farFutureEntryForgotten() {
+        let log = LogInMemory()
+        let farFuture = Self.version(atUnixMs: Self.nowUnixMs + 3_600_000)
+        let store = Self.makeStore(holding: [Self.put("https://future.example", version: farFuture)], log: log)
+        let incoming = Self.version(atUnixMs: Self.nowUnixMs)
+        let answers = Answers()
+        store.store(Self.put("https://now.example", version: incoming)) { answers.record($0) }
+        #expect(log.submitted.map(\.op) == [.forget, .put])
+        #expect(log.submitted.first?.version == farFuture)
+        #expect(store.farFutureReplaced == 1)
+        log.finishBatch(durable: true)
+        #expect(answers.values == [true])
+        #expect(store.index.lookup(Self.key) == StoredValue(version: incoming, value: Array("https://now.example".utf8)))
+    }
+
+    @Test("the clock mints versions above every acceptable stored version, and ignores far-future ones")
+    func clockObservesStoredVersions() {
+        let log = LogInMemory()
+        let recent = Self.version(atUnixMs: Self.nowUnixMs + 900)
+        let farFuture = Self.version(atUnixMs: Self.nowUnixMs + 3_600_000)
+        let other = LogRecord(version: farFuture, op: .put, key: Array("xyz".utf8), value: Array("https://x.example".utf8))
+        let store = Self.makeStore(holding: [Self.put("https://a.example", version: recent), other], log: log)
+        let minted = store.nextVersion()
+        #expect(minted > recent)
+        #expect(minted < farFuture)
+    }
+}
