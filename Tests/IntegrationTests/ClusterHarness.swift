@@ -27,6 +27,16 @@ func freePort() throws -> Int {
     throw HarnessError("no free port found below 32000")
 }
 
+/// `count` distinct free ports (freePort does not hold its port: two calls can agree).
+func freePorts(_ count: Int) throws -> [Int] {
+    var ports: [Int] = []
+    while ports.count < count {
+        let port = try freePort()
+        if !ports.contains(port) { ports.append(port) }
+    }
+    return ports
+}
+
 final class TestCluster {
     let directory = makeTemporaryDirectory()
     let hostsPath: String
@@ -39,7 +49,7 @@ final class TestCluster {
 
     init(nodeCount: Int = 4, nodeArguments: [String] = [], proxyArguments: [String] = [], pingIntervalMs: Int = 50,
          clusterToken: String? = nil) throws {
-        ports = try (0..<nodeCount).map { _ in try freePort() }
+        ports = try freePorts(nodeCount)
         hostsPath = directory + "/hosts.txt"
         try ("# test cluster\n" + ports.map { "127.0.0.1:\($0)\n" }.joined()).write(toFile: hostsPath, atomically: true, encoding: .utf8)
         let folder = directory

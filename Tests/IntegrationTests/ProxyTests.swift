@@ -111,7 +111,7 @@ struct ProxyTests {
     func healthNeedsAnsweredPings() throws {
         let directory = makeTemporaryDirectory()
         let hosts = directory + "/hosts.txt"
-        try (0..<2).map { _ in "127.0.0.1:\(try freePort())\n" }.joined().write(toFile: hosts, atomically: true, encoding: .utf8)
+        try freePorts(2).map { "127.0.0.1:\($0)\n" }.joined().write(toFile: hosts, atomically: true, encoding: .utf8)
         let proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", hosts, "--status-interval-s", "0"])
         defer { proxy.stop() }
         let first = try request(proxy.port, "GET", "/_/health")
