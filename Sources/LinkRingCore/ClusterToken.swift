@@ -96,16 +96,3 @@ public struct ClusterTokenGate: Sendable {
         return target.count == healthPath.count || buffer[target.lowerBound + healthPath.count] == ASCII.questionMark
     }
 }
-
-public enum ConstantTime {
-    /// Compares `buffer[range]` with `expected` in time that depends only on the lengths.
-    public static func equals(_ buffer: [UInt8], _ range: Range<Int>, _ expected: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: range.count ^ expected.count)
-        if range.count != expected.count { difference |= 1 }
-        for offset in 0..<expected.count {
-            let given = offset < range.count ? buffer[range.lowerBound + offset] : 0
-            difference |= given ^ expected[offset]
-        }
-        return difference == 0
-    }
-}

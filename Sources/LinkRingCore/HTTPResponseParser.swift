@@ -111,28 +111,15 @@ public enum HTTPResponseParser {
         let value = valueStart..<valueEnd
         if recording { head.fields.append((name, value)) }
         if ASCII.equalsIgnoringCase(buffer, name, contentLength) {
-            guard let length = parseDecimal(buffer, value), length <= UInt64(bodyBytesMax) else { return "bad Content-Length" }
+            guard let length = Decimal.parse(buffer, value), length <= UInt64(bodyBytesMax) else { return "bad Content-Length" }
             head.contentLength = Int(length)
         } else if ASCII.equalsIgnoringCase(buffer, name, connection) {
             if ASCII.equalsIgnoringCase(buffer, value, close) { head.isKeepAlive = false }
         } else if ASCII.equalsIgnoringCase(buffer, name, version) {
-            head.version = parseDecimal(buffer, value)
+            head.version = Decimal.parse(buffer, value)
         } else if ASCII.equalsIgnoringCase(buffer, name, recovering) {
             head.isRecovering = value.count == 1 && buffer[value.lowerBound] == ASCII.digit1
         }
         return nil
-    }
-
-    public static func parseDecimal(_ buffer: [UInt8], _ range: Range<Int>) -> UInt64? {
-        guard !range.isEmpty, range.count <= 20 else { return nil }
-        var value: UInt64 = 0
-        for index in range {
-            guard ASCII.isDigit(buffer[index]) else { return nil }
-            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(buffer[index] - ASCII.digit0))
-            if overflow1 || overflow2 { return nil }
-            value = sum
-        }
-        return value
     }
 }

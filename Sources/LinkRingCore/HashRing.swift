@@ -20,22 +20,6 @@
 // the hash's top bits gives the first point of that slice of the ring, and a short scan (about
 // points/slices steps) finishes, instead of a binary search with a mispredicted branch per step.
 
-public enum StableHash {
-    public static func hash(_ bytes: [UInt8]) -> UInt64 { mix(FNV1a.hash64(bytes)) }
-
-    /// MurmurHash3 fmix64: every input bit affects every output bit.
-    @inline(__always)
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var x = value
-        x ^= x >> 33
-        x = x &* 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        x = x &* 0xC4CE_B9FE_1A85_EC53
-        x ^= x >> 33
-        return x
-    }
-}
-
 public struct HashRing: Sendable {
     public let nodes: [HostPort]
     public let vnodesPerNode: Int

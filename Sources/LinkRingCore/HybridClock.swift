@@ -86,15 +86,3 @@ public struct HybridClock: Sendable {
         UInt64.random(in: 0..<originsMax, using: &generator)
     }
 }
-
-/// FNV-1a, 64-bit: a stable hash (unlike Swift's seeded `Hasher`).
-public enum FNV1a {
-    public static func hash64(_ bytes: [UInt8]) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return hash
-    }
-}

@@ -50,7 +50,7 @@ public enum InternalRequest: Sendable, Equatable {
         let digitsStart = query.lowerBound + versionPrefix.count
         var ampersand = digitsStart
         while ampersand < query.upperBound, buffer[ampersand] != ASCII.ampersand { ampersand += 1 }
-        guard ampersand < query.upperBound, let version = HTTPResponseParser.parseDecimal(buffer, digitsStart..<ampersand),
+        guard ampersand < query.upperBound, let version = Decimal.parse(buffer, digitsStart..<ampersand),
               version > 0 else { return nil }
         return (version, ampersand + 1..<query.upperBound)
     }

@@ -39,14 +39,6 @@ public struct StoredValue: Sendable, Equatable {
     }
 }
 
-public enum EntryHash {
-    /// The contribution of one entry to its range's digest: its key, version and content, so
-    /// two replicas holding different values under one version differ.
-    public static func of(_ key: [UInt8], _ stored: StoredValue) -> UInt64 {
-        StableHash.mix(StableHash.hash(key) ^ (stored.version &* 0x9E37_79B9_7F4A_7C15) ^ stored.tieBreak)
-    }
-}
-
 public struct KeyValueIndex: Sendable {
     public private(set) var entries: [[UInt8]: StoredValue] = [:]
     public private(set) var liveKeys = 0

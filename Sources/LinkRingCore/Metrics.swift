@@ -80,27 +80,3 @@ public enum JSONText {
         return escaped + "\""
     }
 }
-
-/// Finding a value in a small, known JSON document (a node's /_/health) without parsing it.
-public enum JSONScan {
-    public static func contains(_ body: [UInt8], _ text: String) -> Bool {
-        position(of: Array(text.utf8), in: body) != nil
-    }
-
-    /// The unsigned integer after `"key":`, if any.
-    public static func number(_ body: [UInt8], key: String) -> UInt64? {
-        let pattern = Array("\"\(key)\":".utf8)
-        guard let start = position(of: pattern, in: body) else { return nil }
-        var end = start + pattern.count
-        while end < body.count, ASCII.isDigit(body[end]) { end += 1 }
-        return HTTPResponseParser.parseDecimal(body, start + pattern.count..<end)
-    }
-
-    static func position(of pattern: [UInt8], in body: [UInt8]) -> Int? {
-        guard body.count >= pattern.count else { return nil }
-        for start in 0...(body.count - pattern.count) where ASCII.equals(body, start..<start + pattern.count, pattern) {
-            return start
-        }
-        return nil
-    }
-}

@@ -12,7 +12,7 @@ public enum QueryNumbers {
             offset += prefix.count
             var end = offset
             while end < range.upperBound, buffer[end] != ASCII.ampersand { end += 1 }
-            guard let value = HTTPResponseParser.parseDecimal(buffer, offset..<end) else { return nil }
+            guard let value = Decimal.parse(buffer, offset..<end) else { return nil }
             values.append(value)
             offset = end
         }

@@ -117,33 +117,6 @@ extension Array where Element == UInt8 {
     }
 }
 
-public enum Decimal {
-    /// Appends the decimal digits of a non-negative integer.
-    public static func append(_ value: Int, to output: inout [UInt8]) {
-        append(UInt64(max(value, 0)), to: &output)
-    }
-
-    /// Digits come out lowest first by dividing by the constant 10 (a multiply, where dividing
-    /// by a variable power of ten is a slow 64-bit division per digit: X-Version has 19).
-    public static func append(_ value: UInt64, to output: inout [UInt8]) {
-        if value < 10 {
-            output.append(ASCII.digit0 + UInt8(value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var rest = value
-            var position = buffer.count
-            while rest > 0 {
-                position -= 1
-                buffer[position] = ASCII.digit0 + UInt8(rest % 10)
-                rest /= 10
-            }
-            output.append(contentsOf: buffer[position...])
-        }
-    }
-}
-
 /// A URL on its way into a redirect. A Location header may carry only bytes a URI may hold
 /// raw (RFC 3986: unreserved, reserved and `%`); every other byte — controls, space, `"`, `<`,
 /// `>`, `\`, `^`, backquote, `{`, `|`, `}`, DEL and every byte from 0x80 (so invalid UTF-8 too) —

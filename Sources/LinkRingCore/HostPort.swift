@@ -1,0 +1,29 @@
+// A host and a port, as the hosts file and the --listen/--self options give them, parsed and
+// printed as HOST:PORT (IPv6 as [HOST]:PORT).
+
+/// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingSpaces()
+        guard let colon = trimmed.lastIndex(of: ":") else {
+            throw CommandLineError("'\(text)' is not HOST:PORT")
+        }
+        var host = String(trimmed[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" ") else { throw CommandLineError("'\(text)' has no host") }
+        guard let port = Int(trimmed[trimmed.index(after: colon)...]), (0...65535).contains(port) else {
+            throw CommandLineError("'\(text)' does not end in a port from 0 to 65535")
+        }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
