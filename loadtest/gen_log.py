@@ -3,7 +3,7 @@
 
     python3 loadtest/gen_log.py OUTFILE N [--first 1]
 
-Design: much faster than N HTTP PUTs. The layout is Sources/LinkRingCore/LogRecord.swift:
+Design: much faster than N HTTP PUTs. The layout is Sources/LinkRingCore/Storage/LogRecord.swift:
     file   = b"LINKRNG1" record*
     record = 0xA5 op:u8 keyLen:u16le valueLen:u32le version:u64le key value crc32c:u32le
 with op 1 (put), key kI, value http://example.com/page/I (the key space of loadtest/wrk/keys.lua)

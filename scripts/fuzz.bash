@@ -33,11 +33,12 @@ source_of() {
 }
 
 mkdir -p .build/fuzz
+mapfile -t core_sources < <(find Sources/LinkRingCore -name '*.swift' | sort)  # every folder of Core
 failed=0
 for target in "${targets[@]}"; do
     binary=.build/fuzz/fuzz-$target
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name LinkRingFuzz \
-        Sources/LinkRingCore/*.swift "$(source_of "$target")" -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
+        "${core_sources[@]}" "$(source_of "$target")" -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
     corpus=.build/fuzz/corpus-$target
     mkdir -p "$corpus"
     echo "fuzzing $target for ${seconds}s"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent reference of LinkRing's placement (Sources/LinkRingCore/HashRing.swift).
+"""An independent reference of LinkRing's placement (Sources/LinkRingCore/Cluster/HashRing.swift).
 
 The known answers pinned in Tests/LinkRingCoreTests/PlacementTests.swift were computed by this
 script, so a change to the Swift hash or ring that alters placement fails those tests.
