@@ -10,7 +10,6 @@ import CUV
 public final class Timer: HandleOwner {
     private let handle: OwnedHandle<uv_timer_t>
     private var action: (() -> Void)?
-    private var isClosing = false
 
     public init(loop: EventLoop) {
         do {
@@ -22,13 +21,13 @@ public final class Timer: HandleOwner {
     }
 
     public func start(afterMs: UInt64, repeatMs: UInt64 = 0, _ action: @escaping () -> Void) {
-        guard !isClosing else { return }
+        guard !handle.isClosing else { return }
         self.action = action
         mustSucceed(uv_timer_start(handle.pointer, timerFired, afterMs, repeatMs), "uv_timer_start")
     }
 
     public func stop() {
-        guard !isClosing else { return }
+        guard !handle.isClosing else { return }
         mustSucceed(uv_timer_stop(handle.pointer), "uv_timer_stop")
     }
 
@@ -36,8 +35,6 @@ public final class Timer: HandleOwner {
     public func unref() { uv_unref(handle.base) }
 
     public func close() {
-        guard !isClosing else { return }
-        isClosing = true
         action = nil
         handle.close()
     }
@@ -49,7 +46,6 @@ public final class Timer: HandleOwner {
 public final class SignalWatcher: HandleOwner {
     private let handle: OwnedHandle<uv_signal_t>
     private var action: (() -> Void)?
-    private var isClosing = false
 
     public init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) throws {
         handle = try OwnedHandle("uv_signal_init", asHandle: cuv_signal_as_handle) { uv_signal_init(loop.loop, $0) }
@@ -64,8 +60,6 @@ public final class SignalWatcher: HandleOwner {
     }
 
     public func close() {
-        guard !isClosing else { return }
-        isClosing = true
         action = nil
         handle.close()
     }
@@ -81,7 +75,6 @@ public final class SignalWatcher: HandleOwner {
 public final class IterationHook: HandleOwner {
     private let handle: OwnedHandle<uv_check_t>
     private var action: (() -> Void)?
-    private var isClosing = false
     public private(set) var isActive = false
 
     public init(loop: EventLoop, _ action: @escaping () -> Void) {
@@ -95,20 +88,18 @@ public final class IterationHook: HandleOwner {
     }
 
     public func start() {
-        guard !isActive, !isClosing else { return }
+        guard !isActive, !handle.isClosing else { return }
         isActive = true
         mustSucceed(uv_check_start(handle.pointer, checkFired), "uv_check_start")
     }
 
     public func stop() {
-        guard isActive, !isClosing else { return }
+        guard isActive, !handle.isClosing else { return }
         isActive = false
         mustSucceed(uv_check_stop(handle.pointer), "uv_check_stop")
     }
 
     public func close() {
-        guard !isClosing else { return }
-        isClosing = true
         isActive = false
         action = nil
         handle.close()

@@ -4,8 +4,8 @@
 //   OwnedHandle(…) allocates the handle once and initialises it (a failure frees it: throws)
 //   ─▶ retain(owner): the owning object is retained into handle.data, so it outlives every
 //      callback libuv can still make, whoever else holds it
-//   ─▶ close(): uv_close ─▶ handleClosed: the owner hears `handleDidClose` (a listener closes
-//      its socket there), is released, and the handle's memory is freed
+//   ─▶ close() (once; later calls do nothing): uv_close ─▶ handleClosed: the owner hears
+//      `handleDidClose` (a listener closes its socket there), is released, and the memory freed
 //
 // Every libuv status goes through one funnel: `check` throws an operating error (a port in
 // use, out of descriptors), `mustSucceed` traps on a status that only a bug of ours can cause
@@ -23,10 +23,12 @@ extension HandleOwner {
 }
 
 /// One heap-allocated handle of C type `Handle`.
-struct OwnedHandle<Handle> {
+final class OwnedHandle<Handle> {
     let pointer: UnsafeMutablePointer<Handle>
     /// The same memory as a `uv_handle_t` (through the shim's cast helpers: no type punning here).
     let base: UnsafeMutablePointer<uv_handle_t>
+    /// True from `close()` on: the handle must not be started again.
+    private(set) var isClosing = false
 
     /// Allocates and initialises a handle; on failure frees it and throws.
     init(_ operation: @autoclosure () -> String, asHandle: (UnsafeMutablePointer<Handle>) -> UnsafeMutablePointer<uv_handle_t>?,
@@ -55,6 +57,8 @@ struct OwnedHandle<Handle> {
     }
 
     func close() {
+        guard !isClosing else { return }
+        isClosing = true
         uv_close(base, handleClosed)
     }
 }

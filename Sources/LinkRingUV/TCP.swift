@@ -45,7 +45,8 @@ public struct ReadBytes {
 
 public final class TCPStream: HandleOwner {
     private let owned: OwnedHandle<uv_tcp_t>
-    var handle: UnsafeMutablePointer<uv_tcp_t> { owned.pointer }
+    /// `owned.pointer`, kept here: every read and write uses it.
+    let handle: UnsafeMutablePointer<uv_tcp_t>
     /// Strong while open; cleared on close so the owner and stream do not keep each other.
     public var delegate: TCPStreamDelegate?
     public private(set) var isClosing = false
@@ -55,6 +56,7 @@ public final class TCPStream: HandleOwner {
 
     init(loop: EventLoop) throws {
         owned = try OwnedHandle("uv_tcp_init", asHandle: cuv_tcp_as_handle) { uv_tcp_init(loop.loop, $0) }
+        handle = owned.pointer
         owned.retain(self)
     }
 
