@@ -303,9 +303,9 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
 
     private func compactInput() {
         if inputStart >= input.count {
-            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+            input.removeAll(keepingCapacity: input.capacity <= Limits.connectionBufferKeptBytesMax)
             inputStart = 0
-        } else if inputStart > 32 * 1024 && pendingHead == nil {
+        } else if inputStart > Limits.connectionInputConsumedBytesMax && pendingHead == nil {
             input.removeFirst(inputStart)
             inputStart = 0
             parser.reset()
@@ -329,7 +329,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     private func flush() {
         if !output.isEmpty {
             stream.write(output)
-            output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+            output.removeAll(keepingCapacity: output.capacity <= Limits.connectionBufferKeptBytesMax)
         }
         finishIfDone()
     }

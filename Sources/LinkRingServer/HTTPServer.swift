@@ -20,7 +20,7 @@ public final class HTTPServer {
     private var listener: TCPListener?
     private var connections: [HTTPConnection] = []
     private var rejecting = 0
-    private static let rejectingMax = 1024
+    private static let rejectingMax = Limits.rejectedConnectionsMax
     private let cron: Cron
     /// True when the server made its own cron (no process cron given): it closes it on stop.
     private let ownsCron: Bool

@@ -53,8 +53,8 @@ public final class LogFiles {
 }
 
 public final class AccessLog {
-    public static let flushBytes = 64 * 1024
-    public static let bufferBytesMax = 1024 * 1024
+    public static let flushBytes = Limits.accessLogFlushBytes
+    public static let bufferBytesMax = Limits.accessLogBufferBytesMax
     private let loop: EventLoop
     private let path: String
     private var file: AppendOnlyFile

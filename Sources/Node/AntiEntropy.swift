@@ -23,8 +23,8 @@ import LinkRingServer
 import LinkRingUV
 
 final class AntiEntropy {
-    static let recoveryAttemptsMax = 5
-    static let recoveryRetryDelayMs: UInt64 = 500
+    static let recoveryAttemptsMax = Limits.recoveryAttemptsMax
+    static let recoveryRetryDelayMs = Limits.recoveryRetryDelayMs
 
     private let loop: EventLoop
     private let cron: Cron

@@ -25,9 +25,9 @@ import LinkRingServer
 import LinkRingUV
 
 final class LogCompactor {
-    static let keysPerSlice = 20_000
+    static let keysPerSlice = Limits.compactionKeysPerSlice
     /// After a failed rewrite (a full disk, say), wait this long before trying again.
-    static let retryAfterFailureMs: UInt64 = 60_000
+    static let retryAfterFailureMs = Limits.compactionRetryDelayMs
 
     private let loop: EventLoop
     private let cron: Cron

@@ -21,7 +21,7 @@ enum LogDump {
         var lines = "# \(path): \(bytes.count) bytes\n"
         let result = LogReplay.replayWithOffsets(bytes, skipCorrupt: true) { record, offset in
             lines += line(offset: offset, record)
-            if lines.utf8.count > 64 * 1024 {
+            if lines.utf8.count > Limits.dumpChunkBytes {
                 Output.printLine(String(lines.dropLast()))
                 lines = ""
             }

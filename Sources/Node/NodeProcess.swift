@@ -19,7 +19,7 @@ import LinkRingUV
 
 enum NodeProcess {
     static let logFileName = "linkring.log"
-    static let shutdownDeadlineMs: UInt64 = 10_000
+    static let shutdownDeadlineMs = Limits.nodeShutdownDeadlineMs
 
     static func run(_ arguments: [String]) -> Never {
         ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,

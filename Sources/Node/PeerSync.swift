@@ -122,7 +122,7 @@ final class PeerSync {
             case .answered(200, _, let answer, _): onSuccess(answer)
             case .answered(let status, _, let answer, _):
                 let summary = InternalRequestEncoder.summary(of: request)
-                self.finish("\(self.address) answered \(status) to \(summary): \(String(decoding: answer.prefix(200), as: UTF8.self))")
+                self.finish("\(self.address) answered \(status) to \(summary): \(String(decoding: answer.prefix(Limits.quotedPeerAnswerBytesMax), as: UTF8.self))")
             case .failed(let reason): self.finish(reason)
             }
         })

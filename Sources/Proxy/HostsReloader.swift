@@ -33,10 +33,10 @@ final class HostsReloader {
         let listed: [HostPort]
         do {
             listed = try HostsFile.parse(try FileSystem.readTextFile(options.hostsPath), source: options.hostsPath)
-            guard options.replicas <= listed.count else {
-                throw CommandLineError("--replicas \(options.replicas) is more than the \(listed.count) node(s) listed")
+            if let problem = ClusterLimits.problem(nodes: listed.count, replicas: options.replicas, vnodes: options.vnodes,
+                                                   source: options.hostsPath) {
+                throw CommandLineError(problem)
             }
-            if let problem = ClusterLimits.problem(nodes: listed.count, vnodes: options.vnodes) { throw CommandLineError(problem) }
         } catch {
             return Log.error("SIGHUP: keeping the current ring: \(error)")
         }

@@ -23,7 +23,7 @@ import LinkRingServer
 import LinkRingUV
 
 final class ProxyServer {
-    static let shutdownDeadlineMs: UInt64 = 10_000
+    static let shutdownDeadlineMs = Limits.proxyShutdownDeadlineMs
     private let loop: EventLoop
     private let options: ProxyOptions
     private let origin: UInt64

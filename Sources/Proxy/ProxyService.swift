@@ -118,7 +118,7 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Attempts of one write: a replica holding a newer version (another proxy's, or a clock
     /// that stepped back) answers 409, and the write is re-minted above it and sent again.
-    static let writeAttemptsMax = 3
+    static let writeAttemptsMax = Limits.writeAttemptsMax
 
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
         let nodes = cluster.nodes

@@ -2,7 +2,7 @@
 //
 // A node down for `restartAfterMs` gets `--restart-command` run as `CMD HOST PORT` (through
 // /bin/sh, so CMD may carry its own arguments). If it is still down, the next attempt waits
-// twice as long (capped at `backoffMaxMs`); when it comes back up the delay resets. Every
+// twice as long (capped at `Limits.restartBackoffMsMax`); when it comes back up the delay resets. Every
 // attempt, and how the command exited, is logged. With no command set this does nothing
 // (under systemd, Restart= restarts nodes).
 
@@ -11,7 +11,6 @@ import LinkRingServer
 import LinkRingUV
 
 final class Restarter {
-    static let backoffMaxMs: UInt64 = 60_000
     private let loop: EventLoop
     private let command: String
     private let restartAfterMs: UInt64
@@ -37,7 +36,7 @@ final class Restarter {
             guard downFor >= restartAfterMs, now >= nextAttemptMs[address, default: 0] else { continue }
             let attempt = attempts[address, default: 0] + 1
             attempts[address] = attempt
-            let delay = RestartBackoff.delayMs(after: attempt, baseMs: max(restartAfterMs, 250), maxMs: Self.backoffMaxMs)
+            let delay = RestartBackoff.delayMs(after: attempt, baseMs: max(restartAfterMs, Limits.restartBackoffMsMin), maxMs: Limits.restartBackoffMsMax)
             nextAttemptMs[address] = now + delay
             run(for: node, attempt: attempt, downForMs: downFor, nextInMs: delay)
         }

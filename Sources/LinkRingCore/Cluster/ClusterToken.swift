@@ -16,7 +16,7 @@
 //                                       └─ otherwise                     ─▶ 401 `refusal`
 
 public enum ClusterToken {
-    public static let bytesMax = 256
+    public static let bytesMax = Limits.clusterTokenBytesMax
 
     /// The two options, with the executable's own sentence for what the token does.
     public static func specs(purpose: String) -> [OptionSpec] {

@@ -15,9 +15,9 @@
 public enum SyncCodec {
     public static let endOfRange: UInt32 = 0xFFFF_FFFF
     /// Keys per page of /_/keys.
-    public static let keysPerPage = 1_000
+    public static let keysPerPage = Limits.repairKeysPerPage
     /// Keys per /_/records request (4 KiB values: about 420 KiB per answer at most).
-    public static let recordsPerRequest = 100
+    public static let recordsPerRequest = Limits.repairRecordsPerRequest
 
     /// Version of these bodies: 2 added the tie-break to key pages.
     public static let protocolVersion: UInt64 = 2

@@ -35,9 +35,9 @@ public enum HTTPResponseParseResult: Sendable, Equatable {
 
 public enum HTTPResponseParser {
     /// Bytes of a response head accepted; a peer sending more is broken.
-    public static let headBytesMax = 64 * 1024
+    public static let headBytesMax = Limits.answerHeadBytesMax
     /// Bytes of a response body accepted.
-    public static let bodyBytesMax = 1024 * 1024
+    public static let bodyBytesMax = Limits.answerBodyBytesMax
 
     private static let contentLength: [UInt8] = Array("content-length".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)

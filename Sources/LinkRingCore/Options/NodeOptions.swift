@@ -24,12 +24,12 @@ public struct NodeOptions: Sendable {
     public var nodes: [HostPort] = []
     public var selfAddress: HostPort? = nil
     /// Ring parameters: every process of a cluster must use the same ones (and hosts file).
-    public var replicas = 2
-    public var vnodes = 64
+    public var replicas = Limits.replicasDefault
+    public var vnodes = Limits.vnodesDefault
     /// Period of anti-entropy rounds with the peers that share key ranges.
-    public var syncIntervalMs: UInt64 = 5_000
+    public var syncIntervalMs = Limits.syncIntervalMsDefault
     /// A peer request not answered within this fails (repair retries in the next round).
-    public var peerTimeoutMs: UInt64 = 5_000
+    public var peerTimeoutMs = Limits.peerTimeoutMsDefault
     /// Versions further ahead of this node's wall clock are refused (VersionRules.swift).
     public var skew = VersionSkew()
     /// When the log is rewritten to its live records.
@@ -90,8 +90,8 @@ public struct NodeOptions: Sendable {
         }
         options.skipCorrupt = parsed.has("skip-corrupt")
         options.compaction.minLogBytes = try parsed.integer("compact-min-bytes", default: options.compaction.minLogBytes,
-                                                            range: 0...(1 << 50))
-        options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: 2...1000)
+                                                            range: Limits.compactionLogBytesMinRange)
+        options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: Limits.compactionGrowthRatioRange)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         options.skew = try VersionSkew.parse(parsed)
         options.urlRules = try LongURLRules.fromOptions(parsed)
@@ -112,14 +112,13 @@ public struct NodeOptions: Sendable {
         }
         hostsPath = hosts
         nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
-        replicas = try parsed.integer("replicas", default: replicas, range: 1...16)
-        vnodes = try parsed.integer("vnodes", default: vnodes, range: 1...4096)
-        syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: 50...86_400_000))
-        peerTimeoutMs = UInt64(try parsed.integer("peer-timeout-ms", default: Int(peerTimeoutMs), range: 10...600_000))
-        guard replicas <= nodes.count else {
-            throw CommandLineError("--replicas \(replicas) is more than the \(nodes.count) node(s) in \(hosts)")
+        replicas = try parsed.integer("replicas", default: replicas, range: Limits.replicasRange)
+        vnodes = try parsed.integer("vnodes", default: vnodes, range: Limits.vnodesRange)
+        syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: Limits.syncIntervalMsRange))
+        peerTimeoutMs = UInt64(try parsed.integer("peer-timeout-ms", default: Int(peerTimeoutMs), range: Limits.peerTimeoutMsRange))
+        if let problem = ClusterLimits.problem(nodes: nodes.count, replicas: replicas, vnodes: vnodes, source: hosts) {
+            throw CommandLineError(problem)
         }
-        if let problem = ClusterLimits.problem(nodes: nodes.count, vnodes: vnodes) { throw CommandLineError(problem) }
         let me = try selfText.map { try HostPort(parsing: $0) } ?? listen
         guard nodes.contains(me) else {
             throw CommandLineError("\(me) is not listed in \(hosts); give --self HOST:PORT as the file lists this node")
@@ -131,7 +130,7 @@ public struct NodeOptions: Sendable {
 extension VersionSkew {
     /// Reads --clock-skew-ms, which both executables take.
     public static func parse(_ parsed: ParsedOptions) throws -> VersionSkew {
-        let skewMs = try parsed.integer("clock-skew-ms", default: Int(Limits.clockSkewMsDefault), range: 10...Int(Limits.clockSkewMsMax))
+        let skewMs = try parsed.integer("clock-skew-ms", default: Int(Limits.clockSkewMsDefault), range: Limits.clockSkewMsRange)
         return VersionSkew(skewMsMax: UInt64(skewMs))
     }
 }
@@ -139,8 +138,8 @@ extension VersionSkew {
 extension ServerLimits {
     /// Reads the limit options both executables share.
     public mutating func apply(_ parsed: ParsedOptions) throws {
-        connectionsMax = try parsed.integer("max-connections", default: connectionsMax, range: 1...1_000_000)
-        headerTimeoutMs = UInt64(try parsed.integer("header-timeout-ms", default: Int(headerTimeoutMs), range: 10...3_600_000))
-        idleTimeoutMs = UInt64(try parsed.integer("idle-timeout-ms", default: Int(idleTimeoutMs), range: 10...86_400_000))
+        connectionsMax = try parsed.integer("max-connections", default: connectionsMax, range: Limits.connectionsMaxRange)
+        headerTimeoutMs = UInt64(try parsed.integer("header-timeout-ms", default: Int(headerTimeoutMs), range: Limits.headerTimeoutMsRange))
+        idleTimeoutMs = UInt64(try parsed.integer("idle-timeout-ms", default: Int(idleTimeoutMs), range: Limits.idleTimeoutMsRange))
     }
 }

@@ -5,31 +5,31 @@ public struct ProxyOptions: Sendable {
     public var listen = HostPort(host: "127.0.0.1", port: 0)
     public var hostsPath = ""
     public var nodes: [HostPort] = []
-    public var replicas = 2
-    public var vnodes = 64
-    public var pingIntervalMs: UInt64 = 250
+    public var replicas = Limits.replicasDefault
+    public var vnodes = Limits.vnodesDefault
+    public var pingIntervalMs = Limits.pingIntervalMsDefault
     /// A ping not answered within this is a miss (a paused process still accepts connections).
-    public var pingTimeoutMs: UInt64 = 1_000
+    public var pingTimeoutMs = Limits.pingTimeoutMsDefault
     /// Misses or failed requests in a row before a node is down.
-    public var failuresToDown = 3
-    public var statusIntervalS = 30
+    public var failuresToDown = Limits.failuresToDownDefault
+    public var statusIntervalS = Limits.statusIntervalSDefault
     public var clusterToken: [UInt8]? = nil
     /// The origin bits of the versions this proxy mints (random when not given).
     public var proxyID: UInt64? = nil
     /// How far ahead of this proxy's clock a version seen in a node's answer may be.
     public var skew = VersionSkew()
-    public var connectTimeoutMs: UInt64 = 1_000
+    public var connectTimeoutMs = Limits.connectTimeoutMsDefault
     /// A node request not answered within this fails (and a GET goes to the next replica).
-    public var nodeTimeoutMs: UInt64 = 2_000
+    public var nodeTimeoutMs = Limits.nodeTimeoutMsDefault
     /// Keep-alive connections per node.
-    public var poolSize = 4
+    public var poolSize = Limits.poolSizeDefault
     /// Requests in flight on one node connection.
-    public var pipelineDepth = 64
+    public var pipelineDepth = Limits.pipelineDepthDefault
     /// Requests waiting for a node connection; past it a request fails over or gets 503.
-    public var queueMax = 1_024
+    public var queueMax = Limits.queueMaxDefault
     /// Command run (with HOST and PORT appended) to restart a node down longer than `restartAfterMs`.
     public var restartCommand: String? = nil
-    public var restartAfterMs: UInt64 = 5_000
+    public var restartAfterMs = Limits.restartAfterMsDefault
     /// What a long URL must be to be stored (`--allowed-schemes`).
     public var urlRules = LongURLRules.standard
     public var limits = ServerLimits()
@@ -78,10 +78,10 @@ public struct ProxyOptions: Sendable {
         options.hostsPath = hosts
         options.nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
         try options.readNumbers(parsed)
-        guard options.replicas <= options.nodes.count else {
-            throw CommandLineError("--replicas \(options.replicas) is more than the \(options.nodes.count) node(s) in \(hosts)")
+        if let problem = ClusterLimits.problem(nodes: options.nodes.count, replicas: options.replicas, vnodes: options.vnodes,
+                                               source: hosts) {
+            throw CommandLineError(problem)
         }
-        if let problem = ClusterLimits.problem(nodes: options.nodes.count, vnodes: options.vnodes) { throw CommandLineError(problem) }
         options.skew = try VersionSkew.parse(parsed)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         if let command = parsed.string("restart-command"), !command.isEmpty { options.restartCommand = command }
@@ -92,20 +92,20 @@ public struct ProxyOptions: Sendable {
     }
 
     private mutating func readNumbers(_ parsed: ParsedOptions) throws {
-        replicas = try parsed.integer("replicas", default: replicas, range: 1...16)
-        vnodes = try parsed.integer("vnodes", default: vnodes, range: 1...4096)
-        pingIntervalMs = UInt64(try parsed.integer("ping-interval-ms", default: Int(pingIntervalMs), range: 10...60_000))
-        pingTimeoutMs = UInt64(try parsed.integer("ping-timeout-ms", default: Int(pingTimeoutMs), range: 10...60_000))
-        failuresToDown = try parsed.integer("down-after", default: failuresToDown, range: 1...100)
-        statusIntervalS = try parsed.integer("status-interval-s", default: statusIntervalS, range: 0...86_400)
+        replicas = try parsed.integer("replicas", default: replicas, range: Limits.replicasRange)
+        vnodes = try parsed.integer("vnodes", default: vnodes, range: Limits.vnodesRange)
+        pingIntervalMs = UInt64(try parsed.integer("ping-interval-ms", default: Int(pingIntervalMs), range: Limits.pingIntervalMsRange))
+        pingTimeoutMs = UInt64(try parsed.integer("ping-timeout-ms", default: Int(pingTimeoutMs), range: Limits.pingTimeoutMsRange))
+        failuresToDown = try parsed.integer("down-after", default: failuresToDown, range: Limits.failuresToDownRange)
+        statusIntervalS = try parsed.integer("status-interval-s", default: statusIntervalS, range: Limits.statusIntervalSRange)
         if parsed.string("proxy-id") != nil {
             proxyID = UInt64(try parsed.integer("proxy-id", default: 0, range: 0...Int(HybridClock.originsMax - 1)))
         }
-        connectTimeoutMs = UInt64(try parsed.integer("connect-timeout-ms", default: Int(connectTimeoutMs), range: 10...60_000))
-        nodeTimeoutMs = UInt64(try parsed.integer("node-timeout-ms", default: Int(nodeTimeoutMs), range: 10...600_000))
-        poolSize = try parsed.integer("pool-size", default: poolSize, range: 1...256)
-        pipelineDepth = try parsed.integer("pipeline-depth", default: pipelineDepth, range: 1...4096)
-        queueMax = try parsed.integer("queue-max", default: queueMax, range: 0...1_000_000)
-        restartAfterMs = UInt64(try parsed.integer("restart-after-ms", default: Int(restartAfterMs), range: 0...86_400_000))
+        connectTimeoutMs = UInt64(try parsed.integer("connect-timeout-ms", default: Int(connectTimeoutMs), range: Limits.connectTimeoutMsRange))
+        nodeTimeoutMs = UInt64(try parsed.integer("node-timeout-ms", default: Int(nodeTimeoutMs), range: Limits.nodeTimeoutMsRange))
+        poolSize = try parsed.integer("pool-size", default: poolSize, range: Limits.poolSizeRange)
+        pipelineDepth = try parsed.integer("pipeline-depth", default: pipelineDepth, range: Limits.pipelineDepthRange)
+        queueMax = try parsed.integer("queue-max", default: queueMax, range: Limits.queueMaxRange)
+        restartAfterMs = UInt64(try parsed.integer("restart-after-ms", default: Int(restartAfterMs), range: Limits.restartAfterMsRange))
     }
 }

@@ -4,10 +4,10 @@
 // not; without a rewrite, replay time and disk use would grow with uptime (DESIGN section 6).
 
 public struct CompactionPolicy: Sendable, Equatable {
-    public var minLogBytes = 64 * 1024 * 1024
-    public var growthRatio = 2
+    public var minLogBytes = Limits.compactionLogBytesMinDefault
+    public var growthRatio = Limits.compactionGrowthRatioDefault
 
-    public init(minLogBytes: Int = 64 * 1024 * 1024, growthRatio: Int = 2) {
+    public init(minLogBytes: Int = Limits.compactionLogBytesMinDefault, growthRatio: Int = Limits.compactionGrowthRatioDefault) {
         self.minLogBytes = minLogBytes
         self.growthRatio = growthRatio
     }
