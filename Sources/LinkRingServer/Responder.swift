@@ -31,9 +31,14 @@ extension Responder {
         respond(answer.status, contentType: WriteAnswer.contentType, body: answer.body, extraHeaders: answer.extraHeaders)
     }
 
-    /// The error page of `failure`; 405 carries `Allow`.
+    /// The error page of `failure`; a 405 carries its `Allow` header.
     public func respondFailure(_ failure: HTTPParseFailure) {
-        let allow: [[UInt8]] = failure.status == .methodNotAllowed ? [Array("Allow: \(PublicRequest.allowedMethods)".utf8)] : []
+        let allow: [[UInt8]] = failure.allow.map { [Array("Allow: \($0)".utf8)] } ?? []
         respond(failure.status, body: Pages.failure(failure), extraHeaders: allow)
+    }
+
+    /// 405 for a route that takes only the methods in `allow` (e.g. "GET, HEAD").
+    public func respondMethodNotAllowed(allow: String) {
+        respondFailure(.methodNotAllowed(allow: allow))
     }
 }

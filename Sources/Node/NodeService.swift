@@ -112,7 +112,7 @@ final class NodeService: HTTPRequestHandler {
     private func routeInternal(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?,
                                body: Range<Int>, on connection: HTTPConnection) {
         if ASCII.equals(buffer, path, Self.healthPath) {
-            guard head.method == .get || head.method == .head else { return rejectMethod(connection, allow: "GET, HEAD") }
+            guard head.method == .get || head.method == .head else { return connection.respondMethodNotAllowed(allow: "GET, HEAD") }
             return connection.respond(.ok, contentType: ContentType.json, body: healthJSON(connections: connection.serverConnectionCount))
         }
         guard ASCII.equals(buffer, path, Self.kvPath) else {
@@ -122,11 +122,6 @@ final class NodeService: HTTPRequestHandler {
         case .success(let request): perform(request, on: connection)
         case .failure(let failure): connection.respondFailure(failure)
         }
-    }
-
-    func rejectMethod(_ connection: HTTPConnection, allow: String) {
-        connection.respond(.methodNotAllowed, body: Pages.failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allow).")),
-                           extraHeaders: [Array("Allow: \(allow)".utf8)])
     }
 
     private func perform(_ request: InternalRequest, on connection: HTTPConnection) {

@@ -28,10 +28,10 @@ extension NodeService {
             return connection.respondFailure(HTTPParseFailure(.notFound, "This node has no ring (start it with --hosts)."))
         }
         if isRecords {
-            guard head.method == .post else { return rejectMethod(connection, allow: "POST") }
+            guard head.method == .post else { return connection.respondMethodNotAllowed(allow: "POST") }
             return answerRecords(buffer, body, on: connection)
         }
-        guard head.method == .get else { return rejectMethod(connection, allow: "GET") }
+        guard head.method == .get else { return connection.respondMethodNotAllowed(allow: "GET") }
         if isDigests {
             return connection.respond(.ok, contentType: Self.binary,
                                       body: SyncCodec.encodeDigests(ringID: SyncCodec.ringID(ring), store.index.digests))

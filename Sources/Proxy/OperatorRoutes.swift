@@ -35,8 +35,7 @@ final class OperatorRoutes {
             return 404
         }
         guard head.method == .get || head.method == .head else {
-            connection.respond(.methodNotAllowed, body: Pages.failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are GET, HEAD.")),
-                               extraHeaders: [Array("Allow: GET, HEAD".utf8)])
+            connection.respondMethodNotAllowed(allow: "GET, HEAD")
             return 405
         }
         switch name {

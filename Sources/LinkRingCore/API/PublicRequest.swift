@@ -33,7 +33,7 @@ public enum PublicRequest: Sendable, Equatable {
         case .delete: return keyRoute(buffer, path) { .delete(short: $0) }
         case .put: return putRoute(buffer, path: path, query: query, rules)
         default:
-            return .reject(HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allowedMethods)."))
+            return .reject(.methodNotAllowed(allow: allowedMethods))
         }
     }
 

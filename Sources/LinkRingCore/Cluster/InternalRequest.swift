@@ -40,7 +40,7 @@ public enum InternalRequest: Sendable, Equatable {
             if let problem = rules.problem(value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
             return .success(.write(LogRecord(version: version, op: .put, key: key, value: value)))
         default:
-            return .failure(HTTPParseFailure(.methodNotAllowed, "Allowed methods are GET, PUT, DELETE."))
+            return .failure(.methodNotAllowed(allow: "GET, PUT, DELETE"))
         }
     }
 

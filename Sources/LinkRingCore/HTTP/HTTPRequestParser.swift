@@ -46,10 +46,19 @@ public struct HTTPRequestHead: Sendable, Equatable {
 public struct HTTPParseFailure: Error, Sendable, Equatable {
     public var status: HTTPStatus
     public var reason: String
+    /// The methods a 405 names in its `Allow` header (nil for every other status).
+    public var allow: String?
 
     public init(_ status: HTTPStatus, _ reason: String) {
         self.status = status
         self.reason = reason
+    }
+
+    /// The one 405: its page and its `Allow` header name the same methods.
+    public static func methodNotAllowed(allow: String) -> HTTPParseFailure {
+        var failure = HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allow).")
+        failure.allow = allow
+        return failure
     }
 }
 
