@@ -76,9 +76,8 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     private var pendingHead: HTTPRequestHead? = nil
     private var sentContinue = false
 
-    /// Outstanding and answered-but-waiting slots, in request order, from `slotsHead`.
-    private var slots: [DeferredResponse] = []
-    private var slotsHead = 0
+    /// Outstanding and answered-but-waiting slots, in request order.
+    private var slots = FIFOQueue<DeferredResponse>()
     private var blockingSlots = 0
     /// The request being handled: how to answer it, and what the access log needs.
     private var context = ResponseContext(date: [], isKeepAlive: true)
@@ -126,7 +125,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     /// Answers the request being handled, now.
     public func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
         guard !isClosed else { return }
-        if slotsHead == slots.count {
+        if slots.isEmpty {
             appendAnswer(status.rawValue, context, logged, write)
             return
         }
@@ -136,7 +135,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
         slots.append(slot)
     }
 
-    private var pendingAnswers: Int { slots.count - slotsHead }
+    private var pendingAnswers: Int { slots.count }
 
     private func appendAnswer(_ status: Int, _ context: ResponseContext, _ logged: LoggedRequest?,
                               _ write: (inout [UInt8], ResponseContext) -> Void) {
@@ -160,8 +159,8 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     fileprivate func complete(_ slot: DeferredResponse, _ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
         guard !isClosed else { return }
         if slot.isBlocking { blockingSlots -= 1 }
-        if slotsHead < slots.count && slots[slotsHead] === slot {
-            slotsHead += 1
+        if slots.first === slot {
+            slots.popFirst()
             appendAnswer(status.rawValue, slot.context, slot.logged, write)
         } else {
             fill(slot, status, write)
@@ -175,16 +174,11 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
 
     /// Moves answered slots at the head of the queue into the output.
     private func releaseAnsweredSlots() {
-        while slotsHead < slots.count, let bytes = slots[slotsHead].bytes {
-            let slot = slots[slotsHead]
-            slotsHead += 1
+        while let slot = slots.first, let bytes = slot.bytes {
+            slots.popFirst()
             output += bytes
             logAccess(slot.logged, status: slot.status, bytes: bytes.count)
             if !slot.context.isKeepAlive { closeAfterResponse = true }
-        }
-        if slotsHead == slots.count {
-            slots.removeAll(keepingCapacity: true)
-            slotsHead = 0
         }
     }
 
@@ -229,9 +223,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
 
     public func streamDidClose(_ stream: TCPStream) {
         isClosed = true
-        for slot in slots { slot.connection = nil }  // answers that come later go nowhere
-        slots.removeAll()
-        slotsHead = 0
+        for slot in slots.removeAll() { slot.connection = nil }  // answers that come later go nowhere
         server.connectionDidClose(self)
     }
 

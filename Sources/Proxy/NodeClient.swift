@@ -23,8 +23,7 @@ final class NodeClient: NodeReplyObserver {
     private let options: ProxyOptions
     private let flusher: OutputFlusher
     private var pool: [NodeConnection] = []
-    private var queue: [NodeRequest] = []
-    private var queueStart = 0
+    private var queue = FIFOQueue<NodeRequest>()
     private var pingConnection: NodeConnection?
     private var pingInFlight = false
     /// `GET /_/health` to this node, made once (InternalProtocol.swift).
@@ -49,7 +48,7 @@ final class NodeClient: NodeReplyObserver {
     }
 
     var openConnections: Int { pool.count }
-    var queuedRequests: Int { queue.count - queueStart }
+    var queuedRequests: Int { queue.count }
 
     /// Sends `bytes`; `completion` gets the answer or the failure. Returns false (and never
     /// calls `completion`) when the node is down or its queue is full.
@@ -117,22 +116,13 @@ final class NodeClient: NodeReplyObserver {
 
     /// Moves waiting requests onto connections with room.
     private func drainQueue() {
-        while queueStart < queue.count, health.isUsable, let connection = connectionWithRoom() {
-            let request = queue[queueStart]
-            queueStart += 1
-            connection.send(request)
-        }
-        if queueStart == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            queueStart = 0
+        while !queue.isEmpty, health.isUsable, let connection = connectionWithRoom() {
+            connection.send(queue.popFirst()!)
         }
     }
 
     private func failQueue(_ reason: String) {
-        let waiting = queue[queueStart...]
-        queue.removeAll()
-        queueStart = 0
-        for request in waiting { request.finish(.failed(reason)) }
+        for request in queue.removeAll() { request.finish(.failed(reason)) }
     }
 
     // MARK: health pings and housekeeping
@@ -169,9 +159,8 @@ final class NodeClient: NodeReplyObserver {
     func checkDeadlines(nowMs: UInt64) {
         for connection in pool { connection.checkDeadlines(nowMs: nowMs) }
         pingConnection?.checkDeadlines(nowMs: nowMs)
-        while queueStart < queue.count, nowMs >= queue[queueStart].deadlineMs {
-            let request = queue[queueStart]
-            queueStart += 1
+        while let request = queue.first, nowMs >= request.deadlineMs {
+            queue.popFirst()
             request.finish(.failed("\(address) queue wait timed out"))
         }
     }
