@@ -51,7 +51,7 @@ public final class HTTPServer {
     /// Binds and listens; returns the bound address ("listening on" prints it).
     public func start(host: String, port: Int) throws -> (host: String, port: Int) {
         let listener = try TCPListener(loop: loop, host: host, port: port)
-        try listener.listen(acceptsPerWakeup: Limits.acceptsPerWakeupMax, retryDelayMs: Limits.acceptRetryDelayMs,
+        try listener.listen(backlog: Int32(Limits.listenBacklogMax), acceptsPerWakeup: Limits.acceptsPerWakeupMax, retryDelayMs: Limits.acceptRetryDelayMs,
                             onConnection: { [unowned self] stream in self.accept(stream) },
                             onAcceptError: { [unowned self] error in self.acceptFailed(error) })
         self.listener = listener

@@ -40,6 +40,9 @@ public enum Limits {
     public static let pipelinedAnswersMax = 128
     /// Connections past `--max-connections` that may wait at once for their 503 to be written.
     public static let rejectedConnectionsMax = 1024
+    /// Connections the kernel holds for a listener before it accepts them (listen's backlog,
+    /// capped by net.core.somaxconn).
+    public static let listenBacklogMax = 511
     /// Connections accepted per wake-up of a listener, so a connect storm cannot starve the loop.
     public static let acceptsPerWakeupMax = 64
     /// After accept fails (out of descriptors or memory) the listener pauses this long before
