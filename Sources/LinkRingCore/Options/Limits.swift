@@ -1,7 +1,12 @@
-// Every limit of LinkRing in one place, each named with its unit last (TigerBeetle style).
+// Every limit of LinkRing in one place, each named with its unit last and its qualifier after
+// it (`…BytesMax`, `…MsMax`, `…MsDefault`, `…MsRange`: TigerBeetle style).
 //
-// The constants are the defaults; `ServerLimits` carries the ones an operator may change on the
-// command line (time-outs and the connection cap), so tests can run them small and fast.
+// Sections: HTTP, connections, log and replay, repair, proxy and health, periods and
+// deadlines, then the options' defaults and accepted ranges. A type that had its own constant
+// (`SyncCodec.keysPerPage`) refers to the one here. Format constants (magic bytes, bit widths,
+// the ring's probes per key) stay beside their format. `ServerLimits` carries the limits an
+// operator may change on the command line, so tests can run them small and fast;
+// `ClusterLimits` refuses at start-up what cannot work together.
 
 public enum Limits {
     // MARK: HTTP: what a request or an answer may hold
