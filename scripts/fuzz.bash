@@ -37,7 +37,7 @@ mapfile -t core_sources < <(find Sources/LinkRingCore -name '*.swift' | sort)  #
 failed=0
 for target in "${targets[@]}"; do
     binary=.build/fuzz/fuzz-$target
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name LinkRingFuzz \
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name LinkRingFuzz -package-name LinkRing \
         "${core_sources[@]}" "$(source_of "$target")" -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
     corpus=.build/fuzz/corpus-$target
     mkdir -p "$corpus"

@@ -19,38 +19,38 @@ import LinkRingCore
 import LinkRingUV
 
 /// A registered duty; `Cron.cancel` stops it.
-public struct CronDuty: Sendable, Equatable {
+package struct CronDuty: Sendable, Equatable {
     fileprivate let id: Int
 }
 
-public final class Cron {
+package final class Cron {
     private let loop: EventLoop
     private var timer: Timer?
     private var schedule = CronSchedule()
     private var actions: [Int: () -> Void] = [:]
     private var isTicking = false
 
-    public init(loop: EventLoop) {
+    package init(loop: EventLoop) {
         self.loop = loop
         timer = Timer(loop: loop)
     }
 
     /// Runs `duty` every `periodMs`, first `firstAfterMs` from now (default: one period).
     @discardableResult
-    public func every(_ periodMs: UInt64, _ name: String, firstAfterMs: UInt64? = nil, _ duty: @escaping () -> Void) -> CronDuty {
+    package func every(_ periodMs: UInt64, _ name: String, firstAfterMs: UInt64? = nil, _ duty: @escaping () -> Void) -> CronDuty {
         let id = schedule.add(name, periodMs: periodMs, firstDueMs: loop.nowMs + (firstAfterMs ?? periodMs))
         actions[id] = duty
         if !isTicking { arm() }
         return CronDuty(id: id)
     }
 
-    public func cancel(_ duty: CronDuty) {
+    package func cancel(_ duty: CronDuty) {
         schedule.remove(duty.id)
         actions[duty.id] = nil
     }
 
     /// Stops every duty and closes the timer (the end of shutdown).
-    public func close() {
+    package func close() {
         timer?.close()
         timer = nil
         actions.removeAll()

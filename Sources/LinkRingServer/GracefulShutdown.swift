@@ -9,7 +9,7 @@
 import LinkRingCore
 import LinkRingUV
 
-public final class GracefulShutdown {
+package final class GracefulShutdown {
     private let loop: EventLoop
     private let server: HTTPServer
     private let deadlineMs: UInt64
@@ -20,7 +20,7 @@ public final class GracefulShutdown {
 
     /// `afterConnections` runs once every client connection is closed and calls its argument
     /// when it has finished.
-    public init(loop: EventLoop, server: HTTPServer, deadlineMs: UInt64,
+    package init(loop: EventLoop, server: HTTPServer, deadlineMs: UInt64,
                 afterConnections: @escaping (@escaping () -> Void) -> Void) {
         self.loop = loop
         self.server = server
@@ -28,7 +28,7 @@ public final class GracefulShutdown {
         self.afterConnections = afterConnections
     }
 
-    public func watchSignals() throws {
+    package func watchSignals() throws {
         for signal in [SignalWatcher.terminate, SignalWatcher.interrupt] {
             watchers.append(try SignalWatcher(loop: loop, signal: signal) { [unowned self] in self.begin() })
         }

@@ -7,7 +7,7 @@
 // Answers leave in request order: an answer given while earlier ones are still outstanding
 // waits in its slot. A handler that answers later chooses how the connection goes on meanwhile:
 //   - blocking (default): parsing stops until the answer is given, so pipelined requests see
-//     each other's effects exactly as if sent one by one (public writes, the proxy);
+//     each other's effects exactly as if sent one by one (package writes, the proxy);
 //   - concurrent: the next requests are handled at once (a node's internal routes: the proxy
 //     pipelines many writes on one connection, and they share one group commit).
 // At most `Limits.pipelinedAnswersMax` answers may be outstanding; then parsing waits.
@@ -23,7 +23,7 @@
 import LinkRingCore
 import LinkRingUV
 
-public protocol HTTPRequestHandler: AnyObject {
+package protocol HTTPRequestHandler: AnyObject {
     /// Answers one request through `connection` (now) or a `deferResponse` slot (later).
     /// `buffer[head.target]` is the target; `buffer[body]` the body. Do not keep `buffer`.
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection)
@@ -37,7 +37,7 @@ struct LoggedRequest {
 }
 
 /// An answer given later, in its place among the connection's answers.
-public final class DeferredResponse: Responder {
+package final class DeferredResponse: Responder {
     fileprivate var connection: HTTPConnection?
     fileprivate var context: ResponseContext
     fileprivate let logged: LoggedRequest?
@@ -52,17 +52,17 @@ public final class DeferredResponse: Responder {
         self.isBlocking = isBlocking
     }
 
-    public var isHeadRequest: Bool { context.isHead }
+    package var isHeadRequest: Bool { context.isHead }
 
     /// Answers once; later calls, or calls after the connection closed, do nothing.
-    public func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+    package func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
         guard let connection else { return }
         self.connection = nil
         connection.complete(self, status, write)
     }
 }
 
-public final class HTTPConnection: TCPStreamDelegate, Responder {
+package final class HTTPConnection: TCPStreamDelegate, Responder {
     private let stream: TCPStream
     private let server: HTTPServer
     var registryIndex = -1
@@ -89,7 +89,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     private var isDispatching = false
     private var isDraining = false
     private var peerEnded = false
-    public private(set) var isClosed = false
+    package private(set) var isClosed = false
 
     var requestStartedMs: UInt64? = nil
     var lastActivityMs: UInt64
@@ -108,14 +108,14 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     // MARK: answering (for handlers)
 
     /// Whether the request being handled is a HEAD (headers only).
-    public var isHeadRequest: Bool { context.isHead }
+    package var isHeadRequest: Bool { context.isHead }
 
     /// The open client connections of the server this connection belongs to (status pages).
-    public var serverConnectionCount: Int { server.connectionCount }
+    package var serverConnectionCount: Int { server.connectionCount }
 
     /// Answers the request being handled later, through the returned slot. `concurrent` lets
     /// the connection handle the next requests meanwhile (see the file comment).
-    public func deferResponse(concurrent: Bool = false) -> DeferredResponse {
+    package func deferResponse(concurrent: Bool = false) -> DeferredResponse {
         let slot = DeferredResponse(connection: self, context: context, logged: logged, isBlocking: !concurrent)
         slots.append(slot)
         if !concurrent { blockingSlots += 1 }
@@ -123,7 +123,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
     }
 
     /// Answers the request being handled, now.
-    public func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
+    package func send(_ status: HTTPStatus, _ write: (inout [UInt8], ResponseContext) -> Void) {
         guard !isClosed else { return }
         if slots.isEmpty {
             appendAnswer(status.rawValue, context, logged, write)
@@ -198,7 +198,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
 
     // MARK: stream events
 
-    public func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
+    package func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
         lastActivityMs = server.loop.nowMs
         if isDraining || noMoreRequests { return }  // discard: the conversation is over
         bytes.append(to: &input)
@@ -206,14 +206,14 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
         flush()
     }
 
-    public func streamDidEnd(_ stream: TCPStream, error: UVError?) {
+    package func streamDidEnd(_ stream: TCPStream, error: UVError?) {
         peerEnded = true
         if error != nil || isDraining || (pendingAnswers == 0 && stream.queuedWriteBytes == 0) {
             close()
         }
     }
 
-    public func streamDidFlush(_ stream: TCPStream) {
+    package func streamDidFlush(_ stream: TCPStream) {
         if closeAfterResponse || peerEnded || server.isStopping {
             finishIfDone()
         } else if !stream.isReading {
@@ -221,7 +221,7 @@ public final class HTTPConnection: TCPStreamDelegate, Responder {
         }
     }
 
-    public func streamDidClose(_ stream: TCPStream) {
+    package func streamDidClose(_ stream: TCPStream) {
         isClosed = true
         for slot in slots.removeAll() { slot.connection = nil }  // answers that come later go nowhere
         server.connectionDidClose(self)

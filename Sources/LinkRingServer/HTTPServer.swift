@@ -13,10 +13,10 @@
 import LinkRingCore
 import LinkRingUV
 
-public final class HTTPServer {
+package final class HTTPServer {
     let loop: EventLoop
     let handler: HTTPRequestHandler
-    public let limits: ServerLimits
+    package let limits: ServerLimits
     private var listener: TCPListener?
     private var connections: [HTTPConnection] = []
     private var rejecting = 0
@@ -30,16 +30,16 @@ public final class HTTPServer {
     private var acceptFailures = RepeatedFailureReport()
 
     /// The current `Date` header value (29 bytes), refreshed by the cron.
-    public private(set) var date: [UInt8] = []
+    package private(set) var date: [UInt8] = []
     /// Set once `stop` was called: answers carry `Connection: close`.
-    public private(set) var isStopping = false
-    public var connectionCount: Int { connections.count }
+    package private(set) var isStopping = false
+    package var connectionCount: Int { connections.count }
     /// Set to log every request (--access-log).
-    public var accessLog: AccessLog?
+    package var accessLog: AccessLog?
 
     /// `cron` is the process's one periodic tick; a server alone (a test) passes none and
     /// runs its own, closed when the server has stopped.
-    public init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler, cron: Cron? = nil) {
+    package init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler, cron: Cron? = nil) {
         self.loop = loop
         self.limits = limits
         self.handler = handler
@@ -49,7 +49,7 @@ public final class HTTPServer {
     }
 
     /// Binds and listens; returns the bound address ("listening on" prints it).
-    public func start(host: String, port: Int) throws -> (host: String, port: Int) {
+    package func start(host: String, port: Int) throws -> (host: String, port: Int) {
         let listener = try TCPListener(loop: loop, host: host, port: port)
         try listener.listen(backlog: Int32(Limits.listenBacklogMax), acceptsPerWakeup: Limits.acceptsPerWakeupMax, retryDelayMs: Limits.acceptRetryDelayMs,
                             onConnection: { [unowned self] stream in self.accept(stream) },
@@ -124,7 +124,7 @@ public final class HTTPServer {
 
     /// Stops accepting; closes idle connections now and busy ones after their answer; calls
     /// `completion` once every connection is closed.
-    public func stop(completion: @escaping () -> Void) {
+    package func stop(completion: @escaping () -> Void) {
         guard !isStopping else { return }
         isStopping = true
         onStopped = completion
@@ -135,7 +135,7 @@ public final class HTTPServer {
     }
 
     /// Closes every connection now (the shutdown deadline passed).
-    public func closeAll() {
+    package func closeAll() {
         for connection in connections { connection.close() }
     }
 

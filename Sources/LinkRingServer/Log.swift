@@ -6,22 +6,22 @@
 import LinkRingCore
 import LinkRingUV
 
-public enum Log {
-    public enum Level: String, Sendable {
+package enum Log {
+    package enum Level: String, Sendable {
         case debug = "DEBUG", info = "INFO", warning = "WARN", error = "ERROR"
     }
 
-    public static func info(_ message: String) { write(.info, message) }
-    public static func warning(_ message: String) { write(.warning, message) }
-    public static func error(_ message: String) { write(.error, message) }
+    package static func info(_ message: String) { write(.info, message) }
+    package static func warning(_ message: String) { write(.warning, message) }
+    package static func error(_ message: String) { write(.error, message) }
 
-    public static func write(_ level: Level, _ message: String) {
+    package static func write(_ level: Level, _ message: String) {
         Output.printError("\(Timestamp.iso8601(unixMs: WallClock.nowMs())) \(level.rawValue) \(message)")
     }
 
     /// Counts `count` failures in `report`; logs `first` (as ERROR, or `level`) when they start, and
     /// `summary(failures since the last line, seconds)` when one is due.
-    public static func failure(_ report: inout RepeatedFailureReport, count: Int = 1, nowMs: UInt64, level: Level = .error,
+    package static func failure(_ report: inout RepeatedFailureReport, count: Int = 1, nowMs: UInt64, level: Level = .error,
                                first: @autoclosure () -> String, summary: (Int, UInt64) -> String) {
         switch report.failed(count, nowMs: nowMs) {
         case .started: write(level, first())
@@ -32,7 +32,7 @@ public enum Log {
 
     /// Notes a success in `report`; logs `line(failures in all, milliseconds)` as INFO if it
     /// ends an episode of failures.
-    public static func recovery(_ report: inout RepeatedFailureReport, nowMs: UInt64, _ line: (Int, UInt64) -> String) {
+    package static func recovery(_ report: inout RepeatedFailureReport, nowMs: UInt64, _ line: (Int, UInt64) -> String) {
         guard report.isFailing, case .ended(let failures, let durationMs) = report.succeeded(nowMs: nowMs) else { return }
         info(line(failures, durationMs))
     }

@@ -13,14 +13,14 @@
 import LinkRingCore
 import LinkRingUV
 
-public final class LogFiles {
+package final class LogFiles {
     private let loop: EventLoop
     private let options: LoggingOptions
-    public private(set) var accessLog: AccessLog?
+    package private(set) var accessLog: AccessLog?
     private var hangUp: SignalWatcher?
 
     /// Points stderr at --log-file and opens --access-log. `onHangUp` runs after a reopen.
-    public init(loop: EventLoop, options: LoggingOptions, cron: Cron, onHangUp: @escaping () -> Void = {}) throws {
+    package init(loop: EventLoop, options: LoggingOptions, cron: Cron, onHangUp: @escaping () -> Void = {}) throws {
         self.loop = loop
         self.options = options
         if let path = options.logFile { try StandardError.redirect(toFile: path) }
@@ -44,7 +44,7 @@ public final class LogFiles {
     }
 
     /// Flushes and closes (shutdown).
-    public func close() {
+    package func close() {
         hangUp?.close()
         hangUp = nil
         accessLog?.close()
@@ -52,9 +52,9 @@ public final class LogFiles {
     }
 }
 
-public final class AccessLog {
-    public static let flushBytes = Limits.accessLogFlushBytes
-    public static let bufferBytesMax = Limits.accessLogBufferBytesMax
+package final class AccessLog {
+    package static let flushBytes = Limits.accessLogFlushBytes
+    package static let bufferBytesMax = Limits.accessLogBufferBytesMax
     private let loop: EventLoop
     private let path: String
     private var file: AppendOnlyFile
@@ -63,7 +63,7 @@ public final class AccessLog {
     private var flushDuty: CronDuty?
     private var needsReopen = false
     private var writeFailures = RepeatedFailureReport()
-    public private(set) var droppedLines = 0
+    package private(set) var droppedLines = 0
 
     init(loop: EventLoop, path: String, cron: Cron) throws {
         self.loop = loop

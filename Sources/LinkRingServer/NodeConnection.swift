@@ -14,7 +14,7 @@ import LinkRingCore
 import LinkRingUV
 
 /// What a node request ended with.
-public enum NodeReply {
+package enum NodeReply {
     /// An answer; `isRecovering` when the node said it is still catching up (X-Recovering).
     case answered(status: Int, version: UInt64?, body: [UInt8], isRecovering: Bool)
     case failed(String)
@@ -22,18 +22,18 @@ public enum NodeReply {
 
 /// Told of every reply before the request's own completion (the proxy's node health counts
 /// them): one reference instead of a wrapping closure allocated per request.
-public protocol NodeReplyObserver: AnyObject {
+package protocol NodeReplyObserver: AnyObject {
     func observe(_ reply: NodeReply)
 }
 
 /// A request for a node: its bytes, its deadline, and who waits for the answer.
-public final class NodeRequest {
-    public let bytes: [UInt8]
-    public let deadlineMs: UInt64
+package final class NodeRequest {
+    package let bytes: [UInt8]
+    package let deadlineMs: UInt64
     private let observer: NodeReplyObserver?
     private let completion: (NodeReply) -> Void
 
-    public init(bytes: [UInt8], deadlineMs: UInt64, observer: NodeReplyObserver? = nil, completion: @escaping (NodeReply) -> Void) {
+    package init(bytes: [UInt8], deadlineMs: UInt64, observer: NodeReplyObserver? = nil, completion: @escaping (NodeReply) -> Void) {
         self.bytes = bytes
         self.deadlineMs = deadlineMs
         self.observer = observer
@@ -41,28 +41,28 @@ public final class NodeRequest {
     }
 
     /// Delivers the reply: to the observer, then to the completion.
-    public func finish(_ reply: NodeReply) {
+    package func finish(_ reply: NodeReply) {
         observer?.observe(reply)
         completion(reply)
     }
 }
 
-public final class NodeConnection: TCPStreamDelegate {
+package final class NodeConnection: TCPStreamDelegate {
     private let address: HostPort
     private let loop: EventLoop
     private let flusher: OutputFlusher
     private var stream: TCPStream?
     private var isConnected = false
-    public private(set) var isClosed = false
+    package private(set) var isClosed = false
     private var connectDeadlineMs: UInt64 = 0
     private var inFlight = FIFOQueue<NodeRequest>()
     private var output: [UInt8] = []
     private var input: [UInt8] = []
     private var isMarkedDirty = false
     /// Called once when the connection fails or closes (with the reason, nil on a clean close).
-    public var onClose: ((NodeConnection, String?) -> Void)?
+    package var onClose: ((NodeConnection, String?) -> Void)?
 
-    public init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
+    package init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
         self.address = address
         self.loop = loop
         self.flusher = flusher
@@ -78,9 +78,9 @@ public final class NodeConnection: TCPStreamDelegate {
     }
 
     /// Requests sent or waiting to be sent on this connection.
-    public var pendingCount: Int { inFlight.count }
+    package var pendingCount: Int { inFlight.count }
 
-    public func send(_ request: NodeRequest) {
+    package func send(_ request: NodeRequest) {
         guard !isClosed else { return request.finish(.failed("connection to \(address) closed")) }
         output.append(contentsOf: request.bytes)
         inFlight.append(request)
@@ -106,7 +106,7 @@ public final class NodeConnection: TCPStreamDelegate {
     }
 
     /// Fails everything past its deadline (called by the proxy's housekeeping tick).
-    public func checkDeadlines(nowMs: UInt64) {
+    package func checkDeadlines(nowMs: UInt64) {
         guard !isClosed else { return }
         if !isConnected && nowMs >= connectDeadlineMs { return fail("connect to \(address) timed out") }
         if let oldest = inFlight.first, nowMs >= oldest.deadlineMs {
@@ -114,7 +114,7 @@ public final class NodeConnection: TCPStreamDelegate {
         }
     }
 
-    public func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
+    package func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
         bytes.append(to: &input)
         var start = 0
         while !inFlight.isEmpty {
@@ -144,18 +144,18 @@ public final class NodeConnection: TCPStreamDelegate {
         }
     }
 
-    public func streamDidEnd(_ stream: TCPStream, error: UVError?) {
+    package func streamDidEnd(_ stream: TCPStream, error: UVError?) {
         fail(error.map { "\(address): \($0.message)" } ?? (pendingCount > 0 ? "\(address) closed the connection" : nil))
     }
 
-    public func streamDidFlush(_ stream: TCPStream) {}
+    package func streamDidFlush(_ stream: TCPStream) {}
 
-    public func streamDidClose(_ stream: TCPStream) {
+    package func streamDidClose(_ stream: TCPStream) {
         self.stream = nil
     }
 
     /// Closes the connection and fails every request on it (`reason` nil: a clean close).
-    public func fail(_ reason: String?) {
+    package func fail(_ reason: String?) {
         guard !isClosed else { return }
         isClosed = true
         stream?.close()
@@ -170,11 +170,11 @@ public final class NodeConnection: TCPStreamDelegate {
 
 /// Collects connections with buffered requests and writes each once per loop iteration, so
 /// the requests of many clients that arrive together share one write per node connection.
-public final class OutputFlusher {
+package final class OutputFlusher {
     private var dirty: [NodeConnection] = []
     private var hook: IterationHook?
 
-    public init(loop: EventLoop) {
+    package init(loop: EventLoop) {
         hook = IterationHook(loop: loop) { [unowned self] in self.flushAll() }
     }
 
@@ -191,7 +191,7 @@ public final class OutputFlusher {
     }
 
     /// Stops flushing; connections still waiting are let go (they hold the flusher too).
-    public func close() {
+    package func close() {
         hook?.close()
         hook = nil
         dirty.removeAll()

@@ -8,9 +8,9 @@
 import LinkRingCore
 import LinkRingUV
 
-public enum ProcessMain {
+package enum ProcessMain {
     /// `parse` returns nil for --help; `serve` returns when the process has stopped cleanly.
-    public static func run<Options>(name: String, usage: String, parse: () throws -> Options?,
+    package static func run<Options>(name: String, usage: String, parse: () throws -> Options?,
                                     serve: (Options) throws -> Void) -> Never {
         ProcessSetup.prepare()
         let options: Options

@@ -8,14 +8,14 @@
 import CUV
 import Glibc
 
-public final class ChildProcess: HandleOwner {
+package final class ChildProcess: HandleOwner {
     private let handle: OwnedHandle<uv_process_t>
     private var onExit: ((_ status: Int64, _ signal: Int32) -> Void)?
-    public let pid: Int32
+    package let pid: Int32
 
     /// Starts `arguments[0]` (a path) with `arguments`; `onExit` runs once when it ends.
     @discardableResult
-    public static func spawn(loop: EventLoop, arguments: [String],
+    package static func spawn(loop: EventLoop, arguments: [String],
                              onExit: @escaping (_ status: Int64, _ signal: Int32) -> Void) throws -> ChildProcess {
         try ChildProcess(loop: loop, arguments: arguments, onExit: onExit)
     }

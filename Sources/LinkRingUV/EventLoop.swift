@@ -8,20 +8,20 @@
 import CUV
 
 /// A failed libuv or system call: the operation and libuv's name and message for the code.
-public struct UVError: Error, Sendable, CustomStringConvertible {
-    public var code: Int32
-    public var operation: String
+package struct UVError: Error, Sendable, CustomStringConvertible {
+    package var code: Int32
+    package var operation: String
 
-    public init(_ code: Int32, _ operation: String) {
+    package init(_ code: Int32, _ operation: String) {
         self.code = code
         self.operation = operation
     }
 
-    public var name: String { String(cString: uv_err_name(code)) }
-    public var message: String { String(cString: uv_strerror(code)) }
-    public var description: String { "\(operation): \(message) (\(name))" }
+    package var name: String { String(cString: uv_err_name(code)) }
+    package var message: String { String(cString: uv_strerror(code)) }
+    package var description: String { "\(operation): \(message) (\(name))" }
 
-    public var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
+    package var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
 }
 
 /// Throws for a negative libuv status (an operating error); returns non-negative results
@@ -32,13 +32,13 @@ func check(_ status: Int32, _ operation: @autoclosure () -> String) throws -> In
     return status
 }
 
-public final class EventLoop {
+package final class EventLoop {
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// Shared by every stream's reads (see the file comment); allocated on the first read.
     private var sharedReadBuffer: UnsafeMutableRawPointer? = nil
-    public static let readBufferBytes = 64 * 1024
+    package static let readBufferBytes = 64 * 1024
 
-    public init() throws {
+    package init() throws {
         loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         do {
             try check(uv_loop_init(loop), "uv_loop_init")
@@ -50,21 +50,21 @@ public final class EventLoop {
     }
 
     /// Runs until no active handle is left (after `stop()` or once every handle is closed).
-    public func run() {
+    package func run() {
         uv_run(loop, UV_RUN_DEFAULT)
     }
 
     /// Makes `run()` return after the current iteration.
-    public func stop() {
+    package func stop() {
         uv_stop(loop)
     }
 
     /// The loop's cached monotonic time in milliseconds (updated once per iteration).
-    public var nowMs: UInt64 { uv_now(loop) }
+    package var nowMs: UInt64 { uv_now(loop) }
 
     /// Closes the loop and frees its memory; returns false if handles are still open (a leak:
     /// the loop is then kept, as libuv requires).
-    public func close() -> Bool {
+    package func close() -> Bool {
         guard !isClosed else { return true }
         guard uv_loop_close(loop) == 0 else { return false }
         isClosed = true

@@ -22,24 +22,24 @@
 import CUV
 import Glibc
 
-public final class AppendOnlyFile {
-    public let path: String
+package final class AppendOnlyFile {
+    package let path: String
     private let loop: EventLoop
     private let descriptor: Int32
     /// Bytes in the file that are complete (written, and synced when sync was asked).
-    public private(set) var size: Int
-    public private(set) var isBusy = false
+    package private(set) var size: Int
+    package private(set) var isBusy = false
     /// Set after an fdatasync error or a failed undo; every later append fails.
-    public private(set) var failure: UVError? = nil
+    package private(set) var failure: UVError? = nil
     #if LINKRING_TEST_HOOKS
     /// TEST HOOK (crash-point tests only): when an append would take the file past this many
     /// bytes, only the bytes up to it are written and the process kills itself with SIGKILL
     /// before anything is synced or acknowledged — a crash that cuts the log at that byte.
-    public var crashAtByte: Int? = nil
+    package var crashAtByte: Int? = nil
     #endif
 
     /// Opens (creating if needed) `path` for appending; `truncating` empties it first.
-    public init(loop: EventLoop, path: String, truncating: Bool = false) throws {
+    package init(loop: EventLoop, path: String, truncating: Bool = false) throws {
         self.loop = loop
         self.path = path
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o644)
@@ -49,14 +49,14 @@ public final class AppendOnlyFile {
     }
 
     /// Cuts the file to `length` bytes now (start-up: the torn tail of a log).
-    public func truncate(to length: Int) throws {
+    package func truncate(to length: Int) throws {
         guard ftruncate(descriptor, off_t(length)) == 0 else { throw UVError(-errno, "truncate \(path)") }
         size = length
         guard fdatasync(descriptor) == 0 else { throw UVError(-errno, "fdatasync \(path) after truncating it") }
     }
 
     /// Appends now, blocking (start-up only: the file header of a new log).
-    public func appendBlocking(_ bytes: [UInt8]) throws {
+    package func appendBlocking(_ bytes: [UInt8]) throws {
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fdatasync(descriptor) == 0 else { throw UVError(-errno, "write \(path)") }
         size += bytes.count
@@ -64,7 +64,7 @@ public final class AppendOnlyFile {
 
     /// Appends `bytes` off the loop; `sync` adds an fdatasync. `completion` runs on the loop
     /// with nil on success. The caller must not start another operation before it runs.
-    public func append(_ bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
+    package func append(_ bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
         precondition(!isBusy, "one file operation at a time")
         if let failure {
             completion(failure)
@@ -75,23 +75,23 @@ public final class AppendOnlyFile {
     }
 
     /// fdatasync off the loop (for `--fsync everysec`).
-    public func sync(completion: @escaping (UVError?) -> Void) {
+    package func sync(completion: @escaping (UVError?) -> Void) {
         append([], sync: true, completion: completion)
     }
 
     /// Fails every later append with `error` (the file can no longer be trusted to persist).
-    public func markFailed(_ error: UVError) {
+    package func markFailed(_ error: UVError) {
         failure = error
     }
 
     /// Closes without syncing: for a file whose name now belongs to another (a replaced log).
-    public func closeWithoutSync() {
+    package func closeWithoutSync() {
         Glibc.close(descriptor)
     }
 
     /// Syncs and closes, blocking (shutdown). Throws when the final fdatasync fails: what was
     /// written since the last sync may not be on disk.
-    public func closeBlocking() throws(UVError) {
+    package func closeBlocking() throws(UVError) {
         let synced = fdatasync(descriptor) == 0
         let syncError = errno
         Glibc.close(descriptor)
@@ -213,9 +213,9 @@ private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
     Unmanaged<FileOperation>.fromOpaque(request!.pointee.data).takeUnretainedValue().step()
 }
 
-public enum FileSystem {
+package enum FileSystem {
     /// The whole file, or an empty array if it does not exist.
-    public static func readWholeFile(_ path: String) throws -> [UInt8] {
+    package static func readWholeFile(_ path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
             if errno == ENOENT { return [] }
@@ -228,13 +228,13 @@ public enum FileSystem {
     }
 
     /// A text file's contents; throws (naming the file) if it cannot be read.
-    public static func readTextFile(_ path: String) throws -> String {
+    package static func readTextFile(_ path: String) throws -> String {
         guard access(path, R_OK) == 0 else { throw UVError(-errno, "read \(path)") }
         return String(decoding: try readWholeFile(path), as: UTF8.self)
     }
 
     /// Creates `path` and its parents (mode 0755) if missing; throws if it is not a writable directory.
-    public static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part + "/"
@@ -244,7 +244,7 @@ public enum FileSystem {
     }
 
     /// Bytes `range` of the file at `path` (blocking; a short file gives fewer bytes).
-    public static func readRange(_ path: String, _ range: Range<Int>) throws -> [UInt8] {
+    package static func readRange(_ path: String, _ range: Range<Int>) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         defer { close(descriptor) }
@@ -265,12 +265,12 @@ public enum FileSystem {
     }
 
     /// Renames `source` over `destination` (atomic within a file system).
-    public static func rename(_ source: String, to destination: String) throws {
+    package static func rename(_ source: String, to destination: String) throws {
         guard Glibc.rename(source, destination) == 0 else { throw UVError(-errno, "rename \(source) to \(destination)") }
     }
 
     /// fsyncs a directory, so a rename or a new file in it survives a crash.
-    public static func syncDirectory(_ path: String) throws {
+    package static func syncDirectory(_ path: String) throws {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         defer { close(descriptor) }
@@ -278,16 +278,16 @@ public enum FileSystem {
     }
 
     /// Removes a file; a missing file is not an error.
-    public static func removeFile(_ path: String) throws {
+    package static func removeFile(_ path: String) throws {
         guard unlink(path) == 0 || errno == ENOENT else { throw UVError(-errno, "remove \(path)") }
     }
 
     /// Whether a file exists at `path`.
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     /// Holds an exclusive lock on `directory/LOCK` for the life of the process, so two nodes
     /// never share a data directory. Throws if another process holds it.
-    public static func lockDirectory(_ directory: String) throws {
+    package static func lockDirectory(_ directory: String) throws {
         let path = directory + "/LOCK"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }

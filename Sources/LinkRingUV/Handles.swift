@@ -7,11 +7,11 @@
 import CUV
 
 /// A `uv_timer_t`: once after `afterMs`, then every `repeatMs` (0 = once).
-public final class Timer: HandleOwner {
+package final class Timer: HandleOwner {
     private let handle: OwnedHandle<uv_timer_t>
     private var action: (() -> Void)?
 
-    public init(loop: EventLoop) {
+    package init(loop: EventLoop) {
         do {
             handle = try OwnedHandle("uv_timer_init", asHandle: cuv_timer_as_handle) { uv_timer_init(loop.loop, $0) }
         } catch {
@@ -20,21 +20,21 @@ public final class Timer: HandleOwner {
         handle.retain(self)
     }
 
-    public func start(afterMs: UInt64, repeatMs: UInt64 = 0, _ action: @escaping () -> Void) {
+    package func start(afterMs: UInt64, repeatMs: UInt64 = 0, _ action: @escaping () -> Void) {
         guard !handle.isClosing else { return }
         self.action = action
         mustSucceed(uv_timer_start(handle.pointer, timerFired, afterMs, repeatMs), "uv_timer_start")
     }
 
-    public func stop() {
+    package func stop() {
         guard !handle.isClosing else { return }
         mustSucceed(uv_timer_stop(handle.pointer), "uv_timer_stop")
     }
 
     /// A timer that does not keep the loop alive on its own.
-    public func unref() { uv_unref(handle.base) }
+    package func unref() { uv_unref(handle.base) }
 
-    public func close() {
+    package func close() {
         action = nil
         handle.close()
     }
@@ -43,11 +43,11 @@ public final class Timer: HandleOwner {
 }
 
 /// A `uv_signal_t` watching one signal.
-public final class SignalWatcher: HandleOwner {
+package final class SignalWatcher: HandleOwner {
     private let handle: OwnedHandle<uv_signal_t>
     private var action: (() -> Void)?
 
-    public init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) throws {
+    package init(loop: EventLoop, signal: Int32, _ action: @escaping () -> Void) throws {
         handle = try OwnedHandle("uv_signal_init", asHandle: cuv_signal_as_handle) { uv_signal_init(loop.loop, $0) }
         handle.retain(self)
         self.action = action
@@ -59,25 +59,25 @@ public final class SignalWatcher: HandleOwner {
         uv_unref(handle.base)
     }
 
-    public func close() {
+    package func close() {
         action = nil
         handle.close()
     }
 
     fileprivate func fire() { action?() }
 
-    public static let terminate = SIGTERM
-    public static let interrupt = SIGINT
-    public static let hangUp = SIGHUP
+    package static let terminate = SIGTERM
+    package static let interrupt = SIGINT
+    package static let hangUp = SIGHUP
 }
 
 /// A `uv_check_t`: runs its action once per loop iteration, after I/O, while started.
-public final class IterationHook: HandleOwner {
+package final class IterationHook: HandleOwner {
     private let handle: OwnedHandle<uv_check_t>
     private var action: (() -> Void)?
-    public private(set) var isActive = false
+    package private(set) var isActive = false
 
-    public init(loop: EventLoop, _ action: @escaping () -> Void) {
+    package init(loop: EventLoop, _ action: @escaping () -> Void) {
         do {
             handle = try OwnedHandle("uv_check_init", asHandle: cuv_check_as_handle) { uv_check_init(loop.loop, $0) }
         } catch {
@@ -87,19 +87,19 @@ public final class IterationHook: HandleOwner {
         self.action = action
     }
 
-    public func start() {
+    package func start() {
         guard !isActive, !handle.isClosing else { return }
         isActive = true
         mustSucceed(uv_check_start(handle.pointer, checkFired), "uv_check_start")
     }
 
-    public func stop() {
+    package func stop() {
         guard isActive, !handle.isClosing else { return }
         isActive = false
         mustSucceed(uv_check_stop(handle.pointer), "uv_check_stop")
     }
 
-    public func close() {
+    package func close() {
         isActive = false
         action = nil
         handle.close()

@@ -4,12 +4,12 @@
 import CUV
 import Glibc
 
-public enum ProcessSetup {
+package enum ProcessSetup {
     /// Unblocks every signal (a test runner's child may inherit SIGTERM blocked) and ignores
     /// SIGPIPE (a write to a closed socket must be an error, not death).
     /// Also raises the open-file soft limit to the hard limit: each connection is a descriptor,
     /// and the usual soft limit (1024) is far below `--max-connections`.
-    public static func prepare() {
+    package static func prepare() {
         cuv_unblock_all_signals()
         cuv_ignore_sigpipe()
         var limit = rlimit()
@@ -19,16 +19,16 @@ public enum ProcessSetup {
         }
     }
 
-    public static func exit(_ code: Int32) -> Never {
+    package static func exit(_ code: Int32) -> Never {
         fflush(nil)
         Glibc.exit(code)
     }
 }
 
-public enum StandardError {
+package enum StandardError {
     /// Points stderr (fd 2) at `path`, opened for appending (created 0644). Called again after
     /// SIGHUP, it reopens the path, so a rotated log file is let go.
-    public static func redirect(toFile path: String) throws {
+    package static func redirect(toFile path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "open log file \(path)") }
         defer { close(descriptor) }
@@ -36,33 +36,33 @@ public enum StandardError {
     }
 }
 
-public enum ProcessEnvironment {
-    public static func value(_ name: String) -> String? {
+package enum ProcessEnvironment {
+    package static func value(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 }
 
-public enum WallClock {
+package enum WallClock {
     /// Milliseconds since the Unix epoch.
-    public static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }
+    package static func nowMs() -> Int64 { Int64(cuv_wall_clock_ms()) }
 }
 
-public enum MonotonicClock {
+package enum MonotonicClock {
     /// Nanoseconds from an arbitrary start (uv_hrtime: never steps back).
-    public static func nowNs() -> UInt64 { uv_hrtime() }
+    package static func nowNs() -> UInt64 { uv_hrtime() }
 
     /// Milliseconds from the same start.
-    public static func nowMs() -> UInt64 { uv_hrtime() / 1_000_000 }
+    package static func nowMs() -> UInt64 { uv_hrtime() / 1_000_000 }
 }
 
-public enum Output {
+package enum Output {
     /// Prints one line to stdout and flushes it (a parent may be waiting for it on a pipe).
-    public static func printLine(_ line: String) {
+    package static func printLine(_ line: String) {
         writeAll(1, line + "\n")
     }
 
     /// Writes to stderr at once (unbuffered).
-    public static func printError(_ line: String) {
+    package static func printError(_ line: String) {
         writeAll(2, line + "\n")
     }
 

@@ -21,7 +21,7 @@ import CUV
 import Glibc
 
 /// What a stream tells its owner. All calls happen on the loop thread.
-public protocol TCPStreamDelegate: AnyObject {
+package protocol TCPStreamDelegate: AnyObject {
     /// Bytes arrived; copy them out with `bytes.append(to:)` before returning.
     func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes)
     /// The peer closed its side (error nil) or the connection failed.
@@ -33,26 +33,26 @@ public protocol TCPStreamDelegate: AnyObject {
 }
 
 /// Bytes just read, valid only during `streamDidRead`.
-public struct ReadBytes {
+package struct ReadBytes {
     fileprivate let pointer: UnsafeRawBufferPointer
 
-    public var count: Int { pointer.count }
+    package var count: Int { pointer.count }
 
-    public func append(to buffer: inout [UInt8]) {
+    package func append(to buffer: inout [UInt8]) {
         buffer.append(contentsOf: pointer)
     }
 }
 
-public final class TCPStream: HandleOwner {
+package final class TCPStream: HandleOwner {
     private let owned: OwnedHandle<uv_tcp_t>
     /// `owned.pointer`, kept here: every read and write uses it.
     let handle: UnsafeMutablePointer<uv_tcp_t>
     /// Strong while open; cleared on close so the owner and stream do not keep each other.
-    public var delegate: TCPStreamDelegate?
-    public private(set) var isClosing = false
-    public private(set) var isReading = false
+    package var delegate: TCPStreamDelegate?
+    package private(set) var isClosing = false
+    package private(set) var isReading = false
     /// Bytes handed to `uv_write` whose callback has not run yet.
-    public private(set) var queuedWriteBytes = 0
+    package private(set) var queuedWriteBytes = 0
 
     init(loop: EventLoop) throws {
         owned = try OwnedHandle("uv_tcp_init", asHandle: cuv_tcp_as_handle) { uv_tcp_init(loop.loop, $0) }
@@ -66,7 +66,7 @@ public final class TCPStream: HandleOwner {
 
     /// A new outbound stream. `completion` runs once: nil when connected, else the error
     /// (UV_ECANCELED if the stream is closed first). Reading starts only when asked.
-    public static func connect(loop: EventLoop, host: String, port: Int,
+    package static func connect(loop: EventLoop, host: String, port: Int,
                                completion: @escaping (UVError?) -> Void) throws -> TCPStream {
         var address = try SocketAddress.resolve(host: host, port: port)
         let stream = try TCPStream(loop: loop)
@@ -88,25 +88,25 @@ public final class TCPStream: HandleOwner {
         completion?(status == 0 ? nil : UVError(status, "connect"))
     }
 
-    public func startReading() {
+    package func startReading() {
         guard !isReading, !isClosing else { return }
         let status = uv_read_start(stream, streamAllocate, streamRead)
         if status == 0 { isReading = true } else { delegate?.streamDidEnd(self, error: UVError(status, "uv_read_start")) }
     }
 
-    public func stopReading() {
+    package func stopReading() {
         guard isReading, !isClosing else { return }
         mustSucceed(uv_read_stop(stream), "uv_read_stop")
         isReading = false
     }
 
     /// TCP_NODELAY; it fails only on a socket the peer already reset, which the next read reports.
-    public func setNoDelay(_ enabled: Bool) throws {
+    package func setNoDelay(_ enabled: Bool) throws {
         try check(uv_tcp_nodelay(handle, enabled ? 1 : 0), "uv_tcp_nodelay")
     }
 
     /// Sends `bytes`, in order after everything written before. Errors end the stream.
-    public func write(_ bytes: [UInt8]) {
+    package func write(_ bytes: [UInt8]) {
         guard !isClosing, !bytes.isEmpty else { return }
         var written = 0
         if queuedWriteBytes == 0 {
@@ -174,14 +174,14 @@ public final class TCPStream: HandleOwner {
     }
 
     /// Sends FIN after queued writes; reading continues until the peer closes.
-    public func shutdown() {
+    package func shutdown() {
         guard !isClosing else { return }
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         if uv_shutdown(request, stream, streamShutdown) != 0 { request.deallocate() }
     }
 
     /// Closes the handle; `streamDidClose` follows (after cancelled writes' callbacks).
-    public func close() {
+    package func close() {
         guard !isClosing else { return }
         isClosing = true
         isReading = false
@@ -201,7 +201,7 @@ public final class TCPStream: HandleOwner {
 /// reported to the owner, and polling resumes after `retryDelayMs`; new clients wait in the
 /// kernel's backlog meanwhile and are served once descriptors are free. At most
 /// `acceptsPerWakeup` connections are taken per wake-up (the socket stays readable for more).
-public final class TCPListener: HandleOwner {
+package final class TCPListener: HandleOwner {
     private let loop: EventLoop
     private let descriptor: Int32
     private let owned: OwnedHandle<uv_poll_t>
@@ -214,7 +214,7 @@ public final class TCPListener: HandleOwner {
     private var isClosing = false
 
     /// Binds `host:port` (a numeric address or a name resolved now); port 0 picks a free one.
-    public init(loop: EventLoop, host: String, port: Int) throws {
+    package init(loop: EventLoop, host: String, port: Int) throws {
         self.loop = loop
         var address = try SocketAddress.resolve(host: host, port: port)
         descriptor = try SocketAddress.boundSocket(&address, name: "\(host):\(port)")
@@ -230,7 +230,7 @@ public final class TCPListener: HandleOwner {
 
     /// Starts accepting; `onConnection` receives each new stream (not yet reading),
     /// `onAcceptError` each failed accept (accepting pauses `retryDelayMs` after one).
-    public func listen(backlog: Int32 = 511, acceptsPerWakeup: Int, retryDelayMs: UInt64,
+    package func listen(backlog: Int32 = 511, acceptsPerWakeup: Int, retryDelayMs: UInt64,
                        onConnection: @escaping (TCPStream) -> Void, onAcceptError: @escaping (UVError) -> Void) throws {
         self.acceptsPerWakeup = acceptsPerWakeup
         self.retryDelayMs = retryDelayMs
@@ -245,7 +245,7 @@ public final class TCPListener: HandleOwner {
     }
 
     /// The bound address (the real port when 0 was asked for).
-    public func boundAddress() -> (host: String, port: Int)? {
+    package func boundAddress() -> (host: String, port: Int)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         guard getsockname(descriptor, cuv_storage_as_sockaddr(&storage), &length) == 0 else { return nil }
@@ -253,7 +253,7 @@ public final class TCPListener: HandleOwner {
     }
 
     /// Stops accepting and closes the socket.
-    public func close() {
+    package func close() {
         guard !isClosing else { return }
         isClosing = true
         onConnection = nil
@@ -320,9 +320,9 @@ public final class TCPListener: HandleOwner {
     }
 }
 
-public enum SocketAddress {
+package enum SocketAddress {
     /// A numeric IPv4/IPv6 address, or a name resolved with getaddrinfo (start-up only: it blocks).
-    public static func resolve(host: String, port: Int) throws -> sockaddr_storage {
+    package static func resolve(host: String, port: Int) throws -> sockaddr_storage {
         var storage = sockaddr_storage()
         if uv_ip4_addr(host, Int32(port), cuv_storage_as_in_mut(&storage)) == 0 { return storage }
         storage = sockaddr_storage()

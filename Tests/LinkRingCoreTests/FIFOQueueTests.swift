@@ -41,4 +41,16 @@ struct FIFOQueueTests {
         #expect(queue.count == 1 && queue.first == 9_999)
         #expect(queue.storage.count <= FIFOQueue<Int>.compactAfter + 2, "storage \(queue.storage.count)")
     }
+
+    @Test("a long queue is compacted only once its consumed prefix is as long as its live part")
+    func amortisedCompaction() {
+        var queue = FIFOQueue<Int>()
+        for value in 0..<10_000 { queue.append(value) }
+        let first = (0..<4_000).map { _ in queue.popFirst() }
+        #expect(first == (0..<4_000).map { $0 })
+        #expect(queue.storage.count == 10_000, "4,000 consumed of 10,000: no copy yet")
+        let next = (4_000..<5_001).map { _ in queue.popFirst() }
+        #expect(next == (4_000..<5_001).map { $0 })
+        #expect(queue.storage.count == 5_000 && queue.first == 5_001, "compacted when consumed (5,000) reached live (5,000)")
+    }
 }

@@ -1,4 +1,4 @@
-// What a long URL must be before it is stored: the one door every write passes (public PUT on
+// What a long URL must be before it is stored: the one door every write passes (package PUT on
 // node and proxy, the node's internal `/_/kv` PUT).
 //
 //   https://user@host.example:8443/path?q#f
@@ -16,16 +16,16 @@
 // Every process that stores URLs (proxy and nodes) takes `--allowed-schemes`; they must agree,
 // or a node refuses what its proxy accepted (the proxy then answers 400, docs/PROTOCOL.md).
 
-public struct LongURLRules: Sendable, Equatable {
+package struct LongURLRules: Sendable, Equatable {
     /// Allowed scheme names, lowercase.
-    public let allowedSchemes: [[UInt8]]
+    package let allowedSchemes: [[UInt8]]
     /// The sentence a URL without an allowed scheme or a host gets, naming the schemes.
-    public let schemeRule: String
+    package let schemeRule: String
 
     /// http and https.
-    public static let standard = LongURLRules(checkedSchemes: ["http", "https"])
+    package static let standard = LongURLRules(checkedSchemes: ["http", "https"])
     /// Schemes whose URLs run script in a browser: never allowed, whatever the option says.
-    public static let scriptSchemes = ["javascript", "vbscript", "data"]
+    package static let scriptSchemes = ["javascript", "vbscript", "data"]
 
     private init(checkedSchemes: [String]) {
         allowedSchemes = checkedSchemes.map { Array($0.utf8) }
@@ -35,7 +35,7 @@ public struct LongURLRules: Sendable, Equatable {
     }
 
     /// Parses the `--allowed-schemes` value: scheme names separated by commas.
-    public init(parsingSchemeList text: String) throws {
+    package init(parsingSchemeList text: String) throws {
         var schemes: [String] = []
         for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
             let name = String(piece).trimmingSpaces().lowercased()
@@ -52,7 +52,7 @@ public struct LongURLRules: Sendable, Equatable {
 
     /// Nil when `long` may be stored, else the reason. `arrivedPercentEncoded` (the value was
     /// decoded from form encoding) explains a space that came from `+` or `%20`.
-    public func problem(_ long: [UInt8], arrivedPercentEncoded: Bool = false) -> String? {
+    package func problem(_ long: [UInt8], arrivedPercentEncoded: Bool = false) -> String? {
         if long.isEmpty { return "The long URL is empty." }
         if long.count > Limits.longBytesMax { return "The long URL is longer than \(Limits.longBytesMax) bytes." }
         for byte in long where ASCII.isControl(byte) || byte == ASCII.space {
@@ -77,14 +77,14 @@ public struct LongURLRules: Sendable, Equatable {
 }
 
 /// The parts of a URL the rules look at, found by scanning bytes.
-public enum LongURL {
+package enum LongURL {
     /// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
-    public static func isSchemeName(_ name: [UInt8]) -> Bool {
+    package static func isSchemeName(_ name: [UInt8]) -> Bool {
         schemeNameEnd(name, 0..<name.count) == name.count && !name.isEmpty
     }
 
     /// The end of the scheme name at the start of `buffer[range]` (its lower bound when none).
-    public static func schemeNameEnd(_ buffer: [UInt8], _ range: Range<Int>) -> Int {
+    package static func schemeNameEnd(_ buffer: [UInt8], _ range: Range<Int>) -> Int {
         guard !range.isEmpty, isLetter(buffer[range.lowerBound]) else { return range.lowerBound }
         var index = range.lowerBound + 1
         while index < range.upperBound, isSchemeByte(buffer[index]) { index += 1 }
@@ -136,11 +136,11 @@ public enum LongURL {
 
 extension LongURLRules {
     /// `--allowed-schemes`, taken by the proxy and the node alike.
-    public static let optionSpec = OptionSpec.value(
+    package static let optionSpec = OptionSpec.value(
         "allowed-schemes", "LIST", "schemes a long URL may have, comma-separated; proxy and nodes must agree (default http,https)")
 
     /// The rules a command line asks for: `--allowed-schemes`, else `standard`.
-    public static func fromOptions(_ parsed: ParsedOptions) throws -> LongURLRules {
+    package static func fromOptions(_ parsed: ParsedOptions) throws -> LongURLRules {
         guard let list = parsed.string(optionSpec.name) else { return .standard }
         return try LongURLRules(parsingSchemeList: list)
     }

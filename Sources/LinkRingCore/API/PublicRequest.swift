@@ -1,4 +1,4 @@
-// What a client asks for, decided from a parsed request head: the public data API of
+// What a client asks for, decided from a parsed request head: the package data API of
 // DESIGN.md section 2, the same for the node and the proxy.
 //
 //   PUT    /?short=S&long=L   → .put        GET/HEAD /S → .get
@@ -9,7 +9,7 @@
 // short name (short names cannot contain `/`). The query of `GET /S?…` is ignored. A PUT's
 // long URL must pass the process's `LongURLRules` (its `--allowed-schemes`).
 
-public enum PublicRequest: Sendable, Equatable {
+package enum PublicRequest: Sendable, Equatable {
     case get(short: [UInt8], isHead: Bool)
     case put(ShortLong)
     case delete(short: [UInt8])
@@ -17,9 +17,9 @@ public enum PublicRequest: Sendable, Equatable {
     case operatorRoute(path: Range<Int>, query: Range<Int>?)
     case reject(HTTPParseFailure)
 
-    public static let allowedMethods = "GET, HEAD, PUT, DELETE"
+    package static let allowedMethods = "GET, HEAD, PUT, DELETE"
 
-    public static func interpret(_ head: HTTPRequestHead, _ buffer: [UInt8], rules: LongURLRules) -> PublicRequest {
+    package static func interpret(_ head: HTTPRequestHead, _ buffer: [UInt8], rules: LongURLRules) -> PublicRequest {
         let target = head.target
         var pathEnd = target.lowerBound
         while pathEnd < target.upperBound, buffer[pathEnd] != ASCII.questionMark { pathEnd += 1 }

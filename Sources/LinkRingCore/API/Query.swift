@@ -1,4 +1,4 @@
-// Query strings of the public API: percent-decoding, the short/long rule, and validation.
+// Query strings of the package API: percent-decoding, the short/long rule, and validation.
 //
 // The original server's rule: `short` comes first and runs to the first `&`; `long` runs to the
 // END of the query, so `long=http://x/?a=1&b=2` keeps its own `&`. The other order
@@ -11,10 +11,10 @@
 // (`https%3A%2F%2F…`, what HTML forms and Python requests' `params=` send): that value is
 // form-decoded once (`%XX` → byte, `+` → space). Then L must pass `LongURLRules`.
 
-public enum PercentDecoding {
+package enum PercentDecoding {
     /// Decodes `%XX` escapes; `+` stays `+` unless `plusIsSpace` (form encoding). Nil when a
     /// `%` is not followed by two hex digits.
-    public static func decode(_ buffer: [UInt8], _ range: Range<Int>, plusIsSpace: Bool = false) -> [UInt8]? {
+    package static func decode(_ buffer: [UInt8], _ range: Range<Int>, plusIsSpace: Bool = false) -> [UInt8]? {
         var output: [UInt8] = []
         output.reserveCapacity(range.count)
         var index = range.lowerBound
@@ -36,14 +36,14 @@ public enum PercentDecoding {
     }
 
     /// True when `buffer[range]` is a wholly percent-encoded URL: a scheme name, then `%3A`.
-    public static func isWhollyEncodedURL(_ buffer: [UInt8], _ range: Range<Int>) -> Bool {
+    package static func isWhollyEncodedURL(_ buffer: [UInt8], _ range: Range<Int>) -> Bool {
         let colon = LongURL.schemeNameEnd(buffer, range)
         return colon > range.lowerBound && colon + 3 <= range.upperBound && buffer[colon] == ASCII.percent
             && buffer[colon + 1] == ASCII.digit0 + 3 && buffer[colon + 2] | 0x20 == 0x61  // "3A" or "3a"
     }
 
     /// Encodes every byte that is not unreserved as `%XX` (for building internal queries).
-    public static func encode(_ bytes: [UInt8], into output: inout [UInt8]) {
+    package static func encode(_ bytes: [UInt8], into output: inout [UInt8]) {
         for byte in bytes {
             if ASCII.isUnreserved(byte) {
                 output.append(byte)
@@ -55,7 +55,7 @@ public enum PercentDecoding {
 
     /// Appends `%XX` for `byte` (upper-case hex digits).
     @inline(__always)
-    public static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
+    package static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
         output.append(ASCII.percent)
         output.append(hexDigit(byte >> 4))
         output.append(hexDigit(byte & 0x0F))
@@ -65,9 +65,9 @@ public enum PercentDecoding {
     private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? ASCII.digit0 + value : 0x41 + value - 10 }
 }
 
-public enum KeyValidation {
+package enum KeyValidation {
     /// Nil when `short` is a valid short name, else the reason.
-    public static func problem(short: [UInt8]) -> String? {
+    package static func problem(short: [UInt8]) -> String? {
         if short.isEmpty { return "The short name is empty." }
         if short.count > Limits.shortBytesMax { return "The short name is longer than \(Limits.shortBytesMax) bytes." }
         for byte in short where !ASCII.isUnreserved(byte) {
@@ -81,24 +81,24 @@ public enum KeyValidation {
 }
 
 /// A validated `short → long` pair.
-public struct ShortLong: Sendable, Equatable {
-    public var short: [UInt8]
-    public var long: [UInt8]
+package struct ShortLong: Sendable, Equatable {
+    package var short: [UInt8]
+    package var long: [UInt8]
 
-    public init(short: [UInt8], long: [UInt8]) {
+    package init(short: [UInt8], long: [UInt8]) {
         self.short = short
         self.long = long
     }
 }
 
-public enum ShortLongQuery {
+package enum ShortLongQuery {
     private static let shortPrefix: [UInt8] = Array("short=".utf8)
     private static let longPrefix: [UInt8] = Array("long=".utf8)
     private static let ampShortPrefix: [UInt8] = Array("&short=".utf8)
 
     /// Parses `short=S&long=L` or `long=L&short=S` from `buffer[range]` (the part after `?`);
     /// L must pass `rules`.
-    public static func parse(_ buffer: [UInt8], _ range: Range<Int>, rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
+    package static func parse(_ buffer: [UInt8], _ range: Range<Int>, rules: LongURLRules) -> Result<ShortLong, HTTPParseFailure> {
         if hasPrefix(buffer, range, shortPrefix) {
             return parseShortFirst(buffer, range, rules)
         }
@@ -109,12 +109,12 @@ public enum ShortLongQuery {
     }
 
     /// Parses `short=S` alone (for delete and read routes that take a query).
-    public static func parseShortOnly(_ buffer: [UInt8], _ range: Range<Int>) -> Result<[UInt8], HTTPParseFailure> {
+    package static func parseShortOnly(_ buffer: [UInt8], _ range: Range<Int>) -> Result<[UInt8], HTTPParseFailure> {
         parseName(buffer, range, parameter: "short")
     }
 
     /// Parses `PARAMETER=S` (the whole query) where S is a short name.
-    public static func parseName(_ buffer: [UInt8], _ range: Range<Int>, parameter: String) -> Result<[UInt8], HTTPParseFailure> {
+    package static func parseName(_ buffer: [UInt8], _ range: Range<Int>, parameter: String) -> Result<[UInt8], HTTPParseFailure> {
         let prefix = Array((parameter + "=").utf8)
         guard hasPrefix(buffer, range, prefix) else {
             return .failure(HTTPParseFailure(.badRequest, "The query must be \(parameter)=S."))

@@ -1,8 +1,8 @@
 // Numeric query parameters of internal routes, in a fixed order: `r=12&from=3400`.
 
-public enum QueryNumbers {
+package enum QueryNumbers {
     /// The values of `names`, which must appear exactly in this order and nothing else.
-    public static func parse(_ buffer: [UInt8], _ range: Range<Int>?, names: [String]) -> [UInt64]? {
+    package static func parse(_ buffer: [UInt8], _ range: Range<Int>?, names: [String]) -> [UInt64]? {
         guard let range else { return nil }
         var values: [UInt64] = []
         var offset = range.lowerBound

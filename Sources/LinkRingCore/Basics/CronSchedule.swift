@@ -12,22 +12,22 @@
 // duty's period may be anything (the proxy pings every 10 ms if told to) without a fast tick
 // waking an idle process. Invariant: every period is positive.
 
-public struct CronSchedule: Sendable {
-    public struct Duty: Sendable, Equatable {
-        public let id: Int
+package struct CronSchedule: Sendable {
+    package struct Duty: Sendable, Equatable {
+        package let id: Int
         /// What the duty does, for tests and logs ("server housekeeping").
-        public let name: String
-        public let periodMs: UInt64
-        public fileprivate(set) var nextDueMs: UInt64
+        package let name: String
+        package let periodMs: UInt64
+        package fileprivate(set) var nextDueMs: UInt64
     }
 
-    public private(set) var duties: [Duty] = []
+    package private(set) var duties: [Duty] = []
     private var nextID = 0
 
-    public init() {}
+    package init() {}
 
     /// Registers a duty first due at `firstDueMs`, then every `periodMs`; returns its id.
-    public mutating func add(_ name: String, periodMs: UInt64, firstDueMs: UInt64) -> Int {
+    package mutating func add(_ name: String, periodMs: UInt64, firstDueMs: UInt64) -> Int {
         precondition(periodMs > 0, "a periodic duty needs a positive period")
         let id = nextID
         nextID += 1
@@ -36,13 +36,13 @@ public struct CronSchedule: Sendable {
     }
 
     /// Drops a duty (unknown ids are ignored: cancelling twice is harmless).
-    public mutating func remove(_ id: Int) {
+    package mutating func remove(_ id: Int) {
         duties.removeAll { $0.id == id }
     }
 
     /// The ids of the duties due at `nowMs`, in the order they were added, each rescheduled
     /// `periodMs` after `nowMs`.
-    public mutating func takeDue(nowMs: UInt64) -> [Int] {
+    package mutating func takeDue(nowMs: UInt64) -> [Int] {
         var due: [Int] = []
         for position in duties.indices where duties[position].nextDueMs <= nowMs {
             due.append(duties[position].id)
@@ -52,5 +52,5 @@ public struct CronSchedule: Sendable {
     }
 
     /// The earliest time a duty is due, or nil when there is none.
-    public var nextDueMs: UInt64? { duties.map(\.nextDueMs).min() }
+    package var nextDueMs: UInt64? { duties.map(\.nextDueMs).min() }
 }

@@ -2,15 +2,15 @@
 // formatting (on every response and every internal request) and parsing a run of digits
 // (Content-Length, X-Version, query numbers) with overflow refused.
 
-public enum Decimal {
+package enum Decimal {
     /// Appends the decimal digits of a non-negative integer.
-    public static func append(_ value: Int, to output: inout [UInt8]) {
+    package static func append(_ value: Int, to output: inout [UInt8]) {
         append(UInt64(max(value, 0)), to: &output)
     }
 
     /// Digits come out lowest first by dividing by the constant 10 (a multiply, where dividing
     /// by a variable power of ten is a slow 64-bit division per digit: X-Version has 19).
-    public static func append(_ value: UInt64, to output: inout [UInt8]) {
+    package static func append(_ value: UInt64, to output: inout [UInt8]) {
         if value < 10 {
             output.append(ASCII.digit0 + UInt8(value))
             return
@@ -29,7 +29,7 @@ public enum Decimal {
     }
 
     /// The value of the digits `buffer[range]` (1–20 of them); nil for anything else or an overflow.
-    public static func parse(_ buffer: [UInt8], _ range: Range<Int>) -> UInt64? {
+    package static func parse(_ buffer: [UInt8], _ range: Range<Int>) -> UInt64? {
         guard !range.isEmpty, range.count <= 20 else { return nil }
         var value: UInt64 = 0
         for index in range {

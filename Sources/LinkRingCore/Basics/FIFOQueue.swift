@@ -1,7 +1,8 @@
 // A first-in, first-out queue over an array with a head index: O(1) append and removal from
 // the front, no per-element allocation, and the storage reused once the queue runs empty (or
-// compacted when the consumed prefix grows past `compactAfter`, so a queue that never empties
-// cannot grow without bound). The proxy's wait queue per node, a node connection's requests in
+// compacted once the consumed prefix is past `compactAfter` and at least as long as the live
+// part, so a queue that never empties cannot grow without bound, and a compaction's copy is
+// paid for by as many removals: O(1) amortised however long the queue). The proxy's wait queue per node, a node connection's requests in
 // flight and an HTTP connection's answer slots are all this one type.
 //
 //   [ consumed … | head ─▶ live elements … ]      count = storage.count - head
@@ -9,33 +10,33 @@
 // `@inlinable`: it sits on the hot paths of other modules, where a generic call that is not
 // specialised would cost more than the work it does.
 
-public struct FIFOQueue<Element> {
+package struct FIFOQueue<Element> {
     @usableFromInline var storage: [Element] = []
     @usableFromInline var head = 0
     /// Consumed elements kept before the storage is compacted.
-    public static var compactAfter: Int { 1_024 }
+    package static var compactAfter: Int { 1_024 }
 
-    @inlinable public init() {}
+    @inlinable package init() {}
 
-    @inlinable public var count: Int { storage.count - head }
-    @inlinable public var isEmpty: Bool { head == storage.count }
+    @inlinable package var count: Int { storage.count - head }
+    @inlinable package var isEmpty: Bool { head == storage.count }
     /// The oldest element, if any.
-    @inlinable public var first: Element? { head < storage.count ? storage[head] : nil }
+    @inlinable package var first: Element? { head < storage.count ? storage[head] : nil }
 
-    @inlinable public mutating func append(_ element: Element) {
+    @inlinable package mutating func append(_ element: Element) {
         storage.append(element)
     }
 
     /// Removes and returns the oldest element.
     @inlinable @discardableResult
-    public mutating func popFirst() -> Element? {
+    package mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]
         head += 1
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
             head = 0
-        } else if head > Self.compactAfter {
+        } else if head > Self.compactAfter && head >= storage.count - head {
             storage.removeFirst(head)
             head = 0
         }
@@ -43,7 +44,7 @@ public struct FIFOQueue<Element> {
     }
 
     /// Removes every element; returns them, oldest first.
-    @inlinable public mutating func removeAll() -> [Element] {
+    @inlinable package mutating func removeAll() -> [Element] {
         let live = Array(storage[head...])
         storage.removeAll()
         head = 0
@@ -51,5 +52,5 @@ public struct FIFOQueue<Element> {
     }
 
     /// The live elements, oldest first (for a walk that does not remove them).
-    @inlinable public var elements: ArraySlice<Element> { storage[head...] }
+    @inlinable package var elements: ArraySlice<Element> { storage[head...] }
 }

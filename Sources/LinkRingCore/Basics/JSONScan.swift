@@ -3,13 +3,13 @@
 // result).
 
 /// Finding a value in a small, known JSON document (a node's /_/health) without parsing it.
-public enum JSONScan {
-    public static func contains(_ body: [UInt8], _ text: String) -> Bool {
+package enum JSONScan {
+    package static func contains(_ body: [UInt8], _ text: String) -> Bool {
         position(of: Array(text.utf8), in: body) != nil
     }
 
     /// The unsigned integer after `"key":`, if any.
-    public static func number(_ body: [UInt8], key: String) -> UInt64? {
+    package static func number(_ body: [UInt8], key: String) -> UInt64? {
         let pattern = Array("\"\(key)\":".utf8)
         guard let start = position(of: pattern, in: body) else { return nil }
         var end = start + pattern.count

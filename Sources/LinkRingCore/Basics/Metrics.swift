@@ -2,17 +2,17 @@
 // Counting is a few integer increments per request; rendering happens only on /_/metrics.
 
 /// A latency histogram with fixed buckets (cumulative when rendered, as Prometheus wants).
-public struct LatencyHistogram: Sendable {
+package struct LatencyHistogram: Sendable {
     /// Upper bounds in microseconds.
-    public static let boundsMicroseconds: [UInt64] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000,
+    package static let boundsMicroseconds: [UInt64] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000,
                                                       100_000, 250_000, 500_000, 1_000_000, 2_500_000]
-    public private(set) var counts = [UInt64](repeating: 0, count: boundsMicroseconds.count + 1)
-    public private(set) var sumMicroseconds: UInt64 = 0
-    public private(set) var total: UInt64 = 0
+    package private(set) var counts = [UInt64](repeating: 0, count: boundsMicroseconds.count + 1)
+    package private(set) var sumMicroseconds: UInt64 = 0
+    package private(set) var total: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public mutating func record(microseconds: UInt64) {
+    package mutating func record(microseconds: UInt64) {
         var bucket = 0
         while bucket < Self.boundsMicroseconds.count && microseconds > Self.boundsMicroseconds[bucket] { bucket += 1 }
         counts[bucket] += 1
@@ -20,7 +20,7 @@ public struct LatencyHistogram: Sendable {
         total += 1
     }
 
-    public func render(name: String, into text: inout String) {
+    package func render(name: String, into text: inout String) {
         text += "# HELP \(name) Time from a request's arrival to its answer.\n# TYPE \(name) histogram\n"
         var cumulative: UInt64 = 0
         for (index, bound) in Self.boundsMicroseconds.enumerated() {
@@ -32,9 +32,9 @@ public struct LatencyHistogram: Sendable {
     }
 }
 
-public enum PrometheusText {
+package enum PrometheusText {
     /// Microseconds as decimal seconds, without Foundation ("0.00025").
-    public static func seconds(microseconds: UInt64) -> String {
+    package static func seconds(microseconds: UInt64) -> String {
         let whole = microseconds / 1_000_000
         var fraction = String(microseconds % 1_000_000)
         fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
@@ -43,7 +43,7 @@ public enum PrometheusText {
     }
 
     /// Escapes a label value (backslash, quote, newline).
-    public static func label(_ value: String) -> String {
+    package static func label(_ value: String) -> String {
         var escaped = ""
         for character in value {
             switch character {
@@ -57,9 +57,9 @@ public enum PrometheusText {
     }
 }
 
-public enum JSONText {
+package enum JSONText {
     /// A JSON string literal.
-    public static func string(_ value: String) -> String {
+    package static func string(_ value: String) -> String {
         var escaped = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

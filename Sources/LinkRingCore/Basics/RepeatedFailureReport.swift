@@ -8,9 +8,9 @@
 //
 // Pure and clock-free: the caller passes its monotonic time, so tests need no sleeping.
 
-public struct RepeatedFailureReport: Sendable, Equatable {
+package struct RepeatedFailureReport: Sendable, Equatable {
     /// What the caller should log for one event.
-    public enum Line: Sendable, Equatable {
+    package enum Line: Sendable, Equatable {
         /// The first failure of an episode: log it in full.
         case started
         /// `failures` more since the last line, over `periodMs`.
@@ -19,20 +19,20 @@ public struct RepeatedFailureReport: Sendable, Equatable {
         case ended(failures: Int, durationMs: UInt64)
     }
 
-    public let intervalMs: UInt64
+    package let intervalMs: UInt64
     /// True from the first failure until the next success.
-    public private(set) var isFailing = false
+    package private(set) var isFailing = false
     private var startedMs: UInt64 = 0
     private var lastLineMs: UInt64 = 0
     private var unreported = 0
     private var total = 0
 
-    public init(intervalMs: UInt64 = Limits.repeatedFailureLogIntervalMs) {
+    package init(intervalMs: UInt64 = Limits.repeatedFailureLogIntervalMs) {
         self.intervalMs = intervalMs
     }
 
     /// Counts `count` failures at `nowMs`; returns the line to log, if one is due.
-    public mutating func failed(_ count: Int = 1, nowMs: UInt64) -> Line? {
+    package mutating func failed(_ count: Int = 1, nowMs: UInt64) -> Line? {
         total += count
         guard isFailing else {
             isFailing = true
@@ -50,7 +50,7 @@ public struct RepeatedFailureReport: Sendable, Equatable {
     }
 
     /// Notes a success at `nowMs`; returns `.ended` when it closes an episode of failures.
-    public mutating func succeeded(nowMs: UInt64) -> Line? {
+    package mutating func succeeded(nowMs: UInt64) -> Line? {
         guard isFailing else { return nil }
         defer {
             isFailing = false

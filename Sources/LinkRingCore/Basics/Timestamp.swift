@@ -1,8 +1,8 @@
 // ISO 8601 UTC timestamps with milliseconds, for log lines and the log dump.
 
-public enum Timestamp {
+package enum Timestamp {
     /// "2026-11-24T23:40:56.123Z".
-    public static func iso8601(unixMs: Int64) -> String {
+    package static func iso8601(unixMs: Int64) -> String {
         let seconds = unixMs >= 0 ? unixMs / 1000 : (unixMs - 999) / 1000
         let millis = Int(unixMs - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

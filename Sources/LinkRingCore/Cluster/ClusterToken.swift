@@ -1,6 +1,6 @@
 // The cluster token: one shared secret held by every process of a cluster. A node that has one
 // answers only its health check without it (docs/DECISIONS.md, "A node with a token is not
-// public"); the proxy and the peers send it as `X-Cluster-Token` on every request to a node.
+// package"); the proxy and the peers send it as `X-Cluster-Token` on every request to a node.
 //
 //   --cluster-token TOKEN       on the command line (visible in `ps`: tests and development)
 //   --cluster-token-file PATH   read once at start-up; whitespace around it (the newline an
@@ -15,18 +15,18 @@
 //                                       ├─ GET/HEAD /_/health            ─▶ routed
 //                                       └─ otherwise                     ─▶ 401 `refusal`
 
-public enum ClusterToken {
-    public static let bytesMax = Limits.clusterTokenBytesMax
+package enum ClusterToken {
+    package static let bytesMax = Limits.clusterTokenBytesMax
 
     /// The two options, with the executable's own sentence for what the token does.
-    public static func specs(purpose: String) -> [OptionSpec] {
+    package static func specs(purpose: String) -> [OptionSpec] {
         [.value("cluster-token", "TOKEN", purpose + " (visible in ps: prefer --cluster-token-file)"),
          .value("cluster-token-file", "PATH", "read the cluster token from PATH (whitespace around it trimmed)")]
     }
 
     /// The token of `--cluster-token` or `--cluster-token-file`, nil when neither is given.
     /// Throws for both at once, an unreadable file, an empty or malformed token.
-    public static func read(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws -> [UInt8]? {
+    package static func read(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws -> [UInt8]? {
         let given = parsed.string("cluster-token")
         guard let path = parsed.string("cluster-token-file") else {
             return try given.map { try validated($0, source: "--cluster-token") }
@@ -44,7 +44,7 @@ public enum ClusterToken {
     }
 
     /// The header line a process sends to nodes: `X-Cluster-Token: TOKEN` and CRLF, or nothing.
-    public static func headerLine(_ token: [UInt8]?) -> [UInt8] {
+    package static func headerLine(_ token: [UInt8]?) -> [UInt8] {
         token.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
     }
 
@@ -70,17 +70,17 @@ public enum ClusterToken {
 
 /// What a node with a cluster token lets through: requests carrying the token, and its health
 /// check, which reveals no data and which load balancers and the units' readiness check poll.
-public struct ClusterTokenGate: Sendable {
-    public let token: [UInt8]
+package struct ClusterTokenGate: Sendable {
+    package let token: [UInt8]
 
-    public init(token: [UInt8]) { self.token = token }
+    package init(token: [UInt8]) { self.token = token }
 
     /// The answer to a request the gate does not admit.
-    public static let refusal = HTTPParseFailure(.unauthorized,
+    package static let refusal = HTTPParseFailure(.unauthorized,
         "This node has a cluster token: every route but GET /_/health needs it in X-Cluster-Token. Clients go through the proxy.")
 
     /// True when the request carries the token (compared in constant time) or is a health check.
-    public func admits(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> Bool {
+    package func admits(_ head: HTTPRequestHead, _ buffer: [UInt8]) -> Bool {
         if let given = head.clusterToken, ConstantTime.equals(buffer, given, token) { return true }
         return Self.isHealthCheck(head, buffer)
     }

@@ -20,21 +20,21 @@
 // the hash's top bits gives the first point of that slice of the ring, and a short scan (about
 // points/slices steps) finishes, instead of a binary search with a mispredicted branch per step.
 
-public struct HashRing: Sendable {
-    public let nodes: [HostPort]
-    public let vnodesPerNode: Int
-    public let replicaCount: Int
+package struct HashRing: Sendable {
+    package let nodes: [HostPort]
+    package let vnodesPerNode: Int
+    package let replicaCount: Int
     /// Probes per key lookup: more probes, better balance, a little more work per lookup.
-    public static let probesPerKey = 8
+    package static let probesPerKey = 8
     /// Sorted ring points.
-    public let points: [UInt64]
+    package let points: [UInt64]
     /// `replicaCount` node indices per point, flat: point i's replicas are at i*R ..< (i+1)*R.
     private let replicaTable: [Int]
     /// Per slice of the ring (the top `sliceBits` bits of a hash): the first point in or after it.
     private let sliceStart: [Int32]
     private let sliceShift: UInt64
 
-    public init(nodes: [HostPort], vnodesPerNode: Int, replicas: Int) {
+    package init(nodes: [HostPort], vnodesPerNode: Int, replicas: Int) {
         precondition(!nodes.isEmpty && vnodesPerNode > 0 && replicas > 0 && replicas <= nodes.count)
         self.nodes = nodes
         self.vnodesPerNode = vnodesPerNode
@@ -89,7 +89,7 @@ public struct HashRing: Sendable {
     }
 
     /// The index of the key range (ring point) that holds `key`.
-    public func rangeIndex(forKey key: [UInt8]) -> Int {
+    package func rangeIndex(forKey key: [UInt8]) -> Int {
         let hash = StableHash.hash(key)
         var best = 0
         var bestDistance = UInt64.max
@@ -124,14 +124,14 @@ public struct HashRing: Sendable {
     }
 
     /// The replicas (node indices, primary first) of a key range.
-    public func replicas(ofRange range: Int) -> ArraySlice<Int> {
+    package func replicas(ofRange range: Int) -> ArraySlice<Int> {
         replicaTable[range * replicaCount..<(range + 1) * replicaCount]
     }
 
-    public func replicas(forKey key: [UInt8]) -> ArraySlice<Int> {
+    package func replicas(forKey key: [UInt8]) -> ArraySlice<Int> {
         replicas(ofRange: rangeIndex(forKey: key))
     }
 
     /// The number of key ranges (ring points).
-    public var rangeCount: Int { points.count }
+    package var rangeCount: Int { points.count }
 }

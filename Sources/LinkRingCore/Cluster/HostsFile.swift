@@ -2,8 +2,8 @@
 // ignored. Every process of a cluster reads the same file, so every one derives the same ring.
 // A missing, empty or malformed file, or a duplicate entry, is an error naming the line.
 
-public enum HostsFile {
-    public static func parse(_ text: String, source: String = "hosts file") throws -> [HostPort] {
+package enum HostsFile {
+    package static func parse(_ text: String, source: String = "hosts file") throws -> [HostPort] {
         var hosts: [HostPort] = []
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {

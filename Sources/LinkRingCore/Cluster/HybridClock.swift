@@ -15,21 +15,21 @@
 // saturates at the last millisecond the 42 bits hold (year 2159) instead of overflowing into
 // tiny versions that would lose to every stored write.
 
-public struct HybridClock: Sendable {
-    public static let epochUnixMs: Int64 = 1_577_836_800_000
-    public static let counterBits: UInt64 = 12
-    public static let originBits: UInt64 = 10
-    public static let originsMax: UInt64 = 1 << originBits
+package struct HybridClock: Sendable {
+    package static let epochUnixMs: Int64 = 1_577_836_800_000
+    package static let counterBits: UInt64 = 12
+    package static let originBits: UInt64 = 10
+    package static let originsMax: UInt64 = 1 << originBits
     /// The last millisecond the version's 42 time bits can hold.
-    public static let millisecondsMax: UInt64 = (1 << (64 - counterBits - originBits)) - 1
-    public static let counterMax: UInt64 = (1 << counterBits) - 1
+    package static let millisecondsMax: UInt64 = (1 << (64 - counterBits - originBits)) - 1
+    package static let counterMax: UInt64 = (1 << counterBits) - 1
 
-    public let origin: UInt64
-    public let skew: VersionSkew
+    package let origin: UInt64
+    package let skew: VersionSkew
     private var lastMs: UInt64 = 0
     private var counter: UInt64 = 0
 
-    public init(origin: UInt64, skew: VersionSkew = VersionSkew()) {
+    package init(origin: UInt64, skew: VersionSkew = VersionSkew()) {
         precondition(origin < Self.originsMax, "origin must be below \(Self.originsMax)")
         self.origin = origin
         self.skew = skew
@@ -37,7 +37,7 @@ public struct HybridClock: Sendable {
 
     /// A version greater than every version this clock has minted or observed, until the
     /// clock saturates at `millisecondsMax` (then the last version again: never a smaller one).
-    public mutating func next(wallClockUnixMs: Int64) -> UInt64 {
+    package mutating func next(wallClockUnixMs: Int64) -> UInt64 {
         let wallMs = min(Self.milliseconds(unixMs: wallClockUnixMs), Self.millisecondsMax)
         if wallMs > lastMs {
             lastMs = wallMs
@@ -54,7 +54,7 @@ public struct HybridClock: Sendable {
     /// Moves the clock so that the next version is greater than `version`, unless `version`
     /// is more than the allowed skew ahead of the wall clock: then it is ignored (false).
     @discardableResult
-    public mutating func observe(_ version: UInt64, wallClockUnixMs: Int64) -> Bool {
+    package mutating func observe(_ version: UInt64, wallClockUnixMs: Int64) -> Bool {
         guard skew.accepts(version, wallClockUnixMs: wallClockUnixMs) else { return false }
         let parts = Self.split(version)
         if parts.ms > lastMs || (parts.ms == lastMs && parts.counter > counter) {
@@ -65,24 +65,24 @@ public struct HybridClock: Sendable {
     }
 
     /// Milliseconds since the clock's epoch (0 before it).
-    public static func milliseconds(unixMs: Int64) -> UInt64 {
+    package static func milliseconds(unixMs: Int64) -> UInt64 {
         UInt64(max(0, unixMs - epochUnixMs))
     }
 
-    public static func split(_ version: UInt64) -> (ms: UInt64, counter: UInt64, origin: UInt64) {
+    package static func split(_ version: UInt64) -> (ms: UInt64, counter: UInt64, origin: UInt64) {
         (version >> (counterBits + originBits),
          (version >> originBits) & ((1 << counterBits) - 1),
          version & (originsMax - 1))
     }
 
     /// Unix milliseconds of a version's time part.
-    public static func unixMs(of version: UInt64) -> Int64 {
+    package static func unixMs(of version: UInt64) -> Int64 {
         Int64(split(version).ms) + epochUnixMs
     }
 
     /// A random origin, the default when none is configured: a hash of the listen address
     /// gave equal origins to proxies on `0.0.0.0:PORT` of different hosts (DECISIONS.md).
-    public static func randomOrigin<Generator: RandomNumberGenerator>(using generator: inout Generator) -> UInt64 {
+    package static func randomOrigin<Generator: RandomNumberGenerator>(using generator: inout Generator) -> UInt64 {
         UInt64.random(in: 0..<originsMax, using: &generator)
     }
 }

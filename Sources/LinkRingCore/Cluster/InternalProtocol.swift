@@ -21,16 +21,16 @@
 // (`clusterHost`), not a node; a peer's repair requests and a ping name the node they go to.
 
 /// Builds the requests one sender (the proxy, or a node repairing from one peer) sends to nodes.
-public struct InternalRequestEncoder: Sendable {
+package struct InternalRequestEncoder: Sendable {
     /// The Host of the proxy's /_/kv requests, which go to several nodes alike.
-    public static let clusterHost = "linkring"
+    package static let clusterHost = "linkring"
 
     /// `Host: HOST` and its CRLF.
     private let hostLine: [UInt8]
     /// `X-Cluster-Token: TOKEN` and its CRLF, or nothing.
     private let tokenLine: [UInt8]
 
-    public init(host: String, clusterToken: [UInt8]?) {
+    package init(host: String, clusterToken: [UInt8]?) {
         hostLine = Array("Host: \(host)\r\n".utf8)
         tokenLine = ClusterToken.headerLine(clusterToken)
     }
@@ -42,7 +42,7 @@ public struct InternalRequestEncoder: Sendable {
 
     /// `GET /_/kv?short=KEY`: the key's value and version. `key` is a validated short name
     /// (unreserved bytes only), so it goes into the target as it is.
-    public func makeRead(key: [UInt8]) -> [UInt8] {
+    package func makeRead(key: [UInt8]) -> [UInt8] {
         var bytes = start("GET /_/kv?short=", variableBytes: key.count)
         bytes += key
         endHead(&bytes)
@@ -50,7 +50,7 @@ public struct InternalRequestEncoder: Sendable {
     }
 
     /// `PUT` (body: the long URL) or `DELETE /_/kv?v=VERSION&short=KEY` of `record`.
-    public func makeWrite(_ record: LogRecord) -> [UInt8] {
+    package func makeWrite(_ record: LogRecord) -> [UInt8] {
         assert(record.op != .forget, "a forget record is logged by a node, never sent")
         var bytes = start(record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=", variableBytes: record.key.count + record.value.count)
         Decimal.append(record.version, to: &bytes)
@@ -62,21 +62,21 @@ public struct InternalRequestEncoder: Sendable {
     }
 
     /// `GET /_/health`, without the token: health is the one route a node answers to anyone.
-    public func makeHealthPing() -> [UInt8] {
+    package func makeHealthPing() -> [UInt8] {
         var bytes = start("GET /_/health", variableBytes: 0)
         endHead(&bytes, sendsToken: false)
         return bytes
     }
 
     /// `GET /_/digests`: the peer's ring id and one digest per key range.
-    public func makeDigests() -> [UInt8] {
+    package func makeDigests() -> [UInt8] {
         var bytes = start("GET /_/digests", variableBytes: 0)
         endHead(&bytes)
         return bytes
     }
 
     /// `GET /_/keys?r=RANGE&from=OFFSET`: one page of a key range's (key, version) list.
-    public func makeKeysPage(range: Int, from offset: UInt32) -> [UInt8] {
+    package func makeKeysPage(range: Int, from offset: UInt32) -> [UInt8] {
         var bytes = start("GET /_/keys?r=", variableBytes: 0)
         Decimal.append(range, to: &bytes)
         bytes.append("&from=")
@@ -86,7 +86,7 @@ public struct InternalRequestEncoder: Sendable {
     }
 
     /// `POST /_/records` with `keys` in the body: the peer's current records of those keys.
-    public func makeRecords(keys: [[UInt8]]) -> [UInt8] {
+    package func makeRecords(keys: [[UInt8]]) -> [UInt8] {
         let body = SyncCodec.encodeKeys(keys)
         var bytes = start("POST /_/records", variableBytes: body.count)
         endHead(&bytes, contentLength: body.count)
@@ -95,7 +95,7 @@ public struct InternalRequestEncoder: Sendable {
     }
 
     /// The method and target of a request this encoder made, for log lines.
-    public static func summary(of request: [UInt8]) -> String {
+    package static func summary(of request: [UInt8]) -> String {
         let lineEnd = request.firstIndex(of: ASCII.cr) ?? request.count
         return String(decoding: request[..<max(0, lineEnd - versionSuffix.utf8CodeUnitCount)], as: UTF8.self)
     }
@@ -127,7 +127,7 @@ public struct InternalRequestEncoder: Sendable {
 /// What a node answers an internal write (PUT or DELETE /_/kv) that it could parse, as it
 /// writes it. A write it cannot parse, or whose long URL its rules refuse, gets the usual 400
 /// failure page instead (`WriteReply.refusedInput` on the proxy's side).
-public enum WriteAnswer: Sendable, Equatable {
+package enum WriteAnswer: Sendable, Equatable {
     /// 200 once durable (or already superseded); `existed`: the key had a live value before.
     case acknowledged(existed: Bool)
     /// 409: the node holds `version`, newer than the write's; nothing changed.
@@ -135,13 +135,13 @@ public enum WriteAnswer: Sendable, Equatable {
     /// 422: the write's version is too far ahead of the node's clock; `reason` says how far.
     case refusedAhead(reason: String)
 
-    public static let contentType = ContentType.text
+    package static let contentType = ContentType.text
 
     static let existedBody: [UInt8] = Array("existed\n".utf8)
     static let absentBody: [UInt8] = Array("absent\n".utf8)
     static let newerBody: [UInt8] = Array("newer version held\n".utf8)
 
-    public var status: HTTPStatus {
+    package var status: HTTPStatus {
         switch self {
         case .acknowledged: .ok
         case .newer: .conflict
@@ -149,7 +149,7 @@ public enum WriteAnswer: Sendable, Equatable {
         }
     }
 
-    public var body: [UInt8] {
+    package var body: [UInt8] {
         switch self {
         case .acknowledged(let existed): existed ? Self.existedBody : Self.absentBody
         case .newer: Self.newerBody
@@ -158,7 +158,7 @@ public enum WriteAnswer: Sendable, Equatable {
     }
 
     /// Header lines without their CRLF: a 409 says which version the node holds.
-    public var extraHeaders: [[UInt8]] {
+    package var extraHeaders: [[UInt8]] {
         guard case .newer(let version) = self else { return [] }
         var line: [UInt8] = []
         line.append("X-Version: ")
@@ -168,7 +168,7 @@ public enum WriteAnswer: Sendable, Equatable {
 }
 
 /// What a node's answer to an internal write means to the proxy.
-public enum WriteReply: Sendable, Equatable {
+package enum WriteReply: Sendable, Equatable {
     /// Durable on that replica; `existed`: the key had a live value there before.
     case acknowledged(existed: Bool)
     /// The replica holds `version`, newer than the write's: re-mint above it and send again.
@@ -182,7 +182,7 @@ public enum WriteReply: Sendable, Equatable {
     case failed
 
     /// The meaning of an answer with `status`, the value of its `X-Version` and its body.
-    public init(status: Int, version: UInt64?, body: [UInt8]) {
+    package init(status: Int, version: UInt64?, body: [UInt8]) {
         switch status {
         case 200: self = .acknowledged(existed: body == WriteAnswer.existedBody)
         case 409: self = version.map { .newer(version: $0) } ?? .failed
@@ -201,7 +201,7 @@ public enum WriteReply: Sendable, Equatable {
 
 /// What a node's answer to an internal read (`GET /_/kv`) means to the proxy. The node writes
 /// it with `Response.appendVersioned`.
-public enum ReadReply: Sendable, Equatable {
+package enum ReadReply: Sendable, Equatable {
     /// 200: the key's long URL. `isRecovering`: the node is still catching up (X-Recovering).
     case found(location: [UInt8], isRecovering: Bool)
     /// 404: never written, or deleted. An answer, not a failure.
@@ -209,7 +209,7 @@ public enum ReadReply: Sendable, Equatable {
     /// Anything else: ask the next replica.
     case failed
 
-    public init(status: Int, body: [UInt8], isRecovering: Bool) {
+    package init(status: Int, body: [UInt8], isRecovering: Bool) {
         switch status {
         case 200: self = .found(location: body, isRecovering: isRecovering)
         case 404: self = .missing(isRecovering: isRecovering)
@@ -218,7 +218,7 @@ public enum ReadReply: Sendable, Equatable {
     }
 
     /// An answer from a node still catching up: it may be behind a ready replica.
-    public var isFromRecoveringNode: Bool {
+    package var isFromRecoveringNode: Bool {
         switch self {
         case .found(_, let isRecovering), .missing(let isRecovering): isRecovering
         case .failed: false

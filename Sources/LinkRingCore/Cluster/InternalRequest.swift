@@ -8,19 +8,19 @@
 // V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
 // no re-encoding (which could push a request line past its limit) and is never decoded; it
 // must pass the node's own `LongURLRules` (its `--allowed-schemes`, which must agree with the
-// proxy's), so a node stores nothing its public PUT would refuse.
+// proxy's), so a node stores nothing its package PUT would refuse.
 //
 // This is the node's side of the codec in InternalProtocol.swift, which makes these requests
 // (`InternalRequestEncoder`) and gives the node's answers their meaning (`WriteAnswer`,
 // `WriteReply`, `ReadReply`); the round trips between the two are tested together.
 
-public enum InternalRequest: Sendable, Equatable {
+package enum InternalRequest: Sendable, Equatable {
     case read(key: [UInt8])
     case write(LogRecord)
 
     private static let versionPrefix: [UInt8] = Array("v=".utf8)
 
-    public static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
+    package static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
                              body: Range<Int> = 0..<0, rules: LongURLRules) -> Result<InternalRequest, HTTPParseFailure> {
         guard let query else { return .failure(HTTPParseFailure(.badRequest, "The internal route needs a query.")) }
         switch method {

@@ -16,61 +16,61 @@
 // completed anti-entropy rounds than at that first ping: at least one whole round then began
 // after this proxy resumed sending it writes, and pulled everything acknowledged before.
 
-public enum NodeState: String, Sendable {
+package enum NodeState: String, Sendable {
     case unknown, up, down
 }
 
-public enum NodeReadiness: String, Sendable {
+package enum NodeReadiness: String, Sendable {
     case unknown, ready, recovering, catchingUp
 }
 
 /// What a node's /_/health says, as far as the proxy cares.
-public struct NodeReport: Sendable, Equatable {
-    public var readiness: NodeReadiness
+package struct NodeReport: Sendable, Equatable {
+    package var readiness: NodeReadiness
     /// Completed anti-entropy rounds, and peers it repairs with (0: nothing to catch up from).
-    public var syncRounds: UInt64
-    public var peers: UInt64
+    package var syncRounds: UInt64
+    package var peers: UInt64
 
-    public init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0) {
+    package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0) {
         self.readiness = readiness
         self.syncRounds = syncRounds
         self.peers = peers
     }
 
     /// Reads `"state"`, `"rounds"` and `"peers"` from a node's /_/health JSON.
-    public static func parse(_ body: [UInt8]) -> NodeReport {
+    package static func parse(_ body: [UInt8]) -> NodeReport {
         let readiness: NodeReadiness = JSONScan.contains(body, "\"state\":\"recovering\"") ? .recovering : .ready
         return NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
                           peers: JSONScan.number(body, key: "peers") ?? 0)
     }
 }
 
-public struct NodeHealth: Sendable {
-    public let failuresToDown: Int
-    public private(set) var state = NodeState.unknown
-    public private(set) var readiness = NodeReadiness.unknown
-    public private(set) var consecutiveFailures = 0
-    public private(set) var lastPingMs: UInt64? = nil
-    public private(set) var lastRoundTripMs: UInt64? = nil
+package struct NodeHealth: Sendable {
+    package let failuresToDown: Int
+    package private(set) var state = NodeState.unknown
+    package private(set) var readiness = NodeReadiness.unknown
+    package private(set) var consecutiveFailures = 0
+    package private(set) var lastPingMs: UInt64? = nil
+    package private(set) var lastRoundTripMs: UInt64? = nil
     /// When the state last changed.
-    public private(set) var sinceMs: UInt64 = 0
+    package private(set) var sinceMs: UInt64 = 0
     /// A failure was seen since the node was last confirmed ready.
-    public private(set) var sawFailure = false
+    package private(set) var sawFailure = false
     /// While catching up: the rounds the node must report to count as ready.
-    public private(set) var readyAtRounds: UInt64? = nil
+    package private(set) var readyAtRounds: UInt64? = nil
 
-    public init(failuresToDown: Int, nowMs: UInt64 = 0) {
+    package init(failuresToDown: Int, nowMs: UInt64 = 0) {
         precondition(failuresToDown > 0)
         self.failuresToDown = failuresToDown
         sinceMs = nowMs
     }
 
-    public var isUsable: Bool { state != .down }
-    public var isReady: Bool { state != .down && readiness == .ready }
+    package var isUsable: Bool { state != .down }
+    package var isReady: Bool { state != .down && readiness == .ready }
 
     /// A ping answered with the node's report. Returns true when state or readiness changed.
     @discardableResult
-    public mutating func recordPing(nowMs: UInt64, roundTripMs: UInt64, report: NodeReport) -> Bool {
+    package mutating func recordPing(nowMs: UInt64, roundTripMs: UInt64, report: NodeReport) -> Bool {
         var readiness = report.readiness
         if readiness == .ready && sawFailure && report.peers > 0 {
             let target = readyAtRounds ?? report.syncRounds + 2
@@ -87,7 +87,7 @@ public struct NodeHealth: Sendable {
     /// A request succeeded (readiness nil: unchanged) or said it is recovering.
     /// Returns true when the state changed.
     @discardableResult
-    public mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
+    package mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
         consecutiveFailures = 0
         if let roundTripMs {
             lastPingMs = nowMs
@@ -100,7 +100,7 @@ public struct NodeHealth: Sendable {
 
     /// A ping missed its deadline or a request failed. Returns true when the state changed.
     @discardableResult
-    public mutating func recordFailure(nowMs: UInt64, isPing: Bool = false) -> Bool {
+    package mutating func recordFailure(nowMs: UInt64, isPing: Bool = false) -> Bool {
         consecutiveFailures += 1
         if isPing { lastPingMs = nowMs }
         readiness = .unknown
@@ -111,7 +111,7 @@ public struct NodeHealth: Sendable {
     }
 
     /// How long the node has been down, or nil when it is not.
-    public func downForMs(nowMs: UInt64) -> UInt64? {
+    package func downForMs(nowMs: UInt64) -> UInt64? {
         state == .down ? nowMs - min(sinceMs, nowMs) : nil
     }
 

@@ -3,8 +3,8 @@
 // fmix64 so that similar names land far apart. Known-answer tests pin both (HashRingTests).
 
 /// FNV-1a, 64-bit: a stable hash (unlike Swift's seeded `Hasher`).
-public enum FNV1a {
-    public static func hash64(_ bytes: [UInt8]) -> UInt64 {
+package enum FNV1a {
+    package static func hash64(_ bytes: [UInt8]) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -14,12 +14,12 @@ public enum FNV1a {
     }
 }
 
-public enum StableHash {
-    public static func hash(_ bytes: [UInt8]) -> UInt64 { mix(FNV1a.hash64(bytes)) }
+package enum StableHash {
+    package static func hash(_ bytes: [UInt8]) -> UInt64 { mix(FNV1a.hash64(bytes)) }
 
     /// MurmurHash3 fmix64: every input bit affects every output bit.
     @inline(__always)
-    public static func mix(_ value: UInt64) -> UInt64 {
+    package static func mix(_ value: UInt64) -> UInt64 {
         var x = value
         x ^= x >> 33
         x = x &* 0xFF51_AFD7_ED55_8CCD

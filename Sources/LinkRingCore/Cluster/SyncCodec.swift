@@ -12,26 +12,26 @@
 // The tie-break (VersionOrder) travels with each version so that a node can tell that a peer
 // holds a different value under the same version, and which of the two every replica keeps.
 
-public enum SyncCodec {
-    public static let endOfRange: UInt32 = 0xFFFF_FFFF
+package enum SyncCodec {
+    package static let endOfRange: UInt32 = 0xFFFF_FFFF
     /// Keys per page of /_/keys.
-    public static let keysPerPage = Limits.repairKeysPerPage
+    package static let keysPerPage = Limits.repairKeysPerPage
     /// Keys per /_/records request (4 KiB values: about 420 KiB per answer at most).
-    public static let recordsPerRequest = Limits.repairRecordsPerRequest
+    package static let recordsPerRequest = Limits.repairRecordsPerRequest
 
     /// Version of these bodies: 2 added the tie-break to key pages.
-    public static let protocolVersion: UInt64 = 2
+    package static let protocolVersion: UInt64 = 2
 
-    public static func ringID(_ ring: HashRing) -> UInt64 {
+    package static func ringID(_ ring: HashRing) -> UInt64 {
         var hash = StableHash.mix(UInt64(ring.replicaCount) ^ protocolVersion << 32)
         for point in ring.points { hash = StableHash.mix(hash ^ point) }
         return hash
     }
 
     /// Bytes of a /_/digests answer for a ring of `rangeCount` key ranges.
-    public static func digestsBytes(rangeCount: Int) -> Int { 8 * (rangeCount + 1) }
+    package static func digestsBytes(rangeCount: Int) -> Int { 8 * (rangeCount + 1) }
 
-    public static func encodeDigests(ringID: UInt64, _ digests: [UInt64]) -> [UInt8] {
+    package static func encodeDigests(ringID: UInt64, _ digests: [UInt64]) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(8 * (digests.count + 1))
         LittleEndian.append(ringID, bytes: 8, to: &body)
@@ -40,24 +40,24 @@ public enum SyncCodec {
     }
 
     /// Nil when the body is malformed or from a different ring.
-    public static func decodeDigests(_ body: [UInt8], ringID: UInt64, rangeCount: Int) -> [UInt64]? {
+    package static func decodeDigests(_ body: [UInt8], ringID: UInt64, rangeCount: Int) -> [UInt64]? {
         guard body.count == 8 * (rangeCount + 1), LittleEndian.read(body, at: 0, bytes: 8) == ringID else { return nil }
         return (0..<rangeCount).map { LittleEndian.read(body, at: 8 * ($0 + 1), bytes: 8) }
     }
 
-    public struct KeyVersion: Sendable, Equatable {
-        public var key: [UInt8]
-        public var version: UInt64
+    package struct KeyVersion: Sendable, Equatable {
+        package var key: [UInt8]
+        package var version: UInt64
         /// VersionOrder's tie-break of the entry's content.
-        public var tieBreak: UInt64
+        package var tieBreak: UInt64
 
-        public init(key: [UInt8], version: UInt64, tieBreak: UInt64) {
+        package init(key: [UInt8], version: UInt64, tieBreak: UInt64) {
             self.key = key
             self.version = version
             self.tieBreak = tieBreak
         }
 
-        public init(key: [UInt8], _ stored: StoredValue) {
+        package init(key: [UInt8], _ stored: StoredValue) {
             self.init(key: key, version: stored.version, tieBreak: stored.tieBreak)
         }
     }
@@ -65,7 +65,7 @@ public enum SyncCodec {
     /// Bytes of a key page entry before its key.
     static let keyEntryHeaderBytes = 18
 
-    public static func encodeKeysPage(next: UInt32, _ entries: [KeyVersion]) -> [UInt8] {
+    package static func encodeKeysPage(next: UInt32, _ entries: [KeyVersion]) -> [UInt8] {
         var body: [UInt8] = []
         LittleEndian.append(UInt64(next), bytes: 4, to: &body)
         for entry in entries {
@@ -77,7 +77,7 @@ public enum SyncCodec {
         return body
     }
 
-    public static func decodeKeysPage(_ body: [UInt8]) -> (next: UInt32, entries: [KeyVersion])? {
+    package static func decodeKeysPage(_ body: [UInt8]) -> (next: UInt32, entries: [KeyVersion])? {
         guard body.count >= 4 else { return nil }
         let next = UInt32(LittleEndian.read(body, at: 0, bytes: 4))
         var entries: [KeyVersion] = []
@@ -95,7 +95,7 @@ public enum SyncCodec {
         return (next, entries)
     }
 
-    public static func encodeKeys(_ keys: [[UInt8]]) -> [UInt8] {
+    package static func encodeKeys(_ keys: [[UInt8]]) -> [UInt8] {
         var body: [UInt8] = []
         for key in keys {
             LittleEndian.append(UInt64(key.count), bytes: 2, to: &body)
@@ -104,7 +104,7 @@ public enum SyncCodec {
         return body
     }
 
-    public static func decodeKeys(_ buffer: [UInt8], _ range: Range<Int>) -> [[UInt8]]? {
+    package static func decodeKeys(_ buffer: [UInt8], _ range: Range<Int>) -> [[UInt8]]? {
         var keys: [[UInt8]] = []
         var offset = range.lowerBound
         while offset < range.upperBound {
@@ -117,7 +117,7 @@ public enum SyncCodec {
         return keys
     }
 
-    public static func decodeRecords(_ body: [UInt8]) -> [LogRecord]? {
+    package static func decodeRecords(_ body: [UInt8]) -> [LogRecord]? {
         var records: [LogRecord] = []
         var offset = 0
         while offset < body.count {
@@ -129,17 +129,17 @@ public enum SyncCodec {
     }
 
     /// What a node asks a peer for after reading one of its key pages.
-    public struct PageDiff: Sendable, Equatable {
+    package struct PageDiff: Sendable, Equatable {
         /// Keys this node lacks or holds older (VersionOrder).
-        public var wanted: [[UInt8]] = []
+        package var wanted: [[UInt8]] = []
         /// Keys the peer holds at a version too far ahead of this node's clock: not fetched.
-        public var refused: [[UInt8]] = []
+        package var refused: [[UInt8]] = []
     }
 
     /// The keys of `page` that `index` lacks or holds older, unless the peer's version is
     /// more than `skew` ahead of the wall clock. An entry here that is itself that far ahead
     /// counts as older than any acceptable one (VersionRules.swift).
-    public static func diff(_ page: [KeyVersion], against index: KeyValueIndex, skew: VersionSkew, wallClockUnixMs: Int64) -> PageDiff {
+    package static func diff(_ page: [KeyVersion], against index: KeyValueIndex, skew: VersionSkew, wallClockUnixMs: Int64) -> PageDiff {
         var diff = PageDiff()
         for entry in page {
             guard skew.accepts(entry.version, wallClockUnixMs: wallClockUnixMs) else {

@@ -12,10 +12,10 @@
 // ahead (written before this rule, or a clock that stepped back) yields to any acceptable
 // write: the node logs a `forget` record for it first, so replay reproduces the replacement.
 
-public enum VersionOrder {
+package enum VersionOrder {
     /// The tie-break of an entry with this content: tombstones highest, values by hash.
     @inline(__always)
-    public static func tieBreak(value: [UInt8]?) -> UInt64 {
+    package static func tieBreak(value: [UInt8]?) -> UInt64 {
         guard let value else { return UInt64.max }
         return StableHash.hash(value) >> 1
     }
@@ -23,28 +23,28 @@ public enum VersionOrder {
     /// Whether an entry (version, content) is newer than another; false when they are equal.
     /// The content is hashed only when the versions are equal, which is rare.
     @inline(__always)
-    public static func isNewer(_ version: UInt64, _ value: [UInt8]?, than otherVersion: UInt64, _ otherValue: [UInt8]?) -> Bool {
+    package static func isNewer(_ version: UInt64, _ value: [UInt8]?, than otherVersion: UInt64, _ otherValue: [UInt8]?) -> Bool {
         if version != otherVersion { return version > otherVersion }
         return tieBreak(value: value) > tieBreak(value: otherValue)
     }
 
     /// The same order, from versions and tie-breaks (what key pages carry).
     @inline(__always)
-    public static func isNewer(_ version: UInt64, tieBreak: UInt64, than otherVersion: UInt64, tieBreak otherTieBreak: UInt64) -> Bool {
+    package static func isNewer(_ version: UInt64, tieBreak: UInt64, than otherVersion: UInt64, tieBreak otherTieBreak: UInt64) -> Bool {
         version != otherVersion ? version > otherVersion : tieBreak > otherTieBreak
     }
 }
 
 /// The bound on how far ahead of the wall clock an accepted version may be.
-public struct VersionSkew: Sendable, Equatable {
-    public var skewMsMax: UInt64
+package struct VersionSkew: Sendable, Equatable {
+    package var skewMsMax: UInt64
 
-    public init(skewMsMax: UInt64 = Limits.clockSkewMsDefault) {
+    package init(skewMsMax: UInt64 = Limits.clockSkewMsDefault) {
         self.skewMsMax = skewMsMax
     }
 
     /// How many milliseconds `version` is ahead of the wall clock (0 when not ahead).
-    public static func aheadMs(of version: UInt64, wallClockUnixMs: Int64) -> UInt64 {
+    package static func aheadMs(of version: UInt64, wallClockUnixMs: Int64) -> UInt64 {
         let versionMs = HybridClock.split(version).ms
         let wallMs = HybridClock.milliseconds(unixMs: wallClockUnixMs)
         return versionMs > wallMs ? versionMs - wallMs : 0
@@ -52,7 +52,7 @@ public struct VersionSkew: Sendable, Equatable {
 
     /// True when `version` is at most `skewMsMax` ahead of the wall clock.
     @inline(__always)
-    public func accepts(_ version: UInt64, wallClockUnixMs: Int64) -> Bool {
+    package func accepts(_ version: UInt64, wallClockUnixMs: Int64) -> Bool {
         Self.aheadMs(of: version, wallClockUnixMs: wallClockUnixMs) <= skewMsMax
     }
 }

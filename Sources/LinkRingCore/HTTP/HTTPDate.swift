@@ -1,12 +1,12 @@
 // The IMF-fixdate of the `Date` header ("Tue, 24 Nov 2026 23:40:56 GMT") from Unix seconds,
 // in pure Swift. Servers format it once a second and reuse the bytes for every response.
 
-public enum HTTPDate {
+package enum HTTPDate {
     private static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// The 29 bytes of the date for `unixSeconds` (seconds since 1970-01-01T00:00:00Z).
-    public static func format(unixSeconds: Int64) -> [UInt8] {
+    package static func format(unixSeconds: Int64) -> [UInt8] {
         let days = floorDivide(unixSeconds, 86_400)
         let secondOfDay = Int(unixSeconds - days * 86_400)
         let (year, month, day) = civilDate(daysSinceEpoch: days)

@@ -19,72 +19,72 @@
 //   - Content-Length only (digits, leading zeros allowed, at most `Limits.bodyBytesMax`);
 //     Transfer-Encoding is refused (501).
 
-public enum HTTPMethod: UInt8, Sendable {
+package enum HTTPMethod: UInt8, Sendable {
     case get, head, put, delete, post, options, patch, trace, connect, other
 }
 
 /// A parsed request head. Ranges index the buffer that was given to the parser.
-public struct HTTPRequestHead: Sendable, Equatable {
-    public var method: HTTPMethod = .other
+package struct HTTPRequestHead: Sendable, Equatable {
+    package var method: HTTPMethod = .other
     /// The request target (path and query), for example `/abc` or `/?short=a&long=b`.
-    public var target: Range<Int> = 0..<0
-    public var isHTTP10 = false
+    package var target: Range<Int> = 0..<0
+    package var isHTTP10 = false
     /// Whether the connection stays open after the answer.
-    public var isKeepAlive = true
-    public var contentLength = 0
+    package var isKeepAlive = true
+    package var contentLength = 0
     /// The value of `X-Cluster-Token`, if the request has one.
-    public var clusterToken: Range<Int>? = nil
+    package var clusterToken: Range<Int>? = nil
     /// The client sent `Expect: 100-continue`.
-    public var expectsContinue = false
+    package var expectsContinue = false
     /// Offset of the first byte after the head (where the body starts).
-    public var bodyStart = 0
+    package var bodyStart = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// A request the parser refuses: the status to answer and a sentence for the page.
-public struct HTTPParseFailure: Error, Sendable, Equatable {
-    public var status: HTTPStatus
-    public var reason: String
+package struct HTTPParseFailure: Error, Sendable, Equatable {
+    package var status: HTTPStatus
+    package var reason: String
     /// The methods a 405 names in its `Allow` header (nil for every other status).
-    public var allow: String?
+    package var allow: String?
 
-    public init(_ status: HTTPStatus, _ reason: String) {
+    package init(_ status: HTTPStatus, _ reason: String) {
         self.status = status
         self.reason = reason
     }
 
     /// The one 405: its page and its `Allow` header name the same methods.
-    public static func methodNotAllowed(allow: String) -> HTTPParseFailure {
+    package static func methodNotAllowed(allow: String) -> HTTPParseFailure {
         var failure = HTTPParseFailure(.methodNotAllowed, "Allowed methods are \(allow).")
         failure.allow = allow
         return failure
     }
 }
 
-public enum HTTPParseResult: Sendable, Equatable {
+package enum HTTPParseResult: Sendable, Equatable {
     case needMore
     case head(HTTPRequestHead)
     case failure(HTTPParseFailure)
 }
 
-public struct HTTPRequestParser: Sendable {
+package struct HTTPRequestParser: Sendable {
     /// Bytes after the request's first byte already searched for the end of the head.
     private var searchedBytes = 0
     /// Offset (relative to the request start) of the request line's LF, once found.
     private var requestLineEnd: Int? = nil
 
-    public init() {}
+    package init() {}
 
     /// Forgets the scan state; call after a request has been consumed.
-    public mutating func reset() {
+    package mutating func reset() {
         searchedBytes = 0
         requestLineEnd = nil
     }
 
     /// Parses the head of the request that starts at `start` in `buffer[start..<end]`.
     /// Leading empty lines are not skipped here: use `skipEmptyLines` first.
-    public mutating func parse(_ buffer: [UInt8], from start: Int, to end: Int) -> HTTPParseResult {
+    package mutating func parse(_ buffer: [UInt8], from start: Int, to end: Int) -> HTTPParseResult {
         var index = start + searchedBytes
         while index < end {
             if buffer[index] == ASCII.lf {
@@ -105,7 +105,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// Returns the offset of the first byte that is not CR or LF at or after `start`.
-    public static func skipEmptyLines(_ buffer: [UInt8], from start: Int, to end: Int) -> Int {
+    package static func skipEmptyLines(_ buffer: [UInt8], from start: Int, to end: Int) -> Int {
         var index = start
         while index < end, buffer[index] == ASCII.cr || buffer[index] == ASCII.lf { index += 1 }
         return index

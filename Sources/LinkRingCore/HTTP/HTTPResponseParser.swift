@@ -3,41 +3,41 @@
 // "need more" until a whole response (head and body) is in the buffer, then ranges into it.
 // A response to HEAD has no body whatever its Content-Length says: the caller says so.
 
-public struct HTTPResponseHead: Sendable, Equatable {
-    public var status = 0
-    public var contentLength = 0
-    public var isKeepAlive = true
+package struct HTTPResponseHead: Sendable, Equatable {
+    package var status = 0
+    package var contentLength = 0
+    package var isKeepAlive = true
     /// The value of `X-Version`, if present and numeric.
-    public var version: UInt64? = nil
+    package var version: UInt64? = nil
     /// `X-Recovering: 1`: a node still catching up answered (its data may be behind).
-    public var isRecovering = false
+    package var isRecovering = false
     /// Where the body starts and ends in the buffer.
-    public var body: Range<Int> = 0..<0
+    package var body: Range<Int> = 0..<0
     /// The offset just after this response (where the next one starts).
-    public var end = 0
+    package var end = 0
     /// Every header line, as ranges of name and value, when asked for (tests, diagnostics):
     /// the proxy's hot path does not pay for the array.
-    public var fields: [(name: Range<Int>, value: Range<Int>)] = []
+    package var fields: [(name: Range<Int>, value: Range<Int>)] = []
 
-    public init() {}
+    package init() {}
 
-    public static func == (lhs: HTTPResponseHead, rhs: HTTPResponseHead) -> Bool {
+    package static func == (lhs: HTTPResponseHead, rhs: HTTPResponseHead) -> Bool {
         lhs.status == rhs.status && lhs.contentLength == rhs.contentLength && lhs.isKeepAlive == rhs.isKeepAlive
             && lhs.version == rhs.version && lhs.isRecovering == rhs.isRecovering && lhs.body == rhs.body && lhs.end == rhs.end
     }
 }
 
-public enum HTTPResponseParseResult: Sendable, Equatable {
+package enum HTTPResponseParseResult: Sendable, Equatable {
     case needMore
     case response(HTTPResponseHead)
     case failure(String)
 }
 
-public enum HTTPResponseParser {
+package enum HTTPResponseParser {
     /// Bytes of a response head accepted; a peer sending more is broken.
-    public static let headBytesMax = Limits.answerHeadBytesMax
+    package static let headBytesMax = Limits.answerHeadBytesMax
     /// Bytes of a response body accepted.
-    public static let bodyBytesMax = Limits.answerBodyBytesMax
+    package static let bodyBytesMax = Limits.answerBodyBytesMax
 
     private static let contentLength: [UInt8] = Array("content-length".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)
@@ -46,7 +46,7 @@ public enum HTTPResponseParser {
     private static let recovering: [UInt8] = Array("x-recovering".utf8)
     private static let protocolPrefix: [UInt8] = Array("HTTP/1.".utf8)
 
-    public static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false,
+    package static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false,
                              recordingFields: Bool = false) -> HTTPResponseParseResult {
         guard let headEnd = findHeadEnd(buffer, from: start, to: end) else {
             return end - start > headBytesMax ? .failure("response head too large") : .needMore

@@ -2,7 +2,7 @@
 //
 // Status lines are built once (static tables), so answering costs one append, not a format.
 
-public enum HTTPStatus: Int, Sendable {
+package enum HTTPStatus: Int, Sendable {
     case continue_ = 100
     case ok = 200
     case temporaryRedirect = 307
@@ -22,7 +22,7 @@ public enum HTTPStatus: Int, Sendable {
     case serviceUnavailable = 503
     case httpVersionNotSupported = 505
 
-    public var reasonPhrase: String {
+    package var reasonPhrase: String {
         switch self {
         case .continue_: "Continue"
         case .ok: "OK"
@@ -46,7 +46,7 @@ public enum HTTPStatus: Int, Sendable {
     }
 
     /// `HTTP/1.1 307 Temporary Redirect\r\n`, built once per status.
-    public var statusLine: [UInt8] { HTTPStatus.statusLines[self] ?? [] }
+    package var statusLine: [UInt8] { HTTPStatus.statusLines[self] ?? [] }
 
     private static let statusLines: [HTTPStatus: [UInt8]] = {
         let all: [HTTPStatus] = [

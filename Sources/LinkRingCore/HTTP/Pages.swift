@@ -1,31 +1,31 @@
-// The small HTML pages of the public API. Whatever a page shows from the request is
+// The small HTML pages of the package API. Whatever a page shows from the request is
 // HTML-escaped; nothing from the request ever reaches a header except a validated long URL,
 // percent-encoded where a URI may not hold a byte raw (Response.appendRedirect).
 
-public enum Pages {
-    public static func recorded(_ pair: ShortLong) -> [UInt8] {
+package enum Pages {
+    package static func recorded(_ pair: ShortLong) -> [UInt8] {
         page("Recorded", [text("Recorded "), code(pair.short), text(" \u{2192} "), link(pair.long), text(".")])
     }
 
-    public static func deleted(short: [UInt8]) -> [UInt8] {
+    package static func deleted(short: [UInt8]) -> [UInt8] {
         page("Deleted", [text("Deleted "), code(short), text(".")])
     }
 
-    public static func notFound(short: [UInt8]) -> [UInt8] {
+    package static func notFound(short: [UInt8]) -> [UInt8] {
         page("404 Not Found", [text("No long URL is recorded for "), code(short), text(".")])
     }
 
     /// The 503 page: "could not perform the GET/PUT", with why.
-    public static func unavailable(operation: String, detail: String) -> [UInt8] {
+    package static func unavailable(operation: String, detail: String) -> [UInt8] {
         page("503 Service Unavailable", [text("Could not perform the \(operation): \(detail)")])
     }
 
-    public static func failure(_ failure: HTTPParseFailure) -> [UInt8] {
+    package static func failure(_ failure: HTTPParseFailure) -> [UInt8] {
         page("\(failure.status.rawValue) \(failure.status.reasonPhrase)", [text(failure.reason)])
     }
 
     /// Pieces of a paragraph; each is escaped as it is appended.
-    public enum Piece {
+    package enum Piece {
         case text(String)
         case code([UInt8])
         case link([UInt8])
@@ -37,7 +37,7 @@ public enum Pages {
 
     /// The page, built with one growing array: constant markup comes from the binary and
     /// text is escaped from its UTF-8 view, so a PUT's page costs no String conversions.
-    public static func page(_ title: String, _ pieces: [Piece]) -> [UInt8] {
+    package static func page(_ title: String, _ pieces: [Piece]) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(320)
         body.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>")

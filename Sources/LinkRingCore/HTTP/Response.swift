@@ -8,14 +8,14 @@
 // (`LocationBytes`) finds what its body needs HTML-escaped and what its Location header needs
 // percent-encoded; a URL with neither (the common case) is copied whole, with no allocation.
 
-public struct ResponseContext: Sendable {
+package struct ResponseContext: Sendable {
     /// The 29 bytes of the current `Date` value.
-    public var date: [UInt8]
-    public var isKeepAlive: Bool
-    public var isHTTP10: Bool
-    public var isHead: Bool
+    package var date: [UInt8]
+    package var isKeepAlive: Bool
+    package var isHTTP10: Bool
+    package var isHead: Bool
 
-    public init(date: [UInt8], isKeepAlive: Bool, isHTTP10: Bool = false, isHead: Bool = false) {
+    package init(date: [UInt8], isKeepAlive: Bool, isHTTP10: Bool = false, isHead: Bool = false) {
         self.date = date
         self.isKeepAlive = isKeepAlive
         self.isHTTP10 = isHTTP10
@@ -23,14 +23,14 @@ public struct ResponseContext: Sendable {
     }
 }
 
-public enum ContentType {
-    public static let html: [UInt8] = Array("text/html; charset=utf-8".utf8)
-    public static let json: [UInt8] = Array("application/json".utf8)
-    public static let text: [UInt8] = Array("text/plain; charset=utf-8".utf8)
-    public static let prometheus: [UInt8] = Array("text/plain; version=0.0.4; charset=utf-8".utf8)
+package enum ContentType {
+    package static let html: [UInt8] = Array("text/html; charset=utf-8".utf8)
+    package static let json: [UInt8] = Array("application/json".utf8)
+    package static let text: [UInt8] = Array("text/plain; charset=utf-8".utf8)
+    package static let prometheus: [UInt8] = Array("text/plain; version=0.0.4; charset=utf-8".utf8)
 }
 
-public enum Response {
+package enum Response {
     // The fixed parts are StaticStrings: appending one copies bytes from the binary, with no
     // reference counting and no lazy-global check (measurable on the 307 path).
     private static let redirectBodyStart: StaticString =
@@ -40,7 +40,7 @@ public enum Response {
 
     /// `307 Temporary Redirect` to `location`: percent-encoded where needed in the header,
     /// HTML-escaped in the body.
-    public static func appendRedirect(to output: inout [UInt8], location: [UInt8], _ context: ResponseContext) {
+    package static func appendRedirect(to output: inout [UInt8], location: [UInt8], _ context: ResponseContext) {
         let scan = LocationBytes.scan(location)
         let escapedLength = scan.htmlEscapedLength
         let bodyLength = redirectBodyStart.utf8CodeUnitCount + redirectBodyMiddle.utf8CodeUnitCount
@@ -61,7 +61,7 @@ public enum Response {
     /// for 404), `X-Version`, and `X-Recovering: 1` while the node catches up. Only what the
     /// proxy reads: no Server, Date or Content-Type (docs/PROTOCOL.md), so the node writes
     /// and the proxy parses about half the bytes.
-    public static func appendVersioned(to output: inout [UInt8], _ status: HTTPStatus, value: [UInt8], version: UInt64,
+    package static func appendVersioned(to output: inout [UInt8], _ status: HTTPStatus, value: [UInt8], version: UInt64,
                                        isRecovering: Bool, _ context: ResponseContext) {
         output.append(contentsOf: status.statusLine)
         output.append("Content-Length: ")
@@ -74,7 +74,7 @@ public enum Response {
     }
 
     /// Any response with a complete body. `extraHeaders` are full lines without their CRLF.
-    public static func append(to output: inout [UInt8], _ status: HTTPStatus, contentType: [UInt8], body: [UInt8],
+    package static func append(to output: inout [UInt8], _ status: HTTPStatus, contentType: [UInt8], body: [UInt8],
                               extraHeaders: [[UInt8]] = [], _ context: ResponseContext) {
         appendHead(to: &output, status, contentType, bodyLength: body.count, context) { output in
             for line in extraHeaders {
@@ -112,7 +112,7 @@ public enum Response {
 extension Array where Element == UInt8 {
     /// Appends the UTF-8 bytes of a constant, straight from the binary.
     @inlinable
-    public mutating func append(_ text: StaticString) {
+    package mutating func append(_ text: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }
@@ -121,18 +121,18 @@ extension Array where Element == UInt8 {
 /// raw (RFC 3986: unreserved, reserved and `%`); every other byte — controls, space, `"`, `<`,
 /// `>`, `\`, `^`, backquote, `{`, `|`, `}`, DEL and every byte from 0x80 (so invalid UTF-8 too) —
 /// goes out as `%XX`, as a browser would send it. `%` itself stays: the URL is not re-encoded.
-public enum LocationBytes {
-    public struct Scan: Sendable, Equatable {
+package enum LocationBytes {
+    package struct Scan: Sendable, Equatable {
         /// The URL's length once HTML-escaped (for the body).
-        public var htmlEscapedLength: Int
+        package var htmlEscapedLength: Int
         /// How many of its bytes the Location header must percent-encode.
-        public var uriUnsafeBytes: Int
+        package var uriUnsafeBytes: Int
     }
 
     /// One table load per byte: a switch or compare chain per byte cost 30–90 ns more on an
     /// 80-byte URL than the HTML-only scan it replaced; the table costs nothing measurable.
     @inline(__always)
-    public static func scan(_ url: [UInt8]) -> Scan {
+    package static func scan(_ url: [UInt8]) -> Scan {
         var htmlExtraBytes = 0
         var uriUnsafeBytes = 0
         for byte in url {
@@ -145,7 +145,7 @@ public enum LocationBytes {
 
     /// Appends `url` with its URI-unsafe bytes as `%XX`; whole when `scan` found none.
     @inline(__always)
-    public static func appendEncoded(_ url: [UInt8], _ scan: Scan, to output: inout [UInt8]) {
+    package static func appendEncoded(_ url: [UInt8], _ scan: Scan, to output: inout [UInt8]) {
         if scan.uriUnsafeBytes == 0 { return output.append(contentsOf: url) }
         output.reserveCapacity(output.count + url.count + 2 * scan.uriUnsafeBytes)
         for byte in url {
@@ -158,7 +158,7 @@ public enum LocationBytes {
     }
 
     /// The percent-encoded form alone (for tests and logs).
-    public static func encoded(_ url: [UInt8]) -> [UInt8] {
+    package static func encoded(_ url: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         appendEncoded(url, scan(url), to: &output)
         return output
@@ -193,9 +193,9 @@ public enum LocationBytes {
     ]
 }
 
-public enum HTML {
+package enum HTML {
     /// Length of `bytes` once `& < > " '` are replaced by entities.
-    public static func escapedLength(_ bytes: [UInt8]) -> Int {
+    package static func escapedLength(_ bytes: [UInt8]) -> Int {
         var length = bytes.count
         for byte in bytes {
             switch byte {
@@ -209,19 +209,19 @@ public enum HTML {
         return length
     }
 
-    public static func appendEscaped(_ bytes: [UInt8], to output: inout [UInt8]) {
+    package static func appendEscaped(_ bytes: [UInt8], to output: inout [UInt8]) {
         appendEscaped(bytes, escapedLength: escapedLength(bytes), to: &output)
     }
 
     /// With the length already known: bytes with nothing to escape (most URLs) are copied whole.
-    public static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
+    package static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
         if escapedLength == bytes.count { return output.append(contentsOf: bytes) }
         output.reserveCapacity(output.count + escapedLength)
         for byte in bytes { appendEscaped(byte, to: &output) }
     }
 
     @inline(__always)
-    public static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+    package static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
         switch byte {
         case 0x26: output.append("&amp;")
         case 0x3C: output.append("&lt;")
@@ -232,7 +232,7 @@ public enum HTML {
         }
     }
 
-    public static func escaped(_ bytes: [UInt8]) -> [UInt8] {
+    package static func escaped(_ bytes: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(escapedLength(bytes))
         appendEscaped(bytes, to: &output)

@@ -2,38 +2,38 @@
 // and `--flag`. Unknown options, missing values and repeated options are errors with a clear
 // message; the executable prints it with its usage and exits non-zero.
 
-public struct OptionSpec: Sendable {
-    public var name: String
-    public var valueName: String?
-    public var help: String
+package struct OptionSpec: Sendable {
+    package var name: String
+    package var valueName: String?
+    package var help: String
 
     /// An option that takes a value (`--name VALUE`).
-    public static func value(_ name: String, _ valueName: String, _ help: String) -> OptionSpec {
+    package static func value(_ name: String, _ valueName: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, valueName: valueName, help: help)
     }
 
     /// A flag without a value (`--name`).
-    public static func flag(_ name: String, _ help: String) -> OptionSpec {
+    package static func flag(_ name: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, valueName: nil, help: help)
     }
 }
 
-public struct CommandLineError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct CommandLineError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
-public struct ParsedOptions: Sendable {
-    public var values: [String: String] = [:]
-    public var flags: Set<String> = []
-    public var positional: [String] = []
+package struct ParsedOptions: Sendable {
+    package var values: [String: String] = [:]
+    package var flags: Set<String> = []
+    package var positional: [String] = []
 
-    public func has(_ flag: String) -> Bool { flags.contains(flag) }
+    package func has(_ flag: String) -> Bool { flags.contains(flag) }
 
-    public func string(_ name: String) -> String? { values[name] }
+    package func string(_ name: String) -> String? { values[name] }
 
-    public func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+    package func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = values[name] else { return fallback }
         guard let value = Int(text), range.contains(value) else {
             throw CommandLineError("--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
@@ -42,8 +42,8 @@ public struct ParsedOptions: Sendable {
     }
 }
 
-public enum CommandLineOptions {
-    public static func parse(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOptions {
+package enum CommandLineOptions {
+    package static func parse(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOptions {
         var parsed = ParsedOptions()
         var index = 0
         while index < arguments.count {
@@ -82,7 +82,7 @@ public enum CommandLineOptions {
     }
 
     /// The usage text: a synopsis, then one line per option.
-    public static func usage(synopsis: String, specs: [OptionSpec]) -> String {
+    package static func usage(synopsis: String, specs: [OptionSpec]) -> String {
         var text = "usage: \(synopsis)\n\noptions:\n"
         for spec in specs {
             var left = "  --\(spec.name)"

@@ -2,16 +2,16 @@
 // printed as HOST:PORT (IPv6 as [HOST]:PORT).
 
 /// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+package struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         let trimmed = text.trimmingSpaces()
         guard let colon = trimmed.lastIndex(of: ":") else {
             throw CommandLineError("'\(text)' is not HOST:PORT")
@@ -25,5 +25,5 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         self.init(host: host, port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

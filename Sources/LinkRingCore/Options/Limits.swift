@@ -8,93 +8,93 @@
 // operator may change on the command line, so tests can run them small and fast;
 // `ClusterLimits` refuses at start-up what cannot work together.
 
-public enum Limits {
+package enum Limits {
     // MARK: HTTP: what a request or an answer may hold
 
     /// Request line (method, target, version) without its line end; longer gets 414.
-    public static let requestLineBytesMax = 8 * 1024
+    package static let requestLineBytesMax = 8 * 1024
     /// Header block after the request line, line ends included; longer gets 431.
-    public static let headerBytesMax = 32 * 1024
+    package static let headerBytesMax = 32 * 1024
     /// Header fields in one request; more gets 431.
-    public static let headerFieldsMax = 100
+    package static let headerFieldsMax = 100
     /// Request body; longer gets 413.
-    public static let bodyBytesMax = 64 * 1024
+    package static let bodyBytesMax = 64 * 1024
     /// Short name, after percent-decoding.
-    public static let shortBytesMax = 128
+    package static let shortBytesMax = 128
     /// Long URL as stored: as sent, or once decoded when it arrived wholly percent-encoded.
-    public static let longBytesMax = 4096
+    package static let longBytesMax = 4096
     /// Status line and headers of a node's answer, as the proxy and the peers read it.
-    public static let answerHeadBytesMax = 64 * 1024
+    package static let answerHeadBytesMax = 64 * 1024
     /// Body of a node's answer (repair pages and records are the largest).
-    public static let answerBodyBytesMax = 1024 * 1024
+    package static let answerBodyBytesMax = 1024 * 1024
     /// The shared secret of `--cluster-token` (sent on every internal request).
-    public static let clusterTokenBytesMax = 256
+    package static let clusterTokenBytesMax = 256
 
     // MARK: Connections
 
     /// Input a connection buffers (pipelined requests) before it stops reading from its socket.
-    public static let connectionInputBytesMax = 256 * 1024
+    package static let connectionInputBytesMax = 256 * 1024
     /// Output a connection queues before it stops reading new requests (back-pressure).
-    public static let connectionOutputBytesMax = 1024 * 1024
+    package static let connectionOutputBytesMax = 1024 * 1024
     /// A connection's emptied input or output buffer keeps its memory up to this size (reused
     /// by the next request); a larger one is given back.
-    public static let connectionBufferKeptBytesMax = 64 * 1024
+    package static let connectionBufferKeptBytesMax = 64 * 1024
     /// Consumed input a connection keeps in front of unparsed bytes before moving them down.
-    public static let connectionInputConsumedBytesMax = 32 * 1024
+    package static let connectionInputConsumedBytesMax = 32 * 1024
     /// Answers a connection may owe at once (handlers that answer later, concurrently).
-    public static let pipelinedAnswersMax = 128
+    package static let pipelinedAnswersMax = 128
     /// Connections past `--max-connections` that may wait at once for their 503 to be written.
-    public static let rejectedConnectionsMax = 1024
+    package static let rejectedConnectionsMax = 1024
     /// Connections the kernel holds for a listener before it accepts them (listen's backlog,
     /// capped by net.core.somaxconn).
-    public static let listenBacklogMax = 511
+    package static let listenBacklogMax = 511
     /// Connections accepted per wake-up of a listener, so a connect storm cannot starve the loop.
-    public static let acceptsPerWakeupMax = 64
+    package static let acceptsPerWakeupMax = 64
     /// After accept fails (out of descriptors or memory) the listener pauses this long before
     /// trying again; new clients wait in the kernel's backlog meanwhile.
-    public static let acceptRetryDelayMs: UInt64 = 100
+    package static let acceptRetryDelayMs: UInt64 = 100
     /// How long a closing connection keeps draining client bytes before it is closed hard.
-    public static let lingerTimeoutMs: UInt64 = 2_000
+    package static let lingerTimeoutMs: UInt64 = 2_000
 
     // MARK: Log and replay
 
     /// Bytes of one log record's key/value sizes accepted by replay; larger means corruption.
-    public static let logRecordBytesMax = 64 * 1024
+    package static let logRecordBytesMax = 64 * 1024
     /// Keys a log compaction rewrites per loop iteration (one append on the thread pool each).
-    public static let compactionKeysPerSlice = 20_000
+    package static let compactionKeysPerSlice = 20_000
     /// After a failed compaction (a full disk) the next attempt waits this long.
-    public static let compactionRetryDelayMs: UInt64 = 60_000
+    package static let compactionRetryDelayMs: UInt64 = 60_000
     /// The access log writes its buffered lines once they reach this size (or on its period).
-    public static let accessLogFlushBytes = 64 * 1024
+    package static let accessLogFlushBytes = 64 * 1024
     /// Access log lines buffered while a write is in flight; past it lines are dropped, counted.
-    public static let accessLogBufferBytesMax = 1024 * 1024
+    package static let accessLogBufferBytesMax = 1024 * 1024
     /// `linkring-node dump` prints its text in chunks of about this size.
-    public static let dumpChunkBytes = 64 * 1024
+    package static let dumpChunkBytes = 64 * 1024
 
     // MARK: Repair (anti-entropy between nodes)
 
     /// Keys of one range in one `/_/keys` page.
-    public static let repairKeysPerPage = 1_000
+    package static let repairKeysPerPage = 1_000
     /// Keys asked for in one `/_/records` request (and records in its answer).
-    public static let repairRecordsPerRequest = 100
+    package static let repairRecordsPerRequest = 100
     /// Rounds a recovering node tries before it serves without a full first round.
-    public static let recoveryAttemptsMax = 5
+    package static let recoveryAttemptsMax = 5
     /// Pause between a recovering node's failed round and its next.
-    public static let recoveryRetryDelayMs: UInt64 = 500
+    package static let recoveryRetryDelayMs: UInt64 = 500
     /// Bytes of a peer's failure answer quoted in the node's log line.
-    public static let quotedPeerAnswerBytesMax = 200
+    package static let quotedPeerAnswerBytesMax = 200
 
     // MARK: Proxy and node health
 
     /// Attempts of one write: a replica holding a newer version answers 409, and the write is
     /// re-minted above it and sent again.
-    public static let writeAttemptsMax = 3
+    package static let writeAttemptsMax = 3
     /// The restart command's first retry waits at least this long (a small --restart-after-ms).
-    public static let restartBackoffMsMin: UInt64 = 250
+    package static let restartBackoffMsMin: UInt64 = 250
     /// The restart command's retries back off, doubling, up to this.
-    public static let restartBackoffMsMax: UInt64 = 60_000
+    package static let restartBackoffMsMax: UInt64 = 60_000
     /// Bytes of a node's refusal sentence (a 422 body) the proxy quotes in its log line.
-    public static let quotedReasonBytesMax = 300
+    package static let quotedReasonBytesMax = 300
 
     // MARK: Periods and deadlines
 
@@ -102,127 +102,127 @@ public enum Limits {
     // docs/DECISIONS.md "One cron per process"). Periods set by options (--sync-interval-ms,
     // --ping-interval-ms, --status-interval-s) are registered with the same cron.
     /// The HTTP server's housekeeping: connection time-outs and the cached Date header.
-    public static let serverHousekeepingIntervalMs: UInt64 = 100
+    package static let serverHousekeepingIntervalMs: UInt64 = 100
     /// A node's check of its repair requests' deadlines (anti-entropy with its peers).
-    public static let peerDeadlineCheckIntervalMs: UInt64 = 100
+    package static let peerDeadlineCheckIntervalMs: UInt64 = 100
     /// The proxy's check of its node requests' deadlines.
-    public static let nodeDeadlineCheckIntervalMs: UInt64 = 50
+    package static let nodeDeadlineCheckIntervalMs: UInt64 = 50
     /// A node's check whether its log is due for compaction (CompactionPolicy).
-    public static let compactionCheckIntervalMs: UInt64 = 1_000
+    package static let compactionCheckIntervalMs: UInt64 = 1_000
     /// The commit log's fdatasync under `--fsync everysec`.
-    public static let everysecSyncIntervalMs: UInt64 = 1_000
+    package static let everysecSyncIntervalMs: UInt64 = 1_000
     /// The access log's flush of its buffered lines (sooner when the buffer fills).
-    public static let accessLogFlushIntervalMs: UInt64 = 1_000
+    package static let accessLogFlushIntervalMs: UInt64 = 1_000
     /// A failure that repeats (a full disk refusing every batch, accept out of descriptors) is
     /// logged when it starts, then as at most one summary line with a count per this period.
-    public static let repeatedFailureLogIntervalMs: UInt64 = 10_000
+    package static let repeatedFailureLogIntervalMs: UInt64 = 10_000
     /// After SIGTERM a node finishes in-flight requests and its log for at most this long.
-    public static let nodeShutdownDeadlineMs: UInt64 = 10_000
+    package static let nodeShutdownDeadlineMs: UInt64 = 10_000
     /// After SIGTERM the proxy finishes in-flight requests for at most this long.
-    public static let proxyShutdownDeadlineMs: UInt64 = 10_000
+    package static let proxyShutdownDeadlineMs: UInt64 = 10_000
 
     // MARK: Options: defaults and accepted ranges (both processes)
 
     /// How far ahead of the receiver's wall clock a version may be (default of --clock-skew-ms).
-    public static let clockSkewMsDefault: UInt64 = 1_000
+    package static let clockSkewMsDefault: UInt64 = 1_000
     /// The largest --clock-skew-ms an operator may set (a minute: NTP keeps hosts far closer).
-    public static let clockSkewMsMax: UInt64 = 60_000
+    package static let clockSkewMsMax: UInt64 = 60_000
     /// --clock-skew-ms.
-    public static let clockSkewMsRange = 10...Int(clockSkewMsMax)
+    package static let clockSkewMsRange = 10...Int(clockSkewMsMax)
     /// --replicas default: copies of every key.
-    public static let replicasDefault = 2
+    package static let replicasDefault = 2
     /// --replicas.
-    public static let replicasRange = 1...16
+    package static let replicasRange = 1...16
     /// --vnodes default: virtual nodes per node on the hash ring.
-    public static let vnodesDefault = 64
+    package static let vnodesDefault = 64
     /// --vnodes.
-    public static let vnodesRange = 1...4096
+    package static let vnodesRange = 1...4096
     /// --header-timeout-ms default.
-    public static let headerTimeoutMsDefault: UInt64 = 10_000
+    package static let headerTimeoutMsDefault: UInt64 = 10_000
     /// --header-timeout-ms.
-    public static let headerTimeoutMsRange = 10...3_600_000
+    package static let headerTimeoutMsRange = 10...3_600_000
     /// --idle-timeout-ms default.
-    public static let idleTimeoutMsDefault: UInt64 = 60_000
+    package static let idleTimeoutMsDefault: UInt64 = 60_000
     /// --idle-timeout-ms.
-    public static let idleTimeoutMsRange = 10...86_400_000
+    package static let idleTimeoutMsRange = 10...86_400_000
     /// --max-connections default.
-    public static let connectionsMaxDefault = 10_000
+    package static let connectionsMaxDefault = 10_000
     /// --max-connections.
-    public static let connectionsMaxRange = 1...1_000_000
+    package static let connectionsMaxRange = 1...1_000_000
 
     // MARK: Options of the node: defaults and ranges
 
     /// --sync-interval-ms default: period of anti-entropy rounds.
-    public static let syncIntervalMsDefault: UInt64 = 5_000
+    package static let syncIntervalMsDefault: UInt64 = 5_000
     /// --sync-interval-ms.
-    public static let syncIntervalMsRange = 50...86_400_000
+    package static let syncIntervalMsRange = 50...86_400_000
     /// --peer-timeout-ms default.
-    public static let peerTimeoutMsDefault: UInt64 = 5_000
+    package static let peerTimeoutMsDefault: UInt64 = 5_000
     /// --peer-timeout-ms.
-    public static let peerTimeoutMsRange = 10...600_000
+    package static let peerTimeoutMsRange = 10...600_000
     /// --compact-min-bytes default: a log shorter than this is never rewritten.
-    public static let compactionLogBytesMinDefault = 64 * 1024 * 1024
+    package static let compactionLogBytesMinDefault = 64 * 1024 * 1024
     /// --compact-min-bytes.
-    public static let compactionLogBytesMinRange = 0...(1 << 50)
+    package static let compactionLogBytesMinRange = 0...(1 << 50)
     /// --compact-ratio default.
-    public static let compactionGrowthRatioDefault = 2
+    package static let compactionGrowthRatioDefault = 2
     /// --compact-ratio.
-    public static let compactionGrowthRatioRange = 2...1000
+    package static let compactionGrowthRatioRange = 2...1000
 
     // MARK: Options of the proxy: defaults and ranges
 
     /// --ping-interval-ms default.
-    public static let pingIntervalMsDefault: UInt64 = 250
+    package static let pingIntervalMsDefault: UInt64 = 250
     /// --ping-interval-ms.
-    public static let pingIntervalMsRange = 10...60_000
+    package static let pingIntervalMsRange = 10...60_000
     /// --ping-timeout-ms default.
-    public static let pingTimeoutMsDefault: UInt64 = 1_000
+    package static let pingTimeoutMsDefault: UInt64 = 1_000
     /// --ping-timeout-ms.
-    public static let pingTimeoutMsRange = 10...60_000
+    package static let pingTimeoutMsRange = 10...60_000
     /// --down-after default: misses or failures in a row before a node is down.
-    public static let failuresToDownDefault = 3
+    package static let failuresToDownDefault = 3
     /// --down-after.
-    public static let failuresToDownRange = 1...100
+    package static let failuresToDownRange = 1...100
     /// --status-interval-s default.
-    public static let statusIntervalSDefault = 30
+    package static let statusIntervalSDefault = 30
     /// --status-interval-s (0: only on changes).
-    public static let statusIntervalSRange = 0...86_400
+    package static let statusIntervalSRange = 0...86_400
     /// --connect-timeout-ms default.
-    public static let connectTimeoutMsDefault: UInt64 = 1_000
+    package static let connectTimeoutMsDefault: UInt64 = 1_000
     /// --connect-timeout-ms.
-    public static let connectTimeoutMsRange = 10...60_000
+    package static let connectTimeoutMsRange = 10...60_000
     /// --node-timeout-ms default.
-    public static let nodeTimeoutMsDefault: UInt64 = 2_000
+    package static let nodeTimeoutMsDefault: UInt64 = 2_000
     /// --node-timeout-ms.
-    public static let nodeTimeoutMsRange = 10...600_000
+    package static let nodeTimeoutMsRange = 10...600_000
     /// --pool-size default: keep-alive connections per node.
-    public static let poolSizeDefault = 4
+    package static let poolSizeDefault = 4
     /// --pool-size.
-    public static let poolSizeRange = 1...256
+    package static let poolSizeRange = 1...256
     /// --pipeline-depth default: requests in flight per node connection.
-    public static let pipelineDepthDefault = 64
+    package static let pipelineDepthDefault = 64
     /// --pipeline-depth.
-    public static let pipelineDepthRange = 1...4096
+    package static let pipelineDepthRange = 1...4096
     /// --queue-max default: requests waiting per node.
-    public static let queueMaxDefault = 1_024
+    package static let queueMaxDefault = 1_024
     /// --queue-max.
-    public static let queueMaxRange = 0...1_000_000
+    package static let queueMaxRange = 0...1_000_000
     /// --restart-after-ms default.
-    public static let restartAfterMsDefault: UInt64 = 5_000
+    package static let restartAfterMsDefault: UInt64 = 5_000
     /// --restart-after-ms.
-    public static let restartAfterMsRange = 0...86_400_000
+    package static let restartAfterMsRange = 0...86_400_000
 }
 
 /// The limits an operator can tune; defaults are production values.
-public struct ServerLimits: Sendable, Equatable {
+package struct ServerLimits: Sendable, Equatable {
     /// A request whose head is not complete this long after its first byte gets 408 and is closed.
-    public var headerTimeoutMs = Limits.headerTimeoutMsDefault
+    package var headerTimeoutMs = Limits.headerTimeoutMsDefault
     /// A keep-alive connection with no request in progress is closed after this long.
-    public var idleTimeoutMs = Limits.idleTimeoutMsDefault
+    package var idleTimeoutMs = Limits.idleTimeoutMsDefault
     /// Open client connections; beyond it new ones get a 503 and are closed at once.
-    public var connectionsMax = Limits.connectionsMaxDefault
+    package var connectionsMax = Limits.connectionsMaxDefault
 
-    public init() {}
+    package init() {}
 }
 
 /// The limits and options that must fit each other for a cluster to work, checked at start-up
@@ -236,16 +236,16 @@ public struct ServerLimits: Sendable, Equatable {
 /// --idle-timeout-ms time different states of a connection; a repair round longer than
 /// --sync-interval-ms delays the next round; --restart-after-ms counts from when a node went
 /// down, whatever the ping period.
-public enum ClusterLimits {
+package enum ClusterLimits {
     /// Nil when `replicas` copies of every key on a ring of `nodes` nodes × `vnodes` virtual
     /// nodes can work; `source` names where the nodes were listed (the hosts file).
-    public static func problem(nodes: Int, replicas: Int, vnodes: Int, source: String) -> String? {
+    package static func problem(nodes: Int, replicas: Int, vnodes: Int, source: String) -> String? {
         if replicas > nodes { return "--replicas \(replicas) is more than the \(nodes) node(s) in \(source)" }
         return problem(nodes: nodes, vnodes: vnodes)
     }
 
     /// Nil when a ring of `nodes` nodes × `vnodes` virtual nodes works within the limits.
-    public static func problem(nodes: Int, vnodes: Int) -> String? {
+    package static func problem(nodes: Int, vnodes: Int) -> String? {
         let ranges = nodes * vnodes
         let digestsBytes = SyncCodec.digestsBytes(rangeCount: ranges)
         if digestsBytes > Limits.answerBodyBytesMax {
@@ -257,7 +257,7 @@ public enum ClusterLimits {
     }
 
     /// Relations between fixed limits, each false one named (a unit test asserts there are none).
-    public static func brokenRelations() -> [String] {
+    package static func brokenRelations() -> [String] {
         var broken: [String] = []
         let keyEntryBytesMax = SyncCodec.keyEntryHeaderBytes + Limits.shortBytesMax
         if 4 + Limits.repairKeysPerPage * keyEntryBytesMax > Limits.answerBodyBytesMax {

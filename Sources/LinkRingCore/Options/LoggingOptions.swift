@@ -2,18 +2,18 @@
 // Events go to stderr (one line each, with a level) unless --log-file names a file; SIGHUP
 // reopens both files, so logrotate can move them away.
 
-public struct LoggingOptions: Sendable {
-    public var logFile: String? = nil
-    public var accessLog: String? = nil
+package struct LoggingOptions: Sendable {
+    package var logFile: String? = nil
+    package var accessLog: String? = nil
 
-    public init() {}
+    package init() {}
 
-    public static let specs: [OptionSpec] = [
+    package static let specs: [OptionSpec] = [
         .value("log-file", "PATH", "write event lines here instead of stderr (reopened on SIGHUP)"),
         .value("access-log", "PATH", "write one buffered line per request here (off by default)"),
     ]
 
-    public mutating func apply(_ parsed: ParsedOptions) throws {
+    package mutating func apply(_ parsed: ParsedOptions) throws {
         for name in ["log-file", "access-log"] where parsed.string(name)?.isEmpty == true {
             throw CommandLineError("--\(name) needs a path")
         }

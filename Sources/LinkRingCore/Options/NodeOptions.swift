@@ -1,6 +1,6 @@
 // The node's command line, parsed into a value the server is built from.
 
-public enum FsyncPolicy: String, Sendable, CaseIterable {
+package enum FsyncPolicy: String, Sendable, CaseIterable {
     /// A write is acknowledged after fdatasync (group commit): the default.
     case always
     /// A write is acknowledged after write(); fdatasync runs once a second.
@@ -9,37 +9,37 @@ public enum FsyncPolicy: String, Sendable, CaseIterable {
     case never
 }
 
-public struct NodeOptions: Sendable {
-    public var listen = HostPort(host: "127.0.0.1", port: 0)
-    public var dataDirectory = ""
-    public var fsync = FsyncPolicy.always
-    public var skipCorrupt = false
-    public var clusterToken: [UInt8]? = nil
+package struct NodeOptions: Sendable {
+    package var listen = HostPort(host: "127.0.0.1", port: 0)
+    package var dataDirectory = ""
+    package var fsync = FsyncPolicy.always
+    package var skipCorrupt = false
+    package var clusterToken: [UInt8]? = nil
     /// What a long URL must be to be stored (`--allowed-schemes`).
-    public var urlRules = LongURLRules.standard
-    public var limits = ServerLimits()
-    public var logging = LoggingOptions()
+    package var urlRules = LongURLRules.standard
+    package var limits = ServerLimits()
+    package var logging = LoggingOptions()
     /// The cluster's hosts file, and this node's own entry in it.
-    public var hostsPath: String? = nil
-    public var nodes: [HostPort] = []
-    public var selfAddress: HostPort? = nil
+    package var hostsPath: String? = nil
+    package var nodes: [HostPort] = []
+    package var selfAddress: HostPort? = nil
     /// Ring parameters: every process of a cluster must use the same ones (and hosts file).
-    public var replicas = Limits.replicasDefault
-    public var vnodes = Limits.vnodesDefault
+    package var replicas = Limits.replicasDefault
+    package var vnodes = Limits.vnodesDefault
     /// Period of anti-entropy rounds with the peers that share key ranges.
-    public var syncIntervalMs = Limits.syncIntervalMsDefault
+    package var syncIntervalMs = Limits.syncIntervalMsDefault
     /// A peer request not answered within this fails (repair retries in the next round).
-    public var peerTimeoutMs = Limits.peerTimeoutMsDefault
+    package var peerTimeoutMs = Limits.peerTimeoutMsDefault
     /// Versions further ahead of this node's wall clock are refused (VersionRules.swift).
-    public var skew = VersionSkew()
+    package var skew = VersionSkew()
     /// When the log is rewritten to its live records.
-    public var compaction = CompactionPolicy()
+    package var compaction = CompactionPolicy()
     /// Set when the command is `dump PATH`: print a log as text and exit.
-    public var dumpPath: String? = nil
+    package var dumpPath: String? = nil
 
-    public init() {}
+    package init() {}
 
-    public static let specs: [OptionSpec] = [
+    package static let specs: [OptionSpec] = [
         .value("listen", "HOST:PORT", "address to serve on (port 0 picks a free port)"),
         .value("data", "DIR", "data directory (created if missing); holds linkring.log"),
         .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
@@ -54,21 +54,18 @@ public struct NodeOptions: Sendable {
         .value("sync-interval-ms", "MS", "anti-entropy period with peers (default 5000)"),
         .value("peer-timeout-ms", "MS", "time-out of a request to a peer during repair (default 5000)"),
         LongURLRules.optionSpec,
-        .value("max-connections", "N", "client connections served at once (default 10000)"),
-        .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
-        .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
-        .flag("help", "print this help"),
-    ] + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
+    ] + ServerLimits.specs + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
+        + [.flag("help", "print this help")]
 
-    public static let synopsis = """
+    package static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
                linkring-node dump LOGFILE      print a log, one record per line
         """
 
-    public static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
+    package static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
 
     /// Nil with `--help`. `readFile` returns a file's text (injected so tests need no disk).
-    public static func parse(_ arguments: [String], readFile: (String) throws -> String = { _ in "" }) throws -> NodeOptions? {
+    package static func parse(_ arguments: [String], readFile: (String) throws -> String = { _ in "" }) throws -> NodeOptions? {
         let parsed = try CommandLineOptions.parse(arguments, specs: specs)
         if parsed.has("help") { return nil }
         var options = NodeOptions()
@@ -129,15 +126,22 @@ public struct NodeOptions: Sendable {
 
 extension VersionSkew {
     /// Reads --clock-skew-ms, which both executables take.
-    public static func parse(_ parsed: ParsedOptions) throws -> VersionSkew {
+    package static func parse(_ parsed: ParsedOptions) throws -> VersionSkew {
         let skewMs = try parsed.integer("clock-skew-ms", default: Int(Limits.clockSkewMsDefault), range: Limits.clockSkewMsRange)
         return VersionSkew(skewMsMax: UInt64(skewMs))
     }
 }
 
 extension ServerLimits {
+    /// The limit options both executables take.
+    package static let specs: [OptionSpec] = [
+        .value("max-connections", "N", "client connections served at once (default 10000)"),
+        .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
+        .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
+    ]
+
     /// Reads the limit options both executables share.
-    public mutating func apply(_ parsed: ParsedOptions) throws {
+    package mutating func apply(_ parsed: ParsedOptions) throws {
         connectionsMax = try parsed.integer("max-connections", default: connectionsMax, range: Limits.connectionsMaxRange)
         headerTimeoutMs = UInt64(try parsed.integer("header-timeout-ms", default: Int(headerTimeoutMs), range: Limits.headerTimeoutMsRange))
         idleTimeoutMs = UInt64(try parsed.integer("idle-timeout-ms", default: Int(idleTimeoutMs), range: Limits.idleTimeoutMsRange))

@@ -1,43 +1,43 @@
 // The proxy's command line, parsed and checked into a value the proxy is built from. Every
 // limit of the node side (pool, pipeline, queue, time-outs) is an option with a safe default.
 
-public struct ProxyOptions: Sendable {
-    public var listen = HostPort(host: "127.0.0.1", port: 0)
-    public var hostsPath = ""
-    public var nodes: [HostPort] = []
-    public var replicas = Limits.replicasDefault
-    public var vnodes = Limits.vnodesDefault
-    public var pingIntervalMs = Limits.pingIntervalMsDefault
+package struct ProxyOptions: Sendable {
+    package var listen = HostPort(host: "127.0.0.1", port: 0)
+    package var hostsPath = ""
+    package var nodes: [HostPort] = []
+    package var replicas = Limits.replicasDefault
+    package var vnodes = Limits.vnodesDefault
+    package var pingIntervalMs = Limits.pingIntervalMsDefault
     /// A ping not answered within this is a miss (a paused process still accepts connections).
-    public var pingTimeoutMs = Limits.pingTimeoutMsDefault
+    package var pingTimeoutMs = Limits.pingTimeoutMsDefault
     /// Misses or failed requests in a row before a node is down.
-    public var failuresToDown = Limits.failuresToDownDefault
-    public var statusIntervalS = Limits.statusIntervalSDefault
-    public var clusterToken: [UInt8]? = nil
+    package var failuresToDown = Limits.failuresToDownDefault
+    package var statusIntervalS = Limits.statusIntervalSDefault
+    package var clusterToken: [UInt8]? = nil
     /// The origin bits of the versions this proxy mints (random when not given).
-    public var proxyID: UInt64? = nil
+    package var proxyID: UInt64? = nil
     /// How far ahead of this proxy's clock a version seen in a node's answer may be.
-    public var skew = VersionSkew()
-    public var connectTimeoutMs = Limits.connectTimeoutMsDefault
+    package var skew = VersionSkew()
+    package var connectTimeoutMs = Limits.connectTimeoutMsDefault
     /// A node request not answered within this fails (and a GET goes to the next replica).
-    public var nodeTimeoutMs = Limits.nodeTimeoutMsDefault
+    package var nodeTimeoutMs = Limits.nodeTimeoutMsDefault
     /// Keep-alive connections per node.
-    public var poolSize = Limits.poolSizeDefault
+    package var poolSize = Limits.poolSizeDefault
     /// Requests in flight on one node connection.
-    public var pipelineDepth = Limits.pipelineDepthDefault
+    package var pipelineDepth = Limits.pipelineDepthDefault
     /// Requests waiting for a node connection; past it a request fails over or gets 503.
-    public var queueMax = Limits.queueMaxDefault
+    package var queueMax = Limits.queueMaxDefault
     /// Command run (with HOST and PORT appended) to restart a node down longer than `restartAfterMs`.
-    public var restartCommand: String? = nil
-    public var restartAfterMs = Limits.restartAfterMsDefault
+    package var restartCommand: String? = nil
+    package var restartAfterMs = Limits.restartAfterMsDefault
     /// What a long URL must be to be stored (`--allowed-schemes`).
-    public var urlRules = LongURLRules.standard
-    public var limits = ServerLimits()
-    public var logging = LoggingOptions()
+    package var urlRules = LongURLRules.standard
+    package var limits = ServerLimits()
+    package var logging = LoggingOptions()
 
-    public init() {}
+    package init() {}
 
-    public static let specs: [OptionSpec] = [
+    package static let specs: [OptionSpec] = [
         .value("listen", "HOST:PORT", "address to serve clients on (port 0 picks a free port)"),
         .value("hosts", "FILE", "the cluster's hosts file: one host:port per line, # comments"),
         .value("replicas", "N", "copies of every key (default 2)"),
@@ -56,18 +56,15 @@ public struct ProxyOptions: Sendable {
         .value("restart-command", "CMD", "run as CMD HOST PORT for a node down too long (default: none)"),
         .value("restart-after-ms", "MS", "down time before the restart command runs (default 5000)"),
         LongURLRules.optionSpec,
-        .value("max-connections", "N", "client connections served at once (default 10000)"),
-        .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
-        .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
-        .flag("help", "print this help"),
-    ] + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
+    ] + ServerLimits.specs + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
+        + [.flag("help", "print this help")]
 
-    public static var usage: String {
+    package static var usage: String {
         CommandLineOptions.usage(synopsis: "linkring-proxy --listen HOST:PORT --hosts FILE [options]", specs: specs)
     }
 
     /// Nil with `--help`. `readFile` returns a file's text (injected so tests need no disk).
-    public static func parse(_ arguments: [String], readFile: (String) throws -> String) throws -> ProxyOptions? {
+    package static func parse(_ arguments: [String], readFile: (String) throws -> String) throws -> ProxyOptions? {
         let parsed = try CommandLineOptions.parse(arguments, specs: specs)
         if parsed.has("help") { return nil }
         if let extra = parsed.positional.first { throw CommandLineError("unexpected argument '\(extra)'") }

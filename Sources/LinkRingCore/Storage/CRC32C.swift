@@ -1,7 +1,7 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8, in pure Swift.
 // Every log record ends with the CRC32C of everything before it in the record.
 
-public enum CRC32C {
+package enum CRC32C {
     /// Eight 256-entry tables, flat: `tables[k * 256 + byte]`.
     private static let tables: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 8 * 256)
@@ -19,14 +19,14 @@ public enum CRC32C {
         return table
     }()
 
-    public static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
         update(0, bytes, range)
     }
 
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
 
     /// Continues a checksum over more bytes.
-    public static func update(_ crcSoFar: UInt32, _ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+    package static func update(_ crcSoFar: UInt32, _ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
         let table = tables
         var crc = ~crcSoFar
         var index = range.lowerBound

@@ -3,16 +3,16 @@
 // per key, tombstones included). Overwrites and deletes make the log grow while the data does
 // not; without a rewrite, replay time and disk use would grow with uptime (DESIGN section 6).
 
-public struct CompactionPolicy: Sendable, Equatable {
-    public var minLogBytes = Limits.compactionLogBytesMinDefault
-    public var growthRatio = Limits.compactionGrowthRatioDefault
+package struct CompactionPolicy: Sendable, Equatable {
+    package var minLogBytes = Limits.compactionLogBytesMinDefault
+    package var growthRatio = Limits.compactionGrowthRatioDefault
 
-    public init(minLogBytes: Int = Limits.compactionLogBytesMinDefault, growthRatio: Int = Limits.compactionGrowthRatioDefault) {
+    package init(minLogBytes: Int = Limits.compactionLogBytesMinDefault, growthRatio: Int = Limits.compactionGrowthRatioDefault) {
         self.minLogBytes = minLogBytes
         self.growthRatio = growthRatio
     }
 
-    public func shouldCompact(logBytes: Int, recordBytes: Int) -> Bool {
+    package func shouldCompact(logBytes: Int, recordBytes: Int) -> Bool {
         logBytes >= minLogBytes && logBytes > growthRatio * (recordBytes + LogRecord.fileMagic.count)
     }
 }

@@ -15,50 +15,50 @@
 //   - the range's keys in arrival order. Keys are never removed (tombstones stay), so a list
 //     only grows and an offset into it is a stable cursor for paging through a range.
 
-public struct StoredValue: Sendable, Equatable {
-    public var version: UInt64
+package struct StoredValue: Sendable, Equatable {
+    package var version: UInt64
     /// Nil for a tombstone.
-    public var value: [UInt8]?
+    package var value: [UInt8]?
 
-    public init(version: UInt64, value: [UInt8]?) {
+    package init(version: UInt64, value: [UInt8]?) {
         self.version = version
         self.value = value
     }
 
     /// Whether this entry beats `other` (VersionOrder): a higher version, or the tie-break.
     @inline(__always)
-    public func isNewer(than other: StoredValue) -> Bool {
+    package func isNewer(than other: StoredValue) -> Bool {
         VersionOrder.isNewer(version, value, than: other.version, other.value)
     }
 
-    public var tieBreak: UInt64 { VersionOrder.tieBreak(value: value) }
+    package var tieBreak: UInt64 { VersionOrder.tieBreak(value: value) }
 
     /// The entry a record leaves (a forget's is a version-0 tombstone).
-    public init(_ record: LogRecord) {
+    package init(_ record: LogRecord) {
         self.init(version: record.op == .forget ? 0 : record.version, value: record.op == .put ? record.value : nil)
     }
 }
 
-public struct KeyValueIndex: Sendable {
-    public private(set) var entries: [[UInt8]: StoredValue] = [:]
-    public private(set) var liveKeys = 0
-    public private(set) var tombstones = 0
+package struct KeyValueIndex: Sendable {
+    package private(set) var entries: [[UInt8]: StoredValue] = [:]
+    package private(set) var liveKeys = 0
+    package private(set) var tombstones = 0
     /// Every key, in the order it first arrived.
-    public private(set) var keysInArrivalOrder: [[UInt8]] = []
+    package private(set) var keysInArrivalOrder: [[UInt8]] = []
     /// Bytes of the log records that reproduce the index (one per key, tombstones included).
-    public private(set) var recordBytes = 0
-    public private(set) var ring: HashRing? = nil
+    package private(set) var recordBytes = 0
+    package private(set) var ring: HashRing? = nil
     /// Per key range: the digest, and the keys in arrival order.
-    public private(set) var digests: [UInt64] = []
-    public private(set) var rangeKeys: [[[UInt8]]] = []
+    package private(set) var digests: [UInt64] = []
+    package private(set) var rangeKeys: [[[UInt8]]] = []
 
-    public init() {}
+    package init() {}
 
-    public func lookup(_ key: [UInt8]) -> StoredValue? { entries[key] }
+    package func lookup(_ key: [UInt8]) -> StoredValue? { entries[key] }
 
     /// Attaches a ring: from now on digests and key lists are kept per range. Indexes the
     /// keys already present (once, after replay).
-    public mutating func partition(by ring: HashRing) {
+    package mutating func partition(by ring: HashRing) {
         self.ring = ring
         digests = [UInt64](repeating: 0, count: ring.rangeCount)
         rangeKeys = [[[UInt8]]](repeating: [], count: ring.rangeCount)
@@ -73,7 +73,7 @@ public struct KeyValueIndex: Sendable {
     /// One hash lookup in the common case (a new key or a newer version); an older version,
     /// which is rare, is swapped back.
     @discardableResult
-    public mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
+    package mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
         guard let previous = entries.updateValue(incoming, forKey: key) else {
             count(incoming, sign: 1)
             keysInArrivalOrder.append(key)
@@ -93,7 +93,7 @@ public struct KeyValueIndex: Sendable {
         return true
     }
 
-    public mutating func apply(_ record: LogRecord) {
+    package mutating func apply(_ record: LogRecord) {
         switch record.op {
         case .put: apply(key: record.key, StoredValue(version: record.version, value: record.value))
         case .delete: apply(key: record.key, StoredValue(version: record.version, value: nil))
@@ -102,7 +102,7 @@ public struct KeyValueIndex: Sendable {
     }
 
     /// Turns `key`'s entry into a version-0 tombstone if it still has `version`.
-    public mutating func forget(key: [UInt8], version: UInt64) {
+    package mutating func forget(key: [UInt8], version: UInt64) {
         guard let previous = entries[key], previous.version == version, version != 0 else { return }
         let forgotten = StoredValue(version: 0, value: nil)
         entries[key] = forgotten
@@ -121,13 +121,13 @@ public struct KeyValueIndex: Sendable {
     }
 
     /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).
-    public mutating func reserveCapacity(_ keys: Int) {
+    package mutating func reserveCapacity(_ keys: Int) {
         entries.reserveCapacity(keys)
         keysInArrivalOrder.reserveCapacity(keys)
     }
 
     /// The record that reproduces `key`'s entry (for sending it to a peer).
-    public func record(for key: [UInt8]) -> LogRecord? {
+    package func record(for key: [UInt8]) -> LogRecord? {
         guard let stored = entries[key] else { return nil }
         return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
     }

@@ -10,38 +10,38 @@
 // The checksum is verified right after reading and the record is re-verified after encoding
 // in debug builds (paired assertions), so a bad encoder cannot write a record replay refuses.
 
-public enum LogOp: UInt8, Sendable {
+package enum LogOp: UInt8, Sendable {
     case put = 1
     case delete = 2
     /// Undoes the entry of `key` if it still has this record's version (an unusable one).
     case forget = 3
 }
 
-public struct LogRecord: Sendable, Equatable {
-    public var version: UInt64
-    public var op: LogOp
-    public var key: [UInt8]
-    public var value: [UInt8]
+package struct LogRecord: Sendable, Equatable {
+    package var version: UInt64
+    package var op: LogOp
+    package var key: [UInt8]
+    package var value: [UInt8]
 
-    public init(version: UInt64, op: LogOp, key: [UInt8], value: [UInt8] = []) {
+    package init(version: UInt64, op: LogOp, key: [UInt8], value: [UInt8] = []) {
         self.version = version
         self.op = op
         self.key = key
         self.value = op == .put ? value : []
     }
 
-    public static let fileMagic: [UInt8] = Array("LINKRNG1".utf8)
-    public static let recordMagic: UInt8 = 0xA5
-    public static let headerBytes = 16
-    public static let checksumBytes = 4
+    package static let fileMagic: [UInt8] = Array("LINKRNG1".utf8)
+    package static let recordMagic: UInt8 = 0xA5
+    package static let headerBytes = 16
+    package static let checksumBytes = 4
 
     /// Bytes this record takes in the log.
-    public var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
+    package var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
 
     /// Bytes a record with a key and a value of these lengths takes in the log.
-    public static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
+    package static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
 
-    public func encode(into output: inout [UInt8]) {
+    package func encode(into output: inout [UInt8]) {
         let start = output.count
         output.append(Self.recordMagic)
         output.append(op.rawValue)
@@ -55,7 +55,7 @@ public struct LogRecord: Sendable, Equatable {
         assert(Self.decode(output, at: start) == .record(self, next: output.count))
     }
 
-    public enum Decoded: Equatable {
+    package enum Decoded: Equatable {
         case record(LogRecord, next: Int)
         /// The bytes end before the record does.
         case incomplete
@@ -63,7 +63,7 @@ public struct LogRecord: Sendable, Equatable {
     }
 
     /// Decodes the record at `offset` (which must be before the end of `bytes`).
-    public static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
+    package static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
         guard bytes.count - offset >= headerBytes + checksumBytes else { return .incomplete }
         guard bytes[offset] == recordMagic else { return .corrupt("bad record magic") }
         guard let op = LogOp(rawValue: bytes[offset + 1]) else { return .corrupt("unknown op \(bytes[offset + 1])") }

@@ -7,36 +7,36 @@
 //     the byte offset, unless `skipCorrupt` is set; then it skips to the next valid record and
 //     reports every skipped range (as Redis's aof-load-truncated, but for the middle).
 
-public struct ReplayReport: Sendable, Equatable {
-    public var records = 0
+package struct ReplayReport: Sendable, Equatable {
+    package var records = 0
     /// The length of the file up to the end of the last record kept.
-    public var validBytes = 0
+    package var validBytes = 0
     /// The torn tail that was cut off, if any.
-    public var tornTail: Range<Int>? = nil
+    package var tornTail: Range<Int>? = nil
     /// Corrupt ranges skipped under `skipCorrupt`.
-    public var skipped: [Range<Int>] = []
+    package var skipped: [Range<Int>] = []
 }
 
-public struct ReplayFailure: Error, Sendable, Equatable {
-    public var offset: Int
-    public var reason: String
+package struct ReplayFailure: Error, Sendable, Equatable {
+    package var offset: Int
+    package var reason: String
 }
 
-public enum LogReplay {
+package enum LogReplay {
     /// A short name and a URL: used to size the index before replay (an over-estimate of
     /// the key count costs a little memory; an under-estimate costs rehashing).
-    public static let typicalRecordBytes = 64
+    package static let typicalRecordBytes = 64
 
     /// Replays `bytes` (a whole log file) and calls `apply` for every valid record, in order.
     /// An empty file is a fresh log: the caller writes the file header.
-    public static func replay(_ bytes: [UInt8], skipCorrupt: Bool,
+    package static func replay(_ bytes: [UInt8], skipCorrupt: Bool,
                               apply: (LogRecord) -> Void) -> Result<ReplayReport, ReplayFailure> {
         replayWithOffsets(bytes, skipCorrupt: skipCorrupt) { record, _ in apply(record) }
     }
 
     /// As `replay`, also passing each record's byte offset in the file (the dump prints it;
     /// after a skipped corrupt range only replay knows where the next record starts).
-    public static func replayWithOffsets(_ bytes: [UInt8], skipCorrupt: Bool,
+    package static func replayWithOffsets(_ bytes: [UInt8], skipCorrupt: Bool,
                                          apply: (LogRecord, Int) -> Void) -> Result<ReplayReport, ReplayFailure> {
         var report = ReplayReport()
         let magic = LogRecord.fileMagic
