@@ -33,7 +33,7 @@ package final class HTTPServer {
     package private(set) var date: [UInt8] = []
     /// Set once `stop` was called: answers carry `Connection: close`.
     package private(set) var isStopping = false
-    package var connectionCount: Int { connections.count }
+    var connectionCount: Int { connections.count }
     /// Set to log every request (--access-log).
     package var accessLog: AccessLog?
 

@@ -53,8 +53,8 @@ package final class LogFiles {
 }
 
 package final class AccessLog {
-    package static let flushBytes = Limits.accessLogFlushBytes
-    package static let bufferBytesMax = Limits.accessLogBufferBytesMax
+    static let flushBytes = Limits.accessLogFlushBytes
+    static let bufferBytesMax = Limits.accessLogBufferBytesMax
     private let loop: EventLoop
     private let path: String
     private var file: AppendOnlyFile
@@ -63,7 +63,7 @@ package final class AccessLog {
     private var flushDuty: CronDuty?
     private var needsReopen = false
     private var writeFailures = RepeatedFailureReport()
-    package private(set) var droppedLines = 0
+    private(set) var droppedLines = 0
 
     init(loop: EventLoop, path: String, cron: Cron) throws {
         self.loop = loop

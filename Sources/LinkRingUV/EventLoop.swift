@@ -21,7 +21,7 @@ package struct UVError: Error, Sendable, CustomStringConvertible {
     package var message: String { String(cString: uv_strerror(code)) }
     package var description: String { "\(operation): \(message) (\(name))" }
 
-    package var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
+    var isEndOfFile: Bool { code == Int32(UV_EOF.rawValue) }
 }
 
 /// Throws for a negative libuv status (an operating error); returns non-negative results
@@ -36,7 +36,7 @@ package final class EventLoop {
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// Shared by every stream's reads (see the file comment); allocated on the first read.
     private var sharedReadBuffer: UnsafeMutableRawPointer? = nil
-    package static let readBufferBytes = 64 * 1024
+    static let readBufferBytes = 64 * 1024
 
     package init() throws {
         loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)

@@ -32,7 +32,7 @@ package final class Timer: HandleOwner {
     }
 
     /// A timer that does not keep the loop alive on its own.
-    package func unref() { uv_unref(handle.base) }
+    func unref() { uv_unref(handle.base) }
 
     package func close() {
         action = nil
@@ -75,7 +75,7 @@ package final class SignalWatcher: HandleOwner {
 package final class IterationHook: HandleOwner {
     private let handle: OwnedHandle<uv_check_t>
     private var action: (() -> Void)?
-    package private(set) var isActive = false
+    private(set) var isActive = false
 
     package init(loop: EventLoop, _ action: @escaping () -> Void) {
         do {

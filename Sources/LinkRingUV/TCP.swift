@@ -49,7 +49,7 @@ package final class TCPStream: HandleOwner {
     let handle: UnsafeMutablePointer<uv_tcp_t>
     /// Strong while open; cleared on close so the owner and stream do not keep each other.
     package var delegate: TCPStreamDelegate?
-    package private(set) var isClosing = false
+    private(set) var isClosing = false
     package private(set) var isReading = false
     /// Bytes handed to `uv_write` whose callback has not run yet.
     package private(set) var queuedWriteBytes = 0
@@ -322,7 +322,7 @@ package final class TCPListener: HandleOwner {
 
 package enum SocketAddress {
     /// A numeric IPv4/IPv6 address, or a name resolved with getaddrinfo (start-up only: it blocks).
-    package static func resolve(host: String, port: Int) throws -> sockaddr_storage {
+    static func resolve(host: String, port: Int) throws -> sockaddr_storage {
         var storage = sockaddr_storage()
         if uv_ip4_addr(host, Int32(port), cuv_storage_as_in_mut(&storage)) == 0 { return storage }
         storage = sockaddr_storage()

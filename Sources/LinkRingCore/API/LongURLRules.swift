@@ -18,14 +18,14 @@
 
 package struct LongURLRules: Sendable, Equatable {
     /// Allowed scheme names, lowercase.
-    package let allowedSchemes: [[UInt8]]
+    let allowedSchemes: [[UInt8]]
     /// The sentence a URL without an allowed scheme or a host gets, naming the schemes.
     package let schemeRule: String
 
     /// http and https.
     package static let standard = LongURLRules(checkedSchemes: ["http", "https"])
     /// Schemes whose URLs run script in a browser: never allowed, whatever the option says.
-    package static let scriptSchemes = ["javascript", "vbscript", "data"]
+    static let scriptSchemes = ["javascript", "vbscript", "data"]
 
     private init(checkedSchemes: [String]) {
         allowedSchemes = checkedSchemes.map { Array($0.utf8) }
@@ -79,12 +79,12 @@ package struct LongURLRules: Sendable, Equatable {
 /// The parts of a URL the rules look at, found by scanning bytes.
 package enum LongURL {
     /// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
-    package static func isSchemeName(_ name: [UInt8]) -> Bool {
+    static func isSchemeName(_ name: [UInt8]) -> Bool {
         schemeNameEnd(name, 0..<name.count) == name.count && !name.isEmpty
     }
 
     /// The end of the scheme name at the start of `buffer[range]` (its lower bound when none).
-    package static func schemeNameEnd(_ buffer: [UInt8], _ range: Range<Int>) -> Int {
+    static func schemeNameEnd(_ buffer: [UInt8], _ range: Range<Int>) -> Int {
         guard !range.isEmpty, isLetter(buffer[range.lowerBound]) else { return range.lowerBound }
         var index = range.lowerBound + 1
         while index < range.upperBound, isSchemeByte(buffer[index]) { index += 1 }
@@ -136,11 +136,11 @@ package enum LongURL {
 
 extension LongURLRules {
     /// `--allowed-schemes`, taken by the proxy and the node alike.
-    package static let optionSpec = OptionSpec.value(
+    static let optionSpec = OptionSpec.value(
         "allowed-schemes", "LIST", "schemes a long URL may have, comma-separated; proxy and nodes must agree (default http,https)")
 
     /// The rules a command line asks for: `--allowed-schemes`, else `standard`.
-    package static func fromOptions(_ parsed: ParsedOptions) throws -> LongURLRules {
+    static func fromOptions(_ parsed: ParsedOptions) throws -> LongURLRules {
         guard let list = parsed.string(optionSpec.name) else { return .standard }
         return try LongURLRules(parsingSchemeList: list)
     }

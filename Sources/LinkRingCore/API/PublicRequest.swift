@@ -17,7 +17,7 @@ package enum PublicRequest: Sendable, Equatable {
     case operatorRoute(path: Range<Int>, query: Range<Int>?)
     case reject(HTTPParseFailure)
 
-    package static let allowedMethods = "GET, HEAD, PUT, DELETE"
+    static let allowedMethods = "GET, HEAD, PUT, DELETE"
 
     package static func interpret(_ head: HTTPRequestHead, _ buffer: [UInt8], rules: LongURLRules) -> PublicRequest {
         let target = head.target

@@ -36,7 +36,7 @@ package enum PercentDecoding {
     }
 
     /// True when `buffer[range]` is a wholly percent-encoded URL: a scheme name, then `%3A`.
-    package static func isWhollyEncodedURL(_ buffer: [UInt8], _ range: Range<Int>) -> Bool {
+    static func isWhollyEncodedURL(_ buffer: [UInt8], _ range: Range<Int>) -> Bool {
         let colon = LongURL.schemeNameEnd(buffer, range)
         return colon > range.lowerBound && colon + 3 <= range.upperBound && buffer[colon] == ASCII.percent
             && buffer[colon + 1] == ASCII.digit0 + 3 && buffer[colon + 2] | 0x20 == 0x61  // "3A" or "3a"
@@ -55,7 +55,7 @@ package enum PercentDecoding {
 
     /// Appends `%XX` for `byte` (upper-case hex digits).
     @inline(__always)
-    package static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
+    static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
         output.append(ASCII.percent)
         output.append(hexDigit(byte >> 4))
         output.append(hexDigit(byte & 0x0F))

@@ -1,39 +1,39 @@
 // Byte constants and byte-class tests for parsing HTTP and queries without Strings.
 
 package enum ASCII {
-    package static let tab: UInt8 = 0x09
+    static let tab: UInt8 = 0x09
     package static let lf: UInt8 = 0x0A
     package static let cr: UInt8 = 0x0D
     package static let space: UInt8 = 0x20
     package static let quote: UInt8 = 0x22
     package static let hash: UInt8 = 0x23
     package static let percent: UInt8 = 0x25
-    package static let ampersand: UInt8 = 0x26
-    package static let apostrophe: UInt8 = 0x27
+    static let ampersand: UInt8 = 0x26
+    static let apostrophe: UInt8 = 0x27
     package static let plus: UInt8 = 0x2B
-    package static let comma: UInt8 = 0x2C
-    package static let minus: UInt8 = 0x2D
+    static let comma: UInt8 = 0x2C
+    static let minus: UInt8 = 0x2D
     package static let dot: UInt8 = 0x2E
-    package static let slash: UInt8 = 0x2F
-    package static let digit0: UInt8 = 0x30
-    package static let digit1: UInt8 = 0x31
-    package static let colon: UInt8 = 0x3A
+    static let slash: UInt8 = 0x2F
+    static let digit0: UInt8 = 0x30
+    static let digit1: UInt8 = 0x31
+    static let colon: UInt8 = 0x3A
     package static let lessThan: UInt8 = 0x3C
     package static let equals: UInt8 = 0x3D
-    package static let greaterThan: UInt8 = 0x3E
-    package static let questionMark: UInt8 = 0x3F
+    static let greaterThan: UInt8 = 0x3E
+    static let questionMark: UInt8 = 0x3F
     package static let at: UInt8 = 0x40
-    package static let leftBracket: UInt8 = 0x5B
-    package static let backslash: UInt8 = 0x5C
-    package static let rightBracket: UInt8 = 0x5D
+    static let leftBracket: UInt8 = 0x5B
+    static let backslash: UInt8 = 0x5C
+    static let rightBracket: UInt8 = 0x5D
     package static let del: UInt8 = 0x7F
 
-    @inline(__always) package static func isDigit(_ byte: UInt8) -> Bool { byte &- digit0 < 10 }
-    @inline(__always) package static func isBlank(_ byte: UInt8) -> Bool { byte == space || byte == tab }
-    @inline(__always) package static func isControl(_ byte: UInt8) -> Bool { byte < space || byte == del }
+    @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- digit0 < 10 }
+    @inline(__always) static func isBlank(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+    @inline(__always) static func isControl(_ byte: UInt8) -> Bool { byte < space || byte == del }
 
     /// RFC 9110 `tchar`: the bytes a method or header name may contain.
-    package static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+    static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
 
     private static let tokenTable: [Bool] = (0..<256).map { code in
         let byte = UInt8(code)
@@ -42,7 +42,7 @@ package enum ASCII {
     }
 
     /// `A–Z a–z 0–9 - _ . ~`: RFC 3986 unreserved, the bytes a short name may contain.
-    package static func isUnreserved(_ byte: UInt8) -> Bool { unreservedTable[Int(byte)] }
+    static func isUnreserved(_ byte: UInt8) -> Bool { unreservedTable[Int(byte)] }
 
     private static let unreservedTable: [Bool] = (0..<256).map { code in
         let byte = UInt8(code)
@@ -51,7 +51,7 @@ package enum ASCII {
     }
 
     /// The value of a hex digit, or nil.
-    @inline(__always) package static func hexValue(_ byte: UInt8) -> UInt8? {
+    @inline(__always) static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x30...0x39: byte - 0x30
         case 0x41...0x46: byte - 0x41 + 10
@@ -81,7 +81,7 @@ package enum ASCII {
     }
 
     /// Compares with a lowercase literal of letters, digits and '-'.
-    package static func equalsIgnoringCase(_ buffer: [UInt8], _ range: Range<Int>, _ lowercase: [UInt8]) -> Bool {
+    static func equalsIgnoringCase(_ buffer: [UInt8], _ range: Range<Int>, _ lowercase: [UInt8]) -> Bool {
         guard range.count == lowercase.count else { return false }
         var index = range.lowerBound
         for byte in lowercase {

@@ -14,7 +14,7 @@ package struct FIFOQueue<Element> {
     @usableFromInline var storage: [Element] = []
     @usableFromInline var head = 0
     /// Consumed elements kept before the storage is compacted.
-    package static var compactAfter: Int { 1_024 }
+    static var compactAfter: Int { 1_024 }
 
     @inlinable package init() {}
 

@@ -4,10 +4,10 @@
 /// A latency histogram with fixed buckets (cumulative when rendered, as Prometheus wants).
 package struct LatencyHistogram: Sendable {
     /// Upper bounds in microseconds.
-    package static let boundsMicroseconds: [UInt64] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000,
+    static let boundsMicroseconds: [UInt64] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000,
                                                       100_000, 250_000, 500_000, 1_000_000, 2_500_000]
     package private(set) var counts = [UInt64](repeating: 0, count: boundsMicroseconds.count + 1)
-    package private(set) var sumMicroseconds: UInt64 = 0
+    private(set) var sumMicroseconds: UInt64 = 0
     package private(set) var total: UInt64 = 0
 
     package init() {}

@@ -16,10 +16,10 @@
 //                                       └─ otherwise                     ─▶ 401 `refusal`
 
 package enum ClusterToken {
-    package static let bytesMax = Limits.clusterTokenBytesMax
+    static let bytesMax = Limits.clusterTokenBytesMax
 
     /// The two options, with the executable's own sentence for what the token does.
-    package static func specs(purpose: String) -> [OptionSpec] {
+    static func specs(purpose: String) -> [OptionSpec] {
         [.value("cluster-token", "TOKEN", purpose + " (visible in ps: prefer --cluster-token-file)"),
          .value("cluster-token-file", "PATH", "read the cluster token from PATH (whitespace around it trimmed)")]
     }
@@ -44,7 +44,7 @@ package enum ClusterToken {
     }
 
     /// The header line a process sends to nodes: `X-Cluster-Token: TOKEN` and CRLF, or nothing.
-    package static func headerLine(_ token: [UInt8]?) -> [UInt8] {
+    static func headerLine(_ token: [UInt8]?) -> [UInt8] {
         token.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
     }
 

@@ -89,7 +89,7 @@ package struct HashRing: Sendable {
     }
 
     /// The index of the key range (ring point) that holds `key`.
-    package func rangeIndex(forKey key: [UInt8]) -> Int {
+    func rangeIndex(forKey key: [UInt8]) -> Int {
         let hash = StableHash.hash(key)
         var best = 0
         var bestDistance = UInt64.max

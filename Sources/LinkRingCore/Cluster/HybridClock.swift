@@ -16,13 +16,13 @@
 // tiny versions that would lose to every stored write.
 
 package struct HybridClock: Sendable {
-    package static let epochUnixMs: Int64 = 1_577_836_800_000
-    package static let counterBits: UInt64 = 12
-    package static let originBits: UInt64 = 10
-    package static let originsMax: UInt64 = 1 << originBits
+    static let epochUnixMs: Int64 = 1_577_836_800_000
+    static let counterBits: UInt64 = 12
+    static let originBits: UInt64 = 10
+    static let originsMax: UInt64 = 1 << originBits
     /// The last millisecond the version's 42 time bits can hold.
-    package static let millisecondsMax: UInt64 = (1 << (64 - counterBits - originBits)) - 1
-    package static let counterMax: UInt64 = (1 << counterBits) - 1
+    static let millisecondsMax: UInt64 = (1 << (64 - counterBits - originBits)) - 1
+    static let counterMax: UInt64 = (1 << counterBits) - 1
 
     package let origin: UInt64
     package let skew: VersionSkew

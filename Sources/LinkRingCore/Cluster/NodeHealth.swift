@@ -28,7 +28,7 @@ package enum NodeReadiness: String, Sendable {
 package struct NodeReport: Sendable, Equatable {
     package var readiness: NodeReadiness
     /// Completed anti-entropy rounds, and peers it repairs with (0: nothing to catch up from).
-    package var syncRounds: UInt64
+    var syncRounds: UInt64
     package var peers: UInt64
 
     package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0) {
@@ -55,9 +55,9 @@ package struct NodeHealth: Sendable {
     /// When the state last changed.
     package private(set) var sinceMs: UInt64 = 0
     /// A failure was seen since the node was last confirmed ready.
-    package private(set) var sawFailure = false
+    private(set) var sawFailure = false
     /// While catching up: the rounds the node must report to count as ready.
-    package private(set) var readyAtRounds: UInt64? = nil
+    private(set) var readyAtRounds: UInt64? = nil
 
     package init(failuresToDown: Int, nowMs: UInt64 = 0) {
         precondition(failuresToDown > 0)

@@ -4,7 +4,7 @@
 
 /// FNV-1a, 64-bit: a stable hash (unlike Swift's seeded `Hasher`).
 package enum FNV1a {
-    package static func hash64(_ bytes: [UInt8]) -> UInt64 {
+    static func hash64(_ bytes: [UInt8]) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -19,7 +19,7 @@ package enum StableHash {
 
     /// MurmurHash3 fmix64: every input bit affects every output bit.
     @inline(__always)
-    package static func mix(_ value: UInt64) -> UInt64 {
+    static func mix(_ value: UInt64) -> UInt64 {
         var x = value
         x ^= x >> 33
         x = x &* 0xFF51_AFD7_ED55_8CCD

@@ -20,7 +20,7 @@ package enum SyncCodec {
     package static let recordsPerRequest = Limits.repairRecordsPerRequest
 
     /// Version of these bodies: 2 added the tie-break to key pages.
-    package static let protocolVersion: UInt64 = 2
+    static let protocolVersion: UInt64 = 2
 
     package static func ringID(_ ring: HashRing) -> UInt64 {
         var hash = StableHash.mix(UInt64(ring.replicaCount) ^ protocolVersion << 32)
@@ -29,7 +29,7 @@ package enum SyncCodec {
     }
 
     /// Bytes of a /_/digests answer for a ring of `rangeCount` key ranges.
-    package static func digestsBytes(rangeCount: Int) -> Int { 8 * (rangeCount + 1) }
+    static func digestsBytes(rangeCount: Int) -> Int { 8 * (rangeCount + 1) }
 
     package static func encodeDigests(ringID: UInt64, _ digests: [UInt64]) -> [UInt8] {
         var body: [UInt8] = []
@@ -49,7 +49,7 @@ package enum SyncCodec {
         package var key: [UInt8]
         package var version: UInt64
         /// VersionOrder's tie-break of the entry's content.
-        package var tieBreak: UInt64
+        var tieBreak: UInt64
 
         package init(key: [UInt8], version: UInt64, tieBreak: UInt64) {
             self.key = key

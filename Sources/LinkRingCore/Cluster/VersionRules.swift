@@ -15,7 +15,7 @@
 package enum VersionOrder {
     /// The tie-break of an entry with this content: tombstones highest, values by hash.
     @inline(__always)
-    package static func tieBreak(value: [UInt8]?) -> UInt64 {
+    static func tieBreak(value: [UInt8]?) -> UInt64 {
         guard let value else { return UInt64.max }
         return StableHash.hash(value) >> 1
     }

@@ -35,9 +35,9 @@ package enum HTTPResponseParseResult: Sendable, Equatable {
 
 package enum HTTPResponseParser {
     /// Bytes of a response head accepted; a peer sending more is broken.
-    package static let headBytesMax = Limits.answerHeadBytesMax
+    static let headBytesMax = Limits.answerHeadBytesMax
     /// Bytes of a response body accepted.
-    package static let bodyBytesMax = Limits.answerBodyBytesMax
+    static let bodyBytesMax = Limits.answerBodyBytesMax
 
     private static let contentLength: [UInt8] = Array("content-length".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)

@@ -22,7 +22,7 @@ package enum HTTPStatus: Int, Sendable {
     case serviceUnavailable = 503
     case httpVersionNotSupported = 505
 
-    package var reasonPhrase: String {
+    var reasonPhrase: String {
         switch self {
         case .continue_: "Continue"
         case .ok: "OK"
@@ -46,7 +46,7 @@ package enum HTTPStatus: Int, Sendable {
     }
 
     /// `HTTP/1.1 307 Temporary Redirect\r\n`, built once per status.
-    package var statusLine: [UInt8] { HTTPStatus.statusLines[self] ?? [] }
+    var statusLine: [UInt8] { HTTPStatus.statusLines[self] ?? [] }
 
     private static let statusLines: [HTTPStatus: [UInt8]] = {
         let all: [HTTPStatus] = [

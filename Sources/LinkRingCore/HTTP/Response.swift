@@ -124,15 +124,15 @@ extension Array where Element == UInt8 {
 package enum LocationBytes {
     package struct Scan: Sendable, Equatable {
         /// The URL's length once HTML-escaped (for the body).
-        package var htmlEscapedLength: Int
+        var htmlEscapedLength: Int
         /// How many of its bytes the Location header must percent-encode.
-        package var uriUnsafeBytes: Int
+        var uriUnsafeBytes: Int
     }
 
     /// One table load per byte: a switch or compare chain per byte cost 30–90 ns more on an
     /// 80-byte URL than the HTML-only scan it replaced; the table costs nothing measurable.
     @inline(__always)
-    package static func scan(_ url: [UInt8]) -> Scan {
+    static func scan(_ url: [UInt8]) -> Scan {
         var htmlExtraBytes = 0
         var uriUnsafeBytes = 0
         for byte in url {
@@ -145,7 +145,7 @@ package enum LocationBytes {
 
     /// Appends `url` with its URI-unsafe bytes as `%XX`; whole when `scan` found none.
     @inline(__always)
-    package static func appendEncoded(_ url: [UInt8], _ scan: Scan, to output: inout [UInt8]) {
+    static func appendEncoded(_ url: [UInt8], _ scan: Scan, to output: inout [UInt8]) {
         if scan.uriUnsafeBytes == 0 { return output.append(contentsOf: url) }
         output.reserveCapacity(output.count + url.count + 2 * scan.uriUnsafeBytes)
         for byte in url {
@@ -195,7 +195,7 @@ package enum LocationBytes {
 
 package enum HTML {
     /// Length of `bytes` once `& < > " '` are replaced by entities.
-    package static func escapedLength(_ bytes: [UInt8]) -> Int {
+    static func escapedLength(_ bytes: [UInt8]) -> Int {
         var length = bytes.count
         for byte in bytes {
             switch byte {
@@ -209,19 +209,19 @@ package enum HTML {
         return length
     }
 
-    package static func appendEscaped(_ bytes: [UInt8], to output: inout [UInt8]) {
+    static func appendEscaped(_ bytes: [UInt8], to output: inout [UInt8]) {
         appendEscaped(bytes, escapedLength: escapedLength(bytes), to: &output)
     }
 
     /// With the length already known: bytes with nothing to escape (most URLs) are copied whole.
-    package static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
+    static func appendEscaped(_ bytes: [UInt8], escapedLength: Int, to output: inout [UInt8]) {
         if escapedLength == bytes.count { return output.append(contentsOf: bytes) }
         output.reserveCapacity(output.count + escapedLength)
         for byte in bytes { appendEscaped(byte, to: &output) }
     }
 
     @inline(__always)
-    package static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+    static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
         switch byte {
         case 0x26: output.append("&amp;")
         case 0x3C: output.append("&lt;")
@@ -232,7 +232,7 @@ package enum HTML {
         }
     }
 
-    package static func escaped(_ bytes: [UInt8]) -> [UInt8] {
+    static func escaped(_ bytes: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(escapedLength(bytes))
         appendEscaped(bytes, to: &output)

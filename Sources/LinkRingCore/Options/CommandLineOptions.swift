@@ -4,7 +4,7 @@
 
 package struct OptionSpec: Sendable {
     package var name: String
-    package var valueName: String?
+    var valueName: String?
     package var help: String
 
     /// An option that takes a value (`--name VALUE`).
@@ -13,7 +13,7 @@ package struct OptionSpec: Sendable {
     }
 
     /// A flag without a value (`--name`).
-    package static func flag(_ name: String, _ help: String) -> OptionSpec {
+    static func flag(_ name: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, valueName: nil, help: help)
     }
 }
@@ -27,13 +27,13 @@ package struct CommandLineError: Error, Sendable, Equatable, CustomStringConvert
 package struct ParsedOptions: Sendable {
     package var values: [String: String] = [:]
     package var flags: Set<String> = []
-    package var positional: [String] = []
+    var positional: [String] = []
 
     package func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     package func string(_ name: String) -> String? { values[name] }
 
-    package func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+    func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = values[name] else { return fallback }
         guard let value = Int(text), range.contains(value) else {
             throw CommandLineError("--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")

@@ -12,23 +12,23 @@ package enum Limits {
     // MARK: HTTP: what a request or an answer may hold
 
     /// Request line (method, target, version) without its line end; longer gets 414.
-    package static let requestLineBytesMax = 8 * 1024
+    static let requestLineBytesMax = 8 * 1024
     /// Header block after the request line, line ends included; longer gets 431.
-    package static let headerBytesMax = 32 * 1024
+    static let headerBytesMax = 32 * 1024
     /// Header fields in one request; more gets 431.
-    package static let headerFieldsMax = 100
+    static let headerFieldsMax = 100
     /// Request body; longer gets 413.
-    package static let bodyBytesMax = 64 * 1024
+    static let bodyBytesMax = 64 * 1024
     /// Short name, after percent-decoding.
-    package static let shortBytesMax = 128
+    static let shortBytesMax = 128
     /// Long URL as stored: as sent, or once decoded when it arrived wholly percent-encoded.
-    package static let longBytesMax = 4096
+    static let longBytesMax = 4096
     /// Status line and headers of a node's answer, as the proxy and the peers read it.
-    package static let answerHeadBytesMax = 64 * 1024
+    static let answerHeadBytesMax = 64 * 1024
     /// Body of a node's answer (repair pages and records are the largest).
-    package static let answerBodyBytesMax = 1024 * 1024
+    static let answerBodyBytesMax = 1024 * 1024
     /// The shared secret of `--cluster-token` (sent on every internal request).
-    package static let clusterTokenBytesMax = 256
+    static let clusterTokenBytesMax = 256
 
     // MARK: Connections
 
@@ -59,7 +59,7 @@ package enum Limits {
     // MARK: Log and replay
 
     /// Bytes of one log record's key/value sizes accepted by replay; larger means corruption.
-    package static let logRecordBytesMax = 64 * 1024
+    static let logRecordBytesMax = 64 * 1024
     /// Keys a log compaction rewrites per loop iteration (one append on the thread pool each).
     package static let compactionKeysPerSlice = 20_000
     /// After a failed compaction (a full disk) the next attempt waits this long.
@@ -74,9 +74,9 @@ package enum Limits {
     // MARK: Repair (anti-entropy between nodes)
 
     /// Keys of one range in one `/_/keys` page.
-    package static let repairKeysPerPage = 1_000
+    static let repairKeysPerPage = 1_000
     /// Keys asked for in one `/_/records` request (and records in its answer).
-    package static let repairRecordsPerRequest = 100
+    static let repairRecordsPerRequest = 100
     /// Rounds a recovering node tries before it serves without a full first round.
     package static let recoveryAttemptsMax = 5
     /// Pause between a recovering node's failed round and its next.
@@ -94,7 +94,7 @@ package enum Limits {
     /// The restart command's retries back off, doubling, up to this.
     package static let restartBackoffMsMax: UInt64 = 60_000
     /// Bytes of a node's refusal sentence (a 422 body) the proxy quotes in its log line.
-    package static let quotedReasonBytesMax = 300
+    static let quotedReasonBytesMax = 300
 
     // MARK: Periods and deadlines
 
@@ -124,93 +124,93 @@ package enum Limits {
     // MARK: Options: defaults and accepted ranges (both processes)
 
     /// How far ahead of the receiver's wall clock a version may be (default of --clock-skew-ms).
-    package static let clockSkewMsDefault: UInt64 = 1_000
+    static let clockSkewMsDefault: UInt64 = 1_000
     /// The largest --clock-skew-ms an operator may set (a minute: NTP keeps hosts far closer).
-    package static let clockSkewMsMax: UInt64 = 60_000
+    static let clockSkewMsMax: UInt64 = 60_000
     /// --clock-skew-ms.
-    package static let clockSkewMsRange = 10...Int(clockSkewMsMax)
+    static let clockSkewMsRange = 10...Int(clockSkewMsMax)
     /// --replicas default: copies of every key.
-    package static let replicasDefault = 2
+    static let replicasDefault = 2
     /// --replicas.
-    package static let replicasRange = 1...16
+    static let replicasRange = 1...16
     /// --vnodes default: virtual nodes per node on the hash ring.
-    package static let vnodesDefault = 64
+    static let vnodesDefault = 64
     /// --vnodes.
-    package static let vnodesRange = 1...4096
+    static let vnodesRange = 1...4096
     /// --header-timeout-ms default.
-    package static let headerTimeoutMsDefault: UInt64 = 10_000
+    static let headerTimeoutMsDefault: UInt64 = 10_000
     /// --header-timeout-ms.
-    package static let headerTimeoutMsRange = 10...3_600_000
+    static let headerTimeoutMsRange = 10...3_600_000
     /// --idle-timeout-ms default.
-    package static let idleTimeoutMsDefault: UInt64 = 60_000
+    static let idleTimeoutMsDefault: UInt64 = 60_000
     /// --idle-timeout-ms.
-    package static let idleTimeoutMsRange = 10...86_400_000
+    static let idleTimeoutMsRange = 10...86_400_000
     /// --max-connections default.
-    package static let connectionsMaxDefault = 10_000
+    static let connectionsMaxDefault = 10_000
     /// --max-connections.
-    package static let connectionsMaxRange = 1...1_000_000
+    static let connectionsMaxRange = 1...1_000_000
 
     // MARK: Options of the node: defaults and ranges
 
     /// --sync-interval-ms default: period of anti-entropy rounds.
-    package static let syncIntervalMsDefault: UInt64 = 5_000
+    static let syncIntervalMsDefault: UInt64 = 5_000
     /// --sync-interval-ms.
-    package static let syncIntervalMsRange = 50...86_400_000
+    static let syncIntervalMsRange = 50...86_400_000
     /// --peer-timeout-ms default.
-    package static let peerTimeoutMsDefault: UInt64 = 5_000
+    static let peerTimeoutMsDefault: UInt64 = 5_000
     /// --peer-timeout-ms.
-    package static let peerTimeoutMsRange = 10...600_000
+    static let peerTimeoutMsRange = 10...600_000
     /// --compact-min-bytes default: a log shorter than this is never rewritten.
-    package static let compactionLogBytesMinDefault = 64 * 1024 * 1024
+    static let compactionLogBytesMinDefault = 64 * 1024 * 1024
     /// --compact-min-bytes.
-    package static let compactionLogBytesMinRange = 0...(1 << 50)
+    static let compactionLogBytesMinRange = 0...(1 << 50)
     /// --compact-ratio default.
-    package static let compactionGrowthRatioDefault = 2
+    static let compactionGrowthRatioDefault = 2
     /// --compact-ratio.
-    package static let compactionGrowthRatioRange = 2...1000
+    static let compactionGrowthRatioRange = 2...1000
 
     // MARK: Options of the proxy: defaults and ranges
 
     /// --ping-interval-ms default.
-    package static let pingIntervalMsDefault: UInt64 = 250
+    static let pingIntervalMsDefault: UInt64 = 250
     /// --ping-interval-ms.
-    package static let pingIntervalMsRange = 10...60_000
+    static let pingIntervalMsRange = 10...60_000
     /// --ping-timeout-ms default.
-    package static let pingTimeoutMsDefault: UInt64 = 1_000
+    static let pingTimeoutMsDefault: UInt64 = 1_000
     /// --ping-timeout-ms.
-    package static let pingTimeoutMsRange = 10...60_000
+    static let pingTimeoutMsRange = 10...60_000
     /// --down-after default: misses or failures in a row before a node is down.
-    package static let failuresToDownDefault = 3
+    static let failuresToDownDefault = 3
     /// --down-after.
-    package static let failuresToDownRange = 1...100
+    static let failuresToDownRange = 1...100
     /// --status-interval-s default.
-    package static let statusIntervalSDefault = 30
+    static let statusIntervalSDefault = 30
     /// --status-interval-s (0: only on changes).
-    package static let statusIntervalSRange = 0...86_400
+    static let statusIntervalSRange = 0...86_400
     /// --connect-timeout-ms default.
-    package static let connectTimeoutMsDefault: UInt64 = 1_000
+    static let connectTimeoutMsDefault: UInt64 = 1_000
     /// --connect-timeout-ms.
-    package static let connectTimeoutMsRange = 10...60_000
+    static let connectTimeoutMsRange = 10...60_000
     /// --node-timeout-ms default.
-    package static let nodeTimeoutMsDefault: UInt64 = 2_000
+    static let nodeTimeoutMsDefault: UInt64 = 2_000
     /// --node-timeout-ms.
-    package static let nodeTimeoutMsRange = 10...600_000
+    static let nodeTimeoutMsRange = 10...600_000
     /// --pool-size default: keep-alive connections per node.
-    package static let poolSizeDefault = 4
+    static let poolSizeDefault = 4
     /// --pool-size.
-    package static let poolSizeRange = 1...256
+    static let poolSizeRange = 1...256
     /// --pipeline-depth default: requests in flight per node connection.
-    package static let pipelineDepthDefault = 64
+    static let pipelineDepthDefault = 64
     /// --pipeline-depth.
-    package static let pipelineDepthRange = 1...4096
+    static let pipelineDepthRange = 1...4096
     /// --queue-max default: requests waiting per node.
-    package static let queueMaxDefault = 1_024
+    static let queueMaxDefault = 1_024
     /// --queue-max.
-    package static let queueMaxRange = 0...1_000_000
+    static let queueMaxRange = 0...1_000_000
     /// --restart-after-ms default.
-    package static let restartAfterMsDefault: UInt64 = 5_000
+    static let restartAfterMsDefault: UInt64 = 5_000
     /// --restart-after-ms.
-    package static let restartAfterMsRange = 0...86_400_000
+    static let restartAfterMsRange = 0...86_400_000
 }
 
 /// The limits an operator can tune; defaults are production values.
@@ -257,7 +257,7 @@ package enum ClusterLimits {
     }
 
     /// Relations between fixed limits, each false one named (a unit test asserts there are none).
-    package static func brokenRelations() -> [String] {
+    static func brokenRelations() -> [String] {
         var broken: [String] = []
         let keyEntryBytesMax = SyncCodec.keyEntryHeaderBytes + Limits.shortBytesMax
         if 4 + Limits.repairKeysPerPage * keyEntryBytesMax > Limits.answerBodyBytesMax {

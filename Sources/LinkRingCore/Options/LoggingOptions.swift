@@ -8,7 +8,7 @@ package struct LoggingOptions: Sendable {
 
     package init() {}
 
-    package static let specs: [OptionSpec] = [
+    static let specs: [OptionSpec] = [
         .value("log-file", "PATH", "write event lines here instead of stderr (reopened on SIGHUP)"),
         .value("access-log", "PATH", "write one buffered line per request here (off by default)"),
     ]

@@ -39,7 +39,7 @@ package struct NodeOptions: Sendable {
 
     package init() {}
 
-    package static let specs: [OptionSpec] = [
+    static let specs: [OptionSpec] = [
         .value("listen", "HOST:PORT", "address to serve on (port 0 picks a free port)"),
         .value("data", "DIR", "data directory (created if missing); holds linkring.log"),
         .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
@@ -57,7 +57,7 @@ package struct NodeOptions: Sendable {
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
         + [.flag("help", "print this help")]
 
-    package static let synopsis = """
+    static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
                linkring-node dump LOGFILE      print a log, one record per line
         """
@@ -134,7 +134,7 @@ extension VersionSkew {
 
 extension ServerLimits {
     /// The limit options both executables take.
-    package static let specs: [OptionSpec] = [
+    static let specs: [OptionSpec] = [
         .value("max-connections", "N", "client connections served at once (default 10000)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),

@@ -37,7 +37,7 @@ package struct ProxyOptions: Sendable {
 
     package init() {}
 
-    package static let specs: [OptionSpec] = [
+    static let specs: [OptionSpec] = [
         .value("listen", "HOST:PORT", "address to serve clients on (port 0 picks a free port)"),
         .value("hosts", "FILE", "the cluster's hosts file: one host:port per line, # comments"),
         .value("replicas", "N", "copies of every key (default 2)"),

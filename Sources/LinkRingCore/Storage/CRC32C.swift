@@ -19,11 +19,11 @@ package enum CRC32C {
         return table
     }()
 
-    package static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+    static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
         update(0, bytes, range)
     }
 
-    package static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
 
     /// Continues a checksum over more bytes.
     package static func update(_ crcSoFar: UInt32, _ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {

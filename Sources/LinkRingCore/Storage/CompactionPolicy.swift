@@ -4,8 +4,8 @@
 // not; without a rewrite, replay time and disk use would grow with uptime (DESIGN section 6).
 
 package struct CompactionPolicy: Sendable, Equatable {
-    package var minLogBytes = Limits.compactionLogBytesMinDefault
-    package var growthRatio = Limits.compactionGrowthRatioDefault
+    var minLogBytes = Limits.compactionLogBytesMinDefault
+    var growthRatio = Limits.compactionGrowthRatioDefault
 
     package init(minLogBytes: Int = Limits.compactionLogBytesMinDefault, growthRatio: Int = Limits.compactionGrowthRatioDefault) {
         self.minLogBytes = minLogBytes

@@ -31,7 +31,7 @@ package struct StoredValue: Sendable, Equatable {
         VersionOrder.isNewer(version, value, than: other.version, other.value)
     }
 
-    package var tieBreak: UInt64 { VersionOrder.tieBreak(value: value) }
+    var tieBreak: UInt64 { VersionOrder.tieBreak(value: value) }
 
     /// The entry a record leaves (a forget's is a version-0 tombstone).
     package init(_ record: LogRecord) {

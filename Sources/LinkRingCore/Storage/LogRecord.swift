@@ -31,15 +31,15 @@ package struct LogRecord: Sendable, Equatable {
     }
 
     package static let fileMagic: [UInt8] = Array("LINKRNG1".utf8)
-    package static let recordMagic: UInt8 = 0xA5
-    package static let headerBytes = 16
-    package static let checksumBytes = 4
+    static let recordMagic: UInt8 = 0xA5
+    static let headerBytes = 16
+    static let checksumBytes = 4
 
     /// Bytes this record takes in the log.
-    package var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
+    var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
 
     /// Bytes a record with a key and a value of these lengths takes in the log.
-    package static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
+    static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
 
     package func encode(into output: inout [UInt8]) {
         let start = output.count
