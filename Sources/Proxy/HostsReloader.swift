@@ -2,7 +2,8 @@
 //
 // Nodes still listed keep their pools and health; new ones start as unknown (pinged at once);
 // removed ones have their connections closed (requests in flight on them fail over). A file
-// that does not parse, or lists fewer nodes than --replicas, is refused and the old ring stays.
+// that does not parse, lists fewer nodes than --replicas, or does not end with a newline (it may
+// be half-written), is refused and the old ring stays.
 //
 // Data does not move: a key whose replicas change is found only on its new replicas once they
 // have it. Until rebalancing exists (a later issue), change the ring only by adding nodes
@@ -32,7 +33,7 @@ final class HostsReloader {
     func reload() {
         let listed: [HostPort]
         do {
-            listed = try HostsFile.parse(try FileSystem.readTextFile(options.hostsPath), source: options.hostsPath)
+            listed = try HostsFile.parseComplete(try FileSystem.readTextFile(options.hostsPath), source: options.hostsPath)
             if let problem = ClusterLimits.problem(nodes: listed.count, replicas: options.replicas, vnodes: options.vnodes,
                                                    source: options.hostsPath) {
                 throw CommandLineError(problem)

@@ -29,7 +29,7 @@ struct OperationsTests {
                 && lines[2].contains(" GET /missing 404 "))
     }
 
-    @Test("SIGHUP makes the proxy re-read its hosts file; a broken file keeps the current ring")
+    @Test("SIGHUP makes the proxy re-read its hosts file; a broken or half-written file keeps the current ring")
     func proxyReloadsHosts() throws {
         let cluster = try TestCluster(nodeCount: 3)
         func nodeCount() throws -> Int {
@@ -48,6 +48,14 @@ struct OperationsTests {
         kill(cluster.proxy.pid, SIGHUP)
         #expect(cluster.waitFor { cluster.proxy.errors.contains("keeping the current ring") })
         #expect(try nodeCount() == 4)
+        // A file cut mid-write: the last entry has lost digits and its newline.
+        let torn = cluster.ports.map { "127.0.0.1:\($0)\n" }.joined() + "127.0.0.1:\(extra / 10)"
+        try torn.write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
+        kill(cluster.proxy.pid, SIGHUP)
+        #expect(cluster.waitFor { cluster.proxy.errors.contains("does not end with a newline") })
+        let status = try request(cluster.proxy.port, "GET", "/_/status").body
+        #expect(status.contains("127.0.0.1:\(extra)\"") && !status.contains("127.0.0.1:\(extra / 10)\""),
+                "the half-written file was not adopted")
         #expect(try request(cluster.proxy.port, "PUT", "/?short=z&long=http://z").status == 200)
         #expect(try request(cluster.proxy.port, "GET", "/z").status == 307)
     }

@@ -5,6 +5,18 @@ import Testing
 
 @Suite("Hosts file and proxy options")
 struct ClusterConfigTests {
+    @Test("a re-read file must end with a newline: one cut mid-write is refused, a whole one parses")
+    func halfWrittenFile() throws {
+        let whole = "127.0.0.1:25001\n127.0.0.1:25002\n127.0.0.1:25003\n"
+        #expect(try HostsFile.parseComplete(whole).count == 3)
+        #expect(try HostsFile.parseComplete("# only comments\n127.0.0.1:1\n").count == 1)
+        for cut in [whole.count - 1, whole.count - 4, 20] {
+            let torn = String(whole.prefix(cut))
+            #expect(throws: CommandLineError.self, "\(torn.debugDescription)") { try HostsFile.parseComplete(torn) }
+        }
+        #expect(try HostsFile.parse("127.0.0.1:1").count == 1, "at start-up the last newline may be missing")
+    }
+
     @Test("comments, blank lines and spaces are ignored")
     func parses() throws {
         let hosts = try HostsFile.parse("# cluster\n127.0.0.1:9001\n\n  127.0.0.1:9002  # second\n[::1]:9003\n")
