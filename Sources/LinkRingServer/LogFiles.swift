@@ -31,16 +31,19 @@ package final class LogFiles {
         }
     }
 
+    /// Each file says for itself whether it was reopened: a failure is never followed by a
+    /// line that claims success. The access log reopens between two of its writes, so it
+    /// reports when that happens.
     private func reopen() {
         if let path = options.logFile {
             do {
                 try StandardError.redirect(toFile: path)
+                Log.info("SIGHUP: log file \(path) reopened")
             } catch {
                 Log.error("SIGHUP: \(error); still writing to the old log file")
             }
         }
         accessLog?.reopen()
-        Log.info("SIGHUP: log files reopened")
     }
 
     /// Flushes and closes (shutdown).
@@ -103,10 +106,16 @@ package final class AccessLog {
 
     private func flush() {
         guard !file.isBusy else { return }
-        if needsReopen, let reopened = try? AppendOnlyFile(loop: loop, path: path) {
+        if needsReopen {
             needsReopen = false
-            closeFile()
-            file = reopened
+            do {
+                let reopened = try AppendOnlyFile(loop: loop, path: path)
+                closeFile()
+                file = reopened
+                Log.info("SIGHUP: access log \(path) reopened")
+            } catch {
+                Log.error("SIGHUP: access log: \(error); still writing to the old file")
+            }
         }
         guard !buffer.isEmpty else { return }
         let bytes = buffer

@@ -17,7 +17,7 @@ struct OperationsTests {
         #expect(!node.errors.contains("replayed"), "event lines go to the file, not stderr")
         try FileManager.default.moveItem(atPath: logFile, toPath: logFile + ".1")
         kill(node.pid, SIGHUP)
-        #expect(TestClusterWait.until { (try? String(contentsOfFile: logFile, encoding: .utf8))?.contains("log files reopened") == true })
+        #expect(TestClusterWait.until { (try? String(contentsOfFile: logFile, encoding: .utf8))?.contains("log file \(logFile) reopened") == true })
         let client = try TestClient(port: node.port)
         _ = try client.request("PUT", "/?short=a&long=http://a")
         _ = try client.request("GET", "/a")
@@ -27,6 +27,20 @@ struct OperationsTests {
         #expect(lines.count == 3)
         #expect(lines.count == 3 && lines[0].contains(" PUT /?short=a&long=http://a 200 ") && lines[1].contains(" GET /a 307 ")
                 && lines[2].contains(" GET /missing 404 "))
+    }
+
+    @Test("a SIGHUP whose access-log reopen fails says so as an ERROR, never as a success, and the node goes on")
+    func failedReopenIsReported() throws {
+        let directory = makeTemporaryDirectory() + "/gone"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (node, _) = try startNode(["--access-log", directory + "/access.log"])
+        defer { node.stop() }
+        try FileManager.default.removeItem(atPath: directory)
+        kill(node.pid, SIGHUP)
+        _ = try request(node.port, "GET", "/x")  // the reopen happens with the next write of the access log
+        #expect(TestClusterWait.until { node.errors.contains("ERROR SIGHUP: access log:") }, "\(node.errors.suffix(400))")
+        #expect(!node.errors.contains("reopened"))
+        #expect(try request(node.port, "PUT", "/?short=a&long=http://a").status == 200)
     }
 
     @Test("SIGHUP makes the proxy re-read its hosts file; a broken or half-written file keeps the current ring")

@@ -142,6 +142,19 @@ struct LongURLPercentTests {
 
 @Suite("Short names . and ..")
 struct DotShortNameTests {
+    @Test("a second or repeated parameter after a name is called that, not bad characters")
+    func repeatedParameter() {
+        for query in ["key=a&key=b", "key=a&x=1"] {
+            let buffer = bytes(query)
+            guard case .failure(let failure) = ShortLongQuery.parseName(buffer, 0..<buffer.count, parameter: "key") else {
+                Issue.record("\(query) accepted"); continue
+            }
+            #expect(failure.reason.contains("second or repeated parameter"), "\(failure.reason)")
+        }
+        let single = bytes("key=a")
+        #expect((try? ShortLongQuery.parseName(single, 0..<single.count, parameter: "key").get()) == bytes("a"))
+    }
+
     @Test(". and .. are refused everywhere a short name is read", arguments: [".", "..", "%2E", "%2e%2E"])
     func refused(name: String) {
         let reason = "The short name may not be . or .. (browsers and curl remove such path segments, so it could never be read)."

@@ -119,6 +119,9 @@ package enum ShortLongQuery {
         guard hasPrefix(buffer, range, prefix) else {
             return .failure(HTTPParseFailure(.badRequest, "The query must be \(parameter)=S."))
         }
+        if buffer[range].contains(ASCII.ampersand) {
+            return .failure(HTTPParseFailure(.badRequest, "The query must be \(parameter)=S alone: it has a second or repeated parameter."))
+        }
         return decodeShort(buffer, range.lowerBound + prefix.count..<range.upperBound)
     }
 
