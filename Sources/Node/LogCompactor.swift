@@ -81,14 +81,19 @@ final class LogCompactor {
         guard rewrite == nil, !isStopping, commitLog.isWritable, loop.nowMs >= notBeforeMs,
               policy.shouldCompact(logBytes: commitLog.sizeBytes, recordBytes: store.index.recordBytes) else { return }
         let temporary = Self.temporaryPath(forLog: logPath)
+        var created: AppendOnlyFile?
         do {
             let file = try AppendOnlyFile(loop: loop, path: temporary, truncating: true)
+            created = file
             try file.appendBlocking(LogRecord.fileMagic)
             rewrite = Rewrite(file: file, logBytesAtStart: commitLog.sizeBytes, keyCount: store.index.keysInArrivalOrder.count,
                               startedMs: loop.nowMs)
             Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(store.index.recordBytes) bytes of live records")
             writeNextSlice()
         } catch {
+            // The rewrite never started: the file (maybe empty) is not left behind until a restart.
+            created?.closeWithoutSync()
+            try? FileSystem.removeFile(temporary)
             fail("\(error)")
         }
     }

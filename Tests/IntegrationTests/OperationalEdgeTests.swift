@@ -39,6 +39,29 @@ func errorLines(_ server: ServerProcess) -> [Substring] {
 
 @Suite("Operational edge cases (real binary)")
 struct OperationalEdgeTests {
+    @Test("a log rewrite that cannot even start on a full disk leaves no .compact file behind")
+    func failedCompactionStartCleansUp() throws {
+        guard let mountPoint = try mountTmpfs(size: "256k") else { return }
+        defer { unmountTmpfs(mountPoint) }
+        let data = mountPoint + "/data"
+        let (node, _) = try startNode(data: data, ["--compact-min-bytes", "4096"])
+        defer { node.stop() }
+        // Leave one free page: the log grows into it past --compact-min-bytes, and then the
+        // rewrite's first bytes find the disk full (tmpfs counts whole pages).
+        var stats = statvfs()
+        #expect(statvfs(mountPoint, &stats) == 0)
+        let freePages = Int(stats.f_bavail) * Int(stats.f_bsize) / 4096
+        _ = try runToExit("/bin/dd", ["if=/dev/zero", "of=\(mountPoint)/filler", "bs=4096", "count=\(freePages - 1)"])
+        var written = 0
+        while written < 200 {
+            guard try request(node.port, "PUT", "/?short=k&long=http://v/\(written)").status == 200 else { break }
+            written += 1
+        }
+        #expect(written >= 130, "the log reached --compact-min-bytes (\(written) writes)")
+        #expect(TestClusterWait.until(timeoutMs: 5_000) { node.errors.contains("log compaction failed") }, "\(node.errors.suffix(300))")
+        #expect(!FileManager.default.fileExists(atPath: data + "/linkring.log.compact"), "no empty .compact left until a restart")
+    }
+
     @Test("a full disk: health says writable false, 200 refused writes give at most 2 ERROR lines, writable again after a write succeeds")
     func diskFullHealthAndErrorLines() throws {
         guard let mountPoint = try mountTmpfs(size: "256k") else { return }
