@@ -53,6 +53,20 @@ package final class ChildProcess: HandleOwner {
         handle.retain(self)
     }
 
+    /// Kills the child's whole process group (it leads one: it is detached), for a command that
+    /// hangs. Processes it started in sessions of their own (a node, via setsid) are not touched.
+    package func killGroup() {
+        guard !handle.isClosing else { return }
+        _ = Glibc.kill(-pid, SIGKILL)  // ESRCH: it has just exited, and its exit callback will say so
+    }
+
+    /// Stops watching the child (it runs on; `onExit` will not be called), so that shutdown
+    /// never waits for it.
+    package func release() {
+        onExit = nil
+        handle.close()
+    }
+
     fileprivate func exited(status: Int64, signal: Int32) {
         let callback = onExit
         onExit = nil

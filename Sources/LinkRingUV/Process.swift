@@ -9,13 +9,29 @@ package enum ProcessSetup {
     /// SIGPIPE (a write to a closed socket must be an error, not death).
     /// Also raises the open-file soft limit to the hard limit: each connection is a descriptor,
     /// and the usual soft limit (1024) is far below `--max-connections`.
+    /// Marks every inherited descriptor past stderr close-on-exec: a restart command the proxy
+    /// spawns (and a node it starts) must not hold what the proxy's parent handed down (a test
+    /// runner's socket, a supervisor's pipe), or that parent waits for them after the proxy ended.
     package static func prepare() {
         cuv_unblock_all_signals()
         cuv_ignore_sigpipe()
+        closeInheritedDescriptorsOnExec()
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    private static func closeInheritedDescriptorsOnExec() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let descriptor = Int32(name), descriptor > 2, descriptor != own else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
         }
     }
 

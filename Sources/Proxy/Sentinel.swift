@@ -30,7 +30,9 @@ final class Sentinel {
         self.cron = cron
         self.nodes = nodes
         self.options = options
-        restarter = options.restartCommand.map { Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs) }
+        restarter = options.restartCommand.map {
+            Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs, timeoutMs: options.restartTimeoutMs)
+        }
         adopt(nodes)
     }
 
@@ -60,6 +62,7 @@ final class Sentinel {
 
     func close() {
         isClosed = true
+        restarter?.close()
         for duty in duties { cron.cancel(duty) }
         duties.removeAll()
         tableTimer?.close()

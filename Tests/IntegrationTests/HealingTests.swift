@@ -154,6 +154,37 @@ struct HealingTests {
         #expect(cluster.proxy.errors.contains("restarting node 127.0.0.1:\(cluster.ports[0])"))
         #expect(try request(cluster.proxy.port, "PUT", "/?short=r&long=http://r").status == 200)
     }
+
+    @Test("a restart command that hangs: one at a time per node, killed past --restart-timeout-ms, and SIGTERM still exits 0 at once")
+    func hangingRestartCommand() throws {
+        let directory = makeTemporaryDirectory()
+        let script = directory + "/hang.sh"
+        let starts = directory + "/starts"
+        try "#!/bin/sh\necho $$ >> \"\(starts)\"\nexec sleep 20\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let hosts = directory + "/hosts.txt"
+        try freePorts(2).map { "127.0.0.1:\($0)\n" }.joined().write(toFile: hosts, atomically: true, encoding: .utf8)
+        let proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", hosts, "--ping-interval-ms", "50",
+            "--down-after", "1", "--restart-command", script, "--restart-after-ms", "100", "--restart-timeout-ms", "1500"])
+        func startedPids() -> [Int32] {
+            ((try? String(contentsOfFile: starts, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        }
+        defer { for pid in startedPids() { kill(pid, SIGKILL) } }  // ours: the commands this test made
+        usleep(2_600_000)
+        // Two nodes down: per node the first command hangs until killed at 1.5 s, then one more starts.
+        let count = startedPids().count
+        #expect(count >= 2 && count <= 4, "\(count) commands started for 2 nodes in 2.6 s (one at a time per node)")
+        #expect(proxy.errors.contains("still running after") && proxy.errors.contains("killing it"), "\(proxy.errors.suffix(500))")
+        // Killed: gone, or a zombie left for init (this container's init may not reap them).
+        func isGone(_ pid: Int32) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") == true
+        }
+        #expect(startedPids().prefix(2).allSatisfy(isGone), "the first two commands were killed")
+        let began = Date()
+        #expect(proxy.stop() == 0, "SIGTERM with restart commands running exits 0")
+        #expect(Date().timeIntervalSince(began) < 3, "shutdown does not wait for restart commands")
+    }
 }
 
 /// Every key of `expected` (or a sample) reads back through the proxy as the ledger says.

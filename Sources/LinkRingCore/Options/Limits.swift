@@ -211,6 +211,10 @@ package enum Limits {
     static let restartAfterMsDefault: UInt64 = 5_000
     /// --restart-after-ms.
     static let restartAfterMsRange = 0...86_400_000
+    /// --restart-timeout-ms default: a restart command still running after a minute hangs.
+    static let restartTimeoutMsDefault: UInt64 = 60_000
+    /// --restart-timeout-ms.
+    static let restartTimeoutMsRange = 100...86_400_000
 }
 
 /// The limits an operator can tune; defaults are production values.

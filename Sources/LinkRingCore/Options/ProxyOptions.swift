@@ -30,6 +30,8 @@ package struct ProxyOptions: Sendable {
     /// Command run (with HOST and PORT appended) to restart a node down longer than `restartAfterMs`.
     package var restartCommand: String? = nil
     package var restartAfterMs = Limits.restartAfterMsDefault
+    /// A restart command still running after this is killed (with its process group).
+    package var restartTimeoutMs = Limits.restartTimeoutMsDefault
     /// What a long URL must be to be stored (`--allowed-schemes`).
     package var urlRules = LongURLRules.standard
     package var limits = ServerLimits()
@@ -55,6 +57,7 @@ package struct ProxyOptions: Sendable {
         .value("queue-max", "N", "requests waiting per node before failing over (default 1024)"),
         .value("restart-command", "CMD", "run as CMD HOST PORT for a node down too long (default: none)"),
         .value("restart-after-ms", "MS", "down time before the restart command runs (default 5000)"),
+        .value("restart-timeout-ms", "MS", "kill a restart command still running after this (default 60000)"),
         LongURLRules.optionSpec,
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
         + [.flag("help", "print this help")]
@@ -104,5 +107,6 @@ package struct ProxyOptions: Sendable {
         pipelineDepth = try parsed.integer("pipeline-depth", default: pipelineDepth, range: Limits.pipelineDepthRange)
         queueMax = try parsed.integer("queue-max", default: queueMax, range: Limits.queueMaxRange)
         restartAfterMs = UInt64(try parsed.integer("restart-after-ms", default: Int(restartAfterMs), range: Limits.restartAfterMsRange))
+        restartTimeoutMs = UInt64(try parsed.integer("restart-timeout-ms", default: Int(restartTimeoutMs), range: Limits.restartTimeoutMsRange))
     }
 }
