@@ -55,6 +55,28 @@ struct LogTests {
         }
     }
 
+    @Test("a length field damaged so the record seems to run past the end, with valid records after it, is refused, never truncated")
+    func damagedLengthBeforeValidRecords() throws {
+        let records = (0..<60).map { LogRecord(version: UInt64(100 + $0), op: .put, key: bytes("k\($0)"), value: bytes("http://v/\($0)")) }
+        let log = makeLog(records)
+        var offsets: [Int] = []
+        _ = LogReplay.replayWithOffsets(log, skipCorrupt: false) { _, offset in offsets.append(offset) }
+        for (index, offset) in offsets.enumerated().dropLast() {  // every record but the last: valid ones follow it
+            for bit in [7, 15, 23, 31] {  // the value-length field (bytes 4-7), high bits so it runs past the end
+                var damaged = log
+                damaged[offset + 4 + bit / 8] ^= UInt8(1 << (bit % 8))
+                let (result, seen) = replayAll(damaged)
+                guard case .failure(let failure) = result else {
+                    Issue.record("record \(index), bit \(bit): replayed as \(try result.get()) with \(seen.count) records")
+                    continue
+                }
+                #expect(failure.offset == offset, "record \(index), bit \(bit): \(failure)")
+                let (skipped, kept) = replayAll(damaged, skipCorrupt: true)
+                #expect(kept.count == records.count - 1 && (try? skipped.get().tornTail) == nil, "record \(index): --skip-corrupt keeps the rest")
+            }
+        }
+    }
+
     @Test("a corrupt last record, or zeros after the last record, is a torn tail")
     func corruptTail() throws {
         var log = makeLog(sampleRecords)

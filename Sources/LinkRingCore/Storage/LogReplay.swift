@@ -1,8 +1,10 @@
 // Replay of a whole log file's bytes into an index, telling a torn tail from corruption.
 //
-//   - A record that runs past the end of the file, or any bad bytes after which no valid record
+//   - A record that runs past the end of the file, or any bad bytes, after which no valid record
 //     follows, is a TORN TAIL: the crash happened mid-append (or the filesystem grew the file
 //     with zeros). Replay stops there; the caller truncates the file to `validBytes` and warns.
+//     A record that SEEMS to run past the end (a damaged length field) but is followed by a
+//     valid record is corruption, below: truncating there would delete every record after it.
 //   - Bad bytes FOLLOWED by a valid record are CORRUPTION in the middle: replay refuses, naming
 //     the byte offset, unless `skipCorrupt` is set; then it skips to the next valid record and
 //     reports every skipped range (as Redis's aof-load-truncated, but for the middle).
@@ -53,16 +55,16 @@ package enum LogReplay {
         var offset = magic.count
         report.validBytes = offset
         while offset < bytes.count {
-            switch LogRecord.decode(bytes, at: offset) {
+            let decoded = LogRecord.decode(bytes, at: offset)
+            switch decoded {
             case .record(let record, let next):
                 apply(record, offset)
                 report.records += 1
                 offset = next
                 report.validBytes = offset
-            case .incomplete:
-                report.tornTail = offset..<bytes.count
-                return .success(report)
-            case .corrupt(let reason):
+            case .incomplete, .corrupt:
+                let reason: String
+                if case .corrupt(let why) = decoded { reason = why } else { reason = "a record's lengths run past the end of the file" }
                 guard let resume = nextValidRecord(bytes, after: offset) else {
                     report.tornTail = offset..<bytes.count
                     return .success(report)
