@@ -7,7 +7,7 @@
 // Answers leave in request order: an answer given while earlier ones are still outstanding
 // waits in its slot. A handler that answers later chooses how the connection goes on meanwhile:
 //   - blocking (default): parsing stops until the answer is given, so pipelined requests see
-//     each other's effects exactly as if sent one by one (package writes, the proxy);
+//     each other's effects exactly as if sent one by one (public writes, the proxy);
 //   - concurrent: the next requests are handled at once (a node's internal routes: the proxy
 //     pipelines many writes on one connection, and they share one group commit).
 // At most `Limits.pipelinedAnswersMax` answers may be outstanding; then parsing waits.

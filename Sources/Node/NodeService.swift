@@ -1,4 +1,4 @@
-// The storage node's router (its HTTP handler): the data API over the Store, the
+// The storage node's router (its HTTP handler): the public data API over the Store, the
 // versioned internal routes the proxy uses, the repair routes, and health. It owns nothing
 // but its routes' rules: NodeServer hands it the Store (reads, writes, version rules) and,
 // for /_/health, the compactor and anti-entropy; none of them refers back to it.
@@ -10,7 +10,7 @@
 //   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md)
 //   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift)
 //
-// With a cluster token, a node is not a server: before any routing, the gate lets
+// With a cluster token, a node is not a public server: before any routing, the gate lets
 // through only requests carrying the token and GET/HEAD /_/health; everything else, public
 // data routes included, gets 401 and changes nothing (docs/DECISIONS.md). Without a token (a
 // lone node) every route is open. The hot path pays one check of an optional for it.
@@ -20,7 +20,7 @@
 // then `ready`. A node without a hosts file has no peers and is ready at once.
 //
 // Reads answer at once from the Store's index; writes answer after the commit log made them
-// durable (Store.store). A node alone is a complete URL shortener: writes take
+// durable (Store.store). A node alone is a complete URL shortener: public writes take
 // versions from its own hybrid clock, which observes every version it accepts, so its own
 // later write always wins.
 //
@@ -43,7 +43,7 @@ final class NodeService: HTTPRequestHandler {
     /// Set when the node has a cluster token; nil leaves every route open.
     private let tokenGate: ClusterTokenGate?
     private let fsync: FsyncPolicy
-    /// What a long URL must be to be stored, by a PUT or an internal one alike.
+    /// What a long URL must be to be stored, by a public PUT or an internal one alike.
     private let urlRules: LongURLRules
 
     init(store: Store, compactor: LogCompactor, antiEntropy: AntiEntropy?, clusterToken: [UInt8]?, fsync: FsyncPolicy,

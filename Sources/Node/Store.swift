@@ -70,7 +70,7 @@ final class Store {
             + "(docs/OPERATIONS.md, \"Versions from the future\").")
     }
 
-    /// A version newer than every version this node has minted or accepted (writes).
+    /// A version newer than every version this node has minted or accepted (public writes).
     func nextVersion() -> UInt64 {
         clock.next(wallClockUnixMs: wallClockMs())
     }

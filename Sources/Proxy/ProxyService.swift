@@ -1,4 +1,4 @@
-// The proxy's client side: every request routed to the key's replicas.
+// The proxy's client side: every public request routed to the key's replicas.
 //
 //   GET/HEAD /S ─▶ replicas of S, ready ones first ─▶ GET /_/kv?short=S on the first
 //        ├─ 200 body L ─▶ 307 Location: L           ├─ 404 ─▶ 404 (an answer, not a failure)

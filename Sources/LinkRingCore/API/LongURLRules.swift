@@ -1,4 +1,4 @@
-// What a long URL must be before it is stored: the one door every write passes (package PUT on
+// What a long URL must be before it is stored: the one door every write passes (public PUT on
 // node and proxy, the node's internal `/_/kv` PUT).
 //
 //   https://user@host.example:8443/path?q#f

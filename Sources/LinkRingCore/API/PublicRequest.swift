@@ -1,4 +1,4 @@
-// What a client asks for, decided from a parsed request head: the package data API of
+// What a client asks for, decided from a parsed request head: the public data API of
 // DESIGN.md section 2, the same for the node and the proxy.
 //
 //   PUT    /?short=S&long=L   → .put        GET/HEAD /S → .get

@@ -1,4 +1,4 @@
-// Query strings of the package API: percent-decoding, the short/long rule, and validation.
+// Query strings of the public API: percent-decoding, the short/long rule, and validation.
 //
 // The original server's rule: `short` comes first and runs to the first `&`; `long` runs to the
 // END of the query, so `long=http://x/?a=1&b=2` keeps its own `&`. The other order

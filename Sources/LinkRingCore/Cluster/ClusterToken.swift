@@ -1,6 +1,6 @@
 // The cluster token: one shared secret held by every process of a cluster. A node that has one
 // answers only its health check without it (docs/DECISIONS.md, "A node with a token is not
-// package"); the proxy and the peers send it as `X-Cluster-Token` on every request to a node.
+// public"); the proxy and the peers send it as `X-Cluster-Token` on every request to a node.
 //
 //   --cluster-token TOKEN       on the command line (visible in `ps`: tests and development)
 //   --cluster-token-file PATH   read once at start-up; whitespace around it (the newline an

@@ -8,7 +8,7 @@
 // V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
 // no re-encoding (which could push a request line past its limit) and is never decoded; it
 // must pass the node's own `LongURLRules` (its `--allowed-schemes`, which must agree with the
-// proxy's), so a node stores nothing its package PUT would refuse.
+// proxy's), so a node stores nothing its public PUT would refuse.
 //
 // This is the node's side of the codec in InternalProtocol.swift, which makes these requests
 // (`InternalRequestEncoder`) and gives the node's answers their meaning (`WriteAnswer`,

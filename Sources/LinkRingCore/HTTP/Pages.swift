@@ -1,4 +1,4 @@
-// The small HTML pages of the package API. Whatever a page shows from the request is
+// The small HTML pages of the public API. Whatever a page shows from the request is
 // HTML-escaped; nothing from the request ever reaches a header except a validated long URL,
 // percent-encoded where a URI may not hold a byte raw (Response.appendRedirect).
 
