@@ -4,7 +4,7 @@
 // One housekeeping duty on the process's cron (`Limits.serverHousekeepingIntervalMs`, as
 // Redis's serverCron) replaces a timer per connection: it refreshes the Date bytes when the second changes and checks every
 // connection's header, idle and linger time-outs. Beyond `connectionsMax` a new connection is
-// answered 503 and closed; at most `rejectingMax` such answers are in flight, past that a new
+// answered 503 and closed; at most `Limits.rejectedConnectionsMax` such answers are in flight, past that a new
 // connection is closed at once, so a flood cannot grow memory without bound. When accept
 // itself fails (out of file descriptors: EMFILE, ENFILE; or memory) the listener pauses and
 // retries (`Limits.acceptRetryDelayMs`); the failures are logged rate-limited
@@ -20,7 +20,6 @@ package final class HTTPServer {
     private var listener: TCPListener?
     private var connections: [HTTPConnection] = []
     private var rejecting = 0
-    private static let rejectingMax = Limits.rejectedConnectionsMax
     private let cron: Cron
     /// True when the server made its own cron (no process cron given): it closes it on stop.
     private let ownsCron: Bool
@@ -71,7 +70,7 @@ package final class HTTPServer {
         }
         let connection = HTTPConnection(stream: stream, server: self)
         if isStopping || connections.count - rejecting >= limits.connectionsMax {
-            guard rejecting < Self.rejectingMax else {
+            guard rejecting < Limits.rejectedConnectionsMax else {
                 stream.delegate = nil
                 stream.close()
                 return

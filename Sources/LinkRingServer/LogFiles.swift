@@ -2,11 +2,11 @@
 //
 //   event lines ─▶ stderr, or --log-file (stderr is pointed at the file, so nothing else changes)
 //   requests    ─▶ --access-log: one line each, buffered in memory, written off the loop
-//                  (uv_fs_write) per `flushBytes`, or by the process's cron every
+//                  (uv_fs_write) per `Limits.accessLogFlushBytes`, or by the process's cron every
 //                  `Limits.accessLogFlushIntervalMs`
 //   SIGHUP      ─▶ both files reopened (logrotate moved them), then the process's own reload
 //
-// The access-log buffer is bounded (`bufferBytesMax`): when the disk cannot keep up, lines are
+// The access-log buffer is bounded (`Limits.accessLogBufferBytesMax`): when the disk cannot keep up, lines are
 // dropped and counted, never queued without limit. A write that fails (a full disk) loses its
 // lines; the failures are logged rate-limited (`RepeatedFailureReport`), not one ERROR a flush.
 
@@ -56,8 +56,6 @@ package final class LogFiles {
 }
 
 package final class AccessLog {
-    static let flushBytes = Limits.accessLogFlushBytes
-    static let bufferBytesMax = Limits.accessLogBufferBytesMax
     private let loop: EventLoop
     private let path: String
     private var file: AppendOnlyFile
@@ -78,14 +76,14 @@ package final class AccessLog {
 
     /// `TIME METHOD TARGET STATUS BYTES MICROSECONDS`.
     func record(method: HTTPMethod, target: [UInt8], status: Int, bytes: Int, microseconds: UInt64) {
-        guard buffer.count < Self.bufferBytesMax else {
+        guard buffer.count < Limits.accessLogBufferBytesMax else {
             droppedLines += 1
             return
         }
         buffer += Array("\(Timestamp.iso8601(unixMs: WallClock.nowMs())) \(Self.name(method)) ".utf8)
         buffer += target
         buffer += Array(" \(status) \(bytes) \(microseconds)\n".utf8)
-        if buffer.count >= Self.flushBytes { flush() }
+        if buffer.count >= Limits.accessLogFlushBytes { flush() }
     }
 
     private static func name(_ method: HTTPMethod) -> String {
@@ -122,7 +120,7 @@ package final class AccessLog {
         buffer.removeAll(keepingCapacity: true)
         file.append(bytes, sync: false) { [unowned self] error in
             self.report(error)
-            if self.buffer.count >= Self.flushBytes { self.flush() }
+            if self.buffer.count >= Limits.accessLogFlushBytes { self.flush() }
         }
     }
 

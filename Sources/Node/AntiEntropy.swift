@@ -8,8 +8,8 @@
 //            └ keys I lack or hold older ──▶ POST /_/records in chunks ──▶ store each record
 //              (durably, through the commit log) ──▶ next page ──▶ next range
 //
-// Bounded: one page (≤ keysPerPage keys) per peer at a time, its fetches in chunks of
-// `recordsPerRequest`; every request has a deadline. A failed step ends that peer's turn;
+// Bounded: one page (≤ Limits.repairKeysPerPage keys) per peer at a time, its fetches in chunks of
+// `Limits.repairRecordsPerRequest`; every request has a deadline. A failed step ends that peer's turn;
 // the next round retries. During recovery a failing peer is retried a few times, then skipped
 // with a warning (it may be down: then it is not the copy we need).
 //
@@ -23,8 +23,6 @@ import LinkRingServer
 import LinkRingUV
 
 final class AntiEntropy {
-    static let recoveryAttemptsMax = Limits.recoveryAttemptsMax
-    static let recoveryRetryDelayMs = Limits.recoveryRetryDelayMs
 
     private let loop: EventLoop
     private let cron: Cron
@@ -78,13 +76,13 @@ final class AntiEntropy {
             self.roundRepaired += repaired
             guard !self.isClosed else { return }
             if let failure {
-                guard attempt < Self.recoveryAttemptsMax else {
+                guard attempt < Limits.recoveryAttemptsMax else {
                     Log.warning("recovery from \(peer.address) gave up after \(attempt) attempts: \(failure)")
                     return self.peerFinished(completion)
                 }
                 // A one-shot delay, not a periodic duty: a timer of its own.
                 let retry = Timer(loop: self.loop)
-                retry.start(afterMs: Self.recoveryRetryDelayMs) { [unowned self] in
+                retry.start(afterMs: Limits.recoveryRetryDelayMs) { [unowned self] in
                     retry.close()
                     guard !self.isClosed else { return }
                     self.recover(peer, attempt: attempt + 1, completion: completion)

@@ -4,7 +4,7 @@
 //   every `Limits.compactionCheckIntervalMs` (a duty on the node's cron): CompactionPolicy
 //   says the log is well past its live records
 //   ─▶ remember the log's size S and the number of keys K
-//   ─▶ per loop iteration, encode the current records of the next `keysPerSlice` of the K
+//   ─▶ per loop iteration, encode the current records of the next `Limits.compactionKeysPerSlice` of the K
 //      keys (in arrival order, a cursor that stays valid while writes go on) and append them
 //      to linkring.log.compact off the loop ─▶ … ─▶ fdatasync
 //   ─▶ between two commit batches: copy the old log's bytes from S on (records committed
@@ -25,9 +25,6 @@ import LinkRingServer
 import LinkRingUV
 
 final class LogCompactor {
-    static let keysPerSlice = Limits.compactionKeysPerSlice
-    /// After a failed rewrite (a full disk, say), wait this long before trying again.
-    static let retryAfterFailureMs = Limits.compactionRetryDelayMs
 
     private let loop: EventLoop
     private let cron: Cron
@@ -102,7 +99,7 @@ final class LogCompactor {
     private func writeNextSlice() {
         guard var current = rewrite else { return }
         if isStopping { return abandon() }
-        let end = min(current.nextKey + Self.keysPerSlice, current.keyCount)
+        let end = min(current.nextKey + Limits.compactionKeysPerSlice, current.keyCount)
         var bytes: [UInt8] = []
         let index = store.index
         for key in index.keysInArrivalOrder[current.nextKey..<end] {
@@ -154,9 +151,9 @@ final class LogCompactor {
     }
 
     private func fail(_ reason: String) {
-        Log.warning("log compaction failed, the log stays as it is (next attempt in \(Self.retryAfterFailureMs / 1000) s): \(reason)")
+        Log.warning("log compaction failed, the log stays as it is (next attempt in \(Limits.compactionRetryDelayMs / 1000) s): \(reason)")
         abandon()
-        notBeforeMs = loop.nowMs + Self.retryAfterFailureMs
+        notBeforeMs = loop.nowMs + Limits.compactionRetryDelayMs
     }
 
     private func abandon() {

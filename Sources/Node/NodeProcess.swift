@@ -8,7 +8,7 @@
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
 // drain the commit log, fdatasync, exit 0 (exit 1, with an ERROR line, if that fdatasync
-// fails). A second signal, or `shutdownDeadlineMs`, cuts it short.
+// fails). A second signal, or `Limits.nodeShutdownDeadlineMs`, cuts it short.
 //
 // LINKRING_TEST_CRASH_AT_BYTE (crash-point tests) is honoured only by binaries built with the
 // LINKRING_TEST_HOOKS condition (debug builds); a release binary logs that it ignores it.
@@ -19,7 +19,6 @@ import LinkRingUV
 
 enum NodeProcess {
     static let logFileName = "linkring.log"
-    static let shutdownDeadlineMs = Limits.nodeShutdownDeadlineMs
 
     static func run(_ arguments: [String]) -> Never {
         ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,
@@ -44,7 +43,7 @@ enum NodeProcess {
         let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
                               ring: ring, origin: origin)
         let address = try node.start(host: options.listen.host, port: options.listen.port).description
-        let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: shutdownDeadlineMs) { done in
+        let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: Limits.nodeShutdownDeadlineMs) { done in
             node.stop(then: done)
         }
         try shutdown.watchSignals()

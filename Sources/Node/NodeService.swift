@@ -139,10 +139,10 @@ final class NodeService: HTTPRequestHandler {
                 return connection.respond(WriteAnswer.refusedAhead(reason: reason))
             }
             let current = store.index.lookup(record.key)
-            if let current, store.acceptsVersion(current.version), current.isNewer(than: StoredValue(record)) {
+            if let newer = store.newerVersion(held: current, than: record) {
                 // A newer write is already durable here. Acknowledging this one would report
                 // success for a write that lost: the proxy re-mints a newer version and retries.
-                return connection.respond(WriteAnswer.newer(version: current.version))
+                return connection.respond(WriteAnswer.newer(version: newer))
             }
             let existed = current?.value != nil
             write(record, on: connection, concurrent: true) {

@@ -74,7 +74,7 @@ final class PeerSync {
         guard !keys.isEmpty else { return then() }
         var outstanding = 0
         var failed = false
-        let chunkSize = SyncCodec.recordsPerRequest
+        let chunkSize = Limits.repairRecordsPerRequest
         for start in stride(from: 0, to: keys.count, by: chunkSize) {
             outstanding += 1
             let chunk = Array(keys[start..<min(start + chunkSize, keys.count)])

@@ -4,8 +4,8 @@
 //   GET  /_/keys?r=R&from=F   a page of (key, version) of range R, from offset F of its key list
 //   POST /_/records           the records of the keys in the body, as log records (with CRC)
 //
-// Every answer is bounded: a page has at most `SyncCodec.keysPerPage` keys, a records request
-// at most `SyncCodec.recordsPerRequest` keys, so no request holds the loop for long.
+// Every answer is bounded: a page has at most `Limits.repairKeysPerPage` keys, a records request
+// at most `Limits.repairRecordsPerRequest` keys, so no request holds the loop for long.
 
 import LinkRingCore
 import LinkRingServer
@@ -46,16 +46,16 @@ extension NodeService {
         let index = store.index
         let keys = index.rangeKeys[Int(numbers[0])]
         let from = Int(min(numbers[1], UInt64(keys.count)))
-        let end = min(from + SyncCodec.keysPerPage, keys.count)
+        let end = min(from + Limits.repairKeysPerPage, keys.count)
         let page = keys[from..<end].map { SyncCodec.KeyVersion(key: $0, index.lookup($0) ?? StoredValue(version: 0, value: nil)) }
         let next = end < keys.count ? UInt32(end) : SyncCodec.endOfRange
         connection.respond(.ok, contentType: Self.binary, body: SyncCodec.encodeKeysPage(next: next, page))
     }
 
     private func answerRecords(_ buffer: [UInt8], _ body: Range<Int>, on connection: HTTPConnection) {
-        guard let keys = SyncCodec.decodeKeys(buffer, body), keys.count <= SyncCodec.recordsPerRequest else {
+        guard let keys = SyncCodec.decodeKeys(buffer, body), keys.count <= Limits.repairRecordsPerRequest else {
             return connection.respondFailure(HTTPParseFailure(.badRequest,
-                "The body must be at most \(SyncCodec.recordsPerRequest) keys, each a u16 length and the key."))
+                "The body must be at most \(Limits.repairRecordsPerRequest) keys, each a u16 length and the key."))
         }
         var records: [UInt8] = []
         let index = store.index

@@ -75,9 +75,13 @@ final class Store {
         clock.next(wallClockUnixMs: wallClockMs())
     }
 
-    /// Whether `version` may be accepted now (at most the allowed skew ahead of the wall clock).
-    func acceptsVersion(_ version: UInt64) -> Bool {
-        skew.accepts(version, wallClockUnixMs: wallClockMs())
+    /// `current`'s version when that entry (the one held for `record`'s key) beats `record`
+    /// (VersionOrder), else nil. An entry too far ahead of the wall clock beats nothing: `store`
+    /// replaces it (a `forget` first), so it must not turn a write away either.
+    func newerVersion(held current: StoredValue?, than record: LogRecord) -> UInt64? {
+        guard let current, skew.accepts(current.version, wallClockUnixMs: wallClockMs()),
+              current.isNewer(than: StoredValue(record)) else { return nil }
+        return current.version
     }
 
     /// Makes `record` durable and applies it, unless durable data already supersedes it;

@@ -23,7 +23,6 @@ import LinkRingServer
 import LinkRingUV
 
 final class ProxyServer {
-    static let shutdownDeadlineMs = Limits.proxyShutdownDeadlineMs
     private let loop: EventLoop
     private let options: ProxyOptions
     private let origin: UInt64
@@ -64,7 +63,7 @@ final class ProxyServer {
         sentinel.start()
         logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron) { [unowned self] in self.hostsReloader.reload() }
         http.accessLog = logFiles?.accessLog
-        let shutdown = GracefulShutdown(loop: loop, server: http, deadlineMs: Self.shutdownDeadlineMs) { [unowned self] done in
+        let shutdown = GracefulShutdown(loop: loop, server: http, deadlineMs: Limits.proxyShutdownDeadlineMs) { [unowned self] done in
             self.closeAfterClients()
             done()
         }

@@ -116,9 +116,6 @@ final class ProxyService: HTTPRequestHandler {
 
     // MARK: writes
 
-    /// Attempts of one write: a replica holding a newer version (another proxy's, or a clock
-    /// that stepped back) answers 409, and the write is re-minted above it and sent again.
-    static let writeAttemptsMax = Limits.writeAttemptsMax
 
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
         let nodes = cluster.nodes
@@ -161,7 +158,7 @@ final class ProxyService: HTTPRequestHandler {
         fanOut.isAnswered = true
         if let newer = fanOut.newestConflict {
             metrics.versionConflicts += 1
-            guard attempt < Self.writeAttemptsMax else {
+            guard attempt < Limits.writeAttemptsMax else {
                 answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
                     detail: "the key kept changing under concurrent writes; try again."))
                 return metrics.finish(timer, status: 503)

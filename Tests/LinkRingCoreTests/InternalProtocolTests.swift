@@ -100,7 +100,7 @@ struct InternalProtocolTests {
             #expect(QueryNumbers.parse(page.buffer, page.query, names: ["r", "from"]) == [UInt64(range), UInt64(offset)])
         }
 
-        let keys = (0..<SyncCodec.recordsPerRequest).map { [UInt8](repeating: 0x61 + UInt8($0 % 26), count: 1 + $0 % Limits.shortBytesMax) }
+        let keys = (0..<Limits.repairRecordsPerRequest).map { [UInt8](repeating: 0x61 + UInt8($0 % 26), count: 1 + $0 % Limits.shortBytesMax) }
         let records = try receive(peer.makeRecords(keys: keys))
         #expect(records.head.method == .post && records.route == "records" && records.token == Self.token)
         #expect(SyncCodec.decodeKeys(records.buffer, records.body) == keys)

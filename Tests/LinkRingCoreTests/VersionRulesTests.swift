@@ -182,7 +182,7 @@ struct LimitRelationTests {
     func digestsFitTheAnswer() {
         #expect(ClusterLimits.problem(nodes: 4, vnodes: 64) == nil)
         #expect(ClusterLimits.problem(nodes: 32, vnodes: 4096) != nil)
-        let largest = HTTPResponseParser.bodyBytesMax / 8 / 32 - 1
+        let largest = Limits.answerBodyBytesMax / 8 / 32 - 1
         #expect(ClusterLimits.problem(nodes: 32, vnodes: largest) == nil)
         #expect(ClusterLimits.problem(nodes: 32, vnodes: largest + 1)?.contains("at most \(largest)") == true)
         #expect(throws: CommandLineError.self) {

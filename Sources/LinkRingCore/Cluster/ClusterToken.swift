@@ -7,7 +7,7 @@
 //                               editor or `echo` adds) is trimmed. The scripts and the systemd
 //                               units use this form, so the token never shows in `ps`.
 //
-// A token is 1…`bytesMax` visible ASCII bytes (no space, no control byte): it then goes into a
+// A token is 1…`Limits.clusterTokenBytesMax` visible ASCII bytes (no space, no control byte): it then goes into a
 // header line as it is, and the request parser, which trims a value's surrounding spaces,
 // hands it back unchanged.
 //
@@ -16,7 +16,6 @@
 //                                       └─ otherwise                     ─▶ 401 `refusal`
 
 package enum ClusterToken {
-    static let bytesMax = Limits.clusterTokenBytesMax
 
     /// The two options, with the executable's own sentence for what the token does.
     static func specs(purpose: String) -> [OptionSpec] {
@@ -51,8 +50,8 @@ package enum ClusterToken {
     static func validated(_ token: String, source: String) throws -> [UInt8] {
         let bytes = Array(token.utf8)
         guard !bytes.isEmpty else { throw CommandLineError("\(source) is empty: the cluster token must not be empty") }
-        guard bytes.count <= bytesMax else {
-            throw CommandLineError("\(source) holds \(bytes.count) bytes: a cluster token has at most \(bytesMax)")
+        guard bytes.count <= Limits.clusterTokenBytesMax else {
+            throw CommandLineError("\(source) holds \(bytes.count) bytes: a cluster token has at most \(Limits.clusterTokenBytesMax)")
         }
         guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw CommandLineError("\(source): a cluster token is visible ASCII only (no space or control character)")

@@ -14,10 +14,6 @@
 
 package enum SyncCodec {
     package static let endOfRange: UInt32 = 0xFFFF_FFFF
-    /// Keys per page of /_/keys.
-    package static let keysPerPage = Limits.repairKeysPerPage
-    /// Keys per /_/records request (4 KiB values: about 420 KiB per answer at most).
-    package static let recordsPerRequest = Limits.repairRecordsPerRequest
 
     /// Version of these bodies: 2 added the tie-break to key pages.
     static let protocolVersion: UInt64 = 2

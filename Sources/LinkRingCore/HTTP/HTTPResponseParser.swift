@@ -34,10 +34,6 @@ package enum HTTPResponseParseResult: Sendable, Equatable {
 }
 
 package enum HTTPResponseParser {
-    /// Bytes of a response head accepted; a peer sending more is broken.
-    static let headBytesMax = Limits.answerHeadBytesMax
-    /// Bytes of a response body accepted.
-    static let bodyBytesMax = Limits.answerBodyBytesMax
 
     private static let contentLength: [UInt8] = Array("content-length".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)
@@ -49,7 +45,7 @@ package enum HTTPResponseParser {
     package static func parse(_ buffer: [UInt8], from start: Int, to end: Int, isHeadRequest: Bool = false,
                              recordingFields: Bool = false) -> HTTPResponseParseResult {
         guard let headEnd = findHeadEnd(buffer, from: start, to: end) else {
-            return end - start > headBytesMax ? .failure("response head too large") : .needMore
+            return end - start > Limits.answerHeadBytesMax ? .failure("response head too large") : .needMore
         }
         var head = HTTPResponseHead()
         var lineStart = start
@@ -111,7 +107,7 @@ package enum HTTPResponseParser {
         let value = valueStart..<valueEnd
         if recording { head.fields.append((name, value)) }
         if ASCII.equalsIgnoringCase(buffer, name, contentLength) {
-            guard let length = Decimal.parse(buffer, value), length <= UInt64(bodyBytesMax) else { return "bad Content-Length" }
+            guard let length = Decimal.parse(buffer, value), length <= UInt64(Limits.answerBodyBytesMax) else { return "bad Content-Length" }
             head.contentLength = Int(length)
         } else if ASCII.equalsIgnoringCase(buffer, name, connection) {
             if ASCII.equalsIgnoringCase(buffer, value, close) { head.isKeepAlive = false }

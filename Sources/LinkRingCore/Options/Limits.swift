@@ -2,8 +2,8 @@
 // it (`…BytesMax`, `…MsMax`, `…MsDefault`, `…MsRange`: TigerBeetle style).
 //
 // Sections: HTTP, connections, log and replay, repair, proxy and health, periods and
-// deadlines, then the options' defaults and accepted ranges. A type that had its own constant
-// (`SyncCodec.keysPerPage`) refers to the one here. Format constants (magic bytes, bit widths,
+// deadlines, then the options' defaults and accepted ranges. Code names these directly
+// (`Limits.repairKeysPerPage`), never under a second name. Format constants (magic bytes, bit widths,
 // the ring's probes per key) stay beside their format. `ServerLimits` carries the limits an
 // operator may change on the command line, so tests can run them small and fast;
 // `ClusterLimits` refuses at start-up what cannot work together.
@@ -74,9 +74,9 @@ package enum Limits {
     // MARK: Repair (anti-entropy between nodes)
 
     /// Keys of one range in one `/_/keys` page.
-    static let repairKeysPerPage = 1_000
+    package static let repairKeysPerPage = 1_000
     /// Keys asked for in one `/_/records` request (and records in its answer).
-    static let repairRecordsPerRequest = 100
+    package static let repairRecordsPerRequest = 100
     /// Rounds a recovering node tries before it serves without a full first round.
     package static let recoveryAttemptsMax = 5
     /// Pause between a recovering node's failed round and its next.

@@ -95,8 +95,7 @@ package struct KeyValueIndex: Sendable {
 
     package mutating func apply(_ record: LogRecord) {
         switch record.op {
-        case .put: apply(key: record.key, StoredValue(version: record.version, value: record.value))
-        case .delete: apply(key: record.key, StoredValue(version: record.version, value: nil))
+        case .put, .delete: apply(key: record.key, StoredValue(record))
         case .forget: forget(key: record.key, version: record.version)
         }
     }
