@@ -135,7 +135,7 @@ final class NodeService: HTTPRequestHandler {
                 connection.respondVersioned(.notFound, value: [], version: version, isRecovering: !isReady)
             }
         case .write(let record):
-            if let reason = store.refusal(of: record.version, from: "a /_/kv write") {
+            if let reason = store.refusal(of: record.version, from: Self.writer(of: record.version)) {
                 return connection.respond(WriteAnswer.refusedAhead(reason: reason))
             }
             let current = store.index.lookup(record.key)
@@ -151,13 +151,21 @@ final class NodeService: HTTPRequestHandler {
         }
     }
 
+    /// Names the proxy that minted `version` in a refusal line: its origin, which the proxy
+    /// logs at start-up ("version origin N") and sets with --proxy-id.
+    private static func writer(of version: UInt64) -> String {
+        "a /_/kv write of the proxy with version origin \(HybridClock.split(version).origin) (its --proxy-id; "
+            + "each proxy logs its origin at start-up)"
+    }
+
     private func healthJSON(connections: Int) -> [UInt8] {
         let index = store.index
         let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
             + "\"logBytes\":\(store.logSizeBytes),\"recordBytes\":\(index.recordBytes),\"compactions\":\(compactor.completed),"
             + "\"compacting\":\(compactor.isRunning),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(store.isWritable),"
             + "\"connections\":\(connections),\"versionsRefused\":\(store.versionsRefused),"
-            + "\"farFutureReplaced\":\(store.farFutureReplaced),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
+            + "\"farFutureReplaced\":\(store.farFutureReplaced),\"wallClockMs\":\(store.wallClockNowMs),"
+            + "\"versionClock\":\(store.versionClock),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
         return Array(text.utf8)
     }
 }

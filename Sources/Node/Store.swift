@@ -54,6 +54,10 @@ final class Store {
     var acceptsWrites: Bool { log.acceptsWrites }
     var isWritable: Bool { log.isWritable }
     var logSizeBytes: Int { log.sizeBytes }
+    /// This host's wall clock, and the highest version minted or accepted here: what /_/health
+    /// tells the proxies, which mint on the nodes' clocks (ClusterClock).
+    var wallClockNowMs: Int64 { wallClockMs() }
+    var versionClock: UInt64 { clock.latest }
 
     /// Moves the clock past every stored version it may observe, and says which entries are
     /// too far ahead of the wall clock to be (they yield to the next write of their key).
@@ -120,12 +124,12 @@ final class Store {
     }
 
     /// Nil when `version` may be accepted, else why not (too far ahead of this node's clock).
-    func refusal(of version: UInt64, from source: String) -> String? {
+    func refusal(of version: UInt64, from source: @autoclosure () -> String) -> String? {
         let aheadMs = VersionSkew.aheadMs(of: version, wallClockUnixMs: wallClockMs())
         guard aheadMs > skew.skewMsMax else { return nil }
         let reason = "version \(version) is \(aheadMs) ms ahead of this node's clock (limit \(skew.skewMsMax) ms, --clock-skew-ms): "
             + "check NTP on the sender's host and this one"
-        noteRefused(1, "refused a version from \(source): \(reason)")
+        noteRefused(1, "refused a version from \(source()): \(reason)")
         return reason
     }
 

@@ -31,6 +31,10 @@ final class NodeClient: NodeReplyObserver {
     private(set) var health: NodeHealth
     /// Called when the node's state or readiness changes.
     var onHealthChange: ((NodeClient) -> Void)?
+    /// Called with every answered ping's report (the sentinel feeds the proxy's clock).
+    var onReport: ((NodeClient, NodeReport) -> Void)?
+    /// The node's clock as the last answered ping saw it (nil: none yet, or no clock reported).
+    private(set) var clockSample: ClockSample?
 
     // Counters for /_/metrics.
     private(set) var requestsSent: UInt64 = 0
@@ -134,19 +138,26 @@ final class NodeClient: NodeReplyObserver {
             pingConnection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: options.pingTimeoutMs)
         }
         let sentMs = loop.nowMs
+        let sentMonotonicMs = MonotonicClock.nowMs()
         pingInFlight = true
         let request = NodeRequest(bytes: pingRequest, deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
             self.pingInFlight = false
-            self.pingAnswered(reply, sentMs: sentMs)
+            self.pingAnswered(reply, sentMs: sentMs, sentMonotonicMs: sentMonotonicMs)
         }
         pingConnection!.send(request)
     }
 
-    private func pingAnswered(_ reply: NodeReply, sentMs: UInt64) {
+    private func pingAnswered(_ reply: NodeReply, sentMs: UInt64, sentMonotonicMs: UInt64) {
         let now = loop.nowMs
         let changed: Bool
         if case .answered(200, _, let body, _) = reply {
-            changed = health.recordPing(nowMs: now, roundTripMs: now - sentMs, report: NodeReport.parse(body))
+            let report = NodeReport.parse(body)
+            clockSample = report.wallClockMs.map {
+                ClockSample(sentMonotonicMs: sentMonotonicMs, receivedMonotonicMs: MonotonicClock.nowMs(),
+                            receivedWallMs: WallClock.nowMs(), nodeWallMs: $0)
+            }
+            changed = health.recordPing(nowMs: now, roundTripMs: now - sentMs, report: report)
+            onReport?(self, report)
             drainQueue()
         } else {
             changed = health.recordFailure(nowMs: now, isPing: true)
@@ -167,6 +178,7 @@ final class NodeClient: NodeReplyObserver {
 
     func closeAll() {
         onHealthChange = nil
+        onReport = nil
         for connection in pool { connection.fail(nil) }
         pool.removeAll()
         pingConnection?.fail(nil)

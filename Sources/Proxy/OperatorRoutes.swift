@@ -17,14 +17,16 @@ final class OperatorRoutes {
     private let cluster: ProxyCluster
     private let metrics: ProxyMetrics
     private let loop: EventLoop
+    private let clock: ProxyClock
     /// The address the proxy listens on, for /_/status: set by ProxyServer once it is bound,
     /// before any request can arrive.
     var listenAddress = ""
 
-    init(cluster: ProxyCluster, metrics: ProxyMetrics, loop: EventLoop) {
+    init(cluster: ProxyCluster, metrics: ProxyMetrics, loop: EventLoop, clock: ProxyClock) {
         self.cluster = cluster
         self.metrics = metrics
         self.loop = loop
+        self.clock = clock
     }
 
     /// Answers and returns the status it answered with.
@@ -46,7 +48,7 @@ final class OperatorRoutes {
         case "status":
             return status(buffer, query: query, on: connection)
         default:
-            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.serverConnectionCount)
+            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.serverConnectionCount, clock: clock)
             connection.respond(.ok, contentType: ContentType.prometheus, body: Array(text.utf8))
             return 200
         }
@@ -94,15 +96,18 @@ final class OperatorRoutes {
             let health = node.health
             let pingAgo = health.lastPingMs.map { "\(now - $0)" } ?? "null"
             let roundTrip = health.lastRoundTripMs.map { "\($0)" } ?? "null"
+            let clockOffset = node.clockSample.map { "\($0.offsetMs)" } ?? "null"
             return "{\"address\":\(JSONText.string(node.address.description)),\"state\":\"\(health.state.rawValue)\","
                 + "\"readiness\":\"\(health.readiness.rawValue)\",\"lastPingMsAgo\":\(pingAgo),\"roundTripMs\":\(roundTrip),"
-                + "\"failuresInARow\":\(health.consecutiveFailures),\"stateForMs\":\(now - min(health.sinceMs, now)),"
+                + "\"clockOffsetMs\":\(clockOffset),\"failuresInARow\":\(health.consecutiveFailures),\"stateForMs\":\(now - min(health.sinceMs, now)),"
                 + "\"connections\":\(node.openConnections),\"queued\":\(node.queuedRequests),"
                 + "\"primaryRanges\":\(primaryRanges[node.index]),\"requests\":\(node.requestsSent),\"failures\":\(node.requestsFailed)}"
         }
         return "{\"proxy\":\(JSONText.string(listenAddress)),\"healthy\":\(uncoveredRanges() == 0),"
             + "\"ring\":{\"nodes\":\(ring.nodes.count),\"vnodesPerNode\":\(ring.vnodesPerNode),\"replicas\":\(ring.replicaCount),"
             + "\"ranges\":\(ring.rangeCount),\"probesPerKey\":\(HashRing.probesPerKey)},"
+            + "\"clock\":{\"learned\":\(clock.isLearned),\"offsetMs\":\(clock.ownOffsetMs.map { "\($0)" } ?? "null"),"
+            + "\"skewMsMax\":\(clock.skew.skewMsMax)},"
             + "\"requests\":\(metrics.total),\"failovers\":\(metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"
     }
 }

@@ -35,7 +35,7 @@ final class ProxyMetrics {
         total += 1
     }
 
-    func render(nodes: [NodeClient], clientConnections: Int) -> String {
+    func render(nodes: [NodeClient], clientConnections: Int, clock: ProxyClock) -> String {
         var text = "# HELP linkring_proxy_requests_total Client requests by method and status.\n"
         text += "# TYPE linkring_proxy_requests_total counter\n"
         for (key, count) in requests.enumerated() where count > 0 {
@@ -49,6 +49,9 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"
+        text += "# HELP linkring_proxy_clock_offset_seconds Cluster time (the nodes' clocks, which versions follow) minus this host's clock.\n"
+        text += "# TYPE linkring_proxy_clock_offset_seconds gauge\n"
+        text += "linkring_proxy_clock_offset_seconds \(PrometheusText.seconds(milliseconds: clock.ownOffsetMs ?? 0))\n"
         renderNodes(nodes, into: &text)
         return text
     }
@@ -63,6 +66,8 @@ final class ProxyMetrics {
             ("linkring_node_ready", "gauge", "1 while the node is up and ready for reads.", { $0.health.isReady ? "1" : "0" }),
             ("linkring_node_ping_round_trip_seconds", "gauge", "Round trip of the last answered ping.",
              { PrometheusText.seconds(microseconds: ($0.health.lastRoundTripMs ?? 0) * 1000) }),
+            ("linkring_node_clock_offset_seconds", "gauge", "The node's clock minus this proxy's host clock, at the last answered ping.",
+             { PrometheusText.seconds(milliseconds: $0.clockSample?.offsetMs ?? 0) }),
             ("linkring_node_pool_connections", "gauge", "Open pooled connections to the node.", { "\($0.openConnections)" }),
             ("linkring_node_queued_requests", "gauge", "Requests waiting for a pooled connection.", { "\($0.queuedRequests)" }),
             ("linkring_node_requests_total", "counter", "Requests sent to the node.", { "\($0.requestsSent)" }),

@@ -8,6 +8,9 @@
 //    ├─ ProxyCluster  ring + NodeClients: read by the router and the operator routes,
 //    │                replaced by HostsReloader (SIGHUP)
 //    ├─ ProxyMetrics  counted by the router, rendered by the operator routes
+//    ├─ ProxyClock    versions on the nodes' time: fed by the sentinel, read by the router and
+//    │                the operator routes; writes wait for its first reading (a cron duty
+//    │                answers those past their deadline)
 //    ├─ Sentinel      pings and deadlines of the NodeClients, logs their states
 //    ├─ HostsReloader re-reads the hosts file into the cluster and tells the sentinel
 //    ├─ OutputFlusher one write per node connection per loop iteration
@@ -30,11 +33,13 @@ final class ProxyServer {
     private let cron: Cron
     private let cluster: ProxyCluster
     private let metrics = ProxyMetrics()
+    private let clock: ProxyClock
     private let operatorRoutes: OperatorRoutes
     private let router: ProxyService
     private let http: HTTPServer
     private let sentinel: Sentinel
     private let hostsReloader: HostsReloader
+    private var heldWrites: CronDuty?
     private var logFiles: LogFiles?
     private var shutdown: GracefulShutdown?
 
@@ -47,10 +52,11 @@ final class ProxyServer {
         let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
         cluster = ProxyCluster(ring: HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas),
                                nodes: nodes)
-        operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop)
-        router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, origin: origin)
+        clock = ProxyClock(origin: origin, skew: options.skew)
+        operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop, clock: clock)
+        router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, clock: clock)
         http = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
-        sentinel = Sentinel(loop: loop, cron: cron, nodes: nodes, options: options)
+        sentinel = Sentinel(loop: loop, cron: cron, nodes: nodes, options: options, clock: clock)
         hostsReloader = HostsReloader(loop: loop, options: options, flusher: flusher, cluster: cluster, sentinel: sentinel)
     }
 
@@ -60,6 +66,10 @@ final class ProxyServer {
         let bound = try http.start(host: options.listen.host, port: options.listen.port)
         let address = HostPort(host: bound.host, port: bound.port).description
         operatorRoutes.listenAddress = address
+        clock.onLearned = { [unowned self] in self.router.releaseWritesAwaitingClock() }
+        heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time") { [unowned self] in
+            self.router.expireWritesAwaitingClock(nowMs: MonotonicClock.nowMs())
+        }
         sentinel.start()
         logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron) { [unowned self] in self.hostsReloader.reload() }
         http.accessLog = logFiles?.accessLog

@@ -3,7 +3,9 @@
 //   GET/HEAD /S ─▶ replicas of S, ready ones first ─▶ GET /_/kv?short=S on the first
 //        ├─ 200 body L ─▶ 307 Location: L           ├─ 404 ─▶ 404 (an answer, not a failure)
 //        └─ refused, connection error, time-out, 5xx ─▶ the next replica at once ─▶ … ─▶ 503
-//   PUT/DELETE ─▶ version from the hybrid clock ─▶ /_/kv to every replica that is up, in
+//   PUT/DELETE ─▶ version from the proxy's clock (the nodes' time, ProxyClock; until the
+//        first ping answer the write waits, at most --node-timeout-ms and
+//        Limits.writesAwaitingClockMax writes) ─▶ /_/kv to every replica that is up, in
 //        parallel ─▶ answer once all contacted replicas replied: 200 if one acknowledged
 //        durably (404 for a DELETE none had), else 503; a 409 (a replica already holds a newer
 //        version, e.g. another proxy's) re-mints the write above it and sends it again, unless
@@ -29,18 +31,20 @@ final class ProxyService: HTTPRequestHandler {
     private let cluster: ProxyCluster
     private let metrics: ProxyMetrics
     private let operatorRoutes: OperatorRoutes
-    private var clock: HybridClock
+    private let clock: ProxyClock
+    /// Writes that arrived before the proxy knew the nodes' time, oldest first.
+    private var writesAwaitingClock = FIFOQueue<WriteAwaitingClock>()
     /// Every request to a node is made here (InternalProtocol.swift).
     private let requests: InternalRequestEncoder
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
 
-    init(cluster: ProxyCluster, metrics: ProxyMetrics, operatorRoutes: OperatorRoutes, options: ProxyOptions, origin: UInt64) {
+    init(cluster: ProxyCluster, metrics: ProxyMetrics, operatorRoutes: OperatorRoutes, options: ProxyOptions, clock: ProxyClock) {
         self.cluster = cluster
         self.metrics = metrics
         self.operatorRoutes = operatorRoutes
         self.options = options
-        clock = HybridClock(origin: origin, skew: options.skew)
+        self.clock = clock
         requests = InternalRequestEncoder(host: InternalRequestEncoder.clusterHost, clusterToken: options.clusterToken)
     }
 
@@ -50,9 +54,9 @@ final class ProxyService: HTTPRequestHandler {
         case .get(let short, _):
             read(short, on: connection, timer)
         case .put(let pair):
-            write(LogRecord(version: nextVersion(), op: .put, key: pair.short, value: pair.long), on: connection, timer)
+            write(LogRecord(version: 0, op: .put, key: pair.short, value: pair.long), on: connection, timer)
         case .delete(let short):
-            write(LogRecord(version: nextVersion(), op: .delete, key: short), on: connection, timer)
+            write(LogRecord(version: 0, op: .delete, key: short), on: connection, timer)
         case .operatorRoute(let path, let query):
             let status = operatorRoutes.answer(head, buffer, path: path, query: query, on: connection)
             metrics.finish(timer, status: status)
@@ -61,8 +65,6 @@ final class ProxyService: HTTPRequestHandler {
             metrics.finish(timer, status: failure.status.rawValue)
         }
     }
-
-    private func nextVersion() -> UInt64 { clock.next(wallClockUnixMs: WallClock.nowMs()) }
 
     // MARK: reads
 
@@ -86,6 +88,7 @@ final class ProxyService: HTTPRequestHandler {
             if position > 0 { metrics.failovers += 1 }
             let next = position + 1
             let accepted = order[position].submit(request) { [unowned self] nodeReply in
+                if case .answered(_, let version?, _, _) = nodeReply { self.clock.observe(version) }
                 let reply = ReadReply(nodeReply)
                 if case .failed = reply {
                     self.metrics.retries += 1
@@ -117,16 +120,56 @@ final class ProxyService: HTTPRequestHandler {
     // MARK: writes
 
 
+    /// Mints the write's version and sends it, or holds it until the nodes' time is known.
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
+        guard let version = clock.next() else { return awaitClock(record, on: connection.deferResponse(), timer) }
+        var record = record
+        record.version = version
+        send(record, on: connection.deferResponse(), timer)
+    }
+
+    private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer) {
         let nodes = cluster.nodes
         var targets: [NodeClient] = []
         targets.reserveCapacity(cluster.ring.replicaCount)
         for index in cluster.ring.replicas(forKey: record.key) where nodes[index].health.isUsable { targets.append(nodes[index]) }
         guard !targets.isEmpty else {
-            connection.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
+            answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
             return metrics.finish(timer, status: 503)
         }
-        attemptWrite(record, to: targets, attempt: 1, existed: false, on: connection.deferResponse(), timer)
+        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer)
+    }
+
+    // MARK: writes before the nodes' time is known
+
+    private func awaitClock(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer) {
+        guard writesAwaitingClock.count < Limits.writesAwaitingClockMax else { return answerNoClock(record, on: answer, timer) }
+        let deadlineMs = MonotonicClock.nowMs() + options.nodeTimeoutMs
+        writesAwaitingClock.append(WriteAwaitingClock(record: record, answer: answer, timer: timer, deadlineMs: deadlineMs))
+    }
+
+    /// The nodes' time is known (ProxyClock.onLearned): the held writes go out, oldest first.
+    func releaseWritesAwaitingClock() {
+        for held in writesAwaitingClock.removeAll() {
+            guard let version = clock.next() else { return answerNoClock(held.record, on: held.answer, held.timer) }
+            var record = held.record
+            record.version = version
+            send(record, on: held.answer, held.timer)
+        }
+    }
+
+    /// Answers 503 to held writes past their deadline (no node answered a ping in time).
+    func expireWritesAwaitingClock(nowMs: UInt64) {
+        while let held = writesAwaitingClock.first, nowMs >= held.deadlineMs {
+            writesAwaitingClock.popFirst()
+            answerNoClock(held.record, on: held.answer, held.timer)
+        }
+    }
+
+    private func answerNoClock(_ record: LogRecord, on answer: Responder, _ timer: RequestTimer) {
+        answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
+            detail: "this proxy has not yet heard from any storage node, so it cannot version writes."))
+        metrics.finish(timer, status: 503)
     }
 
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool,
@@ -163,15 +206,15 @@ final class ProxyService: HTTPRequestHandler {
                     detail: "the key kept changing under concurrent writes; try again."))
                 return metrics.finish(timer, status: 503)
             }
-            guard clock.observe(newer, wallClockUnixMs: WallClock.nowMs()) else {
+            guard clock.observe(newer), let version = clock.next() else {
                 metrics.skewRefusals += 1
                 logSkew("a replica of '\(String(decoding: record.key, as: UTF8.self))' holds version \(newer), "
-                    + "\(VersionSkew.aheadMs(of: newer, wallClockUnixMs: WallClock.nowMs())) ms ahead of this proxy's clock "
-                    + "(limit \(options.skew.skewMsMax) ms): check NTP on this host and the other proxies'")
+                    + "\(clock.aheadMs(of: newer)) ms ahead of cluster time (limit \(options.skew.skewMsMax) ms): "
+                    + "check NTP on the nodes' hosts")
                 return answerSkew(record, on: answer, timer)
             }
             var again = record
-            again.version = nextVersion()
+            again.version = version
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
         }
         if fanOut.failures + fanOut.refusals > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
@@ -201,10 +244,11 @@ final class ProxyService: HTTPRequestHandler {
 
     private func operationName(_ record: LogRecord) -> String { record.op == .put ? "PUT" : "DELETE" }
 
-    /// The clocks of this proxy and the nodes disagree by more than the allowed skew: loud.
+    /// The clocks of the nodes (whose time this proxy mints on) disagree by more than the
+    /// allowed skew: loud.
     private func answerSkew(_ record: LogRecord, on answer: Responder, _ timer: RequestTimer) {
         answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
-            detail: "the clocks of this proxy and the storage nodes disagree by more than \(options.skew.skewMsMax) ms; "
+            detail: "the clocks of the storage nodes disagree by more than \(options.skew.skewMsMax) ms; "
                 + "the operator must check NTP on every host."))
         metrics.finish(timer, status: 503)
     }
@@ -259,6 +303,14 @@ final class WriteFanOut {
         waiting -= 1
         refusals += 1
     }
+}
+
+/// A write held until the nodes' time is known.
+struct WriteAwaitingClock {
+    var record: LogRecord
+    var answer: DeferredResponse
+    var timer: RequestTimer
+    var deadlineMs: UInt64
 }
 
 struct RequestTimer {

@@ -4,6 +4,7 @@
 //   node deadlines (Limits.nodeDeadlineCheckIntervalMs) ─▶ fail node requests past their deadlines
 //   status (every --status-interval-s, 0 = off) ─▶ log the table of node states
 //   any state or readiness change         ─▶ log a line and the table
+//   every answered ping                   ─▶ the proxy's clock learns the node's (ProxyClock)
 //   a node down longer than --restart-after-ms ─▶ Restarter runs --restart-command
 //
 // The original printed node statuses to the console; this prints the same table to the log.
@@ -19,14 +20,16 @@ final class Sentinel {
     private let options: ProxyOptions
     private var duties: [CronDuty] = []
     private let restarter: Restarter?
+    private let clock: ProxyClock
     /// Logs the table once after a burst of changes (all nodes answering their first ping): a
     /// one-shot deferral to the next loop iteration, not a periodic duty, so a timer of its own.
     private var tableTimer: Timer?
     private var isTablePending = false
     private var isClosed = false
 
-    init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions) {
+    init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions, clock: ProxyClock) {
         self.loop = loop
+        self.clock = clock
         self.cron = cron
         self.nodes = nodes
         self.options = options
@@ -41,6 +44,7 @@ final class Sentinel {
         self.nodes = nodes
         for node in nodes {
             node.onHealthChange = { [unowned self] node in self.healthChanged(node) }
+            node.onReport = { [unowned self] node, report in self.clock.nodeAnswered(node, report, among: self.nodes) }
         }
     }
 

@@ -204,14 +204,30 @@ class Node(Process):
             return None
 
 
+def clockshift_library(directory):
+    """Tests/tools/clockshift.c built into directory: an LD_PRELOAD that moves one process's
+    wall clock (and nothing else)."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "clockshift.c")
+    library = os.path.join(directory, "clockshift.so")
+    if not os.path.exists(library):
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", library, source, "-ldl"], check=True)
+    return library
+
+
 class Proxy(Process):
-    def __init__(self, label, host, log_dir, bin_dir, hosts_file, proxy_id, options):
+    """clock_shift_ms moves the proxy's wall clock (clockshift.c); its log's times move with
+    it, so node_events takes the shift off again."""
+
+    def __init__(self, label, host, log_dir, bin_dir, hosts_file, proxy_id, options, clock_shift_ms=0):
         super().__init__(label, host, PROXY_PORT, log_dir, os.path.join(bin_dir, "linkring-proxy"))
         self.hosts_file, self.proxy_id, self.options = hosts_file, proxy_id, list(options)
+        self.clock_shift_ms = clock_shift_ms
+        self.shim = clockshift_library(log_dir) if clock_shift_ms else None
 
     def argv(self):
-        return [self.binary, "--listen", self.address, "--hosts", self.hosts_file,
-                "--proxy-id", str(self.proxy_id)] + self.options
+        shift = ["env", f"LD_PRELOAD={self.shim}", f"LINKRING_CLOCK_SHIFT_MS={self.clock_shift_ms}"] if self.shim else []
+        return shift + [self.binary, "--listen", self.address, "--hosts", self.hosts_file,
+                        "--proxy-id", str(self.proxy_id)] + self.options
 
     def status(self, key=None):
         return http_json(self.address, "/_/status" + (f"?key={key}" if key else ""))
@@ -233,7 +249,7 @@ class Proxy(Process):
         for line in self.log_text().splitlines():
             match = PROXY_EVENT.match(line)
             if match:
-                events.append((parse_wall(match[1]), match[2], match[3], match[4]))
+                events.append((parse_wall(match[1]) - self.clock_shift_ms / 1000, match[2], match[3], match[4]))
         return events
 
     def first_event(self, address, after_wall, state, readiness=None):
@@ -250,7 +266,7 @@ class Cluster:
     is the cluster token the options' --cluster-token-file holds (None: a cluster without one)."""
 
     def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None, token=None,
-                 same_proxy_id=False):
+                 same_proxy_id=False, proxy_clock_shifts_ms=()):
         self.directory = directory
         self.hosts_file = os.path.join(directory, "hosts.txt")
         node_hosts = [h for h in hosts if h.name.startswith("n")]
@@ -258,7 +274,9 @@ class Cluster:
         data_dirs = data_dirs or {}
         self.nodes = [Node(h.name, h, directory, bin_dir, data_dirs.get(h.name, os.path.join(directory, f"data-{h.name}")),
                            self.hosts_file, node_options, token) for h in node_hosts]
-        self.proxies = [Proxy(h.name, h, directory, bin_dir, self.hosts_file, 1 if same_proxy_id else index + 1, proxy_options)
+        shifts = list(proxy_clock_shifts_ms) + [0] * len(proxy_hosts)
+        self.proxies = [Proxy(h.name, h, directory, bin_dir, self.hosts_file, 1 if same_proxy_id else index + 1, proxy_options,
+                              shifts[index])
                         for index, h in enumerate(proxy_hosts)]
         with open(self.hosts_file, "w", encoding="utf-8") as hosts_file:
             hosts_file.write("# fault suite cluster: one namespace per node\n")

@@ -17,6 +17,10 @@
     sameid     no fault: two proxies started with the same --proxy-id, four clients alternating
                between them on few keys, so two writes of one key often carry one version; the
                judge compares replicas by version AND value
+    skew       kill9 with two proxies whose wall clocks are a minute fast and a minute slow
+               (Tests/tools/clockshift.c, an LD_PRELOAD), clients alternating between them:
+               proxies version writes on the nodes' time, so nothing is refused and no write
+               acknowledged later loses to an earlier one (0 stale)
     farfuture  versioned writes planted straight on a random replica of a workload key, with the
                token, at versions far ahead of its clock (2^64-1, the last 42-bit millisecond,
                one minute ahead), PUT and DELETE: each must be refused (422) and change nothing,
@@ -53,6 +57,7 @@ class Spec:
     workers: int = 0          # workload threads; 0: the suite's default
     prepare: object = None    # (resources, directory, settings) → {node label: data dir}
     same_proxy_id: bool = False  # both proxies get --proxy-id 1
+    proxy_clock_shifts_ms: tuple = ()  # each proxy's wall clock moved by this (Tests/tools/clockshift.c)
     summarize: object = None  # (ctx, run records) → None; adds figures and notes
     about: str = field(default="")
 
@@ -339,6 +344,8 @@ SPECS = [
          about="two proxies, two clients alternating between them on four keys, no fault"),
     Spec("sameid", twoproxy, {"ci": 5, "full": 30}, proxies=2, hoppers=4, workers=4, same_proxy_id=True,
          about="two proxies with one --proxy-id, four clients alternating between them, no fault"),
+    Spec("skew", kill9, {"ci": 4, "full": 30}, proxies=2, hoppers=2, workers=4, proxy_clock_shifts_ms=(60_000, -60_000),
+         about="two proxies whose clocks are a minute fast and a minute slow, clients alternating; kill -9 of nodes"),
     Spec("farfuture", farfuture, {"ci": 3, "full": 20}, summarize=summarize_farfuture,
          about="far-future versions planted on replicas of workload keys, each refused"),
     Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,

@@ -42,6 +42,11 @@ package enum PrometheusText {
         return fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)"
     }
 
+    /// Signed milliseconds in seconds (an offset between two clocks).
+    package static func seconds(milliseconds: Int64) -> String {
+        (milliseconds < 0 ? "-" : "") + seconds(microseconds: milliseconds.magnitude * 1000)
+    }
+
     /// Escapes a label value (backslash, quote, newline).
     package static func label(_ value: String) -> String {
         var escaped = ""

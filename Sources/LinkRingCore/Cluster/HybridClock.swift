@@ -64,6 +64,12 @@ package struct HybridClock: Sendable {
         return true
     }
 
+    /// The highest version this clock has minted or observed (its own origin bits): what a
+    /// node reports on /_/health, so that a proxy mints above everything the node accepted.
+    package var latest: UInt64 {
+        lastMs << (Self.counterBits + Self.originBits) | counter << Self.originBits | origin
+    }
+
     /// Milliseconds since the clock's epoch (0 before it).
     package static func milliseconds(unixMs: Int64) -> UInt64 {
         UInt64(max(0, unixMs - epochUnixMs))

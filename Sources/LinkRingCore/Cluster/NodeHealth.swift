@@ -30,18 +30,28 @@ package struct NodeReport: Sendable, Equatable {
     /// Completed anti-entropy rounds, and peers it repairs with (0: nothing to catch up from).
     var syncRounds: UInt64
     package var peers: UInt64
+    /// The node's wall clock when it answered (Unix ms), and the highest version it minted or
+    /// accepted: nil from a node of an older release.
+    package var wallClockMs: Int64?
+    package var versionClock: UInt64?
 
-    package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0) {
+    package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0,
+                 wallClockMs: Int64? = nil, versionClock: UInt64? = nil) {
         self.readiness = readiness
         self.syncRounds = syncRounds
         self.peers = peers
+        self.wallClockMs = wallClockMs
+        self.versionClock = versionClock
     }
 
-    /// Reads `"state"`, `"rounds"` and `"peers"` from a node's /_/health JSON.
+    /// Reads `"state"`, `"rounds"`, `"peers"`, `"wallClockMs"` and `"versionClock"` from a
+    /// node's /_/health JSON.
     package static func parse(_ body: [UInt8]) -> NodeReport {
         let readiness: NodeReadiness = JSONScan.contains(body, "\"state\":\"recovering\"") ? .recovering : .ready
+        let wallClockMs = JSONScan.number(body, key: "wallClockMs").flatMap { Int64(exactly: $0) }
         return NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
-                          peers: JSONScan.number(body, key: "peers") ?? 0)
+                          peers: JSONScan.number(body, key: "peers") ?? 0,
+                          wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"))
     }
 }
 

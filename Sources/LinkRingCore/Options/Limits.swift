@@ -95,6 +95,10 @@ package enum Limits {
     package static let restartBackoffMsMax: UInt64 = 60_000
     /// Bytes of a node's refusal sentence (a 422 body) the proxy quotes in its log line.
     static let quotedReasonBytesMax = 300
+    /// Writes a proxy holds while it learns the nodes' clocks (its first ping round, normally
+    /// one round trip after start-up); past it a write answers 503 at once. Each held write
+    /// keeps its request (at most `requestBytesMax`), so this bounds the memory too.
+    package static let writesAwaitingClockMax = 1_024
 
     // MARK: Periods and deadlines
 

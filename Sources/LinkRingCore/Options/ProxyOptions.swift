@@ -16,7 +16,7 @@ package struct ProxyOptions: Sendable {
     package var clusterToken: [UInt8]? = nil
     /// The origin bits of the versions this proxy mints (random when not given).
     package var proxyID: UInt64? = nil
-    /// How far ahead of this proxy's clock a version seen in a node's answer may be.
+    /// How far ahead of cluster time (the nodes' clocks, ClusterClock) a version seen in a node's answer may be.
     package var skew = VersionSkew()
     package var connectTimeoutMs = Limits.connectTimeoutMsDefault
     /// A node request not answered within this fails (and a GET goes to the next replica).
@@ -49,7 +49,7 @@ package struct ProxyOptions: Sendable {
         .value("down-after", "N", "missed pings or failed requests in a row before a node is down (default 3)"),
         .value("status-interval-s", "S", "log the node table every S seconds; 0 = only on changes (default 30)"),
         .value("proxy-id", "N", "0-1023, the origin bits of its versions (default: random at start-up)"),
-        .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
+        .value("clock-skew-ms", "MS", "refuse node versions this far ahead of the nodes' time; a node's clock this far off is left out of it (default 1000)"),
         .value("connect-timeout-ms", "MS", "node connect time-out (default 1000)"),
         .value("node-timeout-ms", "MS", "node answer time-out (default 2000)"),
         .value("pool-size", "N", "keep-alive connections per node (default 4)"),
