@@ -5,9 +5,10 @@
 //
 //   GET/HEAD /S          index lookup ─▶ 307 Location / 404
 //   PUT /?short&long     version from the node's own clock ─▶ CommitLog ─▶ 200 "recorded"
-//   DELETE /S            tombstone, same path ─▶ 200 / 404
+//   DELETE /S            tombstone, same path, only over a live value ─▶ 200 / 404 (nothing written)
 //   /_/health            JSON state
-//   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md)
+//   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md); a
+//                        conditional DELETE (`if=live`) writes its tombstone only over a live value
 //   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift)
 //
 // With a cluster token, a node is not a public server: before any routing, the gate lets
@@ -72,6 +73,8 @@ final class NodeService: HTTPRequestHandler {
                 $0.respond(.ok, body: Pages.recorded(pair))
             }
         case .delete(let short):
+            // As the proxy's conditional DELETE: a key that holds nothing or a tombstone gets
+            // 404 and no record (the version is minted after the check, so minted above all).
             guard store.index.lookup(short)?.value != nil else {
                 return connection.respond(.notFound, body: Pages.notFound(short: short))
             }
@@ -144,10 +147,23 @@ final class NodeService: HTTPRequestHandler {
                 // success for a write that lost: the proxy re-mints a newer version and retries.
                 return connection.respond(WriteAnswer.newer(version: newer))
             }
-            let existed = current?.value != nil
-            write(record, on: connection, concurrent: true) {
-                $0.respond(WriteAnswer.acknowledged(existed: existed))
+            writeAcknowledged(record, existed: current?.value != nil, on: connection)
+        case .deleteIfLive(let record):
+            if let reason = store.refusal(of: record.version, from: "a /_/kv write") {
+                return connection.respond(WriteAnswer.refusedAhead(reason: reason))
             }
+            switch store.liveDeletion(record) {
+            case .nothingLive: connection.respond(WriteAnswer.acknowledged(existed: false))
+            case .newerValue(let version): connection.respond(WriteAnswer.newer(version: version))
+            case .deletesValue: writeAcknowledged(record, existed: true, on: connection)
+            }
+        }
+    }
+
+    /// An internal write the node takes: durable, then "existed"/"absent" (or 503).
+    private func writeAcknowledged(_ record: LogRecord, existed: Bool, on connection: HTTPConnection) {
+        write(record, on: connection, concurrent: true) {
+            $0.respond(WriteAnswer.acknowledged(existed: existed))
         }
     }
 

@@ -8,6 +8,8 @@
 //   durable data already supersedes is done at once (true) ─▶ RecordLog.submit ─▶ durable:
 //   applied to the index, then `done(true)`; failed: `done(false)`, nothing applied
 //
+// A conditional DELETE asks `liveDeletion` first: a tombstone is stored only over a live value.
+//
 // Reads go straight to `index` (the router's GET path costs one lookup, as before): it holds
 // durable data only, so a read never returns what a crash could take back.
 //
@@ -27,6 +29,16 @@ protocol RecordLog: AnyObject {
     /// False while writes fail (for good, or until a batch succeeds again).
     var isWritable: Bool { get }
     var sizeBytes: Int { get }
+}
+
+/// What a conditional DELETE does with the entry its key holds (`Store.liveDeletion`).
+enum LiveDeletion: Equatable {
+    /// Nothing, or a tombstone, is held: nothing to write, the answer is "absent".
+    case nothingLive
+    /// A live value newer than the tombstone is held (409): the proxy re-mints and retries.
+    case newerValue(version: UInt64)
+    /// An older live value is held: the tombstone is written ("existed").
+    case deletesValue
 }
 
 final class Store {
@@ -86,6 +98,16 @@ final class Store {
         guard let current, skew.accepts(current.version, wallClockUnixMs: wallClockMs()),
               current.isNewer(than: StoredValue(record)) else { return nil }
         return current.version
+    }
+
+    /// What a conditional DELETE (`if=live`) of `record`'s key does: a tombstone is written only
+    /// over a live value, so a DELETE of a key held nowhere leaves nothing (docs/DECISIONS.md,
+    /// "Tombstones only over values"). The node's public DELETE follows the same rule.
+    func liveDeletion(_ record: LogRecord) -> LiveDeletion {
+        let current = index.lookup(record.key)
+        guard current?.value != nil else { return .nothingLive }
+        if let newer = newerVersion(held: current, than: record) { return .newerValue(version: newer) }
+        return .deletesValue
     }
 
     /// Makes `record` durable and applies it, unless durable data already supersedes it;

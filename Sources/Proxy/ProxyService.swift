@@ -3,6 +3,9 @@
 //   GET/HEAD /S ─▶ replicas of S, ready ones first ─▶ GET /_/kv?short=S on the first
 //        ├─ 200 body L ─▶ 307 Location: L           ├─ 404 ─▶ 404 (an answer, not a failure)
 //        └─ refused, connection error, time-out, 5xx ─▶ the next replica at once ─▶ … ─▶ 503
+//   DELETE, once versioned (below) ─▶ first DELETE /_/kv?…&if=live to every replica that is up: all of the key's
+//        replicas answer "absent" ─▶ 404, nothing written anywhere; else on as any write ▼
+//        (DeleteProbe.swift: a DELETE of a key nobody holds must leave no tombstone behind)
 //   PUT/DELETE ─▶ version from the proxy's clock (the nodes' time, ProxyClock; until the
 //        first ping answer the write waits, at most --node-timeout-ms and
 //        Limits.writesAwaitingClockMax writes) ─▶ /_/kv to every replica that is up, in
@@ -119,7 +122,6 @@ final class ProxyService: HTTPRequestHandler {
 
     // MARK: writes
 
-
     /// Mints the write's version and sends it, or holds it until the nodes' time is known.
     private func write(_ record: LogRecord, on connection: HTTPConnection, _ timer: RequestTimer) {
         guard let version = clock.next() else { return awaitClock(record, on: connection.deferResponse(), timer) }
@@ -128,16 +130,55 @@ final class ProxyService: HTTPRequestHandler {
         send(record, on: connection.deferResponse(), timer)
     }
 
+    /// A PUT goes to every usable replica; a DELETE first asks them to delete only a live value.
     private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer) {
+        let replicas = cluster.ring.replicas(forKey: record.key)
+        guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
+        if record.op == .delete { return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer) }
+        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer)
+    }
+
+    /// The replicas a write goes to: those that are up. None: the client gets 503, and nil.
+    private func usable(_ replicas: ArraySlice<Int>, for record: LogRecord, on answer: Responder, _ timer: RequestTimer) -> [NodeClient]? {
         let nodes = cluster.nodes
         var targets: [NodeClient] = []
-        targets.reserveCapacity(cluster.ring.replicaCount)
-        for index in cluster.ring.replicas(forKey: record.key) where nodes[index].health.isUsable { targets.append(nodes[index]) }
-        guard !targets.isEmpty else {
-            answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
-            return metrics.finish(timer, status: 503)
+        targets.reserveCapacity(replicas.count)
+        for index in replicas where nodes[index].health.isUsable { targets.append(nodes[index]) }
+        guard targets.isEmpty else { return targets }
+        answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica of this key is up."))
+        metrics.finish(timer, status: 503)
+        return nil
+    }
+
+    /// A DELETE first asks every usable replica to delete only a live value (DeleteProbe.swift).
+    /// When every replica of the key answers that it holds none, nothing was written anywhere and
+    /// the answer is 404; otherwise the tombstone goes to every usable replica as any write does,
+    /// so that a replica that could not be asked never brings a value back through repair.
+    private func deleteIfLive(_ record: LogRecord, replicaCount: Int, to targets: [NodeClient], on answer: DeferredResponse,
+                              _ timer: RequestTimer) {
+        let probe = DeleteProbeAnswers(DeleteProbe(replicaCount: replicaCount, asking: targets.count))
+        let request = requests.makeDeleteIfLive(record)
+        for node in targets {
+            let accepted = node.submit(request) { [unowned self] reply in
+                probe.answers.note(WriteReply(reply))
+                self.finishDeleteProbe(record, probe, to: targets, on: answer, timer)
+            }
+            if !accepted { probe.answers.couldNotSend() }
         }
-        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer)
+        finishDeleteProbe(record, probe, to: targets, on: answer, timer)
+    }
+
+    private func finishDeleteProbe(_ record: LogRecord, _ probe: DeleteProbeAnswers, to targets: [NodeClient],
+                                   on answer: DeferredResponse, _ timer: RequestTimer) {
+        guard probe.answers.isDone, !probe.isDecided else { return }
+        probe.isDecided = true
+        switch probe.answers.decision {
+        case .nothingToDelete:
+            answer.respond(.notFound, body: Pages.notFound(short: record.key))
+            metrics.finish(timer, status: 404)
+        case .tombstoneEverywhere(let existed):
+            attemptWrite(record, to: targets, attempt: 1, existed: existed, on: answer, timer)
+        }
     }
 
     // MARK: writes before the nodes' time is known
@@ -311,6 +352,16 @@ struct WriteAwaitingClock {
     var answer: DeferredResponse
     var timer: RequestTimer
     var deadlineMs: UInt64
+}
+
+/// The answers to a DELETE's first ask, shared by its replies' callbacks.
+final class DeleteProbeAnswers {
+    var answers: DeleteProbe
+    var isDecided = false
+
+    init(_ answers: DeleteProbe) {
+        self.answers = answers
+    }
 }
 
 struct RequestTimer {

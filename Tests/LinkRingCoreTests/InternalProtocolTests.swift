@@ -46,6 +46,8 @@ struct InternalProtocolTests {
             == bytes("PUT /_/kv?v=42&short=k HTTP/1.1\r\nHost: linkring\r\n\(tokenLine)Content-Length: 9\r\n\r\nhttp://x/"))
         #expect(encoder.makeWrite(LogRecord(version: 7, op: .delete, key: bytes("k")))
             == bytes("DELETE /_/kv?v=7&short=k HTTP/1.1\r\nHost: linkring\r\n\(tokenLine)Content-Length: 0\r\n\r\n"))
+        #expect(encoder.makeDeleteIfLive(LogRecord(version: 7, op: .delete, key: bytes("k")))
+            == bytes("DELETE /_/kv?v=7&if=live&short=k HTTP/1.1\r\nHost: linkring\r\n\(tokenLine)Content-Length: 0\r\n\r\n"))
         #expect(peer.makeHealthPing() == bytes("GET /_/health HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\r\n"))
         #expect(peer.makeDigests() == bytes("GET /_/digests HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n\(tokenLine)\r\n"))
         #expect(peer.makeKeysPage(range: 12, from: 3400)
@@ -79,6 +81,21 @@ struct InternalProtocolTests {
         let parsed = InternalRequest.parse(received.head.method, received.buffer, query: received.query, body: received.body,
                                            rules: .standard)
         #expect(try parsed.get() == .write(record))
+    }
+
+    @Test("a conditional DELETE round-trips to InternalRequest.deleteIfLive; if=live on a PUT, or after the key, is refused",
+          arguments: [bytes("gone"), [UInt8](repeating: 0x7A, count: Limits.shortBytesMax)])
+    func deleteIfLive(key: [UInt8]) throws {
+        let record = LogRecord(version: 0x0123_4567_89AB_CDEF, op: .delete, key: key)
+        let received = try receive(encoder.makeDeleteIfLive(record))
+        #expect(received.head.method == .delete && received.route == "kv" && received.token == Self.token)
+        #expect(try InternalRequest.parse(.delete, received.buffer, query: received.query, rules: .standard).get() == .deleteIfLive(record))
+        for query in ["v=7&if=live&short=k", "v=7&short=k&if=live", "v=7&if=lively&short=k"] {
+            let buffer = bytes(query)
+            let method: HTTPMethod = query == "v=7&if=live&short=k" ? .put : .delete
+            let parsed = InternalRequest.parse(method, buffer, query: 0..<buffer.count, body: 0..<0, rules: .standard)
+            #expect((try? parsed.get()) == nil, "\(method) \(query)")
+        }
     }
 
     @Test("a health ping carries no token and passes the gate as a health check")

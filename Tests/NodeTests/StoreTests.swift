@@ -133,4 +133,45 @@ struct StoreTests {
         #expect(minted > recent)
         #expect(minted < farFuture)
     }
+
+    static func tombstone(version: UInt64) -> LogRecord {
+        LogRecord(version: version, op: .delete, key: key)
+    }
+
+    @Test("a conditional DELETE deletes only a live value: nothing or a tombstone held means nothing to write, whatever the versions")
+    func liveDeletionNeedsALiveValue() {
+        let now = Self.version(atUnixMs: Self.nowUnixMs)
+        let earlier = Self.version(atUnixMs: Self.nowUnixMs - 5_000)
+        let later = Self.version(atUnixMs: Self.nowUnixMs + 500)
+        let log = LogInMemory()
+        #expect(Self.makeStore(log: log).liveDeletion(Self.tombstone(version: now)) == .nothingLive, "a key never written")
+        for held in [earlier, later] {
+            let store = Self.makeStore(holding: [Self.tombstone(version: held)], log: log)
+            #expect(store.liveDeletion(Self.tombstone(version: now)) == .nothingLive, "a key deleted at \(held): deleting it again writes nothing")
+        }
+        #expect(log.submitted.isEmpty)
+    }
+
+    @Test("a conditional DELETE over an older live value deletes it; over a newer one it is a 409 with that version")
+    func liveDeletionOfValues() {
+        let now = Self.version(atUnixMs: Self.nowUnixMs)
+        let older = Self.makeStore(holding: [Self.put("https://a.example", version: Self.version(atUnixMs: Self.nowUnixMs - 5_000))],
+                                   log: LogInMemory())
+        #expect(older.liveDeletion(Self.tombstone(version: now)) == .deletesValue)
+        let later = Self.version(atUnixMs: Self.nowUnixMs + 500)
+        let newer = Self.makeStore(holding: [Self.put("https://a.example", version: later)], log: LogInMemory())
+        #expect(newer.liveDeletion(Self.tombstone(version: now)) == .newerValue(version: later))
+        let same = Self.makeStore(holding: [Self.put("https://a.example", version: now)], log: LogInMemory())
+        #expect(same.liveDeletion(Self.tombstone(version: now)) == .deletesValue, "at one version a tombstone beats a value")
+    }
+
+    @Test("a far-future entry never blocks a conditional DELETE: a far-future value is deleted, a far-future tombstone is nothing to delete")
+    func liveDeletionOfFarFutureEntries() {
+        let now = Self.version(atUnixMs: Self.nowUnixMs)
+        let farFuture = Self.version(atUnixMs: Self.nowUnixMs + 3_600_000)
+        let value = Self.makeStore(holding: [Self.put("https://future.example", version: farFuture)], log: LogInMemory())
+        #expect(value.liveDeletion(Self.tombstone(version: now)) == .deletesValue)
+        let tombstone = Self.makeStore(holding: [Self.tombstone(version: farFuture)], log: LogInMemory())
+        #expect(tombstone.liveDeletion(Self.tombstone(version: now)) == .nothingLive)
+    }
 }

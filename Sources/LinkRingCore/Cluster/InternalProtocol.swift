@@ -7,6 +7,7 @@
 //   sender            request (InternalRequestEncoder)              node answers       read back as
 //   proxy GET /S      GET /_/kv?short=S                             200 L | 404        ReadReply
 //   proxy PUT/DELETE  PUT|DELETE /_/kv?v=V&short=S  (body L)        WriteAnswer ─────▶ WriteReply
+//   proxy DELETE      DELETE /_/kv?v=V&if=live&short=S (first ask)  WriteAnswer ─────▶ WriteReply
 //   proxy, per node   GET /_/health  (no token: health needs none)  200 JSON           NodeReport
 //   node, repair      GET /_/digests · GET /_/keys?r=R&from=F · POST /_/records   SyncCodec bodies
 //
@@ -52,9 +53,21 @@ package struct InternalRequestEncoder: Sendable {
     /// `PUT` (body: the long URL) or `DELETE /_/kv?v=VERSION&short=KEY` of `record`.
     package func makeWrite(_ record: LogRecord) -> [UInt8] {
         assert(record.op != .forget, "a forget record is logged by a node, never sent")
-        var bytes = start(record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=", variableBytes: record.key.count + record.value.count)
+        return makeWrite(record, parameters: "&short=")
+    }
+
+    /// `DELETE /_/kv?v=VERSION&if=live&short=KEY`: the tombstone `record`, to be written only
+    /// over a live value (the proxy's first ask of a DELETE; InternalRequest.deleteIfLive).
+    package func makeDeleteIfLive(_ record: LogRecord) -> [UInt8] {
+        assert(record.op == .delete, "only a DELETE is conditional")
+        return makeWrite(record, parameters: "&if=live&short=")
+    }
+
+    private func makeWrite(_ record: LogRecord, parameters: StaticString) -> [UInt8] {
+        var bytes = start(record.op == .put ? "PUT /_/kv?v=" : "DELETE /_/kv?v=",
+                          variableBytes: record.key.count + record.value.count + parameters.utf8CodeUnitCount)
         Decimal.append(record.version, to: &bytes)
-        bytes.append("&short=")
+        bytes.append(parameters)
         bytes += record.key
         endHead(&bytes, contentLength: record.value.count)
         bytes += record.value
@@ -129,6 +142,7 @@ package struct InternalRequestEncoder: Sendable {
 /// failure page instead (`WriteReply.refusedInput` on the proxy's side).
 package enum WriteAnswer: Sendable, Equatable {
     /// 200 once durable (or already superseded); `existed`: the key had a live value before.
+    /// A conditional DELETE (`if=live`) answered `existed: false` wrote nothing.
     case acknowledged(existed: Bool)
     /// 409: the node holds `version`, newer than the write's; nothing changed.
     case newer(version: UInt64)

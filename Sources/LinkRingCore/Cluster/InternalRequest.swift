@@ -3,7 +3,10 @@
 //   GET    /_/kv?short=S                 → 200 body L, X-Version: V   | 404 (X-Version of a tombstone, or 0)
 //   PUT    /_/kv?v=V&short=S   body L    → 200 "existed"/"absent" once durable (last writer wins)
 //   DELETE /_/kv?v=V&short=S             → 200 "existed"/"absent" once the tombstone is durable
-//          either, when the node holds a NEWER version of S → 409 with X-Version: that version
+//   DELETE /_/kv?v=V&if=live&short=S     → 200 "existed" once the tombstone is durable, only when S
+//          holds a live value; "absent" at once, and nothing written, when S holds nothing or a tombstone
+//          any write, when the node holds a NEWER version of S → 409 with X-Version: that version
+//          (a conditional DELETE only when that newer entry is a live value)
 //
 // V is the decimal 64-bit version minted by the proxy. L travels as the raw body, so it needs
 // no re-encoding (which could push a request line past its limit) and is never decoded; it
@@ -17,8 +20,13 @@
 package enum InternalRequest: Sendable, Equatable {
     case read(key: [UInt8])
     case write(LogRecord)
+    /// A DELETE that writes its tombstone only over a live value (`if=live`): the proxy's first
+    /// ask, so that a DELETE of a key no replica holds leaves nothing behind (docs/DECISIONS.md).
+    case deleteIfLive(LogRecord)
 
     private static let versionPrefix: [UInt8] = Array("v=".utf8)
+    /// What a conditional DELETE carries between its version and its key.
+    static let ifLiveParameter: [UInt8] = Array("if=live&".utf8)
 
     package static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
                              body: Range<Int> = 0..<0, rules: LongURLRules) -> Result<InternalRequest, HTTPParseFailure> {
@@ -30,12 +38,16 @@ package enum InternalRequest: Sendable, Equatable {
             guard let (version, rest) = parseVersion(buffer, query) else {
                 return .failure(HTTPParseFailure(.badRequest, "A versioned write starts with v=VERSION&."))
             }
+            let isConditional = method == .delete && ShortLongQuery.hasPrefix(buffer, rest, ifLiveParameter)
             let key: [UInt8]
-            switch ShortLongQuery.parseShortOnly(buffer, rest) {
+            switch ShortLongQuery.parseShortOnly(buffer, isConditional ? rest.lowerBound + ifLiveParameter.count..<rest.upperBound : rest) {
             case .success(let short): key = short
             case .failure(let failure): return .failure(failure)
             }
-            guard method == .put else { return .success(.write(LogRecord(version: version, op: .delete, key: key))) }
+            guard method == .put else {
+                let tombstone = LogRecord(version: version, op: .delete, key: key)
+                return .success(isConditional ? .deleteIfLive(tombstone) : .write(tombstone))
+            }
             let value = Array(buffer[body])
             if let problem = rules.problem(value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
             return .success(.write(LogRecord(version: version, op: .put, key: key, value: value)))

@@ -1,0 +1,139 @@
+// DELETEs of keys nobody holds leave nothing behind (issue 19, finding 5: 127k such DELETEs in
+// 10 s left about 254k tombstones and 13 MB of log per node, with no authentication). Against a
+// real cluster: a flood of DELETEs of absent and already-deleted keys through the proxy answers
+// 404 and leaves every node's key and tombstone counts and log size exactly at their baseline;
+// a lone node's public DELETE does the same. And the rule that keeps DELETE safe: a replica that
+// could not be asked may hold a value, so then the reachable replicas get the tombstone and the
+// value never comes back through repair; concurrent PUTs and DELETEs still leave every key's
+// replicas agreeing.
+
+import Foundation
+import Glibc
+import Testing
+
+extension TestCluster {
+    /// What a flood of DELETEs must not change on node `index`: its counts and its log's size.
+    func footprint(_ index: Int) throws -> [String: Int] {
+        var figures: [String: Int] = [:]
+        for field in ["keys", "tombstones", "logBytes", "recordBytes"] { figures[field] = try healthField(index, field) }
+        return figures
+    }
+}
+
+/// Statuses seen by several client threads, under a lock.
+final class StatusTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [Int: Int] = [:]
+    func add(_ seen: [Int: Int]) { lock.withLock { counts.merge(seen, uniquingKeysWith: +) } }
+    var statuses: [Int: Int] { lock.withLock { counts } }
+}
+
+/// Sends `count` DELETEs of `keys` (round-robin) over `workers` keep-alive connections; returns
+/// the statuses seen, with how often (-1: no answer).
+func deleteFlood(port: Int, keys: [String], count: Int, workers: Int = 8) -> [Int: Int] {
+    let tally = StatusTally()
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        var seen: [Int: Int] = [:]
+        if let client = try? TestClient(port: port) {
+            for index in stride(from: worker, to: count, by: workers) {
+                let status = (try? client.request("DELETE", "/\(keys[index % keys.count])").status) ?? -1
+                seen[status, default: 0] += 1
+            }
+        } else {
+            seen[-1, default: 0] += 1
+        }
+        tally.add(seen)
+    }
+    return tally.statuses
+}
+
+@Suite("DELETE of absent keys (real cluster)", .serialized)
+struct AbsentDeleteTests {
+    @Test("a flood of 6,000 DELETEs of absent and already-deleted keys through the proxy: all 404, every node's counts and log size unchanged")
+    func floodThroughProxyLeavesNothing() throws {
+        let cluster = try TestCluster(nodeCount: 3, nodeArguments: ["--sync-interval-ms", "200"])
+        #expect(cluster.waitFor { (0..<3).allSatisfy { cluster.nodeState($0) == "ready" } && (try? request(cluster.proxy.port, "GET", "/_/health").status) == 200 })
+        let port = cluster.proxy.port
+        for index in 0..<40 { #expect(try request(port, "PUT", "/?short=kept\(index)&long=https://kept.example/\(index)").status == 200) }
+        for index in 0..<20 { #expect(try request(port, "DELETE", "/kept\(index)").status == 200) }
+        let baseline = try (0..<3).map { try cluster.footprint($0) }
+        #expect(baseline.map { $0["keys"] ?? 0 }.reduce(0, +) == 40, "20 live keys, 2 replicas each: \(baseline)")
+        #expect(baseline.map { $0["tombstones"] ?? 0 }.reduce(0, +) == 40, "20 deleted keys, 2 replicas each: \(baseline)")
+
+        let absent = (0..<3_000).map { "never\($0)" }
+        let deleted = (0..<20).map { "kept\($0)" }
+        let statuses = deleteFlood(port: port, keys: absent + deleted, count: 6_000)
+        #expect(statuses == [404: 6_000], "\(statuses)")
+        usleep(600_000)  // three repair rounds: they must not change anything either
+        for node in 0..<3 {
+            #expect(try cluster.footprint(node) == baseline[node], "node \(node) after the flood")
+        }
+        for index in 20..<40 {
+            #expect(try request(port, "GET", "/kept\(index)").status == 307, "the live keys are untouched")
+        }
+    }
+
+    @Test("a lone node's public DELETE of an absent or deleted key answers 404 and writes nothing")
+    func loneNodeDeleteLeavesNothing() throws {
+        let (node, _) = try startNode()
+        defer { _ = node.stop() }
+        #expect(try request(node.port, "PUT", "/?short=here&long=https://here.example/").status == 200)
+        #expect(try request(node.port, "DELETE", "/here").status == 200)
+        let health = { (try? request(node.port, "GET", "/_/health").body) ?? "" }
+        let before = health()
+        let statuses = deleteFlood(port: node.port, keys: (0..<500).map { "never\($0)" } + ["here"], count: 2_000)
+        #expect(statuses == [404: 2_000], "\(statuses)")
+        let after = health()
+        let fields = ["\"keys\":0", "\"tombstones\":1", "\"logBytes\":"]
+        for field in fields { #expect(after.contains(field), "\(after)") }
+        #expect(after.components(separatedBy: "\"connections\"").first == before.components(separatedBy: "\"connections\"").first,
+                "counts and log size as before: \(before) → \(after)")
+    }
+
+    @Test("a replica that could not be asked may hold the value: the DELETE leaves a tombstone on the other, and repair never brings the value back")
+    func downReplicaCannotResurrect() throws {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "200", "--peer-timeout-ms", "300"])
+        let port = cluster.proxy.port
+        #expect(cluster.waitFor { (0..<2).allSatisfy { (try? cluster.proxyState(of: $0)) == "up" } })
+        #expect(cluster.nodes[1]!.stop() == 0)
+        cluster.nodes[1] = nil
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "down" })
+        #expect(try request(port, "PUT", "/?short=hidden&long=https://hidden.example/").status == 200, "acknowledged by node 0 alone")
+
+        #expect(cluster.nodes[0]!.stop() == 0)
+        cluster.nodes[0] = nil
+        try cluster.startNode(1)
+        #expect(cluster.waitFor(timeoutMs: 10_000) { (try? cluster.proxyState(of: 1)) == "up" && (try? cluster.proxyState(of: 0)) == "down" })
+        #expect(try cluster.stored("hidden", on: 1).version == 0, "node 1 never saw the PUT")
+        #expect(try request(port, "DELETE", "/hidden").status == 404, "node 1, the one replica asked, holds nothing")
+        let tombstone = try cluster.stored("hidden", on: 1)
+        #expect(tombstone.value == nil && tombstone.version > 0, "node 1 keeps a tombstone for the value node 0 may hold: \(tombstone)")
+
+        try cluster.startNode(0)
+        #expect(cluster.waitFor(timeoutMs: 10_000) { (try? cluster.stored("hidden", on: 0).version) == tombstone.version },
+                "repair takes the tombstone to node 0")
+        #expect(try cluster.stored("hidden", on: 0).value == nil)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" })
+        #expect(try request(port, "GET", "/hidden").status == 404, "the deleted value never comes back")
+    }
+
+    @Test("PUTs and DELETEs of the same 300 keys at once: every key's replicas agree at once, and a DELETE after them finds each live key")
+    func concurrentPutsAndDeletes() throws {
+        let cluster = try TestCluster(nodeCount: 3, nodeArguments: ["--sync-interval-ms", "60000"])
+        #expect(cluster.waitFor { (try? request(cluster.proxy.port, "GET", "/_/health").status) == 200 })
+        let port = cluster.proxy.port
+        let keys = (0..<300).map { "race\($0)" }
+        var operations: [WriteOp] = []
+        for key in keys { operations += [.put(key, seq: 1), .delete(key), .delete(key), .put(key, seq: 2)] }
+        let ledger = Ledger()
+        runWrites(port: port, operations.shuffled(), workers: 16, ledger: ledger)
+        #expect(ledger.writeFailures.isEmpty, "\(ledger.writeFailures.prefix(5))")
+        for key in keys {
+            let holders = try cluster.replicas(of: key)
+            let copies = try holders.map { try cluster.stored(key, on: $0) }
+            #expect(copies.count == 2 && copies[0].value == copies[1].value && copies[0].version == copies[1].version, "\(key): \(copies)")
+            let status = try request(port, "DELETE", "/\(key)").status
+            #expect(status == (copies[0].value == nil ? 404 : 200), "\(key): \(copies) then DELETE \(status)")
+        }
+    }
+}
