@@ -176,8 +176,10 @@ final class ProxyService: HTTPRequestHandler {
         case .nothingToDelete:
             answer.respond(.notFound, body: Pages.notFound(short: record.key))
             metrics.finish(timer, status: 404)
-        case .tombstoneEverywhere(let existed):
-            attemptWrite(record, to: targets, attempt: 1, existed: existed, on: answer, timer)
+        case .tombstoneEverywhere(let deletedOn):
+            // Replicas that deleted a value in the first ask hold this very tombstone durably:
+            // they acknowledge the DELETE even if every replica fails the second time.
+            attemptWrite(record, to: targets, attempt: 1, existed: deletedOn > 0, acknowledged: deletedOn, on: answer, timer)
         }
     }
 
@@ -213,9 +215,9 @@ final class ProxyService: HTTPRequestHandler {
         metrics.finish(timer, status: 503)
     }
 
-    private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool,
+    private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool, acknowledged: Int = 0,
                               on answer: DeferredResponse, _ timer: RequestTimer) {
-        let fanOut = WriteFanOut(waiting: targets.count, existed: existed)
+        let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
         let request = requests.makeWrite(record)
         for node in targets {
             let accepted = node.submit(request) { [unowned self] reply in
@@ -315,9 +317,12 @@ final class WriteFanOut {
     private(set) var skewRefusals = 0
     var isAnswered = false
 
-    init(waiting: Int, existed: Bool) {
+    /// `acknowledgements`: replicas that already made this very record durable (a DELETE's
+    /// first ask), whatever this attempt's replies are.
+    init(waiting: Int, existed: Bool, acknowledgements: Int = 0) {
         self.waiting = waiting
         self.existed = existed
+        self.acknowledgements = acknowledgements
     }
 
     func conflicted(_ version: UInt64) {

@@ -33,27 +33,28 @@ struct DeleteProbeTests {
 
     @Test("a replica that is down (not sent the request) may hold a value the others never saw: tombstone on the rest")
     func replicaDown() {
-        #expect(decide(replicaCount: 2, sentTo: 1, [Self.absent]) == .tombstoneEverywhere(existed: false))
-        #expect(decide(replicaCount: 3, sentTo: 2, [Self.absent, Self.absent]) == .tombstoneEverywhere(existed: false))
+        #expect(decide(replicaCount: 2, sentTo: 1, [Self.absent]) == .tombstoneEverywhere(deletedOn: 0))
+        #expect(decide(replicaCount: 3, sentTo: 2, [Self.absent, Self.absent]) == .tombstoneEverywhere(deletedOn: 0))
     }
 
     @Test("a replica whose queue was full counts as not asked")
     func couldNotSend() {
-        #expect(decide(replicaCount: 2, sentTo: 1, couldNotSend: 1, [Self.absent]) == .tombstoneEverywhere(existed: false))
-        #expect(decide(replicaCount: 2, sentTo: 0, couldNotSend: 2, []) == .tombstoneEverywhere(existed: false))
+        #expect(decide(replicaCount: 2, sentTo: 1, couldNotSend: 1, [Self.absent]) == .tombstoneEverywhere(deletedOn: 0))
+        #expect(decide(replicaCount: 2, sentTo: 0, couldNotSend: 2, []) == .tombstoneEverywhere(deletedOn: 0))
     }
 
-    @Test("a live value on any replica: the tombstone goes everywhere, and the DELETE found something")
+    @Test("a live value on any replica: the tombstone goes everywhere, and each replica that deleted one counts as an acknowledgement")
     func liveValue() {
-        #expect(decide(replicaCount: 2, sentTo: 2, [Self.absent, Self.existed]) == .tombstoneEverywhere(existed: true))
-        #expect(decide(replicaCount: 2, sentTo: 2, [Self.existed, Self.existed]) == .tombstoneEverywhere(existed: true))
-        #expect(decide(replicaCount: 3, sentTo: 1, [Self.existed]) == .tombstoneEverywhere(existed: true))
+        #expect(decide(replicaCount: 2, sentTo: 2, [Self.absent, Self.existed]) == .tombstoneEverywhere(deletedOn: 1))
+        #expect(decide(replicaCount: 2, sentTo: 2, [Self.existed, Self.existed]) == .tombstoneEverywhere(deletedOn: 2))
+        #expect(decide(replicaCount: 3, sentTo: 1, [Self.existed]) == .tombstoneEverywhere(deletedOn: 1))
+        #expect(decide(replicaCount: 3, sentTo: 3, [Self.existed, .failed, Self.absent]) == .tombstoneEverywhere(deletedOn: 1))
     }
 
     @Test("any answer but absent or existed sends the tombstone everywhere (the unconditional write then re-mints, retries or fails loudly)",
           arguments: [WriteReply.newer(version: 99), .failed, .refusedInput, .refusedAhead(reason: "ahead")])
     func otherAnswers(reply: WriteReply) {
-        #expect(decide(replicaCount: 2, sentTo: 2, [Self.absent, reply]) == .tombstoneEverywhere(existed: false))
-        #expect(decide(replicaCount: 2, sentTo: 2, [reply, Self.absent]) == .tombstoneEverywhere(existed: false))
+        #expect(decide(replicaCount: 2, sentTo: 2, [Self.absent, reply]) == .tombstoneEverywhere(deletedOn: 0))
+        #expect(decide(replicaCount: 2, sentTo: 2, [reply, Self.absent]) == .tombstoneEverywhere(deletedOn: 0))
     }
 }

@@ -19,9 +19,10 @@
 package enum DeleteProbeDecision: Sendable, Equatable {
     /// Every replica of the key holds no live value, and none wrote anything: answer 404.
     case nothingToDelete
-    /// Send the tombstone to every usable replica unconditionally; `existed`: some replica had
-    /// a live value (and deleted it already).
-    case tombstoneEverywhere(existed: Bool)
+    /// Send the tombstone to every usable replica unconditionally. `deletedOn`: how many
+    /// replicas held a live value and already made this tombstone durable (each an
+    /// acknowledgement of the DELETE, and the reason it answers 200, not 404).
+    case tombstoneEverywhere(deletedOn: Int)
 }
 
 /// The answers to one conditional DELETE, against the number of replicas the key has.
@@ -32,7 +33,7 @@ package struct DeleteProbe: Sendable, Equatable {
     package private(set) var asked: Int
     private var waiting: Int
     private var absent = 0
-    private var existed = false
+    private var deleted = 0
 
     /// `asking`: the replicas the DELETE is about to be sent to.
     package init(replicaCount: Int, asking: Int) {
@@ -51,7 +52,7 @@ package struct DeleteProbe: Sendable, Equatable {
     package mutating func note(_ reply: WriteReply) {
         waiting -= 1
         guard case .acknowledged(let hadValue) = reply else { return }
-        if hadValue { existed = true } else { absent += 1 }
+        if hadValue { deleted += 1 } else { absent += 1 }
     }
 
     /// Every replica that was sent the DELETE answered.
@@ -60,6 +61,6 @@ package struct DeleteProbe: Sendable, Equatable {
     package var decision: DeleteProbeDecision {
         assert(isDone, "decided before every asked replica answered")
         if asked == replicaCount && absent == replicaCount { return .nothingToDelete }
-        return .tombstoneEverywhere(existed: existed)
+        return .tombstoneEverywhere(deletedOn: deleted)
     }
 }
