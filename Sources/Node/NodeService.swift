@@ -138,9 +138,7 @@ final class NodeService: HTTPRequestHandler {
                 connection.respondVersioned(.notFound, value: [], version: version, isRecovering: !isReady)
             }
         case .write(let record):
-            if let reason = store.refusal(of: record.version, from: Self.writer(of: record.version)) {
-                return connection.respond(WriteAnswer.refusedAhead(reason: reason))
-            }
+            guard admitsVersion(of: record, on: connection) else { return }
             let current = store.index.lookup(record.key)
             if let newer = store.newerVersion(held: current, than: record) {
                 // A newer write is already durable here. Acknowledging this one would report
@@ -149,15 +147,20 @@ final class NodeService: HTTPRequestHandler {
             }
             writeAcknowledged(record, existed: current?.value != nil, on: connection)
         case .deleteIfLive(let record):
-            if let reason = store.refusal(of: record.version, from: "a /_/kv write") {
-                return connection.respond(WriteAnswer.refusedAhead(reason: reason))
-            }
+            guard admitsVersion(of: record, on: connection) else { return }
             switch store.liveDeletion(record) {
             case .nothingLive: connection.respond(WriteAnswer.acknowledged(existed: false))
             case .newerValue(let version): connection.respond(WriteAnswer.newer(version: version))
             case .deletesValue: writeAcknowledged(record, existed: true, on: connection)
             }
         }
+    }
+
+    /// False, with the 422 answered, when `record`'s version is too far ahead of this node's clock.
+    private func admitsVersion(of record: LogRecord, on connection: HTTPConnection) -> Bool {
+        guard let reason = store.refusal(of: record.version, from: Self.writer(of: record.version)) else { return true }
+        connection.respond(WriteAnswer.refusedAhead(reason: reason))
+        return false
     }
 
     /// An internal write the node takes: durable, then "existed"/"absent" (or 503).
