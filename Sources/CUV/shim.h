@@ -15,6 +15,7 @@
 #include <string.h>
 #include <netdb.h>
 #include <arpa/inet.h>
+#include <malloc.h>
 
 static inline uv_handle_t *cuv_tcp_as_handle(uv_tcp_t *tcp) { return (uv_handle_t *)tcp; }
 static inline uv_stream_t *cuv_tcp_as_stream(uv_tcp_t *tcp) { return (uv_stream_t *)tcp; }

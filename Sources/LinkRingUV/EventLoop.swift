@@ -36,7 +36,7 @@ package final class EventLoop {
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// Shared by every stream's reads (see the file comment); allocated on the first read.
     private var sharedReadBuffer: UnsafeMutableRawPointer? = nil
-    static let readBufferBytes = 64 * 1024
+    package static let readBufferBytes = 64 * 1024
 
     package init() throws {
         loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
