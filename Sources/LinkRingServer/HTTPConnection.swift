@@ -10,10 +10,15 @@
 //     each other's effects exactly as if sent one by one (public writes, the proxy);
 //   - concurrent: the next requests are handled at once (a node's internal routes: the proxy
 //     pipelines many writes on one connection, and they share one group commit).
-// At most `Limits.pipelinedAnswersMax` answers may be outstanding; then parsing waits.
 //
-// Limits: input is buffered up to `Limits.connectionInputBytesMax` and output up to
-// `Limits.connectionOutputBytesMax` before the connection stops reading (back-pressure).
+// Back-pressure (ConnectionFlow.swift has the rules, `ConnectionBudget` the limits): parsing
+// stops while answers owed or unsent output are past their limits, reading stops while parsing
+// cannot go on and the unparsed input is past its limit. Every event that lowers the load ends
+// in `serve()`, which parses, writes and decides again, so reading always resumes once the
+// answers drain, whether the socket took them at once or later. Answers given while earlier
+// ones are still queued in the socket wait in `output` and leave as one write when the queue
+// drains (one `uv_write_t` in flight, not one per answer). An idle connection gives its
+// buffers back (`Limits.connectionBufferReleaseIdleMs`).
 // A request whose head (or body) does not arrive within the header time-out gets 408; an idle
 // keep-alive connection is closed after the idle time-out (both checked by the server's cron).
 // After an answer that ends the connection (Connection: close, HTTP/1.0, a malformed request)
@@ -65,13 +70,19 @@ package final class DeferredResponse: Responder {
 package final class HTTPConnection: TCPStreamDelegate, Responder {
     private let stream: TCPStream
     private let server: HTTPServer
+    private let budget: ConnectionBudget
     var registryIndex = -1
-    /// Accepted past the connection limit: answered 503 and closed.
+    /// Accepted past a connection limit: answered 503 and closed.
     var rejectAsOverloaded = false
+    /// The client's address, when the connection counts against its per-address limit.
+    var peer: PeerAddress? = nil
 
     private var input: [UInt8] = []
     private var inputStart = 0
+    /// Answers not yet handed to the socket (while earlier ones are queued there, they wait here).
     private var output: [UInt8] = []
+    /// Bytes of answers given and waiting in their slots behind an earlier, unanswered one.
+    private var heldAnswerBytes = 0
     private var parser = HTTPRequestParser()
     private var pendingHead: HTTPRequestHead? = nil
     private var sentContinue = false
@@ -89,6 +100,8 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     private var isDispatching = false
     private var isDraining = false
     private var peerEnded = false
+    /// `close()` was called; `isClosed` follows in the close callback.
+    private var isClosing = false
     package private(set) var isClosed = false
 
     var requestStartedMs: UInt64? = nil
@@ -98,6 +111,7 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     init(stream: TCPStream, server: HTTPServer) {
         self.stream = stream
         self.server = server
+        budget = server.budget
         lastActivityMs = server.loop.nowMs
         stream.delegate = self
         try? stream.setNoDelay(true)  // fails only on a socket already reset: the next read reports it
@@ -137,6 +151,13 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
 
     private var pendingAnswers: Int { slots.count }
 
+    /// What the connection holds now, for the back-pressure rules.
+    private var load: ConnectionLoad {
+        ConnectionLoad(unparsedInputBytes: input.count - inputStart,
+                       unsentOutputBytes: output.count + stream.queuedWriteBytes + heldAnswerBytes,
+                       answersOwed: slots.count, blockingAnswersOwed: blockingSlots)
+    }
+
     private func appendAnswer(_ status: Int, _ context: ResponseContext, _ logged: LoggedRequest?,
                               _ write: (inout [UInt8], ResponseContext) -> Void) {
         var current = context
@@ -152,6 +173,7 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         var current = slot.context
         current.date = server.date
         write(&bytes, current)
+        heldAnswerBytes += bytes.count
         slot.bytes = bytes
         slot.status = status.rawValue
     }
@@ -168,14 +190,14 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         releaseAnsweredSlots()
         lastActivityMs = server.loop.nowMs
         guard !isDispatching else { return }
-        processInput()
-        flush()
+        serve()
     }
 
     /// Moves answered slots at the head of the queue into the output.
     private func releaseAnsweredSlots() {
         while let slot = slots.first, let bytes = slot.bytes {
             slots.popFirst()
+            heldAnswerBytes -= bytes.count
             output += bytes
             logAccess(slot.logged, status: slot.status, bytes: bytes.count)
             if !slot.context.isKeepAlive { closeAfterResponse = true }
@@ -202,26 +224,22 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         lastActivityMs = server.loop.nowMs
         if isDraining || noMoreRequests { return }  // discard: the conversation is over
         bytes.append(to: &input)
-        processInput()
-        flush()
+        serve()
     }
 
     package func streamDidEnd(_ stream: TCPStream, error: UVError?) {
         peerEnded = true
-        if error != nil || isDraining || (pendingAnswers == 0 && stream.queuedWriteBytes == 0) {
-            close()
-        }
+        if error != nil || isDraining || isSent { close() }
     }
 
+    /// The socket took every queued write: answers that waited meanwhile leave now, and
+    /// parsing and reading resume if they were held back.
     package func streamDidFlush(_ stream: TCPStream) {
-        if closeAfterResponse || peerEnded || server.isStopping {
-            finishIfDone()
-        } else if !stream.isReading {
-            resumeAfterBackPressure()
-        }
+        serve()
     }
 
     package func streamDidClose(_ stream: TCPStream) {
+        isClosing = true
         isClosed = true
         for slot in slots.removeAll() { slot.connection = nil }  // answers that come later go nowhere
         server.connectionDidClose(self)
@@ -230,11 +248,27 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     // MARK: request processing
 
     private var mayParse: Bool {
-        !isClosed && !noMoreRequests && !closeAfterResponse && blockingSlots == 0
-            && pendingAnswers < Limits.pipelinedAnswersMax && stream.queuedWriteBytes <= Limits.connectionOutputBytesMax
+        !isClosing && !noMoreRequests && !closeAfterResponse && budget.mayParse(load)
     }
 
-    private func processInput() {
+    /// Every answer given is sent: nothing owed, waiting here or queued in the socket.
+    private var isSent: Bool { pendingAnswers == 0 && output.isEmpty && stream.queuedWriteBytes == 0 }
+
+    /// Parses and answers what the input holds, writes the answers, and decides whether to read
+    /// on. Every event that changes the connection's load (bytes read, an answer given, the
+    /// socket's queue drained) ends here. When the output fills, it is written and parsing goes
+    /// on as long as the socket takes it at once.
+    private func serve() {
+        guard !isClosed else { return }
+        parseRequests()
+        while budget.isOutputFull(load) && writeOutput() && mayParse { parseRequests() }
+        writeOutput()
+        compactInput()
+        updateReading()
+        finishIfDone()
+    }
+
+    private func parseRequests() {
         while mayParse {
             if pendingHead == nil {
                 inputStart = HTTPRequestParser.skipEmptyLines(input, from: inputStart, to: input.count)
@@ -250,8 +284,6 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
             }
             dispatch(head, bodyEnd: bodyEnd)
         }
-        compactInput()
-        applyBackPressure()
     }
 
     private func nextHead() -> HTTPRequestHead? {
@@ -304,31 +336,27 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         }
     }
 
-    private func applyBackPressure() {
-        let buffered = input.count - inputStart
-        if buffered > Limits.connectionInputBytesMax || stream.queuedWriteBytes > Limits.connectionOutputBytesMax {
-            stream.stopReading()
-        }
+    /// Starts or stops reading from the socket as the back-pressure rules say (not while the
+    /// conversation is ending: then everything read is discarded, and the end is watched for).
+    private func updateReading() {
+        guard !isClosing, !isDraining, !noMoreRequests else { return }
+        if budget.shouldRead(load) { stream.startReading() } else { stream.stopReading() }
     }
 
-    private func resumeAfterBackPressure() {
-        guard !isClosed, !isDraining else { return }
-        processInput()
-        flush()
-        if input.count - inputStart <= Limits.connectionInputBytesMax { stream.startReading() }
-    }
-
-    private func flush() {
-        if !output.isEmpty {
-            stream.write(output)
-            output.removeAll(keepingCapacity: output.capacity <= Limits.connectionBufferKeptBytesMax)
-        }
-        finishIfDone()
+    /// Hands the answers to the socket, unless earlier ones are still queued there: then they
+    /// wait here and leave as one write when the queue drains (`streamDidFlush`). True when
+    /// something was handed over.
+    @discardableResult
+    private func writeOutput() -> Bool {
+        guard !output.isEmpty, stream.queuedWriteBytes == 0 else { return false }
+        stream.write(output)
+        output.removeAll(keepingCapacity: output.capacity <= Limits.connectionBufferKeptBytesMax)
+        return true
     }
 
     /// Ends the connection once its last answer is out, if it is to end.
     private func finishIfDone() {
-        guard !isClosed, pendingAnswers == 0, stream.queuedWriteBytes == 0 else { return }
+        guard !isClosed, isSent else { return }
         if server.isStopping { closeAfterResponse = true }
         if peerEnded && input.count - inputStart == 0 {
             close()
@@ -340,11 +368,11 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         }
     }
 
-    /// Answers 503 at once and ends the connection (accepted past the connection limit).
-    func rejectOverloaded() {
+    /// Answers 503 at once with `reason` and ends the connection (accepted past a connection limit).
+    func reject(_ reason: String) {
         rejectAsOverloaded = true
-        answerAndEnd(HTTPParseFailure(.serviceUnavailable, "The server has too many connections; try again."))
-        flush()
+        answerAndEnd(HTTPParseFailure(.serviceUnavailable, reason))
+        serve()
     }
 
     // MARK: housekeeping (called by the server's cron)
@@ -359,20 +387,39 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
             requestStartedMs = nil
             pendingHead = nil
             answerAndEnd(HTTPParseFailure(.requestTimeout, "The request did not arrive within \(limits.headerTimeoutMs) ms."))
-            flush()
+            serve()
         } else if requestStartedMs == nil, nowMs - lastActivityMs >= limits.idleTimeoutMs {
             close()
+        } else if requestStartedMs == nil, nowMs - lastActivityMs >= Limits.connectionBufferReleaseIdleMs {
+            releaseBuffers()
         }
+    }
+
+    /// Gives an idle connection's buffers back: memory follows active work, not past peaks.
+    private func releaseBuffers() {
+        if inputStart == input.count && input.capacity > 0 {
+            input = []
+            inputStart = 0
+        }
+        if output.isEmpty && output.capacity > 0 { output = [] }
+    }
+
+    /// When the connection went idle (no request begun, nothing owed, unsent or unparsed:
+    /// closing it loses nothing), or nil when it is not idle.
+    var idleSinceMs: UInt64? {
+        guard !isClosing, !isDraining, !rejectAsOverloaded, requestStartedMs == nil, isSent, inputStart == input.count else { return nil }
+        return lastActivityMs
     }
 
     /// Server shutdown: close now if nothing is in progress, else after the last answer.
     func closeWhenIdle() {
         noMoreRequests = true
-        if pendingAnswers == 0 && stream.queuedWriteBytes == 0 { close() }
+        if isSent { close() }
     }
 
     func close() {
         guard !isClosed else { return }
+        isClosing = true
         stream.close()
     }
 }

@@ -3,9 +3,20 @@
 //
 // One housekeeping duty on the process's cron (`Limits.serverHousekeepingIntervalMs`, as
 // Redis's serverCron) replaces a timer per connection: it refreshes the Date bytes when the second changes and checks every
-// connection's header, idle and linger time-outs. Beyond `connectionsMax` a new connection is
-// answered 503 and closed; at most `Limits.rejectedConnectionsMax` such answers are in flight, past that a new
-// connection is closed at once, so a flood cannot grow memory without bound. When accept
+// connection's header, idle and linger time-outs.
+//
+// Admission, in order (docs/DECISIONS.md "Connection limits and fairness"):
+//   1. an address that already holds `connectionsPerAddressMax` connections gets a 503, so one
+//      client cannot take every slot while others are served;
+//   2. at `connectionsMax`, the connection idle longest (at least
+//      `Limits.idleConnectionEvictionMsMin`: no request begun, nothing owed) is closed to make
+//      room, as Redis and nginx shed idle clients before refusing busy ones;
+//   3. with none idle, the new connection gets a 503.
+// A 503 is short and the connection is then closed; at most `Limits.rejectedConnectionsMax` such
+// answers are in flight, past that a new connection is closed at once, so a flood cannot grow
+// memory without bound. Refusals are logged rate-limited. After many connections closed, the
+// cron gives the heap's freed memory back (`HeapMemory.giveBackFreed`, at most once per
+// `Limits.memoryTrimIntervalMs`): glibc keeps it otherwise. When accept
 // itself fails (out of file descriptors: EMFILE, ENFILE; or memory) the listener pauses and
 // retries (`Limits.acceptRetryDelayMs`); the failures are logged rate-limited
 // (`RepeatedFailureReport`), and one line says when accepting works again.
@@ -17,9 +28,16 @@ package final class HTTPServer {
     let loop: EventLoop
     let handler: HTTPRequestHandler
     package let limits: ServerLimits
+    /// Each connection's back-pressure limits (the production ones unless a test sets smaller).
+    let budget: ConnectionBudget
     private var listener: TCPListener?
     private var connections: [HTTPConnection] = []
     private var rejecting = 0
+    /// Admitted connections per client address (an address with none has no entry).
+    private var connectionsPerAddress: [PeerAddress: Int] = [:]
+    private var refusals = RepeatedFailureReport()
+    private var closedSinceTrim = 0
+    private var lastTrimMs: UInt64 = 0
     private let cron: Cron
     /// True when the server made its own cron (no process cron given): it closes it on stop.
     private let ownsCron: Bool
@@ -38,9 +56,11 @@ package final class HTTPServer {
 
     /// `cron` is the process's one periodic tick; a server alone (a test) passes none and
     /// runs its own, closed when the server has stopped.
-    package init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler, cron: Cron? = nil) {
+    package init(loop: EventLoop, limits: ServerLimits, handler: HTTPRequestHandler, cron: Cron? = nil,
+                 budget: ConnectionBudget = ConnectionBudget()) {
         self.loop = loop
         self.limits = limits
+        self.budget = budget
         self.handler = handler
         self.cron = cron ?? Cron(loop: loop)
         ownsCron = cron == nil
@@ -69,19 +89,55 @@ package final class HTTPServer {
             Log.recovery(&acceptFailures, nowMs: loop.nowMs) { "accepting connections again, after \($0) failed accepts in \($1) ms" }
         }
         let connection = HTTPConnection(stream: stream, server: self)
-        if isStopping || connections.count - rejecting >= limits.connectionsMax {
-            guard rejecting < Limits.rejectedConnectionsMax else {
-                stream.delegate = nil
-                stream.close()
-                return
-            }
-            rejecting += 1
-            register(connection)
-            connection.rejectOverloaded()
-            return
-        }
+        let peer = stream.peerAddress()
+        if let refusal = admissionRefusal(peer) { return reject(connection, from: peer, refusal) }
+        connection.peer = peer
+        if let peer { connectionsPerAddress[peer, default: 0] += 1 }
         register(connection)
         connection.start()
+    }
+
+    /// Nil when a connection from `peer` may be served, else why not (its 503's sentence).
+    private func admissionRefusal(_ peer: PeerAddress?) -> String? {
+        if isStopping { return "The server is stopping; try again." }
+        if let peer, let held = connectionsPerAddress[peer], held >= limits.connectionsPerAddressMax {
+            return "Your address has too many connections open (\(held)); close some and try again."
+        }
+        if connections.count - rejecting >= limits.connectionsMax && !closeLongestIdleConnection() {
+            return "The server has too many connections; try again."
+        }
+        return nil
+    }
+
+    /// Closes the connection idle longest, if one has been idle long enough; true if one was.
+    /// A scan of every connection, done only at the cap (a flood there costs a few µs per 1,000
+    /// connections per accept); the closed one leaves the registry in its close callback.
+    private func closeLongestIdleConnection() -> Bool {
+        let idleBeforeMs = loop.nowMs &- Limits.idleConnectionEvictionMsMin
+        var oldest: HTTPConnection? = nil
+        var oldestMs = UInt64.max
+        for connection in connections {
+            guard let since = connection.idleSinceMs, since <= idleBeforeMs, since < oldestMs else { continue }
+            oldest = connection
+            oldestMs = since
+        }
+        oldest?.close()
+        return oldest != nil
+    }
+
+    /// Answers 503 with `reason` and closes, or closes at once past `Limits.rejectedConnectionsMax`.
+    private func reject(_ connection: HTTPConnection, from peer: PeerAddress?, _ reason: String) {
+        Log.failure(&refusals, nowMs: loop.nowMs, level: .warning,
+                    first: "connection from \(peer.map { "\($0)" } ?? "a closed socket") refused with 503: \(reason) (--max-connections \(limits.connectionsMax), "
+                        + "--max-connections-per-address \(limits.connectionsPerAddressMax))",
+                    summary: { "\($0) more connections refused with 503 in \($1) s" })
+        guard rejecting < Limits.rejectedConnectionsMax else {
+            connection.close()
+            return
+        }
+        rejecting += 1
+        register(connection)
+        connection.reject(reason)
     }
 
     private func register(_ connection: HTTPConnection) {
@@ -93,6 +149,8 @@ package final class HTTPServer {
         let index = connection.registryIndex
         guard index >= 0, index < connections.count, connections[index] === connection else { return }
         if connection.rejectAsOverloaded { rejecting -= 1 }
+        if let peer = connection.peer { forget(peer) }
+        closedSinceTrim += 1
         let last = connections.removeLast()
         if index < connections.count {
             connections[index] = last
@@ -102,9 +160,15 @@ package final class HTTPServer {
         if isStopping && connections.isEmpty { finishStop() }
     }
 
+    private func forget(_ peer: PeerAddress) {
+        guard let held = connectionsPerAddress[peer] else { return }
+        connectionsPerAddress[peer] = held > 1 ? held - 1 : nil
+    }
+
     private func tick() {
         refreshDate()
         let now = loop.nowMs
+        trimHeapAfterClosedConnections(nowMs: now)
         var index = 0
         while index < connections.count {
             let connection = connections[index]
@@ -112,6 +176,15 @@ package final class HTTPServer {
             // A connection that closed during the check was swapped out of this slot.
             if index < connections.count && connections[index] === connection { index += 1 }
         }
+    }
+
+    /// Gives freed heap memory back once many connections closed (their buffers are freed, but
+    /// glibc keeps the memory in its arenas for reuse unless asked).
+    private func trimHeapAfterClosedConnections(nowMs: UInt64) {
+        guard closedSinceTrim >= Limits.closedConnectionsPerMemoryTrim, nowMs - lastTrimMs >= Limits.memoryTrimIntervalMs else { return }
+        closedSinceTrim = 0
+        lastTrimMs = nowMs
+        HeapMemory.giveBackFreed()
     }
 
     private func refreshDate() {

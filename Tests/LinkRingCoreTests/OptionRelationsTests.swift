@@ -93,7 +93,21 @@ struct OptionRelationsTests {
         #expect(Limits.headerTimeoutMsRange.contains(Int(Limits.headerTimeoutMsDefault)))
         #expect(Limits.idleTimeoutMsRange.contains(Int(Limits.idleTimeoutMsDefault)))
         #expect(Limits.connectionsMaxRange.contains(Limits.connectionsMaxDefault))
+        #expect(Limits.connectionsPerAddressMaxRange.contains(Limits.connectionsPerAddressMaxDefault))
+        #expect(Limits.connectionsPerAddressMaxDefault * 5 <= Limits.connectionsMaxDefault, "one address holds a small share by default")
         #expect(Limits.clockSkewMsRange.contains(Int(Limits.clockSkewMsDefault)))
         #expect(ClusterLimits.problem(nodes: 4, replicas: Limits.replicasDefault, vnodes: Limits.vnodesDefault, source: "h") == nil)
+    }
+
+    @Test("--max-connections-per-address: above --max-connections refused by both (one address could take every slot), 0 refused, by default the lower of 1000 and --max-connections")
+    func connectionsPerAddress() throws {
+        let expected = "--max-connections-per-address 11 is more than --max-connections 10"
+        #expect(refusal { try proxy(["--max-connections", "10", "--max-connections-per-address", "11"]) }?.contains(expected) == true)
+        #expect(refusal { try node(["--max-connections", "10", "--max-connections-per-address", "11"]) }?.contains(expected) == true)
+        #expect(refusal { try node(["--max-connections-per-address", "0"]) } != nil)
+        #expect(try node(["--max-connections", "10", "--max-connections-per-address", "10"])?.limits.connectionsPerAddressMax == 10)
+        #expect(try node([])?.limits.connectionsPerAddressMax == Limits.connectionsPerAddressMaxDefault)
+        #expect(try node(["--max-connections", "2"])?.limits.connectionsPerAddressMax == 2)
+        #expect(try proxy(["--max-connections-per-address", "7"])?.limits.connectionsPerAddressMax == 7)
     }
 }

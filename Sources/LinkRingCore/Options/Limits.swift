@@ -32,17 +32,38 @@ package enum Limits {
 
     // MARK: Connections
 
-    /// Input a connection buffers (pipelined requests) before it stops reading from its socket.
-    package static let connectionInputBytesMax = 256 * 1024
-    /// Output a connection queues before it stops reading new requests (back-pressure).
-    package static let connectionOutputBytesMax = 1024 * 1024
-    /// A connection's emptied input or output buffer keeps its memory up to this size (reused
-    /// by the next request); a larger one is given back.
+    // A client connection's memory is bounded by what it is doing, not by what its client
+    // sends (docs/DECISIONS.md "Back-pressure and memory per connection"): unparsed input up to
+    // `connectionInputBytesMax` (plus one read, `EventLoop.readBufferBytes`, and at most one
+    // request of the sizes above when it arrives whole), answers not yet sent up to
+    // `connectionOutputBytesMax` (plus the one answer that crossed it), and at most
+    // `connectionAnswersOwedMax` answers owed. About 256 KiB in all (`connectionBytesMax`).
+    /// Unparsed input a connection reads ahead while it cannot parse (answers owed, output
+    /// full); past it the connection stops reading from its socket until the answers drain.
+    package static let connectionInputBytesMax = 64 * 1024
+    /// Answers a connection holds unsent (written but queued, or answered and waiting behind
+    /// an earlier answer); past it the connection parses no more requests until they drain.
+    package static let connectionOutputBytesMax = 64 * 1024
+    /// What the three limits above add up to, with one read: the memory budget of a connection.
+    package static let connectionBytesMax = 256 * 1024
+    /// Answers a connection may owe at once (handlers that answer later, concurrently); past
+    /// it parsing waits.
+    package static let connectionAnswersOwedMax = 128
+    /// A connection's emptied input or output buffer keeps its memory up to this size while
+    /// the connection is busy (reused by the next request); a larger one is given back at once.
     package static let connectionBufferKeptBytesMax = 64 * 1024
+    /// A connection with no request in progress for this long gives its buffers back.
+    package static let connectionBufferReleaseIdleMs: UInt64 = 1_000
     /// Consumed input a connection keeps in front of unparsed bytes before moving them down.
     package static let connectionInputConsumedBytesMax = 32 * 1024
-    /// Answers a connection may owe at once (handlers that answer later, concurrently).
-    package static let pipelinedAnswersMax = 128
+    /// At --max-connections, a connection idle (no request begun, nothing owed or unsent) at
+    /// least this long is closed to admit a new one, the longest idle first.
+    package static let idleConnectionEvictionMsMin: UInt64 = 1_000
+    /// After this many client connections closed, the process gives freed heap memory back to
+    /// the system (malloc_trim), at most once per `memoryTrimIntervalMs`.
+    package static let closedConnectionsPerMemoryTrim = 64
+    /// The shortest time between two trims of the heap (a trim walks the free lists).
+    package static let memoryTrimIntervalMs: UInt64 = 1_000
     /// Connections past `--max-connections` that may wait at once for their 503 to be written.
     package static let rejectedConnectionsMax = 1024
     /// Connections the kernel holds for a listener before it accepts them (listen's backlog,
@@ -153,6 +174,11 @@ package enum Limits {
     static let connectionsMaxDefault = 10_000
     /// --max-connections.
     static let connectionsMaxRange = 1...1_000_000
+    /// --max-connections-per-address default (or --max-connections, when that is lower): one
+    /// client address may hold a tenth of the default cap, so it cannot take every slot.
+    static let connectionsPerAddressMaxDefault = 1_000
+    /// --max-connections-per-address (at most --max-connections).
+    static let connectionsPerAddressMaxRange = 1...1_000_000
 
     // MARK: Options of the node: defaults and ranges
 
@@ -227,8 +253,11 @@ package struct ServerLimits: Sendable, Equatable {
     package var headerTimeoutMs = Limits.headerTimeoutMsDefault
     /// A keep-alive connection with no request in progress is closed after this long.
     package var idleTimeoutMs = Limits.idleTimeoutMsDefault
-    /// Open client connections; beyond it new ones get a 503 and are closed at once.
+    /// Open client connections; beyond it an idle one is closed to admit a new one, or the new
+    /// one gets a 503 and is closed.
     package var connectionsMax = Limits.connectionsMaxDefault
+    /// Open client connections from one address; beyond it that address gets a 503.
+    package var connectionsPerAddressMax = min(Limits.connectionsPerAddressMaxDefault, Limits.connectionsMaxDefault)
 
     package init() {}
 }

@@ -136,6 +136,7 @@ extension ServerLimits {
     /// The limit options both executables take.
     static let specs: [OptionSpec] = [
         .value("max-connections", "N", "client connections served at once (default 10000)"),
+        .value("max-connections-per-address", "N", "client connections from one address (default 1000, at most --max-connections)"),
         .value("header-timeout-ms", "MS", "time to receive a request head before 408 (default 10000)"),
         .value("idle-timeout-ms", "MS", "keep-alive idle time before closing (default 60000)"),
     ]
@@ -143,7 +144,18 @@ extension ServerLimits {
     /// Reads the limit options both executables share.
     package mutating func apply(_ parsed: ParsedOptions) throws {
         connectionsMax = try parsed.integer("max-connections", default: connectionsMax, range: Limits.connectionsMaxRange)
+        connectionsPerAddressMax = try parsed.integer("max-connections-per-address", default: min(connectionsPerAddressMax, connectionsMax),
+                                                      range: Limits.connectionsPerAddressMaxRange)
         headerTimeoutMs = UInt64(try parsed.integer("header-timeout-ms", default: Int(headerTimeoutMs), range: Limits.headerTimeoutMsRange))
         idleTimeoutMs = UInt64(try parsed.integer("idle-timeout-ms", default: Int(idleTimeoutMs), range: Limits.idleTimeoutMsRange))
+        if let problem { throw CommandLineError(problem) }
+    }
+
+    /// Nil when the connection limits fit together. A per-address limit above the global one
+    /// would let one address take every connection, which is what it exists to prevent.
+    package var problem: String? {
+        guard connectionsPerAddressMax > connectionsMax else { return nil }
+        return "--max-connections-per-address \(connectionsPerAddressMax) is more than --max-connections \(connectionsMax): "
+            + "one address could take every connection; give at most \(connectionsMax)"
     }
 }
