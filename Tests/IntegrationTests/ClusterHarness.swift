@@ -103,11 +103,16 @@ final class TestCluster {
 
     /// Polls until `condition` holds or `timeoutMs` passes.
     func waitFor(timeoutMs: Int = 5_000, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
+        try IntegrationTests.waitFor(timeoutMs: timeoutMs, condition)
     }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeoutMs` passes.
+func waitFor(timeoutMs: Int = 5_000, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
+    }
+    return try condition()
 }

@@ -163,22 +163,37 @@ final class TestClient {
     private let socket: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    /// Connects to `host:port`; from `sourceAddress` when given (e.g. 127.0.0.2: another
+    /// client address on the same machine, which Linux routes over loopback).
+    init(port: Int, host: String = "127.0.0.1", sourceAddress: String? = nil) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let sourceAddress {
+            try Self.call(socket, "bind to \(sourceAddress)", host: sourceAddress, port: 0, Glibc.bind)
+        }
+        try Self.call(socket, "connect to \(port)", host: host, port: port, Glibc.connect)
+    }
+
+    /// `operation` (bind or connect) on `socket` with the IPv4 address `host:port`; closes the
+    /// socket and throws when it fails.
+    private static func call(_ socket: Int32, _ what: String, host: String, port: Int,
+                             _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard status == 0 else {
             Glibc.close(socket)
-            throw HarnessError("connect to \(port) failed: errno \(errno)")
+            throw HarnessError("\(what) failed: errno \(errno)")
         }
     }
 
     deinit { Glibc.close(socket) }
+
+    /// Ends the connection now (both directions); the descriptor is closed with the client.
+    func close() { Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
@@ -189,6 +204,35 @@ final class TestClient {
             guard sent > 0 else { throw HarnessError("send failed: errno \(errno)") }
             offset += sent
         }
+    }
+
+    /// Sends all of `bytes` unless the server stops taking them for `timeoutMs`; returns the
+    /// bytes sent (a test of a stalled server must not hang in send).
+    @discardableResult
+    func send(_ bytes: [UInt8], timeoutMs: Int) -> Int {
+        Self.send(bytes, on: socket, timeoutMs: timeoutMs)
+    }
+
+    /// Sends `bytes` from another thread while this one reads: a client that never waits for an
+    /// answer before writing its next request. `wait()` gives the bytes sent.
+    func sendConcurrently(_ bytes: [UInt8], timeoutMs: Int) -> ConcurrentSend {
+        let sending = ConcurrentSend()
+        let socket = socket
+        Thread.detachNewThread { sending.finish(Self.send(bytes, on: socket, timeoutMs: timeoutMs)) }
+        return sending
+    }
+
+    private static func send(_ bytes: [UInt8], on socket: Int32, timeoutMs: Int) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            var poller = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+            guard poll(&poller, 1, Int32(timeoutMs)) > 0 else { return offset }
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
+            if sent > 0 { offset += sent } else if errno != EAGAIN && errno != EINTR { return offset }
+        }
+        return offset
     }
 
     /// Reads more bytes; false on EOF or error; throws on time-out.
@@ -255,6 +299,22 @@ final class TestClient {
         let lines = ["\(method) \(target) HTTP/1.1", "Host: test"] + headers
         try send(lines.joined(separator: "\r\n") + "\r\n\r\n")
         return try readResponse(isHead: method == "HEAD", timeoutMs: timeoutMs)
+    }
+}
+
+/// The bytes a `sendConcurrently` sent, once it ends.
+final class ConcurrentSend: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var sent = 0
+
+    fileprivate func finish(_ count: Int) {
+        sent = count
+        done.signal()
+    }
+
+    func wait() -> Int {
+        done.wait()
+        return sent
     }
 }
 
