@@ -21,20 +21,26 @@ package enum NodeReply {
 }
 
 /// Told of every reply before the request's own completion (the proxy's node health counts
-/// them): one reference instead of a wrapping closure allocated per request.
+/// them, and its latency): one reference instead of a wrapping closure allocated per request.
 package protocol NodeReplyObserver: AnyObject {
-    func observe(_ reply: NodeReply)
+    func observe(_ reply: NodeReply, submittedMs: UInt64)
 }
 
-/// A request for a node: its bytes, its deadline, and who waits for the answer.
+/// A request for a node: its bytes, when it was made and its deadline (loop milliseconds), and
+/// who waits for the answer. `onLate` runs once if the proxy finds it late (still unanswered
+/// past its node's late limit, SlowNodeRules.swift) before the answer or the deadline.
 package final class NodeRequest {
     package let bytes: [UInt8]
+    package let submittedMs: UInt64
     package let deadlineMs: UInt64
     private let observer: NodeReplyObserver?
     private let completion: (NodeReply) -> Void
+    package var onLate: (() -> Void)?
 
-    package init(bytes: [UInt8], deadlineMs: UInt64, observer: NodeReplyObserver? = nil, completion: @escaping (NodeReply) -> Void) {
+    package init(bytes: [UInt8], submittedMs: UInt64 = 0, deadlineMs: UInt64, observer: NodeReplyObserver? = nil,
+                 completion: @escaping (NodeReply) -> Void) {
         self.bytes = bytes
+        self.submittedMs = submittedMs
         self.deadlineMs = deadlineMs
         self.observer = observer
         self.completion = completion
@@ -42,8 +48,16 @@ package final class NodeRequest {
 
     /// Delivers the reply: to the observer, then to the completion.
     package func finish(_ reply: NodeReply) {
-        observer?.observe(reply)
+        onLate = nil
+        observer?.observe(reply, submittedMs: submittedMs)
         completion(reply)
+    }
+
+    /// Runs `onLate` once.
+    package func becameLate() {
+        guard let late = onLate else { return }
+        onLate = nil
+        late()
     }
 }
 
@@ -59,6 +73,9 @@ package final class NodeConnection: TCPStreamDelegate {
     private var output: [UInt8] = []
     private var input: [UInt8] = []
     private var isMarkedDirty = false
+    /// When the node last sent anything on this connection (loop milliseconds; 0: never). A
+    /// connect that succeeds says nothing: a frozen process's kernel still accepts.
+    package private(set) var lastHeardMs: UInt64 = 0
     /// Called once when the connection fails or closes (with the reason, nil on a clean close).
     package var onClose: ((NodeConnection, String?) -> Void)?
 
@@ -79,6 +96,14 @@ package final class NodeConnection: TCPStreamDelegate {
 
     /// Requests sent or waiting to be sent on this connection.
     package var pendingCount: Int { inFlight.count }
+    /// When the oldest request still waiting for its answer was made.
+    package var oldestSubmittedMs: UInt64? { inFlight.first?.submittedMs }
+
+    /// Tells each request made at least `lateAfterMs` ago that it is late (oldest first; the
+    /// scan stops at the first younger one). Returns how many became late now.
+    package func findLate(nowMs: UInt64, lateAfterMs: UInt64) -> Int {
+        NodeRequest.findLate(in: inFlight.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
+    }
 
     package func send(_ request: NodeRequest) {
         guard !isClosed else { return request.finish(.failed("connection to \(address) closed")) }
@@ -115,6 +140,7 @@ package final class NodeConnection: TCPStreamDelegate {
     }
 
     package func streamDidRead(_ stream: TCPStream, _ bytes: ReadBytes) {
+        lastHeardMs = loop.nowMs
         bytes.append(to: &input)
         var start = 0
         while !inFlight.isEmpty {
@@ -165,6 +191,21 @@ package final class NodeConnection: TCPStreamDelegate {
         onClose = nil
         callback?(self, reason)
         for request in failed { request.finish(.failed(reason ?? "connection to \(address) closed")) }
+    }
+}
+
+extension NodeRequest {
+    /// The late-request scan over requests in the order they were made.
+    package static func findLate(in requests: some Sequence<NodeRequest>, nowMs: UInt64, lateAfterMs: UInt64) -> Int {
+        var found = 0
+        for request in requests {
+            guard request.submittedMs + lateAfterMs <= nowMs else { break }
+            if request.onLate != nil {
+                found += 1
+                request.becameLate()
+            }
+        }
+        return found
     }
 }
 

@@ -10,6 +10,13 @@
 // Health: a dedicated ping connection (so a ping never waits behind a busy pool) asks
 // /_/health every ping interval with a deadline; failed requests count as misses too
 // (passive detection). A down node gets no requests until a ping succeeds again.
+//
+// Slow and frozen nodes (SlowNodeRules.swift): every answer's latency feeds the node's
+// LatencyWindow; the proxy's late check (every Limits.lateCheckIntervalMs) finds requests
+// older than the node's late limit: the node becomes suspect and each such request's
+// `onLate` runs once (a read hedges, a write stops waiting). A node that sent nothing on any
+// connection for --silence-to-down-ms while requests waited is down at once, and its
+// connections and queue fail.
 
 import LinkRingCore
 import LinkRingServer
@@ -29,6 +36,7 @@ final class NodeClient: NodeReplyObserver {
     /// `GET /_/health` to this node, made once (InternalProtocol.swift).
     private let pingRequest: [UInt8]
     private(set) var health: NodeHealth
+    private(set) var latency: LatencyWindow
     /// Called when the node's state or readiness changes.
     var onHealthChange: ((NodeClient) -> Void)?
     /// Called with every answered ping's report (the sentinel feeds the proxy's clock).
@@ -40,6 +48,8 @@ final class NodeClient: NodeReplyObserver {
     private(set) var requestsSent: UInt64 = 0
     private(set) var requestsFailed: UInt64 = 0
     private(set) var refusedQueueFull: UInt64 = 0
+    private(set) var lateRequests: UInt64 = 0
+    private(set) var silentDowns: UInt64 = 0
 
     init(address: HostPort, index: Int, loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher) {
         self.address = address
@@ -48,17 +58,22 @@ final class NodeClient: NodeReplyObserver {
         self.options = options
         self.flusher = flusher
         health = NodeHealth(failuresToDown: options.failuresToDown, nowMs: loop.nowMs)
+        latency = LatencyWindow(nowMs: loop.nowMs)
         pingRequest = InternalRequestEncoder(host: address.description, clusterToken: options.clusterToken).makeHealthPing()
     }
 
     var openConnections: Int { pool.count }
     var queuedRequests: Int { queue.count }
 
-    /// Sends `bytes`; `completion` gets the answer or the failure. Returns false (and never
-    /// calls `completion`) when the node is down or its queue is full.
-    func submit(_ bytes: [UInt8], completion: @escaping (NodeReply) -> Void) -> Bool {
+    /// Sends `bytes`; `completion` gets the answer or the failure, `onLate` runs if the request
+    /// is found late first. Returns false (and never calls either) when the node is down or its
+    /// queue is full.
+    func submit(_ bytes: [UInt8], onLate: (() -> Void)? = nil, completion: @escaping (NodeReply) -> Void) -> Bool {
         guard health.isUsable else { return false }
-        let request = NodeRequest(bytes: bytes, deadlineMs: loop.nowMs + options.nodeTimeoutMs, observer: self, completion: completion)
+        let now = loop.nowMs
+        let request = NodeRequest(bytes: bytes, submittedMs: now, deadlineMs: now + options.nodeTimeoutMs, observer: self,
+                                  completion: completion)
+        request.onLate = onLate
         if let connection = connectionWithRoom() {
             requestsSent += 1
             connection.send(request)
@@ -97,7 +112,9 @@ final class NodeClient: NodeReplyObserver {
 
     /// Passive health: an answer below 500 is a success, a 5xx a failure. A failed connection
     /// was already counted once by `connectionClosed`, however many requests it carried.
-    func observe(_ reply: NodeReply) {
+    func observe(_ reply: NodeReply, submittedMs: UInt64) {
+        let now = loop.nowMs
+        latency.record(now &- submittedMs, nowMs: now)
         switch reply {
         case .answered(let status, _, _, let isRecovering) where status < 500:
             let readiness: NodeReadiness? = isRecovering ? .recovering : nil
@@ -140,7 +157,7 @@ final class NodeClient: NodeReplyObserver {
         let sentMs = loop.nowMs
         let sentMonotonicMs = MonotonicClock.nowMs()
         pingInFlight = true
-        let request = NodeRequest(bytes: pingRequest, deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
+        let request = NodeRequest(bytes: pingRequest, submittedMs: sentMs, deadlineMs: sentMs + options.pingTimeoutMs) { [unowned self] reply in
             self.pingInFlight = false
             self.pingAnswered(reply, sentMs: sentMs, sentMonotonicMs: sentMonotonicMs)
         }
@@ -166,8 +183,45 @@ final class NodeClient: NodeReplyObserver {
         if changed { onHealthChange?(self) }
     }
 
+    // MARK: slow and frozen nodes
+
+    /// Finds requests past the node's late limit (the proxy's late check): the node becomes
+    /// suspect and each such request's `onLate` runs once.
+    func findLate(nowMs: UInt64) {
+        let lateAfterMs = latency.lateAfterMs
+        guard let oldest = oldestWaitingMs(includingPing: false), oldest + lateAfterMs <= nowMs else { return }
+        health.suspect()
+        var found = NodeRequest.findLate(in: queue.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
+        for connection in pool { found += connection.findLate(nowMs: nowMs, lateAfterMs: lateAfterMs) }
+        lateRequests += UInt64(found)
+    }
+
+    /// When the oldest request still waiting for this node was made.
+    private func oldestWaitingMs(includingPing: Bool) -> UInt64? {
+        var oldest = queue.first?.submittedMs
+        for connection in pool {
+            if let made = connection.oldestSubmittedMs { oldest = min(oldest ?? made, made) }
+        }
+        if includingPing, let made = pingConnection?.oldestSubmittedMs { oldest = min(oldest ?? made, made) }
+        return oldest
+    }
+
+    /// Down at once when the node sent nothing for the silence limit while requests waited.
+    private func checkSilence(nowMs: UInt64) {
+        guard health.isUsable, let oldest = oldestWaitingMs(includingPing: true), nowMs >= oldest + options.silenceToDownMs else { return }
+        let heard = pool.reduce(pingConnection?.lastHeardMs ?? 0) { max($0, $1.lastHeardMs) }
+        guard nowMs >= heard + options.silenceToDownMs else { return }
+        silentDowns += 1
+        if health.recordSilence(nowMs: nowMs) { onHealthChange?(self) }
+        let reason = "\(address) sent nothing for \(nowMs - max(heard, oldest)) ms while requests waited (--silence-to-down-ms)"
+        for connection in pool { connection.fail(reason) }
+        pingConnection?.fail(reason)
+        failQueue(reason)
+    }
+
     /// Fails requests past their deadlines (called by the housekeeping tick).
     func checkDeadlines(nowMs: UInt64) {
+        checkSilence(nowMs: nowMs)
         for connection in pool { connection.checkDeadlines(nowMs: nowMs) }
         pingConnection?.checkDeadlines(nowMs: nowMs)
         while let request = queue.first, nowMs >= request.deadlineMs {

@@ -14,6 +14,9 @@ final class ProxyMetrics {
     var partialWrites: UInt64 = 0
     var versionConflicts: UInt64 = 0
     var skewRefusals: UInt64 = 0
+    var hedges: UInt64 = 0
+    var hedgesRefused: UInt64 = 0
+    var writesWithoutLateReplicas: UInt64 = 0
     private(set) var total: UInt64 = 0
 
     /// Rows of `requests`: the methods of the API, then every other method.
@@ -46,6 +49,10 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_retries_total", "Node answers that failed and were retried elsewhere.", retries)
         counter(&text, "linkring_proxy_partial_writes_total", "Writes acknowledged by some but not all contacted replicas.", partialWrites)
         counter(&text, "linkring_proxy_version_conflicts_total", "Write attempts re-minted because a replica held a newer version.", versionConflicts)
+        counter(&text, "linkring_proxy_hedged_reads_total", "Reads also sent to the next replica because the first was late.", hedges)
+        counter(&text, "linkring_proxy_hedges_refused_total", "Hedges not sent: the hedge budget (one read in ten) was spent.", hedgesRefused)
+        counter(&text, "linkring_proxy_writes_without_late_replicas_total",
+                "Writes answered once acknowledged, without waiting for a late replica (repair copies it).", writesWithoutLateReplicas)
         counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"
@@ -68,6 +75,13 @@ final class ProxyMetrics {
              { PrometheusText.seconds(microseconds: ($0.health.lastRoundTripMs ?? 0) * 1000) }),
             ("linkring_node_clock_offset_seconds", "gauge", "The node's clock minus this proxy's host clock, at the last answered ping.",
              { PrometheusText.seconds(milliseconds: $0.clockSample?.offsetMs ?? 0) }),
+            ("linkring_node_suspect", "gauge", "1 while a request to the node is late and it has not answered since.",
+             { $0.health.isSuspect ? "1" : "0" }),
+            ("linkring_node_late_after_seconds", "gauge", "Age at which a request to the node is late (twice its p99, bounded).",
+             { PrometheusText.seconds(microseconds: $0.latency.lateAfterMs * 1000) }),
+            ("linkring_node_late_requests_total", "counter", "Requests to the node found late.", { "\($0.lateRequests)" }),
+            ("linkring_node_silent_downs_total", "counter", "Times the node was marked down for silence while requests waited.",
+             { "\($0.silentDowns)" }),
             ("linkring_node_pool_connections", "gauge", "Open pooled connections to the node.", { "\($0.openConnections)" }),
             ("linkring_node_queued_requests", "gauge", "Requests waiting for a pooled connection.", { "\($0.queuedRequests)" }),
             ("linkring_node_requests_total", "counter", "Requests sent to the node.", { "\($0.requestsSent)" }),

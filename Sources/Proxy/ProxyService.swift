@@ -41,6 +41,7 @@ final class ProxyService: HTTPRequestHandler {
     private let requests: InternalRequestEncoder
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
+    private var hedgeBudget = HedgeBudget()
 
     init(cluster: ProxyCluster, metrics: ProxyMetrics, operatorRoutes: OperatorRoutes, options: ProxyOptions, clock: ProxyClock) {
         self.cluster = cluster
@@ -76,38 +77,74 @@ final class ProxyService: HTTPRequestHandler {
         var order: [NodeClient] = []
         order.reserveCapacity(cluster.ring.replicaCount)
         let replicas = cluster.ring.replicas(forKey: key)
-        for index in replicas where nodes[index].health.isReady { order.append(nodes[index]) }
+        for index in replicas where nodes[index].health.isPreferred { order.append(nodes[index]) }
+        for index in replicas where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
         for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
-        let request = requests.makeRead(key: key)
-        attemptRead(key, request, order: order, position: 0, on: connection.deferResponse(), timer)
+        hedgeBudget.earn()
+        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: connection.deferResponse(), timer: timer)
+        if !askNextReplica(read) { finishUnanswered(read) }
     }
 
-    /// Asks the replicas in `order` from `position` on. An answer from a node that is still
-    /// recovering is kept as a fallback while another replica is left to ask: it may be behind.
-    private func attemptRead(_ key: [UInt8], _ request: [UInt8], order: [NodeClient], position: Int, fallback: ReadReply? = nil,
-                             on answer: DeferredResponse, _ timer: RequestTimer) {
-        var position = position
-        while position < order.count {
-            if position > 0 { metrics.failovers += 1 }
-            let next = position + 1
-            let accepted = order[position].submit(request) { [unowned self] nodeReply in
-                if case .answered(_, let version?, _, _) = nodeReply { self.clock.observe(version) }
-                let reply = ReadReply(nodeReply)
-                if case .failed = reply {
-                    self.metrics.retries += 1
-                    self.attemptRead(key, request, order: order, position: next, fallback: fallback, on: answer, timer)
-                } else if reply.isFromRecoveringNode && next < order.count {
-                    self.attemptRead(key, request, order: order, position: next, fallback: reply, on: answer, timer)
-                } else {
-                    self.answerRead(key, reply, on: answer, timer)
-                }
+    /// Sends the read to the next replica in its order that takes it; false when none is left.
+    /// A failover counts when it replaces a failed or recovering answer; a hedge does not.
+    private func askNextReplica(_ read: ReadAttempt, isHedge: Bool = false) -> Bool {
+        while read.next < read.order.count {
+            let position = read.next
+            read.next += 1
+            if position > 0 && !isHedge { metrics.failovers += 1 }
+            let accepted = read.order[position].submit(read.request, onLate: { [unowned self] in self.hedge(read) }) {
+                [unowned self] nodeReply in self.replied(read, nodeReply)
             }
-            if accepted { return }
-            position = next
+            if accepted {
+                read.outstanding += 1
+                return true
+            }
         }
-        if let fallback { return answerRead(key, fallback, on: answer, timer) }
-        answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
-        metrics.finish(timer, status: 503)
+        return false
+    }
+
+    /// A replica answered (or failed). The first good answer is the client's; a recovering
+    /// node's answer is kept as a fallback while another replica can still answer — but not
+    /// for a replica that is late (the read was hedged away from it).
+    private func replied(_ read: ReadAttempt, _ nodeReply: NodeReply) {
+        read.outstanding -= 1
+        if case .answered(_, let version?, _, _) = nodeReply { clock.observe(version) }
+        guard !read.isDone else { return }
+        let reply = ReadReply(nodeReply)
+        if case .failed = reply {
+            metrics.retries += 1
+        } else if reply.isFromRecoveringNode && (read.next < read.order.count || (read.outstanding > 0 && !read.isHedged)) {
+            // Kept while a replica is left to ask, or one not known to be late may still answer.
+            if read.fallback == nil { read.fallback = reply }
+        } else {
+            read.isDone = true
+            return answerRead(read.key, reply, on: read.answer, read.timer)
+        }
+        if read.outstanding == 0 && !askNextReplica(read) { finishUnanswered(read) }
+    }
+
+    /// A request of this read is late: a recovering replica's answer, if one came, is the
+    /// answer now (better a replica that may be behind than one that may be frozen); else the
+    /// next replica is asked too, once, if the budget allows.
+    private func hedge(_ read: ReadAttempt) {
+        guard !read.isDone else { return }
+        if let fallback = read.fallback {
+            read.isDone = true
+            return answerRead(read.key, fallback, on: read.answer, read.timer)
+        }
+        guard !read.isHedged, read.next < read.order.count else { return }
+        guard hedgeBudget.spend() else { return metrics.hedgesRefused += 1 }
+        read.isHedged = true
+        metrics.hedges += 1
+        _ = askNextReplica(read, isHedge: true)
+    }
+
+    /// No replica is left to ask: the recovering node's answer if there was one, else 503.
+    private func finishUnanswered(_ read: ReadAttempt) {
+        read.isDone = true
+        if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
+        read.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
+        metrics.finish(read.timer, status: 503)
     }
 
     private func answerRead(_ key: [UInt8], _ reply: ReadReply, on answer: Responder, _ timer: RequestTimer) {
@@ -219,8 +256,13 @@ final class ProxyService: HTTPRequestHandler {
                               on answer: DeferredResponse, _ timer: RequestTimer) {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
         let request = requests.makeWrite(record)
-        for node in targets {
-            let accepted = node.submit(request) { [unowned self] reply in
+        for (position, node) in targets.enumerated() {
+            let onLate = { [unowned self] in
+                fanOut.late(position)
+                if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
+            }
+            let accepted = node.submit(request, onLate: onLate) { [unowned self] reply in
+                fanOut.replied(position)
                 switch WriteReply(reply) {
                 case .acknowledged(let existed): fanOut.acknowledged(existed: existed)
                 case .newer(let version): fanOut.conflicted(version)
@@ -231,11 +273,15 @@ final class ProxyService: HTTPRequestHandler {
                 case .refusedInput: fanOut.refused()
                 case .failed: fanOut.failed()
                 }
-                if fanOut.isDone { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
+                if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
-            if !accepted { fanOut.failed() }
+            if !accepted {
+                fanOut.failed()
+            } else if node.health.isSuspect {
+                fanOut.late(position)  // already late on earlier requests: not waited for either
+            }
         }
-        if fanOut.isDone { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
+        if fanOut.isSettled { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
     }
 
     private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, to targets: [NodeClient], attempt: Int,
@@ -260,7 +306,8 @@ final class ProxyService: HTTPRequestHandler {
             again.version = version
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
         }
-        if fanOut.failures + fanOut.refusals > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        if fanOut.failures + fanOut.refusals + fanOut.lateWaiting > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        if fanOut.lateWaiting > 0 && fanOut.acknowledgements > 0 { metrics.writesWithoutLateReplicas += 1 }
         if fanOut.acknowledgements == 0 && fanOut.refusals > 0 {
             answer.respondFailure(HTTPParseFailure(.badRequest, Self.refusedByNodes))
             return metrics.finish(timer, status: 400)
@@ -303,9 +350,14 @@ final class ProxyService: HTTPRequestHandler {
     }
 }
 
-/// The replies one attempt of a write is waiting for.
+/// The replies one attempt of a write is waiting for. A replica found late (its node frozen or
+/// slow) is not waited for once another acknowledged: the write is settled then, and repair
+/// copies it to the late replica (docs/DECISIONS.md "Slow and frozen nodes").
 final class WriteFanOut {
     private var waiting: Int
+    /// Replicas found late that have not replied, and which (bits by target position).
+    private(set) var lateWaiting = 0
+    private var lateTargets: UInt64 = 0
     private(set) var acknowledgements = 0
     private(set) var failures = 0
     private(set) var refusals = 0
@@ -330,7 +382,21 @@ final class WriteFanOut {
         newestConflict = max(newestConflict ?? 0, version)
     }
 
-    var isDone: Bool { waiting == 0 }
+    /// Every replica replied, or one acknowledged and the rest are late.
+    var isSettled: Bool { waiting == 0 || (acknowledgements > 0 && waiting == lateWaiting) }
+
+    func late(_ position: Int) {
+        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
+        lateTargets |= 1 << UInt64(position)
+        lateWaiting += 1
+    }
+
+    /// The replica at `position` replied (before its kind of reply is counted).
+    func replied(_ position: Int) {
+        guard lateTargets & (1 << UInt64(position)) != 0 else { return }
+        lateTargets &= ~(1 << UInt64(position))
+        lateWaiting -= 1
+    }
 
     func acknowledged(existed: Bool) {
         waiting -= 1
@@ -348,6 +414,29 @@ final class WriteFanOut {
     func refused() {
         waiting -= 1
         refusals += 1
+    }
+}
+
+/// One client read in flight: its replicas in order, the next to ask, the answers awaited.
+final class ReadAttempt {
+    let key: [UInt8]
+    let request: [UInt8]
+    let order: [NodeClient]
+    let answer: DeferredResponse
+    let timer: RequestTimer
+    var next = 0
+    var outstanding = 0
+    var isHedged = false
+    var isDone = false
+    /// A recovering node's answer, used if no ready replica answers.
+    var fallback: ReadReply?
+
+    init(key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {
+        self.key = key
+        self.request = request
+        self.order = order
+        self.answer = answer
+        self.timer = timer
     }
 }
 

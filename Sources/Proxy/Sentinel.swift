@@ -1,7 +1,11 @@
 // The sentinel: watches every node on duties of the proxy's cron and tells the operator.
 //
 //   ping (every --ping-interval-ms, first at once) ─▶ each node: GET /_/health with a deadline
-//   node deadlines (Limits.nodeDeadlineCheckIntervalMs) ─▶ fail node requests past their deadlines
+//   node deadlines (Limits.nodeDeadlineCheckIntervalMs) ─▶ fail node requests past their deadlines;
+//                                         a node silent for --silence-to-down-ms while requests
+//                                         waited is down at once
+//   late requests (Limits.lateCheckIntervalMs) ─▶ the node is suspect; reads hedge, writes
+//                                         stop waiting for it (SlowNodeRules.swift)
 //   status (every --status-interval-s, 0 = off) ─▶ log the table of node states
 //   any state or readiness change         ─▶ log a line and the table
 //   every answered ping                   ─▶ the proxy's clock learns the node's (ProxyClock)
@@ -57,7 +61,11 @@ final class Sentinel {
             let now = self.loop.nowMs
             for node in self.nodes { node.checkDeadlines(nowMs: now) }
         }
-        duties = [ping, housekeeping]
+        let late = cron.every(Limits.lateCheckIntervalMs, "late node requests") {
+            let now = self.loop.nowMs
+            for node in self.nodes { node.findLate(nowMs: now) }
+        }
+        duties = [ping, housekeeping, late]
         if options.statusIntervalS > 0 {
             let periodMs = UInt64(options.statusIntervalS) * 1000
             duties.append(cron.every(periodMs, "status table") { self.logTable() })

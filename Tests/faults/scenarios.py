@@ -4,6 +4,8 @@
                for a moment, restart it on the same data directory, wait for ready; repeated
     sigstop    SIGSTOP of a random node until the proxy logs it down and a moment longer,
                then SIGCONT (the node never restarts: it missed the writes of its pause)
+    pause      SIGSTOP of a random node for 5 s, then SIGCONT: a gray failure, so no client error
+               is allowed at all, and an operation overlapping the pause must not take over 1 s
     partition  a random node's link down (it hears and says nothing), then up again
     oneway     a random node's outgoing packets dropped (iptables in its namespace): it
                receives every request, may apply writes, but cannot answer; then allowed again
@@ -89,6 +91,46 @@ def sigstop(ctx):
         node.resume()
         ctx.expect_ready(node, mono)
         ctx.expect_rotation(node, wall)
+
+
+PAUSE_S = 5.0
+PAUSE_LATENCY_S_MAX = 1.0  # the loadtest's bound is 250 ms (loadtest/failover.bash --sigstop); CI machines are noisy
+
+
+def pause(ctx):
+    """A gray failure: one node frozen (SIGSTOP) for 5 s, then resumed, under load. Unlike
+    sigstop, no error is allowed at all: the proxy hedges reads and stops waiting for the
+    frozen replica's writes, so clients must not notice."""
+    ctx.data["pauses"] = []
+    for cycle in range(ctx.cycles):
+        node = pick_node(ctx)
+        stopped, _ = ctx.mark("SIGSTOP", node=node.label, cycle=cycle)
+        node.pause()
+        ctx.sleep(PAUSE_S)
+        resumed, wall = ctx.mark("SIGCONT", node=node.label)
+        node.resume()
+        ctx.data["pauses"].append((stopped, resumed))
+        ctx.expect_ready(node, resumed)
+        ctx.expect_rotation(node, wall)
+
+
+def summarize_pause(ctx, records):
+    """The slowest client operation that overlapped a pause, and the answers per second during
+    the pauses against the rest of the run."""
+    worst, during, during_s = 0.0, 0, 0.0
+    for stopped, resumed in ctx.data.get("pauses", []):
+        during_s += resumed - stopped
+        for record in records:
+            if record["t1"] >= stopped and record["t0"] <= resumed:
+                worst = max(worst, record["t1"] - record["t0"])
+                during += record["t0"] >= stopped and record["t1"] <= resumed and record["r"] == "ok"
+    span = (max(r["t1"] for r in records) - min(r["t0"] for r in records)) if records else 0
+    rest = sum(1 for r in records if r["r"] == "ok") - during
+    ratio = (during / during_s) / (rest / (span - during_s)) if during_s and span > during_s and rest else 0
+    ctx.result.notes.append(f"slowest operation overlapping a pause {worst * 1000:.0f} ms; answers/s during the pauses "
+                            f"{ratio:.0%} of the rest")
+    if worst > PAUSE_LATENCY_S_MAX:
+        ctx.problem(f"an operation overlapping a pause took {worst * 1000:.0f} ms (more than {PAUSE_LATENCY_S_MAX * 1000:.0f})")
 
 
 # network faults
@@ -336,6 +378,8 @@ def summarize_diskfull(ctx, records):
 SPECS = [
     Spec("kill9", kill9, {"ci": 10, "full": 100}, about="kill -9 of a random node, restart, wait for ready"),
     Spec("sigstop", sigstop, {"ci": 2, "full": 10}, about="SIGSTOP past the down threshold, SIGCONT"),
+    Spec("pause", pause, {"ci": 2, "full": 10}, summarize=summarize_pause,
+         about="SIGSTOP of a random node for 5 s under load, SIGCONT: no client error allowed"),
     Spec("partition", partition, {"ci": 2, "full": 10}, about="a node's link down, then up"),
     Spec("oneway", oneway, {"ci": 2, "full": 10}, about="a node's outgoing packets dropped, then allowed"),
     Spec("proxykill", proxykill, {"ci": 2, "full": 10}, proxies=2, hoppers=2, summarize=summarize_proxykill,

@@ -9,6 +9,11 @@
 // proxy serves from its first request. Readiness (`ready`/`recovering`) comes from the node's
 // own /_/health (and X-Recovering on its answers); reads prefer ready replicas.
 //
+// Slow and frozen nodes (SlowNodeRules.swift): a request that is late makes the node
+// `isSuspect` at once — reads try its replicas first — until the node answers anything. A node
+// that sent nothing for --silence-to-down-ms while requests waited is down at once
+// (`recordSilence`), without waiting for missed pings; it comes back as any down node does.
+//
 // Catching up: once this proxy has seen a node fail, the node may have missed writes that the
 // other replicas acknowledged while it was out — including writes acknowledged after the node
 // came back and finished its own start-up repair but before this proxy sent it writes again.
@@ -68,6 +73,8 @@ package struct NodeHealth: Sendable {
     private(set) var sawFailure = false
     /// While catching up: the rounds the node must report to count as ready.
     private(set) var readyAtRounds: UInt64? = nil
+    /// A request to it is late and it has not answered since: other replicas first.
+    package private(set) var isSuspect = false
 
     package init(failuresToDown: Int, nowMs: UInt64 = 0) {
         precondition(failuresToDown > 0)
@@ -77,6 +84,24 @@ package struct NodeHealth: Sendable {
 
     package var isUsable: Bool { state != .down }
     package var isReady: Bool { state != .down && readiness == .ready }
+    /// Ready, and not suspected of being slow: where reads go first.
+    package var isPreferred: Bool { isReady && !isSuspect }
+
+    /// A request to the node is late.
+    package mutating func suspect() {
+        isSuspect = true
+    }
+
+    /// The node sent nothing for the silence limit while requests waited: down now. Returns
+    /// true when the state changed.
+    @discardableResult
+    package mutating func recordSilence(nowMs: UInt64) -> Bool {
+        consecutiveFailures = max(consecutiveFailures, failuresToDown)
+        readiness = .unknown
+        sawFailure = true
+        readyAtRounds = nil
+        return transition(to: .down, nowMs: nowMs)
+    }
 
     /// A ping answered with the node's report. Returns true when state or readiness changed.
     @discardableResult
@@ -99,6 +124,7 @@ package struct NodeHealth: Sendable {
     @discardableResult
     package mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
         consecutiveFailures = 0
+        isSuspect = false
         if let roundTripMs {
             lastPingMs = nowMs
             lastRoundTripMs = roundTripMs
@@ -129,7 +155,10 @@ package struct NodeHealth: Sendable {
         guard state != next else { return false }
         state = next
         sinceMs = nowMs
-        if next == .down { readiness = .unknown }
+        if next == .down {
+            readiness = .unknown
+            isSuspect = false
+        }
         return true
     }
 }

@@ -116,6 +116,22 @@ package enum Limits {
     package static let restartBackoffMsMax: UInt64 = 60_000
     /// Bytes of a node's refusal sentence (a 422 body) the proxy quotes in its log line.
     static let quotedReasonBytesMax = 300
+    /// Slow and frozen nodes (SlowNodeRules.swift): a request is late after twice its node's
+    /// p99 latency, at least this many milliseconds…
+    package static let lateAfterMsMin = 10
+    /// …and at most this many (well below --node-timeout-ms: a read hedged then still
+    /// answers within a quarter of a second).
+    package static let lateAfterMsMax = 100
+    /// The window, in milliseconds, over which a node's p99 latency is measured.
+    package static let latencyWindowMs: UInt64 = 1_000
+    /// Answers a window needs before its p99 replaces the previous one.
+    static let latencySamplesMin: UInt32 = 20
+    /// Hedged reads that may go out at once (the budget's burst)…
+    static let hedgeBurstMax = 200
+    /// …and the tenths of a hedge each read earns: at most one read in ten is hedged for long.
+    static let hedgeTenthsPerRead = 1
+    /// How often, in milliseconds, the proxy looks for late node requests.
+    package static let lateCheckIntervalMs: UInt64 = 5
     /// Writes a proxy holds while it learns the nodes' clocks (its first ping round, normally
     /// one round trip after start-up); past it a write answers 503 at once. Each held write
     /// keeps its request (at most `requestBytesMax`), so this bounds the memory too.
@@ -213,6 +229,11 @@ package enum Limits {
     static let failuresToDownDefault = 3
     /// --down-after.
     static let failuresToDownRange = 1...100
+    /// --silence-to-down-ms default: a node that has sent nothing for this long while a request
+    /// waited for it is down at once (a frozen node), without waiting for missed pings.
+    static let silenceToDownMsDefault: UInt64 = 1_000
+    /// --silence-to-down-ms.
+    static let silenceToDownMsRange = 50...600_000
     /// --status-interval-s default.
     static let statusIntervalSDefault = 30
     /// --status-interval-s (0: only on changes).

@@ -12,6 +12,7 @@ package struct ProxyOptions: Sendable {
     package var pingTimeoutMs = Limits.pingTimeoutMsDefault
     /// Misses or failed requests in a row before a node is down.
     package var failuresToDown = Limits.failuresToDownDefault
+    package var silenceToDownMs = Limits.silenceToDownMsDefault
     package var statusIntervalS = Limits.statusIntervalSDefault
     package var clusterToken: [UInt8]? = nil
     /// The origin bits of the versions this proxy mints (random when not given).
@@ -47,6 +48,7 @@ package struct ProxyOptions: Sendable {
         .value("ping-interval-ms", "MS", "health ping period (default 250)"),
         .value("ping-timeout-ms", "MS", "a ping not answered within this is missed (default 1000)"),
         .value("down-after", "N", "missed pings or failed requests in a row before a node is down (default 3)"),
+        .value("silence-to-down-ms", "MS", "a node silent this long while requests wait is down at once (default 1000)"),
         .value("status-interval-s", "S", "log the node table every S seconds; 0 = only on changes (default 30)"),
         .value("proxy-id", "N", "0-1023, the origin bits of its versions (default: random at start-up)"),
         .value("clock-skew-ms", "MS", "refuse node versions this far ahead of the nodes' time; a node's clock this far off is left out of it (default 1000)"),
@@ -97,6 +99,7 @@ package struct ProxyOptions: Sendable {
         pingIntervalMs = UInt64(try parsed.integer("ping-interval-ms", default: Int(pingIntervalMs), range: Limits.pingIntervalMsRange))
         pingTimeoutMs = UInt64(try parsed.integer("ping-timeout-ms", default: Int(pingTimeoutMs), range: Limits.pingTimeoutMsRange))
         failuresToDown = try parsed.integer("down-after", default: failuresToDown, range: Limits.failuresToDownRange)
+        silenceToDownMs = UInt64(try parsed.integer("silence-to-down-ms", default: Int(silenceToDownMs), range: Limits.silenceToDownMsRange))
         statusIntervalS = try parsed.integer("status-interval-s", default: statusIntervalS, range: Limits.statusIntervalSRange)
         if parsed.string("proxy-id") != nil {
             proxyID = UInt64(try parsed.integer("proxy-id", default: 0, range: 0...Int(HybridClock.originsMax - 1)))
