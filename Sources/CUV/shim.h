@@ -25,6 +25,7 @@ static inline uv_handle_t *cuv_signal_as_handle(uv_signal_t *s) { return (uv_han
 static inline uv_handle_t *cuv_check_as_handle(uv_check_t *c) { return (uv_handle_t *)c; }
 static inline uv_handle_t *cuv_process_as_handle(uv_process_t *p) { return (uv_handle_t *)p; }
 static inline uv_handle_t *cuv_poll_as_handle(uv_poll_t *p) { return (uv_handle_t *)p; }
+static inline uv_req_t *cuv_getaddrinfo_as_req(uv_getaddrinfo_t *r) { return (uv_req_t *)r; }
 static inline const struct sockaddr *cuv_in_as_sockaddr(const struct sockaddr_in *a) { return (const struct sockaddr *)a; }
 static inline struct sockaddr *cuv_storage_as_sockaddr(struct sockaddr_storage *a) { return (struct sockaddr *)a; }
 static inline const struct sockaddr_in *cuv_storage_as_in(const struct sockaddr_storage *a) { return (const struct sockaddr_in *)a; }

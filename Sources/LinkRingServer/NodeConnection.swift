@@ -1,6 +1,9 @@
 // One keep-alive connection to a node (from the proxy, or from a peer node repairing), with
 // requests pipelined on it.
 //
+//   address ─NameResolver─▶ numeric address (at once for a numeric host or a name it knows;
+//        else after the name's first lookup) ─▶ TCP connect; a name that does not resolve
+//        fails the connection at once, a lookup still silent at the connect deadline too
 //   send(): bytes appended to `output`, request appended to `inFlight`
 //        ─(end of loop iteration, all dirty connections)─▶ one write per connection
 //   socket ─▶ input ─▶ HTTPResponseParser ─▶ the oldest request in flight gets its reply
@@ -65,9 +68,14 @@ package final class NodeConnection: TCPStreamDelegate {
     private let address: HostPort
     private let loop: EventLoop
     private let flusher: OutputFlusher
+    private let resolver: NameResolver
+    /// Set while the connection waits for its name's first lookup.
+    private var nameWaitID: Int?
     private var stream: TCPStream?
     private var isConnected = false
     package private(set) var isClosed = false
+    /// Why the connection failed, for requests sent after (a name that does not resolve).
+    private var failure: String?
     private var connectDeadlineMs: UInt64 = 0
     private var inFlight = FIFOQueue<NodeRequest>()
     private var output: [UInt8] = []
@@ -79,18 +87,32 @@ package final class NodeConnection: TCPStreamDelegate {
     /// Called once when the connection fails or closes (with the reason, nil on a clean close).
     package var onClose: ((NodeConnection, String?) -> Void)?
 
-    package init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, connectTimeoutMs: UInt64) {
+    /// Connects to `address` (resolved through `resolver`); a connection that fails at once
+    /// is `isClosed` when this returns.
+    package init(address: HostPort, loop: EventLoop, flusher: OutputFlusher, resolver: NameResolver, connectTimeoutMs: UInt64) {
         self.address = address
         self.loop = loop
         self.flusher = flusher
+        self.resolver = resolver
         connectDeadlineMs = loop.nowMs + connectTimeoutMs
-        do {
-            stream = try TCPStream.connect(loop: loop, host: address.host, port: address.port) { [weak self] error in
-                self?.didConnect(error)
+        nameWaitID = resolver.connectAddress(for: address) { [weak self] target in self?.connect(to: target) }
+    }
+
+    private func connect(to target: ConnectTarget) {
+        nameWaitID = nil
+        guard !isClosed else { return }
+        switch target {
+        case .address(let numeric):
+            do {
+                stream = try TCPStream.connect(loop: loop, host: numeric.host, port: numeric.port) { [weak self] error in
+                    self?.didConnect(error)
+                }
+                stream?.delegate = self
+            } catch {
+                fail("connect to \(address): \(error)")
             }
-            stream?.delegate = self
-        } catch {
-            isClosed = true
+        case .unreachable(let reason):
+            fail("\(address): \(reason)")
         }
     }
 
@@ -106,7 +128,7 @@ package final class NodeConnection: TCPStreamDelegate {
     }
 
     package func send(_ request: NodeRequest) {
-        guard !isClosed else { return request.finish(.failed("connection to \(address) closed")) }
+        guard !isClosed else { return request.finish(.failed(failure ?? "connection to \(address) closed")) }
         output.append(contentsOf: request.bytes)
         inFlight.append(request)
         guard isConnected, !isMarkedDirty else { return }
@@ -133,7 +155,9 @@ package final class NodeConnection: TCPStreamDelegate {
     /// Fails everything past its deadline (called by the proxy's housekeeping tick).
     package func checkDeadlines(nowMs: UInt64) {
         guard !isClosed else { return }
-        if !isConnected && nowMs >= connectDeadlineMs { return fail("connect to \(address) timed out") }
+        if !isConnected && nowMs >= connectDeadlineMs {
+            return fail(nameWaitID == nil ? "connect to \(address) timed out" : "\(address): \(NameRecord.slowReason)")
+        }
         if let oldest = inFlight.first, nowMs >= oldest.deadlineMs {
             fail("\(address) did not answer in time")
         }
@@ -184,6 +208,9 @@ package final class NodeConnection: TCPStreamDelegate {
     package func fail(_ reason: String?) {
         guard !isClosed else { return }
         isClosed = true
+        failure = reason
+        if let nameWaitID { resolver.cancelWait(nameWaitID, name: address.host) }
+        nameWaitID = nil
         stream?.close()
         let failed = inFlight.removeAll()
         output.removeAll()

@@ -277,6 +277,21 @@ package enum FileSystem {
         guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(path)") }
     }
 
+    /// Writes `bytes` as the whole file at `path` (a new file synced, renamed over the path, and
+    /// the directory synced), so a crash leaves the old file or the new one, never a part.
+    package static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        let temporary = path + ".new"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw UVError(-errno, "create \(temporary)") }
+        defer { close(descriptor) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw UVError(written < 0 ? -errno : Int32(UV_EIO.rawValue), "write \(temporary)") }
+        guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(temporary)") }
+        try rename(temporary, to: path)
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        try syncDirectory(directory.isEmpty ? "/" : directory)
+    }
+
     /// Removes a file; a missing file is not an error.
     package static func removeFile(_ path: String) throws {
         guard unlink(path) == 0 || errno == ENOENT else { throw UVError(-errno, "remove \(path)") }

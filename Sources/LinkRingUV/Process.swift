@@ -35,9 +35,12 @@ package enum ProcessSetup {
         }
     }
 
+    /// Flushes stdio and ends the process with `_exit`: libuv's destructor joins its thread-pool
+    /// threads, and one stuck in a lookup on a silent resolver would hold the exit for the
+    /// resolver's whole time-out. Everything durable is written and synced before this is called.
     package static func exit(_ code: Int32) -> Never {
         fflush(nil)
-        Glibc.exit(code)
+        Glibc._exit(code)
     }
 }
 

@@ -64,11 +64,12 @@ package final class TCPStream: HandleOwner {
 
     private var onConnect: ((UVError?) -> Void)?
 
-    /// A new outbound stream. `completion` runs once: nil when connected, else the error
-    /// (UV_ECANCELED if the stream is closed first). Reading starts only when asked.
+    /// A new outbound stream to a numeric address (a name is resolved first, off the loop:
+    /// NameLookup); `completion` runs once: nil when connected, else the error (UV_ECANCELED
+    /// if the stream is closed first). Reading starts only when asked.
     package static func connect(loop: EventLoop, host: String, port: Int,
                                completion: @escaping (UVError?) -> Void) throws -> TCPStream {
-        var address = try SocketAddress.resolve(host: host, port: port)
+        var address = try SocketAddress.numeric(host: host, port: port)
         let stream = try TCPStream(loop: loop)
         let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
         stream.onConnect = completion
@@ -321,12 +322,19 @@ package final class TCPListener: HandleOwner {
 }
 
 package enum SocketAddress {
-    /// A numeric IPv4/IPv6 address, or a name resolved with getaddrinfo (start-up only: it blocks).
-    static func resolve(host: String, port: Int) throws -> sockaddr_storage {
+    /// A numeric IPv4/IPv6 address; throws UV_EINVAL for anything else (never a lookup).
+    static func numeric(host: String, port: Int) throws -> sockaddr_storage {
         var storage = sockaddr_storage()
         if uv_ip4_addr(host, Int32(port), cuv_storage_as_in_mut(&storage)) == 0 { return storage }
         storage = sockaddr_storage()
         if uv_ip6_addr(host, Int32(port), cuv_storage_as_in6_mut(&storage)) == 0 { return storage }
+        throw UVError(Int32(UV_EINVAL.rawValue), "\(host) is not a numeric address")
+    }
+
+    /// A numeric IPv4/IPv6 address, or a name resolved with getaddrinfo: for the listen address
+    /// at start-up only, before the loop runs (it blocks).
+    static func resolve(host: String, port: Int) throws -> sockaddr_storage {
+        if let numeric = try? numeric(host: host, port: port) { return numeric }
         var hints = addrinfo()
         hints.ai_family = AF_INET
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -335,7 +343,7 @@ package enum SocketAddress {
             throw UVError(Int32(UV_EAI_NONAME.rawValue), "resolve \(host)")
         }
         defer { freeaddrinfo(result) }
-        storage = sockaddr_storage()
+        var storage = sockaddr_storage()
         memcpy(&storage, address, Int(first.pointee.ai_addrlen))
         cuv_set_port(&storage, UInt16(port))
         return storage

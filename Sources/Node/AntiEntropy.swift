@@ -17,6 +17,10 @@
 // recovery) and the peer requests' deadline checks every `Limits.peerDeadlineCheckIntervalMs`.
 // A retry during recovery is a one-shot delay, so it keeps a timer of its own. Records are
 // stored through the Store, which refers to nothing here.
+//
+// A peer entry that turns out to be this node (another name or address of it: its /_/health
+// reports this node's id) is no peer: it is logged as an ERROR naming both lines of the hosts
+// file, never synced with, and not counted among the peers.
 
 import LinkRingCore
 import LinkRingServer
@@ -43,7 +47,7 @@ final class AntiEntropy {
     private var repairedTotal = 0
     private var lastCompareMicroseconds: UInt64 = 0
 
-    init(loop: EventLoop, cron: Cron, store: Store, ring: HashRing, selfIndex: Int, options: NodeOptions) {
+    init(loop: EventLoop, cron: Cron, store: Store, ring: HashRing, selfIndex: Int, options: NodeOptions, identity: NodeServer.Identity) {
         self.loop = loop
         self.cron = cron
         self.options = options
@@ -54,9 +58,11 @@ final class AntiEntropy {
                 return replicas.contains(selfIndex) && replicas.contains(peerIndex)
             }
             guard !shared.isEmpty else { continue }
-            peers.append(PeerSync(address: peer, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
+            let place = PeerSync.Place(entry: options.hostsEntries[peerIndex], selfEntry: options.hostsEntries[selfIndex],
+                                       source: options.hostsPath ?? "hosts file")
+            peers.append(PeerSync(address: peer, place: place, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
                                   requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken),
-                                  loop: loop, flusher: flusher, store: store, timeoutMs: options.peerTimeoutMs))
+                                  loop: loop, flusher: flusher, store: store, identity: identity, timeoutMs: options.peerTimeoutMs))
         }
         deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "peer deadlines") {
             for peer in self.peers { peer.checkDeadlines(nowMs: self.loop.nowMs) }
@@ -105,9 +111,21 @@ final class AntiEntropy {
         for peer in peers {
             peer.run { [unowned self] repaired, failure in
                 self.roundRepaired += repaired
-                if let failure { Log.warning("repair with \(peer.address) failed: \(failure)") }
+                self.logTurn(of: peer, failure: failure)
                 self.peerFinished {}
             }
+        }
+    }
+
+    /// A failed turn is logged when a peer starts failing, then at most once per
+    /// Limits.repeatedFailureLogIntervalMs with a count; a success after failures once.
+    private func logTurn(of peer: PeerSync, failure: String?) {
+        let now = loop.nowMs
+        guard let failure else {
+            return Log.recovery(&peer.failures, nowMs: now) { "repair with \(peer.address) works again after \($0) failed round(s) over \($1) ms" }
+        }
+        Log.failure(&peer.failures, nowMs: now, level: .warning, first: "repair with \(peer.address) failed: \(failure)") {
+            "repair with \(peer.address) still failing: \($0) more failed round(s) in \($1) s (last: \(failure))"
         }
     }
 
@@ -129,7 +147,7 @@ final class AntiEntropy {
     }
 
     func statusJSON() -> String {
-        "{\"peers\":\(peers.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"
+        "{\"peers\":\(peers.filter { !$0.isSelf }.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"
             + "\"lastCompareMicroseconds\":\(lastCompareMicroseconds)}"
     }
 

@@ -1,6 +1,7 @@
 // Start-up and shutdown of `linkring-node`.
 //
-//   parse options ─▶ create + lock the data dir ─▶ replay linkring.log into the index
+//   parse options ─▶ create + lock the data dir ─▶ its node id (DIR/node-id, made on first
+//   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ replay linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
 //   linkring.log.compact left by a crash during compaction is removed)
 //   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen ─▶ print
@@ -34,6 +35,11 @@ enum NodeProcess {
         let logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron)
         try FileSystem.makeDirectory(options.dataDirectory)
         try FileSystem.lockDirectory(options.dataDirectory)
+        let nodeID = try loadNodeID(directory: options.dataDirectory)
+        let resolver = NameResolver(loop: loop)
+        if let hostsPath = options.hostsPath {
+            try HostsStartupCheck.run(options.hostsEntries, source: hostsPath, loop: loop, resolver: resolver)
+        }
         let path = options.dataDirectory + "/" + logFileName
         var (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
         let ring = options.nodes.isEmpty ? nil : HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
@@ -41,20 +47,36 @@ enum NodeProcess {
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
         let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
-                              ring: ring, origin: origin)
+                              ring: ring, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
         let address = try node.start(host: options.listen.host, port: options.listen.port).description
         let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: Limits.nodeShutdownDeadlineMs) { done in
             node.stop(then: done)
         }
         try shutdown.watchSignals()
         Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue), "
-            + "version origin \(origin)")
+            + "version origin \(origin), node id \(nodeID)")
         Output.printLine("listening on \(address)")
         node.recover()
         loop.run()
         if !loop.close() { Log.warning("event loop closed with handles still open") }
         if let failure = node.closeFailure { throw failure }
         Log.info("node \(address) stopped")
+    }
+
+    /// The id in DIR/node-id, made (random) and written on the directory's first use.
+    private static func loadNodeID(directory: String) throws -> String {
+        let path = directory + "/" + NodeIdentity.fileName
+        guard FileSystem.exists(path) else {
+            var random = SystemRandomNumberGenerator()
+            let id = NodeIdentity.make(using: &random)
+            try FileSystem.writeFileAtomically(path, Array((id + "\n").utf8))
+            return id
+        }
+        guard let id = NodeIdentity.parse(try FileSystem.readTextFile(path)) else {
+            throw CommandLineError("\(path) does not hold a node id (\(NodeIdentity.digits) hex digits): restore it, "
+                                   + "or remove it to give this data a new id")
+        }
+        return id
     }
 
     static let crashPointVariable = "LINKRING_TEST_CRASH_AT_BYTE"

@@ -10,7 +10,8 @@
 //    │                                   ├─ LogCompactor  (read for /_/health)
 //    │                                   └─ AntiEntropy   (read for /_/health)
 //    ├─ LogCompactor ─── Store (index), CommitLog (swaps its file between batches)
-//    ├─ AntiEntropy ──── PeerSync per peer ─▶ Store (repaired records)
+//    ├─ AntiEntropy ──── PeerSync per peer ─▶ Store (repaired records); peers' names through
+//    │                   the NameResolver; a peer that answers with this node's id is itself
 //    └─ LogFiles ─────── stderr / --access-log
 //
 // The router, anti-entropy and the compactor share the one Store; callbacks from libuv reach
@@ -22,6 +23,15 @@ import LinkRingServer
 import LinkRingUV
 
 final class NodeServer {
+    /// Who this node is (its data's id, for /_/health and to recognise itself among its peers)
+    /// and how it finds its peers' addresses.
+    struct Identity {
+        let nodeID: String
+        let resolver: NameResolver
+    }
+
+    private let loop: EventLoop
+    private let resolver: NameResolver
     private let cron: Cron
     private let logFiles: LogFiles
     private let commitLog: CommitLog
@@ -34,7 +44,9 @@ final class NodeServer {
     /// Builds the node over a replayed `index` and its log `file`; `cron` and `logFiles` are
     /// the process's, owned from now on (closed by `stop`).
     init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, index: KeyValueIndex, file: AppendOnlyFile,
-         logPath: String, ring: HashRing?, origin: UInt64) {
+         logPath: String, ring: HashRing?, origin: UInt64, identity: Identity) {
+        self.loop = loop
+        resolver = identity.resolver
         self.cron = cron
         self.logFiles = logFiles
         let commitLog = CommitLog(loop: loop, cron: cron, file: file, policy: options.fsync)
@@ -43,10 +55,10 @@ final class NodeServer {
                                      logPath: logPath, directory: options.dataDirectory)
         let antiEntropy = ring.map { ring in
             AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!,
-                        options: options)
+                        options: options, identity: identity)
         }
         let router = NodeService(store: store, compactor: compactor, antiEntropy: antiEntropy, clusterToken: options.clusterToken,
-                                 fsync: options.fsync, urlRules: options.urlRules)
+                                 fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
         self.store = store
         self.compactor = compactor
@@ -60,6 +72,7 @@ final class NodeServer {
     func start(host: String, port: Int) throws -> HostPort {
         let bound = try httpServer.start(host: host, port: port)
         compactor.start()
+        resolver.start(cron: cron)
         return HostPort(host: bound.host, port: bound.port)
     }
 
@@ -80,11 +93,17 @@ final class NodeServer {
     func stop(then done: @escaping () -> Void) {
         antiEntropy?.close()
         compactor.close()
-        commitLog.drain { [commitLog, logFiles, cron] in
+        let lookupsRunning = resolver.close()
+        commitLog.drain { [commitLog, logFiles, cron, loop] in
             commitLog.close()
             logFiles.close()
             cron.close()
             done()
+            if lookupsRunning > 0 {
+                // The log is synced and closed: nothing waits for a silent resolver's answers.
+                Log.info("not waiting for \(lookupsRunning) name lookup(s) still in the resolver")
+                loop.stop()
+            }
         }
     }
 

@@ -46,9 +46,12 @@ final class NodeService: HTTPRequestHandler {
     private let fsync: FsyncPolicy
     /// What a long URL must be to be stored, by a public PUT or an internal one alike.
     private let urlRules: LongURLRules
+    /// This node's id (NodeIdentity), reported in /_/health.
+    private let nodeID: String
 
     init(store: Store, compactor: LogCompactor, antiEntropy: AntiEntropy?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
-         urlRules: LongURLRules) {
+         urlRules: LongURLRules, nodeID: String) {
+        self.nodeID = nodeID
         self.store = store
         self.compactor = compactor
         self.antiEntropy = antiEntropy
@@ -179,7 +182,7 @@ final class NodeService: HTTPRequestHandler {
 
     private func healthJSON(connections: Int) -> [UInt8] {
         let index = store.index
-        let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
+        let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"node\":\"\(nodeID)\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
             + "\"logBytes\":\(store.logSizeBytes),\"recordBytes\":\(index.recordBytes),\"compactions\":\(compactor.completed),"
             + "\"compacting\":\(compactor.isRunning),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(store.isWritable),"
             + "\"connections\":\(connections),\"versionsRefused\":\(store.versionsRefused),"

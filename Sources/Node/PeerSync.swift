@@ -2,13 +2,31 @@
 // ranges page by page, fetching and storing only the records this node lacks. A version more
 // than --clock-skew-ms ahead of this node's clock is neither fetched nor stored (counted in the
 // node's `versionsRefused`): repair must not spread what a write would be refused for.
+//
+// Each new connection to the peer first asks its /_/health: a peer that answers with this
+// node's own id is this node under another name or address (two lines of the hosts file for
+// one node). It is logged once as an ERROR naming both lines, and every later turn ends at once:
+// a node never pulls from itself or counts itself as its own peer.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class PeerSync {
+    /// Where the peer is listed: its line, this node's own line, the file.
+    struct Place {
+        let entry: HostsEntry
+        let selfEntry: HostsEntry
+        let source: String
+    }
+
     let address: HostPort
+    private let place: Place
+    private let identity: NodeServer.Identity
+    /// True once the peer answered with this node's own id.
+    private(set) var isSelf = false
+    /// The connection whose peer answered with another node's id.
+    private weak var verifiedConnection: NodeConnection?
     private let sharedRanges: [Int]
     private let ringID: UInt64
     private let requests: InternalRequestEncoder
@@ -21,10 +39,14 @@ final class PeerSync {
     private var differing: [Int] = []
     private var repaired = 0
     private(set) var lastCompareMicroseconds: UInt64 = 0
+    /// Failed periodic turns, logged rate-limited (a peer down, or its name not resolving).
+    var failures = RepeatedFailureReport()
 
-    init(address: HostPort, sharedRanges: [Int], ringID: UInt64, requests: InternalRequestEncoder, loop: EventLoop,
-         flusher: OutputFlusher, store: Store, timeoutMs: UInt64) {
+    init(address: HostPort, place: Place, sharedRanges: [Int], ringID: UInt64, requests: InternalRequestEncoder, loop: EventLoop,
+         flusher: OutputFlusher, store: Store, identity: NodeServer.Identity, timeoutMs: UInt64) {
         self.address = address
+        self.place = place
+        self.identity = identity
         self.sharedRanges = sharedRanges
         self.ringID = ringID
         self.requests = requests
@@ -38,7 +60,29 @@ final class PeerSync {
     func run(done: @escaping (Int, String?) -> Void) {
         self.done = done
         repaired = 0
+        guard !isSelf else { return finish(nil) }
+        openConnectionIfClosed()
+        guard verifiedConnection !== connection else { return requestDigests() }
+        send(requests.makeHealthPing()) { [unowned self] body in self.checkIdentity(body) }
+    }
+
+    private func requestDigests() {
         send(requests.makeDigests()) { [unowned self] body in self.compareDigests(body) }
+    }
+
+    /// Goes on when the peer is another node; ends the turn (and every later one) when it is this one.
+    private func checkIdentity(_ health: [UInt8]) {
+        guard NodeReport.parse(health).nodeID == identity.nodeID else {
+            verifiedConnection = connection
+            return requestDigests()
+        }
+        isSelf = true
+        Log.error("\(place.source) line \(place.entry.line) (\(place.entry.address)) is this node itself "
+                  + "(it answers with this node's id \(identity.nodeID), as line \(place.selfEntry.line) (\(place.selfEntry.address)), "
+                  + "this node's own entry): not a peer, never synced with; list each node once (docs/OPERATIONS.md)")
+        connection?.fail(nil)
+        connection = nil
+        finish(nil)
     }
 
     private func compareDigests(_ body: [UInt8]) {
@@ -114,9 +158,7 @@ final class PeerSync {
     /// Sends one request; `onSuccess` gets a 200 body, anything else ends the turn.
     private func send(_ request: [UInt8], onSuccess: @escaping ([UInt8]) -> Void) {
         guard done != nil else { return }
-        if connection == nil || connection!.isClosed {
-            connection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: timeoutMs)
-        }
+        openConnectionIfClosed()
         connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
             switch reply {
             case .answered(200, _, let answer, _): onSuccess(answer)
@@ -126,6 +168,13 @@ final class PeerSync {
             case .failed(let reason): self.finish(reason)
             }
         })
+    }
+
+    private func openConnectionIfClosed() {
+        if connection == nil || connection!.isClosed {
+            connection = NodeConnection(address: address, loop: loop, flusher: flusher, resolver: identity.resolver,
+                                        connectTimeoutMs: timeoutMs)
+        }
     }
 
     private func noteRefused(_ count: Int, example: [UInt8]?) {

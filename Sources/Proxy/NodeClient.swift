@@ -9,7 +9,11 @@
 //
 // Health: a dedicated ping connection (so a ping never waits behind a busy pool) asks
 // /_/health every ping interval with a deadline; failed requests count as misses too
-// (passive detection). A down node gets no requests until a ping succeeds again.
+// (passive detection). A down node gets no requests until a ping succeeds again. A node whose
+// name does not resolve fails every connection at once (NameResolver), so it goes down after
+// --down-after pings and nothing waits for it. The ping's answer also carries the node's id,
+// which the sentinel compares between entries (HostsAliases.swift); an entry found to name a
+// node another line already names is refused for good (`refuse`).
 //
 // Slow and frozen nodes (SlowNodeRules.swift): every answer's latency feeds the node's
 // LatencyWindow; the proxy's late check (every Limits.lateCheckIntervalMs) finds requests
@@ -24,11 +28,16 @@ import LinkRingUV
 
 final class NodeClient: NodeReplyObserver {
     let address: HostPort
-    /// Position in the current ring's node list (changes when the hosts file is reloaded).
+    /// Position in the current ring's node list, and the hosts file's line that lists the node
+    /// (both change when the hosts file is reloaded).
     var index: Int
+    var line: Int
     private let loop: EventLoop
     private let options: ProxyOptions
     private let flusher: OutputFlusher
+    private let resolver: NameResolver
+    /// The id the node reported in its last answered ping (NodeIdentity), if any.
+    private(set) var nodeID: String?
     private var pool: [NodeConnection] = []
     private var queue = FIFOQueue<NodeRequest>()
     private var pingConnection: NodeConnection?
@@ -51,12 +60,14 @@ final class NodeClient: NodeReplyObserver {
     private(set) var lateRequests: UInt64 = 0
     private(set) var silentDowns: UInt64 = 0
 
-    init(address: HostPort, index: Int, loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher) {
-        self.address = address
+    init(entry: HostsEntry, index: Int, loop: EventLoop, options: ProxyOptions, flusher: OutputFlusher, resolver: NameResolver) {
+        address = entry.address
+        line = entry.line
         self.index = index
         self.loop = loop
         self.options = options
         self.flusher = flusher
+        self.resolver = resolver
         health = NodeHealth(failuresToDown: options.failuresToDown, nowMs: loop.nowMs)
         latency = LatencyWindow(nowMs: loop.nowMs)
         pingRequest = InternalRequestEncoder(host: address.description, clusterToken: options.clusterToken).makeHealthPing()
@@ -79,6 +90,9 @@ final class NodeClient: NodeReplyObserver {
             connection.send(request)
             return true
         }
+        // A connection that could not even start (its name does not resolve) refuses at once:
+        // the caller fails over instead of queueing behind a node that cannot be reached.
+        guard pool.count >= options.poolSize else { return false }
         guard queuedRequests < options.queueMax else {
             refusedQueueFull += 1
             return false
@@ -97,8 +111,12 @@ final class NodeClient: NodeReplyObserver {
     }
 
     private func openConnection() -> NodeConnection? {
-        let connection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: options.connectTimeoutMs)
-        guard !connection.isClosed else { return nil }
+        let connection = NodeConnection(address: address, loop: loop, flusher: flusher, resolver: resolver,
+                                        connectTimeoutMs: options.connectTimeoutMs)
+        guard !connection.isClosed else {
+            noteFailure()
+            return nil
+        }
         connection.onClose = { [unowned self] closed, reason in self.connectionClosed(closed, reason: reason) }
         pool.append(connection)
         return connection
@@ -150,9 +168,10 @@ final class NodeClient: NodeReplyObserver {
 
     /// Sends a ping unless one is still waiting for its answer (its deadline then decides).
     func ping() {
-        guard !pingInFlight else { return }
+        guard !pingInFlight, health.state != .refused else { return }
         if pingConnection == nil || pingConnection!.isClosed {
-            pingConnection = NodeConnection(address: address, loop: loop, flusher: flusher, connectTimeoutMs: options.pingTimeoutMs)
+            pingConnection = NodeConnection(address: address, loop: loop, flusher: flusher, resolver: resolver,
+                                            connectTimeoutMs: options.pingTimeoutMs)
         }
         let sentMs = loop.nowMs
         let sentMonotonicMs = MonotonicClock.nowMs()
@@ -169,6 +188,7 @@ final class NodeClient: NodeReplyObserver {
         let changed: Bool
         if case .answered(200, _, let body, _) = reply {
             let report = NodeReport.parse(body)
+            nodeID = report.nodeID
             clockSample = report.wallClockMs.map {
                 ClockSample(sentMonotonicMs: sentMonotonicMs, receivedMonotonicMs: MonotonicClock.nowMs(),
                             receivedWallMs: WallClock.nowMs(), nodeWallMs: $0)
@@ -228,6 +248,16 @@ final class NodeClient: NodeReplyObserver {
             queue.popFirst()
             request.finish(.failed("\(address) queue wait timed out"))
         }
+    }
+
+    /// Another line of the hosts file names this node: never used again (`reason` says why);
+    /// a reload of the hosts file makes a new client.
+    func refuse(_ reason: String) {
+        guard health.refuse(nowMs: loop.nowMs) else { return }
+        for connection in pool { connection.fail(nil) }
+        pool.removeAll()
+        failQueue("\(address) is refused: \(reason)")
+        onHealthChange?(self)
     }
 
     func closeAll() {

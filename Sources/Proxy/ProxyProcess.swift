@@ -1,7 +1,8 @@
 // Start-up and shutdown of `linkring-proxy`.
 //
 //   parse options (hosts file, ring) ─▶ ProxyServer (owns everything, ProxyServer.swift) ─▶
-//   listen ─▶ print "listening on HOST:PORT" ─▶ sentinel starts pinging ─▶ run the loop
+//   the hosts file's names looked up, aliases refused (exit 1) ─▶ listen ─▶ print
+//   "listening on HOST:PORT" ─▶ sentinel starts pinging ─▶ run the loop
 //
 // SIGTERM/SIGINT: stop accepting; answers in flight finish (a write waits for its replicas);
 // then the node pools and timers close and the process exits 0. A second signal, or the
@@ -22,6 +23,7 @@ enum ProxyProcess {
         var random = SystemRandomNumberGenerator()
         let origin = options.proxyID ?? HybridClock.randomOrigin(using: &random)
         let proxy = ProxyServer(loop: loop, options: options, origin: origin)
+        try proxy.checkHostsNames()
         let address = try proxy.start()
         Output.printLine("listening on \(address)")
         // The loop's callbacks reach the proxy's parts unowned: it must outlive the loop.

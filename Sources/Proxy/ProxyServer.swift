@@ -13,6 +13,8 @@
 //    │                answers those past their deadline)
 //    ├─ Sentinel      pings and deadlines of the NodeClients, logs their states
 //    ├─ HostsReloader re-reads the hosts file into the cluster and tells the sentinel
+//    ├─ NameResolver  the hosts file's names, looked up off the loop, handed to every node
+//    │                connection; its answers make the sentinel check aliases again
 //    ├─ OutputFlusher one write per node connection per loop iteration
 //    └─ LogFiles, GracefulShutdown
 //
@@ -40,6 +42,7 @@ final class ProxyServer {
     private let sentinel: Sentinel
     private let hostsReloader: HostsReloader
     private var heldWrites: CronDuty?
+    private let resolver: NameResolver
     private var logFiles: LogFiles?
     private var shutdown: GracefulShutdown?
 
@@ -49,15 +52,24 @@ final class ProxyServer {
         self.origin = origin
         flusher = OutputFlusher(loop: loop)
         cron = Cron(loop: loop)
-        let nodes = HostsReloader.clients(for: options.nodes, reusing: [], loop: loop, options: options, flusher: flusher)
+        resolver = NameResolver(loop: loop)
+        let nodes = HostsReloader.clients(for: options.hostsEntries, reusing: [], loop: loop, options: options, flusher: flusher,
+                                          resolver: resolver)
         cluster = ProxyCluster(ring: HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas),
                                nodes: nodes)
         clock = ProxyClock(origin: origin, skew: options.skew)
         operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop, clock: clock)
         router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, clock: clock)
         http = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
-        sentinel = Sentinel(loop: loop, cron: cron, nodes: nodes, options: options, clock: clock)
-        hostsReloader = HostsReloader(loop: loop, options: options, flusher: flusher, cluster: cluster, sentinel: sentinel)
+        sentinel = Sentinel(loop: loop, cron: cron, nodes: nodes, options: options, clock: clock, resolver: resolver)
+        hostsReloader = HostsReloader(loop: loop, options: options, flusher: flusher, cluster: cluster, sentinel: sentinel,
+                                      resolver: resolver)
+    }
+
+    /// Before listening: the hosts file's names are looked up (a bounded wait) and two lines
+    /// naming one node refuse the start (HostsStartupCheck).
+    func checkHostsNames() throws {
+        try HostsStartupCheck.run(options.hostsEntries, source: options.hostsPath, loop: loop, resolver: resolver)
     }
 
     /// Listens, starts pinging the nodes, opens the log files and watches the stop signals.
@@ -70,6 +82,8 @@ final class ProxyServer {
         heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time") { [unowned self] in
             self.router.expireWritesAwaitingClock(nowMs: MonotonicClock.nowMs())
         }
+        resolver.start(cron: cron)
+        resolver.onAnswer = { [unowned self] in self.sentinel.checkAliases() }
         sentinel.start()
         logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron) { [unowned self] in self.hostsReloader.reload() }
         http.accessLog = logFiles?.accessLog
@@ -89,9 +103,15 @@ final class ProxyServer {
     /// and the loop has nothing left to run.
     private func closeAfterClients() {
         sentinel.close()
+        let lookupsRunning = resolver.close()
         for node in cluster.nodes { node.closeAll() }
         flusher.close()
         logFiles?.close()
         cron.close()
+        if lookupsRunning > 0 {
+            // Nothing waits for their answers: the loop would, for as long as the resolver is silent.
+            Log.info("not waiting for \(lookupsRunning) name lookup(s) still in the resolver")
+            loop.stop()
+        }
     }
 }

@@ -10,6 +10,9 @@
 //   any state or readiness change         ─▶ log a line and the table
 //   every answered ping                   ─▶ the proxy's clock learns the node's (ProxyClock)
 //   a node down longer than --restart-after-ms ─▶ Restarter runs --restart-command
+//   aliases (each ping round, and whenever a name answers): two lines of the hosts file that
+//     connect to one address, or whose nodes report one node id (HostsAliases.swift) ─▶ the
+//     later line is refused (taken as down for good) with an ERROR naming both lines
 //
 // The original printed node statuses to the console; this prints the same table to the log.
 
@@ -22,6 +25,7 @@ final class Sentinel {
     private let cron: Cron
     private var nodes: [NodeClient]
     private let options: ProxyOptions
+    private let resolver: NameResolver
     private var duties: [CronDuty] = []
     private let restarter: Restarter?
     private let clock: ProxyClock
@@ -31,12 +35,13 @@ final class Sentinel {
     private var isTablePending = false
     private var isClosed = false
 
-    init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions, clock: ProxyClock) {
+    init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions, clock: ProxyClock, resolver: NameResolver) {
         self.loop = loop
         self.clock = clock
         self.cron = cron
         self.nodes = nodes
         self.options = options
+        self.resolver = resolver
         restarter = options.restartCommand.map {
             Restarter(loop: loop, command: $0, restartAfterMs: options.restartAfterMs, timeoutMs: options.restartTimeoutMs)
         }
@@ -54,6 +59,7 @@ final class Sentinel {
 
     func start() {
         let ping = cron.every(options.pingIntervalMs, "ping nodes", firstAfterMs: 0) {
+            self.checkAliases()
             for node in self.nodes { node.ping() }
             self.restarter?.check(self.nodes)
         }
@@ -69,6 +75,20 @@ final class Sentinel {
         if options.statusIntervalS > 0 {
             let periodMs = UInt64(options.statusIntervalS) * 1000
             duties.append(cron.every(periodMs, "status table") { self.logTable() })
+        }
+    }
+
+    /// Refuses each entry that names a node an earlier line names (by connect address, then by
+    /// the node id its pings report), with an ERROR naming both lines.
+    func checkAliases() {
+        let entries = nodes.map { HostsEntry(address: $0.address, line: $0.line) }
+        let byAddress = HostsAliases.byAddress(nodes.map { resolver.knownAddress(of: $0.address) })
+        let byID = HostsAliases.byNodeID(nodes.map { $0.health.state == .refused ? nil : $0.nodeID })
+        for alias in byAddress + byID where nodes[alias.later].health.state != .refused {
+            let message = HostsAliases.message(alias, entries: entries, source: options.hostsPath)
+            Log.error(message + ": line \(entries[alias.later].line) is refused (down) until the file lists each node once "
+                      + "and is reloaded (SIGHUP); keys placed on both lines have one copy fewer meanwhile")
+            nodes[alias.later].refuse(message)
         }
     }
 

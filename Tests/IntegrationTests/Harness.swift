@@ -158,6 +158,17 @@ struct TestResponse {
     var isKeepAlive: Bool
 }
 
+/// Calls `body` with the IPv4 socket address `host`:`port` and its length (connect, bind).
+func withIPv4Address(_ host: String, _ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &address.sin_addr)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+}
+
 /// A blocking HTTP/1.1 client on one TCP connection, with time-outs on every wait.
 final class TestClient {
     private let socket: Int32
@@ -177,13 +188,7 @@ final class TestClient {
     /// socket and throws when it fails.
     private static func call(_ socket: Int32, _ what: String, host: String, port: Int,
                              _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) throws {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let status = withIPv4Address(host, port) { operation(socket, $0, $1) }
         guard status == 0 else {
             Glibc.close(socket)
             throw HarnessError("\(what) failed: errno \(errno)")

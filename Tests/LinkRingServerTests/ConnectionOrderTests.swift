@@ -68,7 +68,7 @@ final class LoopFixture {
         port = try server.start(host: "127.0.0.1", port: 0).port
         flusher = OutputFlusher(loop: loop)
         client = NodeConnection(address: HostPort(host: "127.0.0.1", port: port), loop: loop, flusher: flusher,
-                                connectTimeoutMs: 2_000)
+                                resolver: NameResolver(loop: loop), connectTimeoutMs: 2_000)
         guardTimer = Timer(loop: loop)
         client.onClose = { [unowned self] _, reason in self.clientClosedReason = .some(reason) }
         guardTimer.start(afterMs: guardMs) { [unowned self] in

@@ -1,43 +1,69 @@
 // The cluster's hosts file: one `host:port` per line; `#` starts a comment; blank lines are
 // ignored. Every process of a cluster reads the same file, so every one derives the same ring.
-// A missing, empty or malformed file, or a duplicate entry, is an error naming the line.
+// A missing, empty or malformed file, or an entry written twice, is an error naming the
+// line(s). Each entry keeps its line number, so that an alias found later (two names of one
+// node: HostsAliases.swift) is reported by the lines an operator must fix.
 //
 // A running proxy re-reads the file on SIGHUP, possibly while an editor or a script is still
 // writing it: a file whose last line has no newline may be cut mid-write (`127.0.0.1:250` of
 // `127.0.0.1:25003`), so `parseComplete` refuses it and the proxy keeps its ring. Operators
 // and scripts replace the file by rename (write a new one, `mv` it over), which is atomic.
 
+/// One node of the hosts file and the line that lists it.
+package struct HostsEntry: Sendable, Equatable {
+    package var address: HostPort
+    package var line: Int
+
+    package init(address: HostPort, line: Int) {
+        self.address = address
+        self.line = line
+    }
+}
+
 package enum HostsFile {
-    package static func parse(_ text: String, source: String = "hosts file") throws -> [HostPort] {
-        var hosts: [HostPort] = []
+    /// The entries of a hosts file, in file order.
+    package static func entries(_ text: String, source: String = "hosts file") throws -> [HostsEntry] {
+        var entries: [HostsEntry] = []
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = Substring(rawLine)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let entry = String(line).trimmingSpaces()
-            if entry.isEmpty { continue }
+            let text = String(line).trimmingSpaces()
+            if text.isEmpty { continue }
             let host: HostPort
             do {
-                host = try HostPort(parsing: entry)
+                host = try HostPort(parsing: text)
             } catch {
                 throw CommandLineError("\(source) line \(lineNumber): \(error)")
             }
             guard host.port > 0 else { throw CommandLineError("\(source) line \(lineNumber): port 0 is not a node address") }
-            guard !hosts.contains(host) else { throw CommandLineError("\(source) line \(lineNumber): \(host) is listed twice") }
-            hosts.append(host)
+            if let earlier = entries.first(where: { $0.address == host }) {
+                throw CommandLineError("\(source) line \(lineNumber): \(host) is listed twice (line \(earlier.line) and line \(lineNumber))")
+            }
+            entries.append(HostsEntry(address: host, line: lineNumber))
         }
-        guard !hosts.isEmpty else { throw CommandLineError("\(source) lists no node (one host:port per line)") }
-        return hosts
+        guard !entries.isEmpty else { throw CommandLineError("\(source) lists no node (one host:port per line)") }
+        return entries
     }
 
-    /// `parse`, for a file re-read while the cluster runs: a file that does not end with a
+    /// The nodes of a hosts file, in file order.
+    package static func parse(_ text: String, source: String = "hosts file") throws -> [HostPort] {
+        try entries(text, source: source).map(\.address)
+    }
+
+    /// `entries`, for a file re-read while the cluster runs: a file that does not end with a
     /// newline is refused as possibly half-written.
-    package static func parseComplete(_ text: String, source: String = "hosts file") throws -> [HostPort] {
+    package static func entriesOfComplete(_ text: String, source: String = "hosts file") throws -> [HostsEntry] {
         guard text.utf8.last == UInt8(ascii: "\n") else {
             throw CommandLineError("\(source) does not end with a newline: it may be half-written. "
                 + "Write the new file elsewhere and rename it over the old one (mv), then send SIGHUP again.")
         }
-        return try parse(text, source: source)
+        return try entries(text, source: source)
+    }
+
+    /// `parse` of a complete file (`entriesOfComplete`).
+    package static func parseComplete(_ text: String, source: String = "hosts file") throws -> [HostPort] {
+        try entriesOfComplete(text, source: source).map(\.address)
     }
 }

@@ -2,6 +2,7 @@
 // rules are tested without sleeping.
 //
 //   unknown ──success──▶ up ──`failuresToDown` failures in a row──▶ down ──success──▶ up
+//   any state ──refuse (the entry is an alias of another line)──▶ refused, for good
 //
 // Failures are missed pings (no answer before the deadline) and failed requests (connection
 // error, time-out, 5xx): passive detection, so a dead node is noticed by traffic before the
@@ -22,7 +23,9 @@
 // after this proxy resumed sending it writes, and pulled everything acknowledged before.
 
 package enum NodeState: String, Sendable {
-    case unknown, up, down
+    /// `refused`: another line of the hosts file names the same node (HostsAliases.swift); the
+    /// entry is never used until a reload of the hosts file makes it anew.
+    case unknown, up, down, refused
 }
 
 package enum NodeReadiness: String, Sendable {
@@ -39,24 +42,28 @@ package struct NodeReport: Sendable, Equatable {
     /// accepted: nil from a node of an older release.
     package var wallClockMs: Int64?
     package var versionClock: UInt64?
+    /// The node's id (NodeIdentity), when it reports one.
+    package var nodeID: String?
 
     package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0,
-                 wallClockMs: Int64? = nil, versionClock: UInt64? = nil) {
+                 wallClockMs: Int64? = nil, versionClock: UInt64? = nil, nodeID: String? = nil) {
         self.readiness = readiness
         self.syncRounds = syncRounds
         self.peers = peers
         self.wallClockMs = wallClockMs
         self.versionClock = versionClock
+        self.nodeID = nodeID
     }
 
-    /// Reads `"state"`, `"rounds"`, `"peers"`, `"wallClockMs"` and `"versionClock"` from a
-    /// node's /_/health JSON.
+    /// Reads `"state"`, `"rounds"`, `"peers"`, `"wallClockMs"`, `"versionClock"` and `"node"`
+    /// from a node's /_/health JSON.
     package static func parse(_ body: [UInt8]) -> NodeReport {
         let readiness: NodeReadiness = JSONScan.contains(body, "\"state\":\"recovering\"") ? .recovering : .ready
         let wallClockMs = JSONScan.number(body, key: "wallClockMs").flatMap { Int64(exactly: $0) }
         return NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
                           peers: JSONScan.number(body, key: "peers") ?? 0,
-                          wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"))
+                          wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"),
+                          nodeID: JSONScan.string(body, key: "node", bytesMax: NodeIdentity.digits))
     }
 }
 
@@ -82,8 +89,8 @@ package struct NodeHealth: Sendable {
         sinceMs = nowMs
     }
 
-    package var isUsable: Bool { state != .down }
-    package var isReady: Bool { state != .down && readiness == .ready }
+    package var isUsable: Bool { state != .down && state != .refused }
+    package var isReady: Bool { isUsable && readiness == .ready }
     /// Ready, and not suspected of being slow: where reads go first.
     package var isPreferred: Bool { isReady && !isSuspect }
 
@@ -123,6 +130,7 @@ package struct NodeHealth: Sendable {
     /// Returns true when the state changed.
     @discardableResult
     package mutating func recordSuccess(nowMs: UInt64, roundTripMs: UInt64? = nil, readiness: NodeReadiness? = nil) -> Bool {
+        guard state != .refused else { return false }
         consecutiveFailures = 0
         isSuspect = false
         if let roundTripMs {
@@ -137,6 +145,7 @@ package struct NodeHealth: Sendable {
     /// A ping missed its deadline or a request failed. Returns true when the state changed.
     @discardableResult
     package mutating func recordFailure(nowMs: UInt64, isPing: Bool = false) -> Bool {
+        guard state != .refused else { return false }
         consecutiveFailures += 1
         if isPing { lastPingMs = nowMs }
         readiness = .unknown
@@ -146,13 +155,21 @@ package struct NodeHealth: Sendable {
         return transition(to: .down, nowMs: nowMs)
     }
 
+    /// Another entry of the hosts file names this node: the entry is refused for good (no
+    /// answer brings it back). Returns true when the state changed.
+    @discardableResult
+    package mutating func refuse(nowMs: UInt64) -> Bool {
+        readiness = .unknown
+        return transition(to: .refused, nowMs: nowMs)
+    }
+
     /// How long the node has been down, or nil when it is not.
     package func downForMs(nowMs: UInt64) -> UInt64? {
         state == .down ? nowMs - min(sinceMs, nowMs) : nil
     }
 
     private mutating func transition(to next: NodeState, nowMs: UInt64) -> Bool {
-        guard state != next else { return false }
+        guard state != next, state != .refused else { return false }
         state = next
         sinceMs = nowMs
         if next == .down {

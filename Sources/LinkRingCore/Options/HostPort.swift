@@ -1,5 +1,6 @@
 // A host and a port, as the hosts file and the --listen/--self options give them, parsed and
-// printed as HOST:PORT (IPv6 as [HOST]:PORT).
+// printed as HOST:PORT (IPv6 as [HOST]:PORT). A host is a numeric address (connected to as
+// written, never looked up) or a name (resolved off the loop: NameRecord, NameResolver).
 
 /// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
 package struct HostPort: Sendable, Hashable, CustomStringConvertible {
@@ -26,4 +27,17 @@ package struct HostPort: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// True for an IPv4 dotted quad (no leading zeros, as inet_pton reads it) or an IPv6
+    /// literal (a name never contains a colon): such a host costs no name lookup.
+    package var isNumericAddress: Bool { host.contains(":") || Self.isDottedQuad(host) }
+
+    static func isDottedQuad(_ text: String) -> Bool {
+        let parts = text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            guard (1...3).contains(part.count), part.allSatisfy(ASCII.isDigit), part.first != UInt8(ascii: "0") || part.count == 1,
+                  let value = Int(String(decoding: part, as: UTF8.self)) else { return false }
+            return value <= 255
+        }
+    }
 }

@@ -139,6 +139,22 @@ package enum Limits {
     /// keeps its request (at most `requestBytesMax`), so this bounds the memory too.
     package static let writesAwaitingClockMax = 1_024
 
+    // MARK: Names in the hosts file (NameRecord.swift)
+
+    /// A host name's address is used at most this long after the lookup that gave it.
+    package static let resolvedAddressLifetimeMs: UInt64 = 60_000
+    /// A host name is looked up again in the background this long after its last answer; the
+    /// address it had serves meanwhile, until a new answer or the end of its lifetime.
+    package static let resolvedAddressRefreshMs: UInt64 = 30_000
+    /// After a failed lookup, the name's next lookup waits this long.
+    package static let nameRetryDelayMs: UInt64 = 1_000
+    /// A lookup still unanswered this long counts as a failure: connections to the name's node
+    /// fail at once (the node goes down) instead of waiting for the resolver.
+    package static let nameLookupSlowMs: UInt64 = 1_000
+    /// At start-up and on a SIGHUP reload, how long a process waits for the hosts file's names
+    /// to answer before it checks them for aliases and goes on without the ones still silent.
+    package static let hostsNamesWaitMs: UInt64 = 2_000
+
     // MARK: Periods and deadlines
 
     // The periodic duties of the processes' one cron (LinkRingServer's `Cron`,
@@ -150,6 +166,8 @@ package enum Limits {
     package static let peerDeadlineCheckIntervalMs: UInt64 = 100
     /// The proxy's check of its node requests' deadlines.
     package static let nodeDeadlineCheckIntervalMs: UInt64 = 50
+    /// The name resolver's duty: starts the lookups that are due, notices slow ones.
+    package static let nameCheckIntervalMs: UInt64 = 250
     /// A node's check whether its log is due for compaction (CompactionPolicy).
     package static let compactionCheckIntervalMs: UInt64 = 1_000
     /// The commit log's fdatasync under `--fsync everysec`.

@@ -21,7 +21,8 @@ package struct NodeOptions: Sendable {
     package var logging = LoggingOptions()
     /// The cluster's hosts file, and this node's own entry in it.
     package var hostsPath: String? = nil
-    package var nodes: [HostPort] = []
+    package var hostsEntries: [HostsEntry] = []
+    package var nodes: [HostPort] { hostsEntries.map(\.address) }
     package var selfAddress: HostPort? = nil
     /// Ring parameters: every process of a cluster must use the same ones (and hosts file).
     package var replicas = Limits.replicasDefault
@@ -108,7 +109,7 @@ package struct NodeOptions: Sendable {
             return
         }
         hostsPath = hosts
-        nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
+        hostsEntries = try HostsFile.entries(try readFile(hosts), source: hosts)
         replicas = try parsed.integer("replicas", default: replicas, range: Limits.replicasRange)
         vnodes = try parsed.integer("vnodes", default: vnodes, range: Limits.vnodesRange)
         syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: Limits.syncIntervalMsRange))

@@ -4,7 +4,9 @@
 package struct ProxyOptions: Sendable {
     package var listen = HostPort(host: "127.0.0.1", port: 0)
     package var hostsPath = ""
-    package var nodes: [HostPort] = []
+    /// The hosts file's nodes, with their lines.
+    package var hostsEntries: [HostsEntry] = []
+    package var nodes: [HostPort] { hostsEntries.map(\.address) }
     package var replicas = Limits.replicasDefault
     package var vnodes = Limits.vnodesDefault
     package var pingIntervalMs = Limits.pingIntervalMsDefault
@@ -78,7 +80,7 @@ package struct ProxyOptions: Sendable {
         options.listen = try HostPort(parsing: listen)
         guard let hosts = parsed.string("hosts") else { throw CommandLineError("--hosts FILE is required") }
         options.hostsPath = hosts
-        options.nodes = try HostsFile.parse(try readFile(hosts), source: hosts)
+        options.hostsEntries = try HostsFile.entries(try readFile(hosts), source: hosts)
         try options.readNumbers(parsed)
         if let problem = ClusterLimits.problem(nodes: options.nodes.count, replicas: options.replicas, vnodes: options.vnodes,
                                                source: hosts) {
