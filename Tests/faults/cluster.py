@@ -263,10 +263,11 @@ class Proxy(Process):
 
 class Cluster:
     """Four nodes and one or two proxies on the hosts run.bash made; one per scenario. `token`
-    is the cluster token the options' --cluster-token-file holds (None: a cluster without one)."""
+    is the cluster token the options' --cluster-token-file holds (None: a cluster without one).
+    `extra_entries` are more hosts-file lines after the nodes' (entries no process serves)."""
 
     def __init__(self, directory, bin_dir, hosts, node_options, proxy_options, data_dirs=None, token=None,
-                 same_proxy_id=False, proxy_clock_shifts_ms=()):
+                 same_proxy_id=False, proxy_clock_shifts_ms=(), extra_entries=()):
         self.directory = directory
         self.hosts_file = os.path.join(directory, "hosts.txt")
         node_hosts = [h for h in hosts if h.name.startswith("n")]
@@ -281,6 +282,7 @@ class Cluster:
         with open(self.hosts_file, "w", encoding="utf-8") as hosts_file:
             hosts_file.write("# fault suite cluster: one namespace per node\n")
             hosts_file.writelines(f"{node.address}\n" for node in self.nodes)
+            hosts_file.writelines(f"{entry}\n" for entry in extra_entries)
 
     def start(self, proxies=1, timeout_s=30.0):
         for node in self.nodes:

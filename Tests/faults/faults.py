@@ -15,6 +15,7 @@ and vanish with its processes even if an unmount is missed.
 """
 import errno
 import os
+import socket
 import subprocess
 
 FILL_CHUNK_BYTES = 4096
@@ -71,6 +72,17 @@ class Faults:
         self._forget(f"drop outgoing {host.name}")
 
     # disk
+
+    def silent_name_server(self):
+        """Binds UDP port 53 in this namespace (ctl) and never reads it: every query to it goes
+        unanswered until the socket closes. Raises OSError when the port cannot be bound."""
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sink.bind(("0.0.0.0", 53))
+        except OSError:
+            sink.close()
+            raise
+        self._register("silent name server", sink.close)
 
     def mount_tmpfs(self, directory, size):
         os.makedirs(directory, exist_ok=True)

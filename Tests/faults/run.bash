@@ -22,6 +22,10 @@
 #                      ├─ veth ─ lrf<PID>-p1     10.211.N.3        proxy 2 (:8080)
 #                      └─ veth ─ lrf<PID>-n0…n3  10.211.N.10…13    nodes (:7000)
 #
+# Every namespace gets its own resolv.conf (/etc/netns/NS/resolv.conf, which `ip netns exec`
+# bind-mounts over /etc/resolv.conf) naming ctl as its name server: the dns scenario answers
+# nothing there, and no query ever leaves the namespaces. The cleanup removes those files.
+#
 # The harness runs inside ctl (so it reaches every host) and starts each server with
 # `ip netns exec`. The EXIT trap, whatever happened, kills every process still in one of this
 # run's namespaces (all ours: nobody else can be in a namespace made a moment ago), then deletes
@@ -87,6 +91,8 @@ cleanup() {
     done
     [[ -z $HARNESS_PID ]] || wait "$HARNESS_PID" 2>/dev/null || true  # reaped quietly
     for ns in $(our_namespaces); do ip netns delete "$ns" 2>/dev/null || echo "could not delete namespace $ns" >&2; done
+    rm -rf "/etc/netns/$PREFIX"*
+    rmdir /etc/netns 2>/dev/null || true
     if [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then
         if [[ $status -eq 0 && $KEEP == no ]]; then
             rm -rf "${RUN_DIR:?}/bin" "$RUN_DIR"/*/data-* "$RUN_DIR"/*/tmpfs-* "$RUN_DIR"/*/history.jsonl
@@ -99,6 +105,8 @@ cleanup() {
 make_host() {
     local name=$1 octet=$2 ns="$PREFIX$1"
     ip netns add "$ns"
+    mkdir -p "/etc/netns/$ns"
+    printf 'nameserver %s.1\noptions timeout:30 attempts:2\n' "$SUBNET" >"/etc/netns/$ns/resolv.conf"
     ip -n "$HUB" link add "v$name" type veth peer name eth0 netns "$ns"
     ip -n "$HUB" link set "v$name" master br0 up
     ip -n "$ns" addr add "$SUBNET.$octet/24" dev eth0

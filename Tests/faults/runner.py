@@ -268,7 +268,8 @@ def run_scenario(spec, mode, directory, hosts, bin_dir, settings):
     try:
         data_dirs = spec.prepare(resources, directory, settings) if spec.prepare else {}
         cluster = Cluster(directory, bin_dir, hosts, settings["node_options"], settings["proxy_options"], data_dirs,
-                          settings.get("cluster_token"), spec.same_proxy_id, spec.proxy_clock_shifts_ms)
+                          settings.get("cluster_token"), spec.same_proxy_id, spec.proxy_clock_shifts_ms,
+                          spec.extra_entries)
         context = Context(spec, mode, directory, cluster, settings)
         context.faults, result = faults, context.result
         cluster.start(proxies=spec.proxies)

@@ -33,6 +33,11 @@
                writes resume, writable true again), its ERROR lines stay bounded (not one per
                refused write), then the node is killed with -9 and must replay its log on the
                tmpfs without any corruption
+    dns        no fault in the processes: a fifth hosts-file line, dns-down.example:7000, whose
+               name server (a UDP socket in ctl that never answers, named by every namespace's
+               resolv.conf) is silent; the proxy and the nodes must take only that entry down
+               and log that the name does not resolve, while every key is served without a 503
+               and every read stays well under the proxy's node time-out
 
 Each body gets a runner.Context: ctx.cluster, ctx.faults, ctx.cycles, ctx.rng, ctx.settings,
 and the measuring helpers (expect_down, expect_ready, expect_rotation, restart, allow_errors).
@@ -61,6 +66,7 @@ class Spec:
     same_proxy_id: bool = False  # both proxies get --proxy-id 1
     proxy_clock_shifts_ms: tuple = ()  # each proxy's wall clock moved by this (Tests/tools/clockshift.c)
     summarize: object = None  # (ctx, run records) → None; adds figures and notes
+    extra_entries: tuple = ()  # hosts-file lines after the nodes' (no process serves them)
     about: str = field(default="")
 
 
@@ -375,6 +381,52 @@ def summarize_diskfull(ctx, records):
                             f"after the filler was removed; ready/rotation = its restart after kill -9")
 
 
+# a name that never resolves
+
+SILENT_NAME = "dns-down.example"
+DNS_READ_MS_MAX = 500  # "well under" the proxy's --node-timeout-ms (2000 by default)
+
+
+def prepare_dns(resources, directory, settings):
+    """The silent name server: UDP port 53 in ctl (run.bash names ctl in every namespace's
+    resolv.conf, with a 30 s time-out and 2 attempts), bound and never read."""
+    try:
+        resources.silent_name_server()
+    except OSError as error:
+        raise SkipScenario(f"cannot bind UDP port 53 for the silent name server: {error}") from error
+    return {}
+
+
+def dns(ctx):
+    proxy = ctx.cluster.running_proxies()[0]
+    entry = f"{SILENT_NAME}:7000"
+    for cycle in range(ctx.cycles):
+        ctx.mark("second", cycle=cycle)
+        ctx.sleep(1.0)
+        state = (proxy.status() or {}).get("nodes", [])
+        states = {n["address"]: n["state"] for n in state}
+        if states.get(entry) != "down":
+            ctx.problem(f"cycle {cycle}: {proxy.label} shows {entry} as {states.get(entry)!r}, not down")
+        others = [a for a, s in states.items() if a != entry and s != "up"]
+        if others:
+            ctx.problem(f"cycle {cycle}: {proxy.label} shows other nodes not up: {others}")
+    for process in [proxy] + ctx.cluster.nodes:
+        if f"name {SILENT_NAME} does not resolve" not in process.log_text():
+            ctx.problem(f"{process.label}: its log never says that {SILENT_NAME} does not resolve")
+
+
+def summarize_dns(ctx, records):
+    """Reads stay fast: the slowest (and the 99th percentile) against DNS_READ_MS_MAX."""
+    reads = sorted(r["t1"] - r["t0"] for r in records if r["op"] == "get" and r["r"] == "ok")
+    if not reads:
+        return ctx.problem("no successful read to measure")
+    slowest_ms, p99_ms = reads[-1] * 1000, reads[int(len(reads) * 0.99)] * 1000
+    ctx.result.notes.append(f"{len(reads)} reads with {SILENT_NAME} in the hosts file: p99 {p99_ms:.1f} ms, "
+                            f"slowest {slowest_ms:.1f} ms (limit {DNS_READ_MS_MAX} ms)")
+    if slowest_ms > DNS_READ_MS_MAX:
+        ctx.problem(f"the slowest read took {slowest_ms:.0f} ms (at most {DNS_READ_MS_MAX} ms with a silent name server)")
+
+
 SPECS = [
     Spec("kill9", kill9, {"ci": 10, "full": 100}, about="kill -9 of a random node, restart, wait for ready"),
     Spec("sigstop", sigstop, {"ci": 2, "full": 10}, about="SIGSTOP past the down threshold, SIGCONT"),
@@ -394,4 +446,7 @@ SPECS = [
          about="far-future versions planted on replicas of workload keys, each refused"),
     Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,
          about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
+    Spec("dns", dns, {"ci": 5, "full": 20}, prepare=prepare_dns, summarize=summarize_dns,
+         extra_entries=(f"{SILENT_NAME}:7000",),
+         about="a hosts-file name whose name server never answers: only its entry down, every key fast"),
 ]
