@@ -35,10 +35,16 @@ package enum ProcessSetup {
         }
     }
 
-    /// Flushes stdio and ends the process with `_exit`: libuv's destructor joins its thread-pool
-    /// threads, and one stuck in a lookup on a silent resolver would hold the exit for the
-    /// resolver's whole time-out. Everything durable is written and synced before this is called.
     package static func exit(_ code: Int32) -> Never {
+        fflush(nil)
+        Glibc.exit(code)
+    }
+
+    /// Flushes stdio and ends the process without its exit handlers, for a stop that left a name
+    /// lookup running in a silent resolver: libuv's destructor joins its thread-pool threads and
+    /// would hold the exit for the resolver's whole time-out. Everything durable is written and
+    /// synced before; other stops keep the handlers (LeakSanitizer's check runs in one).
+    package static func exitSkippingHandlers(_ code: Int32) -> Never {
         fflush(nil)
         Glibc._exit(code)
     }

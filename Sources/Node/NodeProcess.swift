@@ -61,6 +61,7 @@ enum NodeProcess {
         if !loop.close() { Log.warning("event loop closed with handles still open") }
         if let failure = node.closeFailure { throw failure }
         Log.info("node \(address) stopped")
+        if node.lookupsLeftRunning > 0 { ProcessSetup.exitSkippingHandlers(0) }
     }
 
     /// The id in DIR/node-id, made (random) and written on the directory's first use.

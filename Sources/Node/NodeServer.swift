@@ -32,6 +32,9 @@ final class NodeServer {
 
     private let loop: EventLoop
     private let resolver: NameResolver
+    /// Name lookups still in a resolver thread when the node stopped (the process then exits
+    /// without waiting for them: NodeProcess).
+    private(set) var lookupsLeftRunning = 0
     private let cron: Cron
     private let logFiles: LogFiles
     private let commitLog: CommitLog
@@ -94,6 +97,7 @@ final class NodeServer {
         antiEntropy?.close()
         compactor.close()
         let lookupsRunning = resolver.close()
+        lookupsLeftRunning = lookupsRunning
         commitLog.drain { [commitLog, logFiles, cron, loop] in
             commitLog.close()
             logFiles.close()

@@ -33,5 +33,6 @@ enum ProxyProcess {
         }
         if !isClean { Log.warning("event loop closed with handles still open") }
         Log.info("proxy \(address) stopped")
+        if proxy.lookupsLeftRunning > 0 { ProcessSetup.exitSkippingHandlers(0) }
     }
 }

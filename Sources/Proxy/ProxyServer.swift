@@ -43,6 +43,9 @@ final class ProxyServer {
     private let hostsReloader: HostsReloader
     private var heldWrites: CronDuty?
     private let resolver: NameResolver
+    /// Name lookups still in a resolver thread when the proxy stopped (the process then exits
+    /// without waiting for them: ProxyProcess).
+    private(set) var lookupsLeftRunning = 0
     private var logFiles: LogFiles?
     private var shutdown: GracefulShutdown?
 
@@ -104,6 +107,7 @@ final class ProxyServer {
     private func closeAfterClients() {
         sentinel.close()
         let lookupsRunning = resolver.close()
+        lookupsLeftRunning = lookupsRunning
         for node in cluster.nodes { node.closeAll() }
         flusher.close()
         logFiles?.close()
