@@ -68,8 +68,7 @@ enum NodeProcess {
     private static func loadNodeID(directory: String) throws -> String {
         let path = directory + "/" + NodeIdentity.fileName
         guard FileSystem.exists(path) else {
-            var random = SystemRandomNumberGenerator()
-            let id = NodeIdentity.make(using: &random)
+            let id = NodeIdentity.make(from: UInt64.random(in: 0...UInt64.max))
             try FileSystem.writeFileAtomically(path, Array((id + "\n").utf8))
             return id
         }

@@ -49,9 +49,8 @@ struct HostsAliasesTests {
 
     @Test("a node id is 16 lower-case hex digits, read back as written; anything else is refused")
     func nodeIdentity() {
-        var random = SystemRandomNumberGenerator()
-        let id = NodeIdentity.make(using: &random)
-        #expect(id.count == NodeIdentity.digits)
+        let id = NodeIdentity.make(from: 0x00ab_cdef_0123_4567)
+        #expect(id == "00abcdef01234567" && NodeIdentity.make(from: .max) == "ffffffffffffffff")
         #expect(NodeIdentity.parse(id + "\n") == id && NodeIdentity.parse(id) == id)
         for bad in ["", "\n", String(id.dropLast()), id + "0", "0123456789ABCDEF", "0123456789abcdeg", id + "\n\n", " " + id] {
             #expect(NodeIdentity.parse(bad) == nil, "\(bad.debugDescription)")

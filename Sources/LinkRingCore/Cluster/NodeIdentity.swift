@@ -8,9 +8,8 @@ package enum NodeIdentity {
     package static let digits = 16
     package static let fileName = "node-id"
 
-    /// A new random id.
-    package static func make<Generator: RandomNumberGenerator>(using generator: inout Generator) -> String {
-        let value = UInt64.random(in: 0...UInt64.max, using: &generator)
+    /// The id made of `value` (the caller draws it at random): 16 hex digits, zero-padded.
+    package static func make(from value: UInt64) -> String {
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: digits - hex.count) + hex
     }
