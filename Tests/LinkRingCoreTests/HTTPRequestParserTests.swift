@@ -118,6 +118,19 @@ struct HTTPRequestParserTests {
         #expect(Array(Array(tokenText.utf8)[range]) == Array("secret".utf8))
     }
 
+    @Test("a request that names a client behind it is marked forwarded, in any case; others are not", arguments: [
+        ("X-Forwarded-For: 203.0.113.9", true), ("forwarded: for=203.0.113.9", true), ("X-REAL-IP: 203.0.113.9", true),
+        ("X-Forwarded-Host: example.com", false), ("X-Cluster-Token: t", false), ("Forwarded-For: x", false), ("X-Real: x", false),
+    ])
+    func forwarded(header: String, isForwarded: Bool) throws {
+        let text = "GET /_/status HTTP/1.1\r\nHost: x\r\n\(header)\r\n\r\n"
+        for split in 0...text.utf8.count {
+            let bytes = Array(text.utf8)
+            let parsed = try #require(head(parseIncrementally([Array(bytes[..<split]), Array(bytes[split...])])))
+            #expect(parsed.isForwarded == isForwarded, "\(header) split at \(split)")
+        }
+    }
+
     @Test("malformed requests get their status", arguments: [
         ("GET /a\r\n\r\n", HTTPStatus.badRequest),
         ("GET  /a HTTP/1.1\r\n\r\n", .badRequest),

@@ -18,6 +18,8 @@
 //   - `Connection` is a token list: `close` anywhere in it (or in any Connection line) wins;
 //   - Content-Length only (digits, leading zeros allowed, at most `Limits.bodyBytesMax`);
 //     Transfer-Encoding is refused (501).
+//   - `Forwarded`, `X-Forwarded-For` or `X-Real-IP` marks the request as forwarded by a reverse
+//     proxy (its peer is not its client: the operator routes' check, OperatorAccess.swift).
 
 package enum HTTPMethod: UInt8, Sendable {
     case get, head, put, delete, post, options, patch, trace, connect, other
@@ -36,6 +38,9 @@ package struct HTTPRequestHead: Sendable, Equatable {
     package var clusterToken: Range<Int>? = nil
     /// The client sent `Expect: 100-continue`.
     package var expectsContinue = false
+    /// The request names a client behind it (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`): it
+    /// came through a reverse proxy, so its peer address is not the client's (OperatorAccess).
+    package var isForwarded = false
     /// Offset of the first byte after the head (where the body starts).
     package var bodyStart = 0
 
@@ -232,6 +237,9 @@ private struct HeaderFields {
     private static let connection: [UInt8] = Array("connection".utf8)
     private static let clusterToken: [UInt8] = Array("x-cluster-token".utf8)
     private static let expect: [UInt8] = Array("expect".utf8)
+    private static let forwarded: [UInt8] = Array("forwarded".utf8)
+    private static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
+    private static let realIP: [UInt8] = Array("x-real-ip".utf8)
     private static let host: [UInt8] = Array("host".utf8)
     private static let close: [UInt8] = Array("close".utf8)
     private static let keepAlive: [UInt8] = Array("keep-alive".utf8)
@@ -288,6 +296,9 @@ private struct HeaderFields {
             applyConnection(buffer, value, into: &head)
         case 15 where ASCII.equalsIgnoringCase(buffer, name, Self.clusterToken):
             head.clusterToken = value
+        case 15 where ASCII.equalsIgnoringCase(buffer, name, Self.forwardedFor),
+             9 where ASCII.equalsIgnoringCase(buffer, name, Self.forwarded) || ASCII.equalsIgnoringCase(buffer, name, Self.realIP):
+            head.isForwarded = true
         case 4 where ASCII.equalsIgnoringCase(buffer, name, Self.host):
             guard !sawHost else { return HTTPParseFailure(.badRequest, "The request has more than one Host header.") }
             sawHost = true

@@ -2,12 +2,13 @@
 //
 // Status lines are built once (static tables), so answering costs one append, not a format.
 
-package enum HTTPStatus: Int, Sendable {
+package enum HTTPStatus: Int, Sendable, CaseIterable {
     case continue_ = 100
     case ok = 200
     case temporaryRedirect = 307
     case badRequest = 400
     case unauthorized = 401
+    case forbidden = 403
     case notFound = 404
     case methodNotAllowed = 405
     case requestTimeout = 408
@@ -29,6 +30,7 @@ package enum HTTPStatus: Int, Sendable {
         case .temporaryRedirect: "Temporary Redirect"
         case .badRequest: "Bad Request"
         case .unauthorized: "Unauthorized"
+        case .forbidden: "Forbidden"
         case .notFound: "Not Found"
         case .methodNotAllowed: "Method Not Allowed"
         case .requestTimeout: "Request Timeout"
@@ -49,14 +51,8 @@ package enum HTTPStatus: Int, Sendable {
     var statusLine: [UInt8] { HTTPStatus.statusLines[self] ?? [] }
 
     private static let statusLines: [HTTPStatus: [UInt8]] = {
-        let all: [HTTPStatus] = [
-            .continue_, .ok, .temporaryRedirect, .badRequest, .unauthorized, .notFound,
-            .methodNotAllowed, .requestTimeout, .conflict, .payloadTooLarge, .uriTooLong, .expectationFailed,
-            .unprocessableContent, .headerFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
-            .httpVersionNotSupported,
-        ]
         var table: [HTTPStatus: [UInt8]] = [:]
-        for status in all {
+        for status in allCases {
             table[status] = Array("HTTP/1.1 \(status.rawValue) \(status.reasonPhrase)\r\n".utf8)
         }
         return table

@@ -66,6 +66,10 @@ package enum Limits {
     package static let memoryTrimIntervalMs: UInt64 = 1_000
     /// Connections past `--max-connections` that may wait at once for their 503 to be written.
     package static let rejectedConnectionsMax = 1024
+    /// Connections the admin listener (--admin-listen) serves at once, at most --max-connections:
+    /// enough for operators and scrapers, and a flood of it cannot take the clients' descriptors.
+    /// Its own budget, so a flood of clients cannot lock the operators out either.
+    package static let adminConnectionsMax = 64
     /// Connections the kernel holds for a listener before it accepts them (listen's backlog,
     /// capped by net.core.somaxconn).
     package static let listenBacklogMax = 511

@@ -35,6 +35,8 @@ package struct NodeOptions: Sendable {
     package var skew = VersionSkew()
     /// When the log is rewritten to its live records.
     package var compaction = CompactionPolicy()
+    /// Where the full /_/health is served (--admin-listen, --admin-on-public).
+    package var admin = AdminOptions()
     /// Set when the command is `dump PATH`: print a log as text and exit.
     package var dumpPath: String? = nil
 
@@ -56,6 +58,7 @@ package struct NodeOptions: Sendable {
         .value("peer-timeout-ms", "MS", "time-out of a request to a peer during repair (default 5000)"),
         LongURLRules.optionSpec,
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
+        + AdminOptions.specs(routes: "the full /_/health (every counter)")
         + [.flag("help", "print this help")]
 
     static let synopsis = """
@@ -96,6 +99,7 @@ package struct NodeOptions: Sendable {
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
         try options.readCluster(parsed, readFile: readFile)
+        options.admin = try AdminOptions.parse(parsed, publicAddress: options.listen, nodes: options.nodes, hostsPath: options.hostsPath)
         return options
     }
 

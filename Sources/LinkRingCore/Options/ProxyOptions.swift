@@ -39,6 +39,8 @@ package struct ProxyOptions: Sendable {
     package var urlRules = LongURLRules.standard
     package var limits = ServerLimits()
     package var logging = LoggingOptions()
+    /// Where /_/status and /_/metrics are served (--admin-listen, --admin-on-public).
+    package var admin = AdminOptions()
 
     package init() {}
 
@@ -64,6 +66,7 @@ package struct ProxyOptions: Sendable {
         .value("restart-timeout-ms", "MS", "kill a restart command still running after this (default 60000)"),
         LongURLRules.optionSpec,
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
+        + AdminOptions.specs(routes: "/_/status and /_/metrics")
         + [.flag("help", "print this help")]
 
     package static var usage: String {
@@ -92,6 +95,7 @@ package struct ProxyOptions: Sendable {
         options.urlRules = try LongURLRules.fromOptions(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
+        options.admin = try AdminOptions.parse(parsed, publicAddress: options.listen, nodes: options.nodes, hostsPath: hosts)
         return options
     }
 
