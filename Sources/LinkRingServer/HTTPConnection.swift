@@ -124,8 +124,18 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     /// Whether the request being handled is a HEAD (headers only).
     package var isHeadRequest: Bool { context.isHead }
 
-    /// The open client connections of the server this connection belongs to (status pages).
-    package var serverConnectionCount: Int { server.connectionCount }
+    /// The open client connections of the public listener (status pages), also when this
+    /// connection came to the admin listener.
+    package var publicConnectionCount: Int { server.publicConnectionCount }
+
+    /// Nil when the request being handled may read the operator routes, else the 403 to answer
+    /// (the server's `operatorAccess`, OperatorAccess.swift).
+    package func operatorRefusal(_ head: HTTPRequestHead) -> HTTPParseFailure? {
+        server.operatorAccess.refusal(isForwarded: head.isForwarded) { isPeerOnThisHost }
+    }
+
+    /// Whether the peer is this host, asked of the socket once per connection, and only when needed.
+    private lazy var isPeerOnThisHost: Bool = stream.addresses().map { PeerLocality.isThisHost(peer: $0.peer, local: $0.local) } ?? false
 
     /// Answers the request being handled later, through the returned slot. `concurrent` lets
     /// the connection handle the next requests meanwhile (see the file comment).

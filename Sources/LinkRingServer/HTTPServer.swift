@@ -20,6 +20,12 @@
 // itself fails (out of file descriptors: EMFILE, ENFILE; or memory) the listener pauses and
 // retries (`Limits.acceptRetryDelayMs`); the failures are logged rate-limited
 // (`RepeatedFailureReport`), and one line says when accepting works again.
+//
+// A server may own an admin listener (--admin-listen): a second HTTPServer on the same loop and
+// cron, with the same time-outs and its own connection budget (`Limits.adminConnectionsMax`), whose
+// handler serves only the operator routes. It stops and closes with its owner, and reports its
+// owner's connections (`publicConnectionCount`), not its own. `operatorAccess` says who may read
+// the operator routes on a server's connections (OperatorAccess.swift; everyone on the admin one).
 
 import LinkRingCore
 import LinkRingUV
@@ -51,8 +57,19 @@ package final class HTTPServer {
     /// Set once `stop` was called: answers carry `Connection: close`.
     package private(set) var isStopping = false
     var connectionCount: Int { connections.count }
-    /// Set to log every request (--access-log).
-    package var accessLog: AccessLog?
+    /// Set to log every request (--access-log), on the admin listener too.
+    package var accessLog: AccessLog? {
+        didSet { admin?.accessLog = accessLog }
+    }
+    /// Who may read the operator routes on this server's connections.
+    package var operatorAccess = OperatorAccess.everyone
+    /// The admin listener this server owns, until it has stopped.
+    private var admin: HTTPServer?
+    /// For an admin listener: the server it serves the operators of.
+    private weak var publicServer: HTTPServer?
+    private var isStopped = false
+    /// The open connections of the public listener (an admin listener reports its owner's).
+    var publicConnectionCount: Int { (publicServer ?? self).connectionCount }
 
     /// `cron` is the process's one periodic tick; a server alone (a test) passes none and
     /// runs its own, closed when the server has stopped.
@@ -76,6 +93,27 @@ package final class HTTPServer {
         self.listener = listener
         housekeeping = cron.every(Limits.serverHousekeepingIntervalMs, "server housekeeping") { self.tick() }
         return listener.boundAddress() ?? (host, port)
+    }
+
+    /// Applies --admin-listen and --admin-on-public: who may read the operator routes on this
+    /// server, and the admin listener, answering with `adminHandler`, when one is named. Returns
+    /// the admin listener's bound address, or nil.
+    package func serveOperatorRoutes(_ options: AdminOptions, adminHandler: HTTPRequestHandler) throws -> HostPort? {
+        precondition(admin == nil && publicServer == nil, "one admin listener, owned by a public server")
+        operatorAccess = options.publicAccess
+        guard let listen = options.listen else { return nil }
+        var adminLimits = limits
+        adminLimits.connectionsMax = min(limits.connectionsMax, Limits.adminConnectionsMax)
+        let admin = HTTPServer(loop: loop, limits: adminLimits, handler: adminHandler, cron: cron)
+        admin.publicServer = self
+        admin.accessLog = accessLog
+        do {
+            let bound = try admin.start(host: listen.host, port: listen.port)
+            self.admin = admin
+            return HostPort(host: bound.host, port: bound.port)
+        } catch {
+            throw CommandLineError("--admin-listen \(listen): \(error)")
+        }
     }
 
     private func acceptFailed(_ error: UVError) {
@@ -157,7 +195,7 @@ package final class HTTPServer {
             last.registryIndex = index
         }
         connection.registryIndex = -1
-        if isStopping && connections.isEmpty { finishStop() }
+        finishStopWhenIdle()
     }
 
     private func forget(_ peer: PeerAddress) {
@@ -194,8 +232,8 @@ package final class HTTPServer {
         date = HTTPDate.format(unixSeconds: second)
     }
 
-    /// Stops accepting; closes idle connections now and busy ones after their answer; calls
-    /// `completion` once every connection is closed.
+    /// Stops accepting (here and on the admin listener); closes idle connections now and busy
+    /// ones after their answer; calls `completion` once every connection of both is closed.
     package func stop(completion: @escaping () -> Void) {
         guard !isStopping else { return }
         isStopping = true
@@ -203,15 +241,22 @@ package final class HTTPServer {
         listener?.close()
         listener = nil
         for connection in connections { connection.closeWhenIdle() }
-        if connections.isEmpty { finishStop() }
+        admin?.stop { [unowned self] in
+            self.admin = nil
+            self.finishStopWhenIdle()
+        }
+        finishStopWhenIdle()
     }
 
-    /// Closes every connection now (the shutdown deadline passed).
+    /// Closes every connection now, the admin listener's too (the shutdown deadline passed).
     package func closeAll() {
         for connection in connections { connection.close() }
+        admin?.closeAll()
     }
 
-    private func finishStop() {
+    private func finishStopWhenIdle() {
+        guard isStopping, !isStopped, connections.isEmpty, admin == nil else { return }
+        isStopped = true
         if let housekeeping { cron.cancel(housekeeping) }
         housekeeping = nil
         if ownsCron { cron.close() }

@@ -106,6 +106,21 @@ package final class TCPStream: HandleOwner {
         try check(uv_tcp_nodelay(handle, enabled ? 1 : 0), "uv_tcp_nodelay")
     }
 
+    /// The numeric addresses of both ends (`uv_tcp_getsockname`, `uv_tcp_getpeername`), or nil
+    /// once the socket is closed or reset.
+    package func addresses() -> (local: String, peer: String)? {
+        guard let local = address(uv_tcp_getsockname), let peer = address(uv_tcp_getpeername) else { return nil }
+        return (local.host, peer.host)
+    }
+
+    private func address(_ get: (UnsafePointer<uv_tcp_t>?, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<Int32>?) -> Int32)
+        -> (host: String, port: Int)? {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        guard !isClosing, get(handle, cuv_storage_as_sockaddr(&storage), &length) == 0 else { return nil }
+        return SocketAddress.hostPort(of: &storage)
+    }
+
     /// Sends `bytes`, in order after everything written before. Errors end the stream.
     package func write(_ bytes: [UInt8]) {
         guard !isClosing, !bytes.isEmpty else { return }

@@ -146,6 +146,9 @@ final class AntiEntropy {
         completion()
     }
 
+    /// The part of `statusJSON` a proxy's ping reads (NodeReport): whether a node has caught up.
+    func pingJSON() -> String { "{\"peers\":\(peers.count),\"rounds\":\(rounds)}" }
+
     func statusJSON() -> String {
         "{\"peers\":\(peers.filter { !$0.isSelf }.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"
             + "\"lastCompareMicroseconds\":\(lastCompareMicroseconds)}"

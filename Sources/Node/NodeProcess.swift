@@ -4,8 +4,9 @@
 //   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ replay linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
 //   linkring.log.compact left by a crash during compaction is removed)
-//   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen ─▶ print
-//   "listening on HOST:PORT" ─▶ recover from peers ─▶ run the loop
+//   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen (and on the admin
+//   address: print "admin address HOST:PORT") ─▶ print "listening on HOST:PORT" ─▶ recover
+//   from peers ─▶ run the loop
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
 // drain the commit log, fdatasync, exit 0 (exit 1, with an ERROR line, if that fdatasync
@@ -48,13 +49,15 @@ enum NodeProcess {
         let origin = HybridClock.randomOrigin(using: &random)
         let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
                               ring: ring, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
-        let address = try node.start(host: options.listen.host, port: options.listen.port).description
+        let (bound, admin) = try node.start(host: options.listen.host, port: options.listen.port)
+        let address = bound.description
         let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: Limits.nodeShutdownDeadlineMs) { done in
             node.stop(then: done)
         }
         try shutdown.watchSignals()
         Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue), "
             + "version origin \(origin), node id \(nodeID)")
+        if let admin { Output.printLine("admin address \(admin)") }
         Output.printLine("listening on \(address)")
         node.recover()
         loop.run()

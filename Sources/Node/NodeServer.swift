@@ -5,6 +5,7 @@
 //    ├─ Cron ─────────── the one periodic tick: server housekeeping, everysec fdatasync,
 //    │                   compaction check, repair rounds, peer deadlines, access-log flush
 //    ├─ HTTPServer ───── connections ─▶ NodeService (the router)
+//    │   └─ admin HTTPServer (--admin-listen) ─▶ NodeAdminRoutes ─▶ NodeService's /_/health
 //    │                                   ├─ Store ─┬─ KeyValueIndex, HybridClock, VersionSkew
 //    │                                   │         └─ CommitLog (RecordLog) ─▶ linkring.log
 //    │                                   ├─ LogCompactor  (read for /_/health)
@@ -41,6 +42,7 @@ final class NodeServer {
     private let compactor: LogCompactor
     private let antiEntropy: AntiEntropy?
     private let router: NodeService
+    private let admin: AdminOptions
     let store: Store
     let httpServer: HTTPServer
 
@@ -67,16 +69,20 @@ final class NodeServer {
         self.compactor = compactor
         self.antiEntropy = antiEntropy
         self.router = router
+        admin = options.admin
         httpServer = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
         httpServer.accessLog = logFiles.accessLog
     }
 
-    /// Listens and starts the periodic duties; returns the bound address.
-    func start(host: String, port: Int) throws -> HostPort {
+    /// Listens (and on the admin address) and starts the periodic duties; returns the bound
+    /// addresses.
+    func start(host: String, port: Int) throws -> (address: HostPort, admin: HostPort?) {
         let bound = try httpServer.start(host: host, port: port)
+        let adminBound = try httpServer.serveOperatorRoutes(admin, adminHandler: NodeAdminRoutes(router: router))
         compactor.start()
         resolver.start(cron: cron)
-        return HostPort(host: bound.host, port: bound.port)
+        Log.info("the full /_/health: " + admin.describe(adminAddress: adminBound?.description))
+        return (HostPort(host: bound.host, port: bound.port), adminBound)
     }
 
     /// Pulls what the node missed from its peers (reads answer "recovering" meanwhile), then

@@ -6,7 +6,7 @@
 //   GET/HEAD /S          index lookup ─▶ 307 Location / 404
 //   PUT /?short&long     version from the node's own clock ─▶ CommitLog ─▶ 200 "recorded"
 //   DELETE /S            tombstone, same path, only over a live value ─▶ 200 / 404 (nothing written)
-//   /_/health            JSON state
+//   /_/health            JSON state: in full to operators, the ping's part to others (below)
 //   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md); a
 //                        conditional DELETE (`if=live`) writes its tombstone only over a live value
 //   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift)
@@ -15,6 +15,12 @@
 // through only requests carrying the token and GET/HEAD /_/health; everything else, public
 // data routes included, gets 401 and changes nothing (docs/DECISIONS.md). Without a token (a
 // lone node) every route is open. The hot path pays one check of an optional for it.
+//
+// /_/health is the one route without a token: the proxy pings it from its own host, so it
+// stays on this port for everyone. Its full document (keys, log bytes, fsync policy, repair
+// counters…) goes only to operators, by the connection's operator check (OperatorAccess.swift:
+// by default connections from this host, or the admin listener, NodeAdminRoutes.swift); anyone
+// else gets the part a ping reads: {"state":…,"sync":{"peers":N,"rounds":N}}.
 //
 // State: `recovering` from start-up until the first repair with every peer is done (writes
 // are accepted, reads answered with X-Recovering: 1 so the proxy prefers a ready replica),
@@ -112,15 +118,12 @@ final class NodeService: HTTPRequestHandler {
 
     // MARK: internal routes
 
-    private static let healthPath: [UInt8] = Array("health".utf8)
+    static let healthPath: [UInt8] = Array("health".utf8)
     private static let kvPath: [UInt8] = Array("kv".utf8)
 
     private func routeInternal(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?,
                                body: Range<Int>, on connection: HTTPConnection) {
-        if ASCII.equals(buffer, path, Self.healthPath) {
-            guard head.method == .get || head.method == .head else { return connection.respondMethodNotAllowed(allow: "GET, HEAD") }
-            return connection.respond(.ok, contentType: ContentType.json, body: healthJSON(connections: connection.serverConnectionCount))
-        }
+        if ASCII.equals(buffer, path, Self.healthPath) { return answerHealth(head, on: connection) }
         guard ASCII.equals(buffer, path, Self.kvPath) else {
             return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
         }
@@ -178,6 +181,18 @@ final class NodeService: HTTPRequestHandler {
     private static func writer(of version: UInt64) -> String {
         "a /_/kv write of the proxy with version origin \(HybridClock.split(version).origin) (its --proxy-id; "
             + "each proxy logs its origin at start-up)"
+    }
+
+    /// GET or HEAD /_/health, in full when the connection may read the operator routes.
+    func answerHealth(_ head: HTTPRequestHead, on connection: HTTPConnection) {
+        guard head.method == .get || head.method == .head else { return connection.respondMethodNotAllowed(allow: "GET, HEAD") }
+        let body = connection.operatorRefusal(head) == nil ? healthJSON(connections: connection.publicConnectionCount) : pingJSON()
+        connection.respond(.ok, contentType: ContentType.json, body: body)
+    }
+
+    /// What the proxy's ping reads (NodeReport), and nothing more.
+    private func pingJSON() -> [UInt8] {
+        Array("{\"state\":\"\(isReady ? "ready" : "recovering")\",\"sync\":\(antiEntropy?.pingJSON() ?? "null")}\n".utf8)
     }
 
     private func healthJSON(connections: Int) -> [UInt8] {

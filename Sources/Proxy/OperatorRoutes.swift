@@ -1,6 +1,14 @@
 // The proxy's own routes: /_/health, /_/status (?key=S), /_/metrics. A client path under /_/
 // is answered here and never forwarded to a node.
 //
+// Who may read them (OperatorAccess.swift, docs/DECISIONS.md): /_/health, which load balancers
+// poll and which names no node, answers everyone. Every other /_/ path, the unknown ones too,
+// first passes the connection's operator check: /_/status names every node's internal address
+// and which nodes hold a key, /_/metrics the same addresses. On the public port that check
+// lets through connections from this host (the default), nobody (with --admin-listen) or
+// everyone (--admin-on-public); the admin listener, whose handler this is too (`handle`),
+// answers everyone who reaches it, and nothing but these routes.
+//
 // Health is about keys, not nodes: 200 while every key range has at least one replica known
 // to be up (answered a ping), else 503. A node not pinged yet does not count, so a proxy in
 // front of a cluster that is not there yet is not healthy.
@@ -32,6 +40,10 @@ final class OperatorRoutes {
     /// Answers and returns the status it answered with.
     func answer(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, on connection: HTTPConnection) -> Int {
         let name = String(decoding: buffer[path], as: UTF8.self)
+        if name != "health", let refusal = connection.operatorRefusal(head) {
+            connection.respondFailure(refusal)
+            return refusal.status.rawValue
+        }
         guard ["health", "status", "metrics"].contains(name) else {
             connection.respondFailure(HTTPParseFailure(.notFound, "The proxy has /_/health, /_/status and /_/metrics."))
             return 404
@@ -48,7 +60,7 @@ final class OperatorRoutes {
         case "status":
             return status(buffer, query: query, on: connection)
         default:
-            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.serverConnectionCount, clock: clock)
+            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.publicConnectionCount, clock: clock)
             connection.respond(.ok, contentType: ContentType.prometheus, body: Array(text.utf8))
             return 200
         }
@@ -110,4 +122,19 @@ final class OperatorRoutes {
             + "\"skewMsMax\":\(clock.skew.skewMsMax)},"
             + "\"requests\":\(metrics.total),\"failovers\":\(metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"
     }
+}
+
+/// The admin listener's handler: the operator routes above, and a 404 for anything else.
+extension OperatorRoutes: HTTPRequestHandler {
+    func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
+        let timer = RequestTimer(method: head.method, startedNs: MonotonicClock.nowNs())
+        guard case .operatorRoute(let path, let query) = PublicRequest.interpret(head, buffer, rules: .standard) else {
+            connection.respondFailure(Self.notOnAdminListener)
+            return metrics.finish(timer, status: Self.notOnAdminListener.status.rawValue)
+        }
+        metrics.finish(timer, status: answer(head, buffer, path: path, query: query, on: connection))
+    }
+
+    private static let notOnAdminListener = HTTPParseFailure(.notFound,
+        "This is the proxy's admin address: it serves /_/health, /_/status and /_/metrics. Clients use the public port.")
 }

@@ -1,8 +1,9 @@
 // Start-up and shutdown of `linkring-proxy`.
 //
 //   parse options (hosts file, ring) ─▶ ProxyServer (owns everything, ProxyServer.swift) ─▶
-//   the hosts file's names looked up, aliases refused (exit 1) ─▶ listen ─▶ print
-//   "listening on HOST:PORT" ─▶ sentinel starts pinging ─▶ run the loop
+//   the hosts file's names looked up, aliases refused (exit 1) ─▶ listen (and on the admin
+//   address: print "admin address HOST:PORT") ─▶ print "listening on HOST:PORT" ─▶ sentinel
+//   starts pinging ─▶ run the loop
 //
 // SIGTERM/SIGINT: stop accepting; answers in flight finish (a write waits for its replicas);
 // then the node pools and timers close and the process exits 0. A second signal, or the
@@ -24,7 +25,8 @@ enum ProxyProcess {
         let origin = options.proxyID ?? HybridClock.randomOrigin(using: &random)
         let proxy = ProxyServer(loop: loop, options: options, origin: origin)
         try proxy.checkHostsNames()
-        let address = try proxy.start()
+        let (address, admin) = try proxy.start()
+        if let admin { Output.printLine("admin address \(admin)") }
         Output.printLine("listening on \(address)")
         // The loop's callbacks reach the proxy's parts unowned: it must outlive the loop.
         let isClean = withExtendedLifetime(proxy) {

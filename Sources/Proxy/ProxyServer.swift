@@ -5,6 +5,7 @@
 //    ├─ Cron          the one periodic tick: server housekeeping, pings, node deadlines, status
 //    │                table, access-log flush (closed last at shutdown)
 //    ├─ HTTPServer ─handler─▶ ProxyService (router) ─/_/ paths─▶ OperatorRoutes
+//    │   └─ admin HTTPServer (--admin-listen) ─handler─▶ OperatorRoutes
 //    ├─ ProxyCluster  ring + NodeClients: read by the router and the operator routes,
 //    │                replaced by HostsReloader (SIGHUP)
 //    ├─ ProxyMetrics  counted by the router, rendered by the operator routes
@@ -19,7 +20,7 @@
 //    └─ LogFiles, GracefulShutdown
 //
 // The router and the operator routes never reach the HTTPServer: the client connection count
-// comes with each request (`HTTPConnection.serverConnectionCount`), the listen address is
+// comes with each request (`HTTPConnection.publicConnectionCount`), the listen address is
 // handed over once the server is bound. Closures that call back into this object (SIGHUP,
 // shutdown) hold it unowned: it lives until the loop has closed (ProxyProcess).
 
@@ -75,11 +76,12 @@ final class ProxyServer {
         try HostsStartupCheck.run(options.hostsEntries, source: options.hostsPath, loop: loop, resolver: resolver)
     }
 
-    /// Listens, starts pinging the nodes, opens the log files and watches the stop signals.
-    /// Returns the bound address.
-    func start() throws -> String {
+    /// Listens (and on the admin address), starts pinging the nodes, opens the log files and
+    /// watches the stop signals. Returns the bound addresses.
+    func start() throws -> (address: String, admin: String?) {
         let bound = try http.start(host: options.listen.host, port: options.listen.port)
         let address = HostPort(host: bound.host, port: bound.port).description
+        let admin = try http.serveOperatorRoutes(options.admin, adminHandler: operatorRoutes)?.description
         operatorRoutes.listenAddress = address
         clock.onLearned = { [unowned self] in self.router.releaseWritesAwaitingClock() }
         heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time") { [unowned self] in
@@ -99,7 +101,8 @@ final class ProxyServer {
         Log.info("proxy \(address): \(cluster.nodes.count) nodes from \(options.hostsPath), \(options.replicas) replicas, "
                  + "\(options.vnodes) vnodes per node, \(cluster.ring.rangeCount) key ranges, version origin \(origin)"
                  + (options.proxyID == nil ? " (random; --proxy-id sets one)" : ""))
-        return address
+        Log.info("/_/status and /_/metrics: " + options.admin.describe(adminAddress: admin))
+        return (address, admin)
     }
 
     /// Once every client connection has closed: the node pools, log files and the cron close,
