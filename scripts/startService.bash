@@ -32,11 +32,12 @@ main() {
 # wait_healthy: polls the proxy, for at most LINKRING_START_TIMEOUT_S, until /_/health answers
 # 200 (every key range has a live replica) and /_/status shows every node pinged at least once:
 # until its first ping round the proxy counts nodes of unknown state as live.
+# /_/status is read where the proxy serves it (PROXY_OPERATOR: its admin address, if any).
 wait_healthy() {
-    local url="http://$LINKRING_PROXY/_" tenths
+    local url="http://$LINKRING_PROXY/_" status="http://$PROXY_OPERATOR/_/status" tenths
     for ((tenths = 0; tenths < LINKRING_START_TIMEOUT_S * 10; tenths++)); do
         if curl -fsS -o /dev/null --max-time 1 "$url/health" 2>/dev/null &&
-            [[ "$(curl -fsS --max-time 1 "$url/status" 2>/dev/null)" != *'"state":"unknown"'* ]]; then
+            [[ "$(curl -fsS --max-time 1 "$status" 2>/dev/null)" != *'"state":"unknown"'* ]]; then
             say "the cluster is healthy ($url/health answers 200)"
             return 0
         fi
@@ -47,7 +48,7 @@ wait_healthy() {
 }
 
 print_usage() {
-    local url="http://$LINKRING_PROXY"
+    local url="http://$LINKRING_PROXY" operator="http://$PROXY_OPERATOR"
     cat <<USAGE
 
 LinkRing: ${#NODE_HOSTS[@]} nodes from $LINKRING_HOSTS, proxy on $url
@@ -55,7 +56,7 @@ Try:
   curl -X PUT '$url/?short=gh&long=https://github.com/'
   curl -i $url/gh
   curl -X DELETE $url/gh
-Status:  curl $url/_/status    (also $url/_/health and $url/_/metrics)
+Status:  curl $operator/_/status    (also $operator/_/metrics, from this machine; $url/_/health from anywhere)
 Logs:    $LOG_DIR/
 Stop:    $LINKRING_ROOT/scripts/stopService.bash
 USAGE

@@ -15,6 +15,9 @@ Every wait here is bounded and polls (20 ms); nothing blocks forever. HTTP to th
 plain http.client from the ctl namespace. The cluster runs with a cluster token, as the scripts
 run it: every process reads it with --cluster-token-file, and a request straight to a node
 (Node.request) carries it in X-Cluster-Token, since a node answers only /_/health without it.
+The harness reads the operator routes (a proxy's /_/status, a node's full /_/health) from ctl,
+another host: each process serves them on an admin address of its own host (--admin-listen
+IP:9100), as an operator with a monitoring host would run it; the public port refuses them there.
 """
 import datetime
 import http.client
@@ -27,6 +30,7 @@ import time
 
 NODE_PORT = 7000
 PROXY_PORT = 8080
+ADMIN_PORT = 9100
 POLL_S = 0.02
 LOG_TIME_RESOLUTION_S = 0.001  # log lines carry milliseconds: an event in the same ms may print earlier
 PROXY_EVENT = re.compile(r"^(\S+Z) \w+ node (\S+) is (\w+) \((\w+)\)$")
@@ -89,6 +93,7 @@ class Process:
     def __init__(self, label, host, port, log_dir, binary):
         self.label, self.host, self.port, self.binary = label, host, port, binary
         self.address = f"{host.ip}:{port}"
+        self.admin_address = f"{host.ip}:{ADMIN_PORT}"
         self.stdout_path = os.path.join(log_dir, f"{label}.out")
         self.stderr_path = os.path.join(log_dir, f"{label}.err")
         self.popen = None
@@ -172,10 +177,11 @@ class Node(Process):
 
     def argv(self):
         return [self.binary, "--listen", self.address, "--data", self.data_dir,
-                "--hosts", self.hosts_file] + self.options
+                "--hosts", self.hosts_file, "--admin-listen", self.admin_address] + self.options
 
     def health(self, timeout_s=1.0):
-        return http_json(self.address, "/_/health", timeout_s)
+        """The full /_/health, from the admin address (the public port gives ctl only the state)."""
+        return http_json(self.admin_address, "/_/health", timeout_s)
 
     def request(self, method, path, timeout_s=2.0, body=None):
         """A request straight to this node, with the cluster token: (status, headers, body)."""
@@ -227,10 +233,10 @@ class Proxy(Process):
     def argv(self):
         shift = ["env", f"LD_PRELOAD={self.shim}", f"LINKRING_CLOCK_SHIFT_MS={self.clock_shift_ms}"] if self.shim else []
         return shift + [self.binary, "--listen", self.address, "--hosts", self.hosts_file,
-                        "--proxy-id", str(self.proxy_id)] + self.options
+                        "--proxy-id", str(self.proxy_id), "--admin-listen", self.admin_address] + self.options
 
     def status(self, key=None):
-        return http_json(self.address, "/_/status" + (f"?key={key}" if key else ""))
+        return http_json(self.admin_address, "/_/status" + (f"?key={key}" if key else ""))
 
     def is_healthy(self):
         try:

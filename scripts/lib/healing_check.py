@@ -2,7 +2,7 @@
 """healing_check.py: the client side of scripts/testNodeHealing.bash (stdlib only).
 
     healing_check.py load  --proxy HOST:PORT --seconds S --ledger FILE [--prefix P]
-    healing_check.py verify --proxy HOST:PORT --ledger FILE [--token-file FILE]
+    healing_check.py verify --proxy HOST:PORT --ledger FILE [--token-file FILE] [--operator HOST:PORT]
 
 `load` runs writes (PUTs, and every tenth a DELETE of an earlier key) and reads through the
 proxy on 8 keep-alive connections for S seconds, and records every acknowledged write in the
@@ -10,7 +10,7 @@ ledger (JSON lines: key, value or null for a delete, and the order it was acknow
 prints `load-result writes=… write_failures=… reads=… read_failures=…`.
 
 `verify` checks every key of the ledger on every replica that holds it (the proxy's
-/_/status?key= says which): each replica must hold the last acknowledged value (or the
+/_/status?key= says which, read on --operator, the proxy's admin address if it has one): each replica must hold the last acknowledged value (or the
 tombstone of the last acknowledged delete), with the same version as the other replicas.
 It prints `verify-result keys=… replicas_checked=… mismatches=…` and the first mismatches.
 It asks the nodes directly, so it sends the cluster token of --token-file (the file the
@@ -126,7 +126,7 @@ def verify(args):
         expected[entry["key"]] = entry["value"]
     mismatches, checked = [], 0
     for key, value in expected.items():
-        status, body, _ = get(args.proxy, f"/_/status?key={key}", None)
+        status, body, _ = get(args.operator or args.proxy, f"/_/status?key={key}", None)
         replicas = json.loads(body)["replicas"]
         answers = []
         for replica in replicas:
@@ -152,6 +152,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--prefix", default="heal")
     parser.add_argument("--token-file", default="", help="the cluster token file (mode 0600)")
+    parser.add_argument("--operator", default="", help="where the proxy serves /_/status (its --admin-listen; default --proxy)")
     args = parser.parse_args()
     if args.mode == "load":
         load(args)
