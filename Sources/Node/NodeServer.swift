@@ -42,7 +42,7 @@ final class NodeServer {
     private let compactor: LogCompactor
     private let antiEntropy: AntiEntropy?
     private let router: NodeService
-    private let admin: AdminOptions
+    private let adminOptions: AdminOptions
     let store: Store
     let httpServer: HTTPServer
 
@@ -69,7 +69,7 @@ final class NodeServer {
         self.compactor = compactor
         self.antiEntropy = antiEntropy
         self.router = router
-        admin = options.admin
+        adminOptions = options.admin
         httpServer = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
         httpServer.accessLog = logFiles.accessLog
     }
@@ -78,10 +78,10 @@ final class NodeServer {
     /// addresses.
     func start(host: String, port: Int) throws -> (address: HostPort, admin: HostPort?) {
         let bound = try httpServer.start(host: host, port: port)
-        let adminBound = try httpServer.serveOperatorRoutes(admin, adminHandler: NodeAdminRoutes(router: router))
+        let adminBound = try httpServer.serveOperatorRoutes(adminOptions, adminHandler: NodeAdminRoutes(router: router))
         compactor.start()
         resolver.start(cron: cron)
-        Log.info("the full /_/health: " + admin.describe(adminAddress: adminBound?.description))
+        Log.info("the full /_/health: " + adminOptions.describe(adminAddress: adminBound?.description))
         return (HostPort(host: bound.host, port: bound.port), adminBound)
     }
 
