@@ -146,8 +146,8 @@ final class AntiEntropy {
         completion()
     }
 
-    /// The part of `statusJSON` a proxy's ping reads (NodeReport): whether a node has caught up.
-    func pingJSON() -> String { "{\"peers\":\(peers.count),\"rounds\":\(rounds)}" }
+    /// Peers and completed rounds: what a proxy's ping reads (NodeReport) to tell a node caught up.
+    var progress: (peers: Int, rounds: Int) { (peers.count, rounds) }
 
     func statusJSON() -> String {
         "{\"peers\":\(peers.filter { !$0.isSelf }.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"

@@ -20,7 +20,7 @@
 // stays on this port for everyone. Its full document (keys, log bytes, fsync policy, repair
 // counters…) goes only to operators, by the connection's operator check (OperatorAccess.swift:
 // by default connections from this host, or the admin listener, NodeAdminRoutes.swift); anyone
-// else gets the part a ping reads: {"state":…,"sync":{"peers":N,"rounds":N}}.
+// else gets the part a ping reads (NodeReport.json: state, clocks, repair peers and rounds).
 //
 // State: `recovering` from start-up until the first repair with every peer is done (writes
 // are accepted, reads answered with X-Recovering: 1 so the proxy prefers a ready replica),
@@ -190,9 +190,11 @@ final class NodeService: HTTPRequestHandler {
         connection.respond(.ok, contentType: ContentType.json, body: body)
     }
 
-    /// What the proxy's ping reads (NodeReport), and nothing more.
+    /// What the proxy's ping reads, and nothing more (NodeReport, the codec of this answer).
     private func pingJSON() -> [UInt8] {
-        Array("{\"state\":\"\(isReady ? "ready" : "recovering")\",\"sync\":\(antiEntropy?.pingJSON() ?? "null")}\n".utf8)
+        let progress = antiEntropy?.progress ?? (peers: 0, rounds: 0)
+        return NodeReport(readiness: isReady ? .ready : .recovering, syncRounds: UInt64(progress.rounds), peers: UInt64(progress.peers),
+                          wallClockMs: store.wallClockNowMs, versionClock: store.versionClock).json
     }
 
     private func healthJSON(connections: Int) -> [UInt8] {

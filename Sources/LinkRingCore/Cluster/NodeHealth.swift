@@ -32,7 +32,10 @@ package enum NodeReadiness: String, Sendable {
     case unknown, ready, recovering, catchingUp
 }
 
-/// What a node's /_/health says, as far as the proxy cares.
+/// What a node's /_/health says, as far as the proxy cares. A node sends exactly this (`json`)
+/// to anyone who may not read its counters (OperatorAccess.swift), the proxy on another host
+/// included; its full document holds the same fields among the rest. `json` and `parse` are
+/// the one codec of this answer: a field the proxy starts reading is added to both.
 package struct NodeReport: Sendable, Equatable {
     package var readiness: NodeReadiness
     /// Completed anti-entropy rounds, and peers it repairs with (0: nothing to catch up from).
@@ -64,6 +67,13 @@ package struct NodeReport: Sendable, Equatable {
                           peers: JSONScan.number(body, key: "peers") ?? 0,
                           wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"),
                           nodeID: JSONScan.string(body, key: "node", bytesMax: NodeIdentity.digits))
+    }
+
+    /// The short /_/health document: `{"state":…,"wallClockMs":N,"versionClock":V,"sync":{"peers":N,"rounds":N}}`.
+    package var json: [UInt8] {
+        let clocks = (wallClockMs.map { ",\"wallClockMs\":\($0)" } ?? "") + (versionClock.map { ",\"versionClock\":\($0)" } ?? "")
+        let state = readiness == .recovering ? "recovering" : "ready"
+        return Array("{\"state\":\"\(state)\"\(clocks),\"sync\":{\"peers\":\(peers),\"rounds\":\(syncRounds)}}\n".utf8)
     }
 }
 
