@@ -32,9 +32,10 @@ main() {
 # wait_healthy: polls the proxy, for at most LINKRING_START_TIMEOUT_S, until /_/health answers
 # 200 (every key range has a live replica) and /_/status shows every node pinged at least once:
 # until its first ping round the proxy counts nodes of unknown state as live.
-# /_/status is read where the proxy serves it (PROXY_OPERATOR: its admin address, if any).
+# /_/status is read where the proxy serves it (proxy_operator: its admin address, if any).
 wait_healthy() {
-    local url="http://$LINKRING_PROXY/_" status="http://$PROXY_OPERATOR/_/status" tenths
+    local url="http://$LINKRING_PROXY/_" status tenths
+    status="http://$(proxy_operator)/_/status"
     for ((tenths = 0; tenths < LINKRING_START_TIMEOUT_S * 10; tenths++)); do
         if curl -fsS -o /dev/null --max-time 1 "$url/health" 2>/dev/null &&
             [[ "$(curl -fsS --max-time 1 "$status" 2>/dev/null)" != *'"state":"unknown"'* ]]; then
@@ -48,7 +49,8 @@ wait_healthy() {
 }
 
 print_usage() {
-    local url="http://$LINKRING_PROXY" operator="http://$PROXY_OPERATOR"
+    local url="http://$LINKRING_PROXY" operator
+    operator="http://$(proxy_operator)"
     cat <<USAGE
 
 LinkRing: ${#NODE_HOSTS[@]} nodes from $LINKRING_HOSTS, proxy on $url

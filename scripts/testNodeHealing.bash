@@ -53,7 +53,7 @@ main() {
     [[ "$load_line" == *" write_failures=0 "* && "$load_line" == *" read_failures=0" ]] || result=FAIL
     sleep 1  # writes in flight when the load stopped reach every replica
     verify_line="$(python3 "$LINKRING_ROOT/scripts/lib/healing_check.py" verify --proxy "$LINKRING_PROXY" --ledger "$ledger" \
-        --operator "$PROXY_OPERATOR" --token-file "$LINKRING_CLUSTER_TOKEN_FILE")" || result=FAIL
+        --operator "$(proxy_operator)" --token-file "$LINKRING_CLUSTER_TOKEN_FILE")" || result=FAIL
     say "$verify_line"
     say "$result: node $host:$port down ${DOWN_S}s under load, ready ${ready_after}s after restart; ${load_line#load-result }; ${verify_line%%$'\n'*}"
     [ "$result" = PASS ]

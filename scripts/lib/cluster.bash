@@ -60,9 +60,9 @@ export LINKRING_HOSTS LINKRING_PROXY LINKRING_PROXY_ADMIN LINKRING_RUN_DIR LINKR
     LINKRING_SSH_KEY LINKRING_SSH_OPTS LINKRING_REMOTE_DIR LINKRING_START_TIMEOUT_S \
     LINKRING_STOP_TIMEOUT_S
 
-# Where the proxy's /_/status and /_/metrics answer: its admin address when LINKRING_PROXY_ADMIN
-# gives one (--admin-listen), else its public port, which answers them to this host only.
-PROXY_OPERATOR="${LINKRING_PROXY_ADMIN:-$LINKRING_PROXY}"
+# proxy_operator: where the proxy's /_/status and /_/metrics answer: its admin address when
+# LINKRING_PROXY_ADMIN gives one (--admin-listen), else its public port (to this host only).
+proxy_operator() { printf '%s\n' "${LINKRING_PROXY_ADMIN:-$LINKRING_PROXY}"; }
 
 LOG_DIR="$LINKRING_RUN_DIR/logs"
 PID_DIR="$LINKRING_RUN_DIR/pids"
