@@ -58,7 +58,7 @@ Try:
   curl -X PUT '$url/?short=gh&long=https://github.com/'
   curl -i $url/gh
   curl -X DELETE $url/gh
-Status:  curl $operator/_/status    (also $operator/_/metrics, from this machine; $url/_/health from anywhere)
+Status:  curl $operator/_/status    (also $operator/_/metrics; $url/_/health for load balancers)
 Logs:    $LOG_DIR/
 Stop:    $LINKRING_ROOT/scripts/stopService.bash
 USAGE
