@@ -6,8 +6,8 @@
 // --admin-on-public, to everyone. /_/health stays on the public port for everyone: load
 // balancers and the proxy's pings read it, and it names no internal address.
 //
-// The other host is a second network namespace joined to the first by a veth pair (root only;
-// skipped otherwise): the servers run in one, curl in the other.
+// The other host is a second network namespace joined to the first by a veth pair (root only,
+// where namespaces can be made; skipped otherwise): the servers run in one, curl in the other.
 
 import Foundation
 import Glibc
@@ -159,7 +159,14 @@ struct AdminListenerTests {
 
 /// Two network namespaces joined by a veth pair: "server" at 10.77.0.1, "client" at 10.77.0.2.
 final class TwoHosts {
-    static var isPossible: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: ip) }
+    /// Root, `ip`, and a kernel that lets this process make a network namespace (a container may not).
+    static let isPossible: Bool = {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: ip) else { return false }
+        let probe = "lr-admin-probe-\(getpid())"
+        guard (try? runToExit(ip, ["netns", "add", probe]))?.code == 0 else { return false }
+        _ = try? runToExit(ip, ["netns", "delete", probe])
+        return true
+    }()
     static let ip = "/usr/sbin/ip"
     static let serverAddress = "10.77.0.1"
     let server: String
