@@ -194,7 +194,7 @@ final class NodeService: HTTPRequestHandler {
     private func pingJSON() -> [UInt8] {
         let progress = antiEntropy?.progress ?? (peers: 0, rounds: 0)
         return NodeReport(readiness: isReady ? .ready : .recovering, syncRounds: UInt64(progress.rounds), peers: UInt64(progress.peers),
-                          wallClockMs: store.wallClockNowMs, versionClock: store.versionClock).json
+                          wallClockMs: store.wallClockNowMs, versionClock: store.versionClock, nodeID: nodeID).json
     }
 
     private func healthJSON(connections: Int) -> [UInt8] {

@@ -31,9 +31,9 @@ func startLoneProxy(_ extra: [String], launcher: [String] = [], listen: String =
     return try ServerProcess.start(command[0], Array(command.dropFirst()))
 }
 
-/// True for the short /_/health a node gives non-operators: state, clocks, repair progress, no counter.
+/// True for the short /_/health a node gives non-operators: state, id, clocks, repair progress, no counter.
 func isPingDocument(_ body: String) -> Bool {
-    body.hasPrefix("{\"state\":\"ready\",\"wallClockMs\":") && body.contains(",\"versionClock\":")
+    body.hasPrefix("{\"state\":\"ready\",\"node\":\"") && body.contains(",\"wallClockMs\":") && body.contains(",\"versionClock\":")
         && body.trimmingCharacters(in: .newlines).hasSuffix(",\"sync\":{\"peers\":0,\"rounds\":0}}") && !body.contains("\"keys\"")
 }
 
@@ -101,7 +101,8 @@ struct AdminListenerTests {
         #expect(full.status == 200 && full.body.contains("\"keys\":0") && full.body.contains("\"fsync\":\"always\""))
         let (shortReport, fullReport) = (NodeReport.parse(Array(short.body.utf8)), NodeReport.parse(Array(full.body.utf8)))
         #expect(shortReport.readiness == fullReport.readiness && shortReport.peers == fullReport.peers
-                && shortReport.versionClock == fullReport.versionClock && shortReport.wallClockMs != nil,
+                && shortReport.versionClock == fullReport.versionClock && shortReport.wallClockMs != nil
+                && shortReport.nodeID != nil && shortReport.nodeID == fullReport.nodeID,
                 "a proxy reads the same from the short document as from the full one")
         #expect(try request(adminPort(of: node), "HEAD", "/_/health").status == 200)
 

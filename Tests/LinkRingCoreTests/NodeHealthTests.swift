@@ -95,7 +95,8 @@ struct CatchUpTests {
         #expect(NodeReport.parse(body) == NodeReport(readiness: .ready, syncRounds: 42, peers: 3))
         #expect(NodeReport.parse(bytes("{\"state\":\"recovering\",\"sync\":null}")) == NodeReport(readiness: .recovering))
         for report in [NodeReport(readiness: .recovering, syncRounds: 7, peers: 3, wallClockMs: 1_764_000_000_123, versionClock: 1 << 40),
-                       NodeReport(readiness: .ready), NodeReport(readiness: .ready, wallClockMs: 5, versionClock: 0)] {
+                       NodeReport(readiness: .ready), NodeReport(readiness: .ready, wallClockMs: 5, versionClock: 0),
+                       NodeReport(readiness: .ready, peers: 1, wallClockMs: 5, nodeID: "0123456789abcdef")] {
             #expect(NodeReport.parse(report.json) == report, "the short document round-trips: \(String(decoding: report.json, as: UTF8.self))")
         }
     }

@@ -69,11 +69,14 @@ package struct NodeReport: Sendable, Equatable {
                           nodeID: JSONScan.string(body, key: "node", bytesMax: NodeIdentity.digits))
     }
 
-    /// The short /_/health document: `{"state":…,"wallClockMs":N,"versionClock":V,"sync":{"peers":N,"rounds":N}}`.
+    /// The short /_/health document:
+    /// `{"state":…,"node":"ID","wallClockMs":N,"versionClock":V,"sync":{"peers":N,"rounds":N}}`
+    /// (the node id too: a proxy on another host finds two lines that reach one node by it).
     package var json: [UInt8] {
         let clocks = (wallClockMs.map { ",\"wallClockMs\":\($0)" } ?? "") + (versionClock.map { ",\"versionClock\":\($0)" } ?? "")
+        let id = nodeID.map { ",\"node\":\"\($0)\"" } ?? ""
         let state = readiness == .recovering ? "recovering" : "ready"
-        return Array("{\"state\":\"\(state)\"\(clocks),\"sync\":{\"peers\":\(peers),\"rounds\":\(syncRounds)}}\n".utf8)
+        return Array("{\"state\":\"\(state)\"\(id)\(clocks),\"sync\":{\"peers\":\(peers),\"rounds\":\(syncRounds)}}\n".utf8)
     }
 }
 
