@@ -195,12 +195,20 @@ final class ProxyService: HTTPRequestHandler {
                               _ timer: RequestTimer) {
         let probe = DeleteProbeAnswers(DeleteProbe(replicaCount: replicaCount, asking: targets.count))
         let request = requests.makeDeleteIfLive(record)
-        for node in targets {
-            let accepted = node.submit(request) { [unowned self] reply in
-                probe.answers.note(WriteReply(reply))
+        for (position, node) in targets.enumerated() {
+            let onLate = { [unowned self] in
+                probe.late(position)
                 self.finishDeleteProbe(record, probe, to: targets, on: answer, timer)
             }
-            if !accepted { probe.answers.couldNotSend() }
+            let accepted = node.submit(request, onLate: onLate) { [unowned self] reply in
+                probe.replied(position, WriteReply(reply))
+                self.finishDeleteProbe(record, probe, to: targets, on: answer, timer)
+            }
+            if !accepted {
+                probe.answers.couldNotSend()
+            } else if node.health.isSuspect {
+                probe.late(position)
+            }
         }
         finishDeleteProbe(record, probe, to: targets, on: answer, timer)
     }
@@ -448,13 +456,28 @@ struct WriteAwaitingClock {
     var deadlineMs: UInt64
 }
 
-/// The answers to a DELETE's first ask, shared by its replies' callbacks.
+/// The answers to a DELETE's first ask, shared by its replies' callbacks. A replica found late
+/// (frozen or slow, SlowNodeRules.swift) counts as not asked, so the DELETE is decided without
+/// it — as a tombstone on every replica, never as "nothing to delete" — and its reply, if it
+/// comes, is ignored.
 final class DeleteProbeAnswers {
     var answers: DeleteProbe
     var isDecided = false
+    private var lateTargets: UInt64 = 0
 
     init(_ answers: DeleteProbe) {
         self.answers = answers
+    }
+
+    func late(_ position: Int) {
+        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
+        lateTargets |= 1 << UInt64(position)
+        answers.couldNotSend()
+    }
+
+    func replied(_ position: Int, _ reply: WriteReply) {
+        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
+        answers.note(reply)
     }
 }
 

@@ -59,7 +59,8 @@ struct GrayFailureTests {
         var startedAt = Date()
     }
 
-    /// `count` clients, each alternating a read of a preloaded key and a write of a new one.
+    /// `count` clients, each alternating a read of a preloaded key and a write of a new one,
+    /// with every fifth request a DELETE of a key nobody holds.
     func runClients(count: Int, seconds: Double, port: Int) -> [Outcome] {
         let all = Collected()
         DispatchQueue.concurrentPerform(iterations: count) { client in
@@ -69,7 +70,13 @@ struct GrayFailureTests {
             while Date() < deadline {
                 step += 1
                 let started = Date()
-                if step.isMultiple(of: 2) {
+                if step.isMultiple(of: 5) {
+                    // A DELETE of a key nobody holds first asks every replica (DeleteProbe).
+                    let key = "d\(client)x\(step)"
+                    let answer = try? request(port, "DELETE", "/\(key)")
+                    mine.append(Outcome(what: "DELETE \(key)", key: key, status: answer?.status ?? -1, isRight: answer?.status == 404,
+                                        ms: Date().timeIntervalSince(started) * 1000, startedAt: started))
+                } else if step.isMultiple(of: 2) {
                     let key = "g\((client * 37 + step) % 200)"
                     let answer = try? request(port, "GET", "/\(key)")
                     let right = answer?.status == 307 && answer?.headers["location"] == "https://g.example/\(key.dropFirst())"
