@@ -117,6 +117,7 @@ pause_verdict=$(awk -F, -v from="$kill_t" -v to="$restart_t" -v lat="$pause_late
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 gnuplot -e "csv='$RUN_DIR/per_second.csv'; out='$RUN_DIR/failover.png'; errors_total=$errors" \
     -e "kill_t=$kill_t; restart_t=$listening_t; down_t=$down_t; ready_t=$ready_t; duration=$duration_s" \
+    -e "fault_label='$([[ $fault == sigstop ]] && echo SIGSTOP || echo "kill -9")'; back_label='$([[ $fault == sigstop ]] && echo SIGCONT || echo restarted)'" \
     -e "title='LinkRing: $([[ $fault == sigstop ]] && echo "SIGSTOP for ${down_s} s" || echo "kill -9") of 1 of 4 nodes, $gets GET + $puts PUT connections via the proxy ($when)'" \
     "$LOADTEST_DIR/plot/failover.gp" || die "gnuplot failed"
 

@@ -13,9 +13,11 @@ set grid
 set xlabel "seconds since the load started"
 set xrange [0:duration]
 mark(t, name, color, row) = sprintf("set arrow from %f, graph 0 to %f, graph 1 nohead lc rgb '%s' dt 2 lw 2; set label '%s' at %f, graph %f left offset 0.5,0 tc rgb '%s'", t, t, color, name, t, row, color)
-if (kill_t >= 0) { eval mark(kill_t, "kill -9", "#d62728", 0.95) }
+if (!exists("fault_label")) fault_label = "kill -9"
+if (!exists("back_label")) back_label = "restarted"
+if (kill_t >= 0) { eval mark(kill_t, fault_label, "#d62728", 0.95) }
 if (down_t >= 0) { eval mark(down_t, "proxy: down", "#7f7f7f", 0.87) }
-if (restart_t >= 0) { eval mark(restart_t, "restarted", "#2ca02c", 0.95) }
+if (restart_t >= 0) { eval mark(restart_t, back_label, "#2ca02c", 0.95) }
 if (ready_t >= 0) { eval mark(ready_t, "proxy: ready", "#7f7f7f", 0.79) }
 set ylabel "answers per second"
 set yrange [0:*]
