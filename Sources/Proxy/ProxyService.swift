@@ -363,9 +363,9 @@ final class ProxyService: HTTPRequestHandler {
 /// copies it to the late replica (docs/DECISIONS.md "Slow and frozen nodes").
 final class WriteFanOut {
     private var waiting: Int
-    /// Replicas found late that have not replied, and which (bits by target position).
+    /// Replicas found late that have not replied, and which.
     private(set) var lateWaiting = 0
-    private var lateTargets: UInt64 = 0
+    private var lateTargets = LateReplicas()
     private(set) var acknowledgements = 0
     private(set) var failures = 0
     private(set) var refusals = 0
@@ -394,16 +394,12 @@ final class WriteFanOut {
     var isSettled: Bool { waiting == 0 || (acknowledgements > 0 && waiting == lateWaiting) }
 
     func late(_ position: Int) {
-        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
-        lateTargets |= 1 << UInt64(position)
-        lateWaiting += 1
+        if lateTargets.mark(position) { lateWaiting += 1 }
     }
 
     /// The replica at `position` replied (before its kind of reply is counted).
     func replied(_ position: Int) {
-        guard lateTargets & (1 << UInt64(position)) != 0 else { return }
-        lateTargets &= ~(1 << UInt64(position))
-        lateWaiting -= 1
+        if lateTargets.clear(position) { lateWaiting -= 1 }
     }
 
     func acknowledged(existed: Bool) {
@@ -463,21 +459,40 @@ struct WriteAwaitingClock {
 final class DeleteProbeAnswers {
     var answers: DeleteProbe
     var isDecided = false
-    private var lateTargets: UInt64 = 0
+    private var lateTargets = LateReplicas()
 
     init(_ answers: DeleteProbe) {
         self.answers = answers
     }
 
     func late(_ position: Int) {
-        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
-        lateTargets |= 1 << UInt64(position)
-        answers.couldNotSend()
+        if lateTargets.mark(position) { answers.couldNotSend() }
     }
 
     func replied(_ position: Int, _ reply: WriteReply) {
-        guard lateTargets & (1 << UInt64(position)) == 0 else { return }
-        answers.note(reply)
+        if !lateTargets.contains(position) { answers.note(reply) }
+    }
+}
+
+/// Which replicas of one write or DELETE were found late, by their position among its targets
+/// (`Limits.replicasRange` allows at most 16, far below 64): each is counted once, whichever comes first.
+struct LateReplicas {
+    private var bits: UInt64 = 0
+
+    func contains(_ position: Int) -> Bool { bits & (1 << UInt64(position)) != 0 }
+
+    /// Marks `position` late; false when it already was.
+    mutating func mark(_ position: Int) -> Bool {
+        guard !contains(position) else { return false }
+        bits |= 1 << UInt64(position)
+        return true
+    }
+
+    /// Clears `position` (its reply came); true when it had been late.
+    mutating func clear(_ position: Int) -> Bool {
+        guard contains(position) else { return false }
+        bits &= ~(1 << UInt64(position))
+        return true
     }
 }
 

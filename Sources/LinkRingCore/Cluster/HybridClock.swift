@@ -48,7 +48,7 @@ package struct HybridClock: Sendable {
             lastMs += 1
             counter = 0
         }
-        return lastMs << (Self.counterBits + Self.originBits) | counter << Self.originBits | origin
+        return latest
     }
 
     /// Moves the clock so that the next version is greater than `version`, unless `version`
