@@ -18,16 +18,19 @@ package final class LogFiles {
     private let options: LoggingOptions
     package private(set) var accessLog: AccessLog?
     private var hangUp: SignalWatcher?
+    /// Runs after each SIGHUP's reopen: the process's own reload.
+    package var onHangUp: () -> Void
 
     /// Points stderr at --log-file and opens --access-log. `onHangUp` runs after a reopen.
     package init(loop: EventLoop, options: LoggingOptions, cron: Cron, onHangUp: @escaping () -> Void = {}) throws {
         self.loop = loop
         self.options = options
+        self.onHangUp = onHangUp
         if let path = options.logFile { try StandardError.redirect(toFile: path) }
         if let path = options.accessLog { accessLog = try AccessLog(loop: loop, path: path, cron: cron) }
         hangUp = try SignalWatcher(loop: loop, signal: SignalWatcher.hangUp) { [unowned self] in
             self.reopen()
-            onHangUp()
+            self.onHangUp()
         }
     }
 

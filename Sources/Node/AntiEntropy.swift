@@ -47,7 +47,9 @@ final class AntiEntropy {
     private var repairedTotal = 0
     private var lastCompareMicroseconds: UInt64 = 0
 
-    init(loop: EventLoop, cron: Cron, store: Store, ring: HashRing, selfIndex: Int, options: NodeOptions, identity: NodeServer.Identity) {
+    /// Peers are the nodes of `membership` (whose ring is `ring`) that share key ranges with this one.
+    init(loop: EventLoop, cron: Cron, store: Store, ring: HashRing, membership: Membership, selfIndex: Int, options: NodeOptions,
+         identity: NodeServer.Identity) {
         self.loop = loop
         self.cron = cron
         self.options = options
@@ -58,10 +60,11 @@ final class AntiEntropy {
                 return replicas.contains(selfIndex) && replicas.contains(peerIndex)
             }
             guard !shared.isEmpty else { continue }
-            let place = PeerSync.Place(entry: options.hostsEntries[peerIndex], selfEntry: options.hostsEntries[selfIndex],
+            let place = PeerSync.Place(entry: membership.entries[peerIndex], selfEntry: membership.entries[selfIndex],
                                        source: options.hostsPath ?? "hosts file")
             peers.append(PeerSync(address: peer, place: place, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
-                                  requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken),
+                                  requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken,
+                                                                   generation: membership.generation),
                                   loop: loop, flusher: flusher, store: store, identity: identity, timeoutMs: options.peerTimeoutMs))
         }
         deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "peer deadlines") {
@@ -88,9 +91,9 @@ final class AntiEntropy {
                 }
                 // A one-shot delay, not a periodic duty: a timer of its own.
                 let retry = Timer(loop: self.loop)
-                retry.start(afterMs: Limits.recoveryRetryDelayMs) { [unowned self] in
+                retry.start(afterMs: Limits.recoveryRetryDelayMs) { [weak self] in
                     retry.close()
-                    guard !self.isClosed else { return }
+                    guard let self, !self.isClosed else { return }
                     self.recover(peer, attempt: attempt + 1, completion: completion)
                 }
                 return

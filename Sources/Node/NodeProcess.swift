@@ -1,7 +1,8 @@
 // Start-up and shutdown of `linkring-node`.
 //
 //   parse options ─▶ create + lock the data dir ─▶ its node id (DIR/node-id, made on first
-//   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ replay linkring.log into the index
+//   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ its membership checked
+//   against DIR/membership (NodeMembership) ─▶ replay linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
 //   linkring.log.compact left by a crash during compaction is removed)
 //   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen (and on the admin
@@ -43,12 +44,13 @@ enum NodeProcess {
         }
         let path = options.dataDirectory + "/" + logFileName
         var (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
-        let ring = options.nodes.isEmpty ? nil : HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas)
-        if let ring { index.partition(by: ring) }
+        let memberships = try options.hostsPath.map {
+            try NodeMembership.startingMemberships(file: options.membership, directory: options.dataDirectory, source: $0)
+        }
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
         let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
-                              ring: ring, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
+                              memberships: memberships, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
         let (bound, admin) = try node.start(host: options.listen.host, port: options.listen.port)
         let address = bound.description
         let shutdown = GracefulShutdown(loop: loop, server: node.httpServer, deadlineMs: Limits.nodeShutdownDeadlineMs) { done in

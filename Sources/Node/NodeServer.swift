@@ -9,10 +9,12 @@
 //    │                                   ├─ Store ─┬─ KeyValueIndex, HybridClock, VersionSkew
 //    │                                   │         └─ CommitLog (RecordLog) ─▶ linkring.log
 //    │                                   ├─ LogCompactor  (read for /_/health)
-//    │                                   └─ AntiEntropy   (read for /_/health)
+//    │                                   └─ NodeMembership (generation gate, /_/health)
 //    ├─ LogCompactor ─── Store (index), CommitLog (swaps its file between batches)
-//    ├─ AntiEntropy ──── PeerSync per peer ─▶ Store (repaired records); peers' names through
-//    │                   the NameResolver; a peer that answers with this node's id is itself
+//    ├─ NodeMembership ─ the hosts file's generation (SIGHUP re-reads it), and for it:
+//    │   ├─ AntiEntropy ─ PeerSync per peer ─▶ Store (repaired records); peers' names through
+//    │   │                the NameResolver; a peer that answers with this node's id is itself
+//    │   └─ Handoff ──── keys whose replicas changed ─▶ their new replicas (POST /_/handoff)
 //    └─ LogFiles ─────── stderr / --access-log
 //
 // The router, anti-entropy and the compactor share the one Store; callbacks from libuv reach
@@ -40,7 +42,7 @@ final class NodeServer {
     private let logFiles: LogFiles
     private let commitLog: CommitLog
     private let compactor: LogCompactor
-    private let antiEntropy: AntiEntropy?
+    private let membership: NodeMembership?
     private let router: NodeService
     private let adminOptions: AdminOptions
     let store: Store
@@ -49,7 +51,7 @@ final class NodeServer {
     /// Builds the node over a replayed `index` and its log `file`; `cron` and `logFiles` are
     /// the process's, owned from now on (closed by `stop`).
     init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, index: KeyValueIndex, file: AppendOnlyFile,
-         logPath: String, ring: HashRing?, origin: UInt64, identity: Identity) {
+         logPath: String, memberships: MovingMemberships?, origin: UInt64, identity: Identity) {
         self.loop = loop
         resolver = identity.resolver
         self.cron = cron
@@ -58,17 +60,17 @@ final class NodeServer {
         let store = Store(index: index, log: commitLog, origin: origin, skew: options.skew)
         let compactor = LogCompactor(loop: loop, cron: cron, store: store, commitLog: commitLog, policy: options.compaction,
                                      logPath: logPath, directory: options.dataDirectory)
-        let antiEntropy = ring.map { ring in
-            AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, selfIndex: ring.nodes.firstIndex(of: options.selfAddress!)!,
-                        options: options, identity: identity)
+        let membership = memberships.map {
+            NodeMembership(loop: loop, cron: cron, store: store, options: options, identity: identity, memberships: $0)
         }
-        let router = NodeService(store: store, compactor: compactor, antiEntropy: antiEntropy, clusterToken: options.clusterToken,
+        let router = NodeService(store: store, compactor: compactor, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
         self.store = store
         self.compactor = compactor
-        self.antiEntropy = antiEntropy
+        self.membership = membership
         self.router = router
+        logFiles.onHangUp = { membership?.reload() }
         adminOptions = options.admin
         httpServer = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
         httpServer.accessLog = logFiles.accessLog
@@ -88,19 +90,18 @@ final class NodeServer {
     /// Pulls what the node missed from its peers (reads answer "recovering" meanwhile), then
     /// repairs periodically. A node without peers is ready at once.
     func recover() {
-        guard let antiEntropy else { return }
+        guard let membership else { return }
         router.isReady = false
-        antiEntropy.recover { [router] in
+        membership.recover { [router] in
             router.isReady = true
             Log.info("ready: caught up with every reachable peer")
-            antiEntropy.startPeriodic()
         }
     }
 
     /// After the last client connection closed: stops repair and compaction, drains the log,
     /// syncs and closes it, then the log files and the cron; then `done`.
     func stop(then done: @escaping () -> Void) {
-        antiEntropy?.close()
+        membership?.close()
         compactor.close()
         let lookupsRunning = resolver.close()
         lookupsLeftRunning = lookupsRunning

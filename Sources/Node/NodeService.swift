@@ -44,7 +44,9 @@ final class NodeService: HTTPRequestHandler {
     /// A strong reference: the GET path reads `store.index` with one load, no runtime call.
     let store: Store
     private let compactor: LogCompactor
-    private let antiEntropy: AntiEntropy?
+    /// The node's membership (generation, anti-entropy, handoff); nil for a lone node.
+    private let membership: NodeMembership?
+    private var antiEntropy: AntiEntropy? { membership?.antiEntropy }
     /// False while the node catches up with its peers after start-up (NodeServer sets it).
     var isReady = true
     /// Set when the node has a cluster token; nil leaves every route open.
@@ -55,12 +57,12 @@ final class NodeService: HTTPRequestHandler {
     /// This node's id (NodeIdentity), reported in /_/health.
     private let nodeID: String
 
-    init(store: Store, compactor: LogCompactor, antiEntropy: AntiEntropy?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
+    init(store: Store, compactor: LogCompactor, membership: NodeMembership?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
          urlRules: LongURLRules, nodeID: String) {
         self.nodeID = nodeID
         self.store = store
         self.compactor = compactor
-        self.antiEntropy = antiEntropy
+        self.membership = membership
         self.tokenGate = clusterToken.map { ClusterTokenGate(token: $0) }
         self.fsync = fsync
         self.urlRules = urlRules
@@ -124,6 +126,11 @@ final class NodeService: HTTPRequestHandler {
     private func routeInternal(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?,
                                body: Range<Int>, on connection: HTTPConnection) {
         if ASCII.equals(buffer, path, Self.healthPath) { return answerHealth(head, on: connection) }
+        if let generation = head.generation, let membership, membership.isOlder(generation) {
+            return connection.respond(.misdirectedRequest, contentType: ContentType.text, body: Array(
+                ("this node serves membership generation \(membership.generation), newer than the request's \(generation): "
+                 + "the sender re-reads its hosts file\n").utf8))
+        }
         guard ASCII.equals(buffer, path, Self.kvPath) else {
             return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
         }
@@ -193,8 +200,15 @@ final class NodeService: HTTPRequestHandler {
     /// What the proxy's ping reads, and nothing more (NodeReport, the codec of this answer).
     private func pingJSON() -> [UInt8] {
         let progress = antiEntropy?.progress ?? (peers: 0, rounds: 0)
-        return NodeReport(readiness: isReady ? .ready : .recovering, syncRounds: UInt64(progress.rounds), peers: UInt64(progress.peers),
-                          wallClockMs: store.wallClockNowMs, versionClock: store.versionClock, nodeID: nodeID).json
+        var report = NodeReport(readiness: isReady ? .ready : .recovering, syncRounds: UInt64(progress.rounds), peers: UInt64(progress.peers),
+                                wallClockMs: store.wallClockNowMs, versionClock: store.versionClock, nodeID: nodeID)
+        if let membership {
+            report.generation = membership.generation
+            report.isMoving = membership.memberships.isMoving
+            report.movingFrom = membership.memberships.previous
+            report.handoff = membership.handoffProgress
+        }
+        return report.json
     }
 
     private func healthJSON(connections: Int) -> [UInt8] {
@@ -204,7 +218,8 @@ final class NodeService: HTTPRequestHandler {
             + "\"compacting\":\(compactor.isRunning),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(store.isWritable),"
             + "\"connections\":\(connections),\"versionsRefused\":\(store.versionsRefused),"
             + "\"farFutureReplaced\":\(store.farFutureReplaced),\"wallClockMs\":\(store.wallClockNowMs),"
-            + "\"versionClock\":\(store.versionClock),\"sync\":\(antiEntropy?.statusJSON() ?? "null")}\n"
+            + "\"versionClock\":\(store.versionClock),\"sync\":\(antiEntropy?.statusJSON() ?? "null"),"
+            + "\"membership\":\(membership?.statusJSON() ?? "null")}\n"
         return Array(text.utf8)
     }
 }

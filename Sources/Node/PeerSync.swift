@@ -88,7 +88,8 @@ final class PeerSync {
     private func compareDigests(_ body: [UInt8]) {
         let started = MonotonicClock.nowNs()
         guard let theirs = SyncCodec.decodeDigests(body, ringID: ringID, rangeCount: store.index.digests.count) else {
-            return finish("\(address) has a different ring (hosts file, --replicas and --vnodes must match)")
+            return finish("\(address) has a different ring: it serves another membership generation (it is moving to it, or "
+                          + "this node is), or its --replicas or --vnodes differ")
         }
         let mine = store.index.digests
         differing = sharedRanges.filter { mine[$0] != theirs[$0] }
@@ -142,16 +143,9 @@ final class PeerSync {
     }
 
     private func store(_ fetched: [LogRecord], then: @escaping (Bool) -> Void) {
-        let records = fetched.filter { store.refusal(of: $0.version, from: "repair from \(address)") == nil }
-        guard !records.isEmpty else { return then(true) }
-        var waiting = records.count
-        var allStored = true
-        for record in records {
-            store.store(record) { [unowned self] ok in
-                if ok { self.repaired += 1 } else { allStored = false }
-                waiting -= 1
-                if waiting == 0 { then(allStored) }
-            }
+        store.storeFromPeer(fetched, source: "repair from \(self.address)") { [unowned self] stored, allDurable in
+            self.repaired += stored
+            then(allDurable)
         }
     }
 

@@ -3,6 +3,9 @@
 //   GET  /_/digests           one digest per key range: comparing costs O(ranges), not O(keys)
 //   GET  /_/keys?r=R&from=F   a page of (key, version) of range R, from offset F of its key list
 //   POST /_/records           the records of the keys in the body, as log records (with CRC)
+//   POST /_/handoff           log records a peer hands to this node after a membership change
+//                             (Handoff.swift): each stored unless a newer version is held;
+//                             200 once all are durable
 //
 // Every answer is bounded: a page has at most `Limits.repairKeysPerPage` keys, a records request
 // at most `Limits.repairRecordsPerRequest` keys, so no request holds the loop for long.
@@ -14,6 +17,7 @@ extension NodeService {
     private static let digestsPath: [UInt8] = Array("digests".utf8)
     private static let keysPath: [UInt8] = Array("keys".utf8)
     private static let recordsPath: [UInt8] = Array("records".utf8)
+    private static let handoffPath: [UInt8] = Array("handoff".utf8)
     private static let binary: [UInt8] = Array("application/octet-stream".utf8)
 
     func routeRepair(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, body: Range<Int>,
@@ -21,6 +25,10 @@ extension NodeService {
         let isDigests = ASCII.equals(buffer, path, Self.digestsPath)
         let isKeys = ASCII.equals(buffer, path, Self.keysPath)
         let isRecords = ASCII.equals(buffer, path, Self.recordsPath)
+        if ASCII.equals(buffer, path, Self.handoffPath) {
+            guard head.method == .post else { return connection.respondMethodNotAllowed(allow: "POST") }
+            return storeHandoff(buffer, body, on: connection)
+        }
         guard isDigests || isKeys || isRecords else {
             return connection.respondFailure(HTTPParseFailure(.notFound, "No such internal route."))
         }
@@ -61,5 +69,23 @@ extension NodeService {
         let index = store.index
         for key in keys { index.record(for: key)?.encode(into: &records) }
         connection.respond(.ok, contentType: Self.binary, body: records)
+    }
+
+    /// Stores the records of a handoff batch; 200 once every one is durable (or superseded).
+    private func storeHandoff(_ buffer: [UInt8], _ body: Range<Int>, on connection: HTTPConnection) {
+        guard let records = SyncCodec.decodeRecords(Array(buffer[body])), records.allSatisfy({ $0.op != .forget }) else {
+            return connection.respondFailure(HTTPParseFailure(.badRequest, "The body must be log records (PUT or DELETE), each with its CRC."))
+        }
+        guard store.acceptsWrites else {
+            return connection.respond(.serviceUnavailable, body: Pages.unavailable(
+                operation: "POST", detail: "this node's log has failed; it serves reads only."))
+        }
+        let answer = connection.deferResponse(concurrent: true)
+        store.storeFromPeer(records, source: "a handoff") { stored, allDurable in
+            guard allDurable else {
+                return answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "POST", detail: "the node could not write its log."))
+            }
+            answer.respond(.ok, contentType: WriteAnswer.contentType, body: Array("stored \(stored)\n".utf8))
+        }
     }
 }

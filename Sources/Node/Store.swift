@@ -52,6 +52,9 @@ final class Store {
     private(set) var farFutureReplaced = 0
     private var refusals = RepeatedFailureReport()
     private var replacements = RepeatedFailureReport()
+    /// Told the key of every record made durable and applied (a node's handoff, while data
+    /// moves, sends such keys on: Handoff.swift).
+    var onApplied: (([UInt8]) -> Void)?
 
     init(index: KeyValueIndex, log: any RecordLog, origin: UInt64, skew: VersionSkew,
          wallClockMs: @escaping () -> Int64 = WallClock.nowMs) {
@@ -129,9 +132,34 @@ final class Store {
     /// Records of a batch are applied and answered in log order, each before its own answer.
     private func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
         log.submit(record) { durable in
-            if durable { self.index.apply(record) }
+            if durable {
+                self.index.apply(record)
+                self.onApplied?(record.key)
+            }
             done(durable)
         }
+    }
+
+    /// Stores the records a peer sent (repair, handoff), each unless `refusal(of:)` refuses its
+    /// version; then `done(records stored, whether every one became durable)`.
+    func storeFromPeer(_ records: [LogRecord], source: @escaping @autoclosure () -> String, done: @escaping (Int, Bool) -> Void) {
+        let accepted = records.filter { refusal(of: $0.version, from: source()) == nil }
+        guard !accepted.isEmpty else { return done(0, true) }
+        var waiting = accepted.count
+        var stored = 0
+        var allDurable = true
+        for record in accepted {
+            store(record) { durable in
+                if durable { stored += 1 } else { allDurable = false }
+                waiting -= 1
+                if waiting == 0 { done(stored, allDurable) }
+            }
+        }
+    }
+
+    /// Keeps digests and key lists per key range of `ring` from now on (a new membership).
+    func partition(by ring: HashRing) {
+        index.partition(by: ring)
     }
 
     /// Logs a `forget` of `key`'s far-future entry, in the same batch as the write that replaces it.

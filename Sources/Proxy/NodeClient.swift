@@ -50,6 +50,10 @@ final class NodeClient: NodeReplyObserver {
     var onHealthChange: ((NodeClient) -> Void)?
     /// Called with every answered ping's report (the sentinel feeds the proxy's clock).
     var onReport: ((NodeClient, NodeReport) -> Void)?
+    /// Called when the node answers 421: it serves a newer membership generation.
+    var onNewerGeneration: (() -> Void)?
+    /// The last answered ping's report.
+    private(set) var lastReport: NodeReport?
     /// The node's clock as the last answered ping saw it (nil: none yet, or no clock reported).
     private(set) var clockSample: ClockSample?
 
@@ -134,6 +138,8 @@ final class NodeClient: NodeReplyObserver {
         let now = loop.nowMs
         latency.record(now &- submittedMs, nowMs: now)
         switch reply {
+        case .answered(421, _, _, _):
+            onNewerGeneration?()
         case .answered(let status, _, _, let isRecovering) where status < 500:
             let readiness: NodeReadiness? = isRecovering ? .recovering : nil
             if health.recordSuccess(nowMs: loop.nowMs, readiness: readiness) { onHealthChange?(self) }
@@ -189,6 +195,7 @@ final class NodeClient: NodeReplyObserver {
         if case .answered(200, _, let body, _) = reply {
             let report = NodeReport.parse(body)
             nodeID = report.nodeID
+            lastReport = report
             clockSample = report.wallClockMs.map {
                 ClockSample(sentMonotonicMs: sentMonotonicMs, receivedMonotonicMs: MonotonicClock.nowMs(),
                             receivedWallMs: WallClock.nowMs(), nodeWallMs: $0)
@@ -263,6 +270,7 @@ final class NodeClient: NodeReplyObserver {
     func closeAll() {
         onHealthChange = nil
         onReport = nil
+        onNewerGeneration = nil
         for connection in pool { connection.fail(nil) }
         pool.removeAll()
         pingConnection?.fail(nil)

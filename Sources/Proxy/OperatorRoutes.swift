@@ -60,7 +60,8 @@ final class OperatorRoutes {
         case "status":
             return status(buffer, query: query, on: connection)
         default:
-            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.publicConnectionCount, clock: clock)
+            let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.publicConnectionCount, clock: clock,
+                                      placement: cluster.placement)
             connection.respond(.ok, contentType: ContentType.prometheus, body: Array(text.utf8))
             return 200
         }
@@ -87,7 +88,9 @@ final class OperatorRoutes {
         if let query {
             switch ShortLongQuery.parseName(buffer, query, parameter: "key") {
             case .success(let key):
-                let holders = cluster.ring.replicas(forKey: key).map { JSONText.string(cluster.nodes[$0].address.description) }
+                let placement = cluster.placement
+                let replicas = placement.isMoving ? placement.allReplicas(forKey: key) : Array(placement.replicas(forKey: key))
+                let holders = replicas.map { JSONText.string(cluster.nodes[$0].address.description) }
                 keyPart = ",\"key\":\(JSONText.string(String(decoding: key, as: UTF8.self))),\"replicas\":[\(holders.joined(separator: ","))]"
             case .failure(let failure):
                 connection.respondFailure(failure)
@@ -109,15 +112,22 @@ final class OperatorRoutes {
             let pingAgo = health.lastPingMs.map { "\(now - $0)" } ?? "null"
             let roundTrip = health.lastRoundTripMs.map { "\($0)" } ?? "null"
             let clockOffset = node.clockSample.map { "\($0.offsetMs)" } ?? "null"
+            let generation = node.lastReport?.generation.map { "\($0)" } ?? "null"
+            let handoff = node.lastReport?.handoff?.json ?? "null"
             return "{\"address\":\(JSONText.string(node.address.description)),\"state\":\"\(health.state.rawValue)\","
                 + "\"readiness\":\"\(health.readiness.rawValue)\",\"lastPingMsAgo\":\(pingAgo),\"roundTripMs\":\(roundTrip),"
                 + "\"clockOffsetMs\":\(clockOffset),\"failuresInARow\":\(health.consecutiveFailures),\"stateForMs\":\(now - min(health.sinceMs, now)),"
                 + "\"connections\":\(node.openConnections),\"queued\":\(node.queuedRequests),"
-                + "\"primaryRanges\":\(primaryRanges[node.index]),\"requests\":\(node.requestsSent),\"failures\":\(node.requestsFailed)}"
+                + "\"primaryRanges\":\(primaryRanges[node.index]),\"requests\":\(node.requestsSent),\"failures\":\(node.requestsFailed),"
+                + "\"member\":\(node.index < ring.nodes.count),\"generation\":\(generation),\"handingOff\":\(node.lastReport?.isMoving ?? false),"
+                + "\"handoff\":\(handoff)}"
         }
         return "{\"proxy\":\(JSONText.string(listenAddress)),\"healthy\":\(uncoveredRanges() == 0),"
             + "\"ring\":{\"nodes\":\(ring.nodes.count),\"vnodesPerNode\":\(ring.vnodesPerNode),\"replicas\":\(ring.replicaCount),"
             + "\"ranges\":\(ring.rangeCount),\"probesPerKey\":\(HashRing.probesPerKey)},"
+            + "\"membership\":{\"generation\":\(cluster.generation),\"moving\":\(cluster.placement.isMoving),"
+            + "\"movingFrom\":[\(cluster.placement.memberships.previous.map { "\($0.generation)" }.joined(separator: ","))],"
+            + "\"nodesHandingOff\":\(cluster.nodes.filter { $0.lastReport?.isMoving == true }.count)},"
             + "\"clock\":{\"learned\":\(clock.isLearned),\"offsetMs\":\(clock.ownOffsetMs.map { "\($0)" } ?? "null"),"
             + "\"skewMsMax\":\(clock.skew.skewMsMax)},"
             + "\"requests\":\(metrics.total),\"failovers\":\(metrics.failovers),\"nodes\":[\(nodes.joined(separator: ","))]"

@@ -16,6 +16,7 @@ final class ProxyMetrics {
     var skewRefusals: UInt64 = 0
     var hedges: UInt64 = 0
     var hedgesRefused: UInt64 = 0
+    var heldForMembership: UInt64 = 0
     var writesWithoutLateReplicas: UInt64 = 0
     private(set) var total: UInt64 = 0
 
@@ -38,7 +39,7 @@ final class ProxyMetrics {
         total += 1
     }
 
-    func render(nodes: [NodeClient], clientConnections: Int, clock: ProxyClock) -> String {
+    func render(nodes: [NodeClient], clientConnections: Int, clock: ProxyClock, placement: Placement) -> String {
         var text = "# HELP linkring_proxy_requests_total Client requests by method and status.\n"
         text += "# TYPE linkring_proxy_requests_total counter\n"
         for (key, count) in requests.enumerated() where count > 0 {
@@ -51,6 +52,8 @@ final class ProxyMetrics {
         counter(&text, "linkring_proxy_version_conflicts_total", "Write attempts re-minted because a replica held a newer version.", versionConflicts)
         counter(&text, "linkring_proxy_hedged_reads_total", "Reads also sent to the next replica because the first was late.", hedges)
         counter(&text, "linkring_proxy_hedges_refused_total", "Hedges not sent: the hedge budget (one read in ten) was spent.", hedgesRefused)
+        counter(&text, "linkring_proxy_held_for_membership_total",
+                "Requests every replica refused with 421 (a newer membership), held until the hosts file was re-read.", heldForMembership)
         counter(&text, "linkring_proxy_writes_without_late_replicas_total",
                 "Writes answered once acknowledged, without waiting for a late replica (repair copies it).", writesWithoutLateReplicas)
         counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
@@ -59,6 +62,10 @@ final class ProxyMetrics {
         text += "# HELP linkring_proxy_clock_offset_seconds Cluster time (the nodes' clocks, which versions follow) minus this host's clock.\n"
         text += "# TYPE linkring_proxy_clock_offset_seconds gauge\n"
         text += "linkring_proxy_clock_offset_seconds \(PrometheusText.seconds(milliseconds: clock.ownOffsetMs ?? 0))\n"
+        text += "# HELP linkring_proxy_membership_generation The hosts file generation this proxy routes by.\n"
+        text += "# TYPE linkring_proxy_membership_generation gauge\nlinkring_proxy_membership_generation \(placement.generation)\n"
+        text += "# HELP linkring_proxy_membership_moving 1 while data moves: writes to every membership's replicas, reads from all.\n"
+        text += "# TYPE linkring_proxy_membership_moving gauge\nlinkring_proxy_membership_moving \(placement.isMoving ? 1 : 0)\n"
         renderNodes(nodes, into: &text)
         return text
     }
@@ -87,6 +94,14 @@ final class ProxyMetrics {
             ("linkring_node_requests_total", "counter", "Requests sent to the node.", { "\($0.requestsSent)" }),
             ("linkring_node_request_failures_total", "counter", "Node requests that failed.", { "\($0.requestsFailed)" }),
             ("linkring_node_queue_full_total", "counter", "Requests refused because the node's queue was full.", { "\($0.refusedQueueFull)" }),
+            ("linkring_node_membership_generation", "gauge", "The membership generation the node reported serving.",
+             { "\($0.lastReport?.generation ?? 0)" }),
+            ("linkring_node_handoff_records_sent_total", "counter", "Records the node handed to new replicas since its last change.",
+             { "\($0.lastReport?.handoff?.sentRecords ?? 0)" }),
+            ("linkring_node_handoff_bytes_sent_total", "counter", "Bytes the node handed to new replicas since its last change.",
+             { "\($0.lastReport?.handoff?.sentBytes ?? 0)" }),
+            ("linkring_node_handoff_keys_left", "gauge", "Keys the node has still to look at or send in its handoff.",
+             { "\($0.lastReport?.handoff.map { $0.keys - min($0.keys, $0.scanned) + $0.waiting } ?? 0)" }),
         ]
         for (name, type, help, value) in families {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"

@@ -6,8 +6,9 @@
 //    │                table, access-log flush (closed last at shutdown)
 //    ├─ HTTPServer ─handler─▶ ProxyService (router) ─/_/ paths─▶ OperatorRoutes
 //    │   └─ admin HTTPServer (--admin-listen) ─handler─▶ OperatorRoutes
-//    ├─ ProxyCluster  ring + NodeClients: read by the router and the operator routes,
-//    │                replaced by HostsReloader (SIGHUP)
+//    ├─ ProxyCluster  placement (rings of the memberships) + NodeClients: read by the router
+//    │                and the operator routes, replaced by HostsReloader (SIGHUP, a newer
+//    │                generation met, a move finished)
 //    ├─ ProxyMetrics  counted by the router, rendered by the operator routes
 //    ├─ ProxyClock    versions on the nodes' time: fed by the sentinel, read by the router and
 //    │                the operator routes; writes wait for its first reading (a cron duty
@@ -59,8 +60,9 @@ final class ProxyServer {
         resolver = NameResolver(loop: loop)
         let nodes = HostsReloader.clients(for: options.hostsEntries, reusing: [], loop: loop, options: options, flusher: flusher,
                                           resolver: resolver)
-        cluster = ProxyCluster(ring: HashRing(nodes: options.nodes, vnodesPerNode: options.vnodes, replicas: options.replicas),
-                               nodes: nodes)
+        cluster = ProxyCluster(placement: Placement(MovingMemberships(current: options.membership), vnodesPerNode: options.vnodes,
+                                                    replicas: options.replicas),
+                               nodes: nodes, clusterToken: options.clusterToken)
         clock = ProxyClock(origin: origin, skew: options.skew)
         operatorRoutes = OperatorRoutes(cluster: cluster, metrics: metrics, loop: loop, clock: clock)
         router = ProxyService(cluster: cluster, metrics: metrics, operatorRoutes: operatorRoutes, options: options, clock: clock)
@@ -84,11 +86,16 @@ final class ProxyServer {
         let admin = try http.serveOperatorRoutes(options.admin, adminHandler: operatorRoutes)?.description
         operatorRoutes.listenAddress = address
         clock.onLearned = { [unowned self] in self.router.releaseWritesAwaitingClock() }
-        heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time") { [unowned self] in
+        heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time or a re-read hosts file") {
+            [unowned self] in
             self.router.expireWritesAwaitingClock(nowMs: MonotonicClock.nowMs())
+            self.router.expireHeldForMembership(nowMs: MonotonicClock.nowMs())
         }
+        hostsReloader.onReread = { [unowned self] in self.router.releaseHeldForMembership() }
         resolver.start(cron: cron)
         resolver.onAnswer = { [unowned self] in self.sentinel.checkAliases() }
+        sentinel.onNodeReport = { [unowned self] node, report in self.hostsReloader.nodeReported(node, report) }
+        sentinel.onNewerGeneration = { [unowned self] in self.hostsReloader.sawNewerGeneration(nil) }
         sentinel.start()
         logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron) { [unowned self] in self.hostsReloader.reload() }
         http.accessLog = logFiles?.accessLog
@@ -99,7 +106,8 @@ final class ProxyServer {
         try shutdown.watchSignals()
         self.shutdown = shutdown
         Log.info("proxy \(address): \(cluster.nodes.count) nodes from \(options.hostsPath), \(options.replicas) replicas, "
-                 + "\(options.vnodes) vnodes per node, \(cluster.ring.rangeCount) key ranges, version origin \(origin)"
+                 + "\(options.vnodes) vnodes per node, \(cluster.ring.rangeCount) key ranges, membership generation \(cluster.generation), "
+                 + "version origin \(origin)"
                  + (options.proxyID == nil ? " (random; --proxy-id sets one)" : ""))
         Log.info("/_/status and /_/metrics: " + options.admin.describe(adminAddress: admin))
         return (address, admin)

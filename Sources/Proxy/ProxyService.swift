@@ -18,6 +18,10 @@
 //        from every replica that answered (their --allowed-schemes refuse it) ─▶ 400
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
 //
+// While data moves after a membership change (Placement.swift), a write goes to the replicas
+// of every membership still moving, and a read asks all of them and answers with the newest
+// (MovingRead.swift): no replica that has not caught up answers for a key alone.
+//
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
 // node that comes back never holds writes it should not have.
 //
@@ -37,8 +41,10 @@ final class ProxyService: HTTPRequestHandler {
     private let clock: ProxyClock
     /// Writes that arrived before the proxy knew the nodes' time, oldest first.
     private var writesAwaitingClock = FIFOQueue<WriteAwaitingClock>()
-    /// Every request to a node is made here (InternalProtocol.swift).
-    private let requests: InternalRequestEncoder
+    /// Requests every replica refused with 421, until the hosts file is re-read.
+    private var heldForMembership = FIFOQueue<HeldRequest>()
+    /// Every request to a node is made here (InternalProtocol.swift); it says the generation.
+    private var requests: InternalRequestEncoder { cluster.requests }
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
     private var hedgeBudget = HedgeBudget()
@@ -49,14 +55,13 @@ final class ProxyService: HTTPRequestHandler {
         self.operatorRoutes = operatorRoutes
         self.options = options
         self.clock = clock
-        requests = InternalRequestEncoder(host: InternalRequestEncoder.clusterHost, clusterToken: options.clusterToken)
     }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
         let timer = RequestTimer(method: head.method, startedNs: MonotonicClock.nowNs())
         switch PublicRequest.interpret(head, buffer, rules: options.urlRules) {
         case .get(let short, _):
-            read(short, on: connection, timer)
+            read(short, answer: connection.deferResponse(), timer)
         case .put(let pair):
             write(LogRecord(version: 0, op: .put, key: pair.short, value: pair.long), on: connection, timer)
         case .delete(let short):
@@ -72,7 +77,8 @@ final class ProxyService: HTTPRequestHandler {
 
     // MARK: reads
 
-    private func read(_ key: [UInt8], on connection: HTTPConnection, _ timer: RequestTimer) {
+    private func read(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
+        if cluster.placement.isMoving { return readEverywhere(key, answer: answer, timer, retried: retried) }
         let nodes = cluster.nodes
         var order: [NodeClient] = []
         order.reserveCapacity(cluster.ring.replicaCount)
@@ -81,7 +87,8 @@ final class ProxyService: HTTPRequestHandler {
         for index in replicas where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
         for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
         hedgeBudget.earn()
-        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: connection.deferResponse(), timer: timer)
+        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
+        read.wasRetried = retried
         if !askNextReplica(read) { finishUnanswered(read) }
     }
 
@@ -111,6 +118,7 @@ final class ProxyService: HTTPRequestHandler {
         if case .answered(_, let version?, _, _) = nodeReply { clock.observe(version) }
         guard !read.isDone else { return }
         let reply = ReadReply(nodeReply)
+        if case .answered(421, _, _, _) = nodeReply { read.sawNewerGeneration = true }
         if case .failed = reply {
             metrics.retries += 1
         } else if reply.isFromRecoveringNode && (read.next < read.order.count || (read.outstanding > 0 && !read.isHedged)) {
@@ -143,6 +151,9 @@ final class ProxyService: HTTPRequestHandler {
     private func finishUnanswered(_ read: ReadAttempt) {
         read.isDone = true
         if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
+        if read.sawNewerGeneration && !read.wasRetried {
+            return holdForMembership { [unowned self] in self.read(read.key, answer: read.answer, read.timer, retried: true) }
+        }
         read.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
         metrics.finish(read.timer, status: 503)
     }
@@ -157,6 +168,46 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
+    /// While data moves: every replica of every membership is asked; the newest answer wins
+    /// (MovingRead.swift).
+    private func readEverywhere(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
+        let replicas = cluster.placement.allReplicas(forKey: key)
+        let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
+        gather.wasRetried = retried
+        let request = requests.makeRead(key: key)
+        for (position, index) in replicas.enumerated() {
+            let onLate = { [unowned self] in
+                gather.read.giveUp(position)
+                self.finishReadEverywhere(gather)
+            }
+            let accepted = cluster.nodes[index].submit(request, onLate: onLate) { [unowned self] reply in
+                if case .answered(let status, let version, let body, let isRecovering) = reply {
+                    if status == 421 { gather.sawNewerGeneration = true }
+                    if let version { self.clock.observe(version) }
+                    gather.read.answered(position, status: status, version: version, body: body, isRecovering: isRecovering)
+                } else {
+                    gather.read.giveUp(position)
+                }
+                self.finishReadEverywhere(gather)
+            }
+            if !accepted { gather.read.giveUp(position) }
+        }
+        finishReadEverywhere(gather)
+    }
+
+    private func finishReadEverywhere(_ gather: MovingReadAnswers) {
+        guard gather.read.isDone, !gather.isAnswered else { return }
+        gather.isAnswered = true
+        guard let reply = gather.read.decision else {
+            if gather.sawNewerGeneration && !gather.wasRetried {
+                return holdForMembership { [unowned self] in self.read(gather.key, answer: gather.answer, gather.timer, retried: true) }
+            }
+            gather.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
+            return metrics.finish(gather.timer, status: 503)
+        }
+        answerRead(gather.key, reply, on: gather.answer, gather.timer)
+    }
+
     // MARK: writes
 
     /// Mints the write's version and sends it, or holds it until the nodes' time is known.
@@ -168,11 +219,14 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     /// A PUT goes to every usable replica; a DELETE first asks them to delete only a live value.
-    private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer) {
-        let replicas = cluster.ring.replicas(forKey: record.key)
+    private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
+        let placement = cluster.placement
+        let replicas = placement.isMoving ? placement.allReplicas(forKey: record.key)[...] : placement.replicas(forKey: record.key)
         guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
-        if record.op == .delete { return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer) }
-        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer)
+        if record.op == .delete {
+            return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer, retried: retried)
+        }
+        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer, retried: retried)
     }
 
     /// The replicas a write goes to: those that are up. None: the client gets 503, and nil.
@@ -192,8 +246,9 @@ final class ProxyService: HTTPRequestHandler {
     /// the answer is 404; otherwise the tombstone goes to every usable replica as any write does,
     /// so that a replica that could not be asked never brings a value back through repair.
     private func deleteIfLive(_ record: LogRecord, replicaCount: Int, to targets: [NodeClient], on answer: DeferredResponse,
-                              _ timer: RequestTimer) {
+                              _ timer: RequestTimer, retried: Bool) {
         let probe = DeleteProbeAnswers(DeleteProbe(replicaCount: replicaCount, asking: targets.count))
+        probe.wasRetried = retried
         let request = requests.makeDeleteIfLive(record)
         for (position, node) in targets.enumerated() {
             let onLate = { [unowned self] in
@@ -224,7 +279,31 @@ final class ProxyService: HTTPRequestHandler {
         case .tombstoneEverywhere(let deletedOn):
             // Replicas that deleted a value in the first ask hold this very tombstone durably:
             // they acknowledge the DELETE even if every replica fails the second time.
-            attemptWrite(record, to: targets, attempt: 1, existed: deletedOn > 0, acknowledged: deletedOn, on: answer, timer)
+            attemptWrite(record, to: targets, attempt: 1, existed: deletedOn > 0, acknowledged: deletedOn, on: answer, timer,
+                         retried: probe.wasRetried)
+        }
+    }
+
+    // MARK: requests that met a newer membership
+
+    /// Holds a request every replica refused with 421 until this proxy has re-read its hosts
+    /// file (HostsReloader tells `releaseHeldForMembership`), at most Limits.membershipWaitMs;
+    /// then it is sent once more. Past Limits.requestsAwaitingMembershipMax held, at once.
+    private func holdForMembership(_ retry: @escaping () -> Void) {
+        guard heldForMembership.count < Limits.requestsAwaitingMembershipMax else { return retry() }
+        metrics.heldForMembership += 1
+        heldForMembership.append(HeldRequest(retry: retry, deadlineMs: MonotonicClock.nowMs() + Limits.membershipWaitMs))
+    }
+
+    /// The hosts file was re-read (adopted or not): the held requests go out again.
+    func releaseHeldForMembership() {
+        for held in heldForMembership.removeAll() { held.retry() }
+    }
+
+    func expireHeldForMembership(nowMs: UInt64) {
+        while let held = heldForMembership.first, nowMs >= held.deadlineMs {
+            heldForMembership.popFirst()
+            held.retry()
         }
     }
 
@@ -261,8 +340,9 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool, acknowledged: Int = 0,
-                              on answer: DeferredResponse, _ timer: RequestTimer) {
+                              on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
+        fanOut.wasRetried = retried
         let request = requests.makeWrite(record)
         for (position, node) in targets.enumerated() {
             let onLate = { [unowned self] in
@@ -271,6 +351,7 @@ final class ProxyService: HTTPRequestHandler {
             }
             let accepted = node.submit(request, onLate: onLate) { [unowned self] reply in
                 fanOut.replied(position)
+                if case .answered(421, _, _, _) = reply { fanOut.sawNewerGeneration = true }
                 switch WriteReply(reply) {
                 case .acknowledged(let existed): fanOut.acknowledged(existed: existed)
                 case .newer(let version): fanOut.conflicted(version)
@@ -312,7 +393,8 @@ final class ProxyService: HTTPRequestHandler {
             }
             var again = record
             again.version = version
-            return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer)
+            return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
+                                retried: fanOut.wasRetried)
         }
         if fanOut.failures + fanOut.refusals + fanOut.lateWaiting > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
         if fanOut.lateWaiting > 0 && fanOut.acknowledgements > 0 { metrics.writesWithoutLateReplicas += 1 }
@@ -321,6 +403,10 @@ final class ProxyService: HTTPRequestHandler {
             return metrics.finish(timer, status: 400)
         }
         guard fanOut.acknowledgements > 0 else {
+            if fanOut.sawNewerGeneration && !fanOut.wasRetried {
+                // Every replica serves a newer membership: sent again once this proxy has re-read its file.
+                return holdForMembership { [unowned self] in self.send(record, on: answer, timer, retried: true) }
+            }
             if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
             return metrics.finish(timer, status: 503)
@@ -376,6 +462,10 @@ final class WriteFanOut {
     /// Replicas that refused the version as too far ahead of their clock (422).
     private(set) var skewRefusals = 0
     var isAnswered = false
+    /// A replica answered 421 (it serves a newer membership), and whether this write was
+    /// already sent again after the proxy re-read its hosts file.
+    var sawNewerGeneration = false
+    var wasRetried = false
 
     /// `acknowledgements`: replicas that already made this very record durable (a DELETE's
     /// first ask), whatever this attempt's replies are.
@@ -434,6 +524,9 @@ final class ReadAttempt {
     var isDone = false
     /// A recovering node's answer, used if no ready replica answers.
     var fallback: ReadReply?
+    /// A replica answered 421, and whether this read was already asked again after a re-read.
+    var sawNewerGeneration = false
+    var wasRetried = false
 
     init(key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {
         self.key = key
@@ -442,6 +535,30 @@ final class ReadAttempt {
         self.answer = answer
         self.timer = timer
     }
+}
+
+/// A read while data moves, and whether it was answered.
+final class MovingReadAnswers {
+    var read: MovingRead
+    let answer: DeferredResponse
+    let key: [UInt8]
+    let timer: RequestTimer
+    var isAnswered = false
+    var sawNewerGeneration = false
+    var wasRetried = false
+
+    init(_ read: MovingRead, answer: DeferredResponse, key: [UInt8], timer: RequestTimer) {
+        self.read = read
+        self.answer = answer
+        self.key = key
+        self.timer = timer
+    }
+}
+
+/// A request held until the proxy has re-read its hosts file.
+struct HeldRequest {
+    var retry: () -> Void
+    var deadlineMs: UInt64
 }
 
 /// A write held until the nodes' time is known.
@@ -459,6 +576,8 @@ struct WriteAwaitingClock {
 final class DeleteProbeAnswers {
     var answers: DeleteProbe
     var isDecided = false
+    /// Whether this DELETE was already sent again after a re-read of the hosts file (421).
+    var wasRetried = false
     private var lateTargets = LateReplicas()
 
     init(_ answers: DeleteProbe) {

@@ -34,6 +34,10 @@ final class Sentinel {
     private var tableTimer: Timer?
     private var isTablePending = false
     private var isClosed = false
+    /// Told of every answered ping after the clock (HostsReloader: generations, moves).
+    var onNodeReport: ((NodeClient, NodeReport) -> Void)?
+    /// Told when a node answers 421 (it serves a newer membership generation).
+    var onNewerGeneration: (() -> Void)?
 
     init(loop: EventLoop, cron: Cron, nodes: [NodeClient], options: ProxyOptions, clock: ProxyClock, resolver: NameResolver) {
         self.loop = loop
@@ -53,7 +57,11 @@ final class Sentinel {
         self.nodes = nodes
         for node in nodes {
             node.onHealthChange = { [unowned self] node in self.healthChanged(node) }
-            node.onReport = { [unowned self] node, report in self.clock.nodeAnswered(node, report, among: self.nodes) }
+            node.onReport = { [unowned self] node, report in
+                self.clock.nodeAnswered(node, report, among: self.nodes)
+                self.onNodeReport?(node, report)
+            }
+            node.onNewerGeneration = { [unowned self] in self.onNewerGeneration?() }
         }
     }
 

@@ -43,8 +43,8 @@ extension TestCluster {
     }
 }
 
-func statusJSON(_ port: Int) throws -> [String: Any] {
-    let status = try request(port, "GET", "/_/status")
+func statusJSON(_ port: Int, path: String = "/_/status") throws -> [String: Any] {
+    let status = try request(port, "GET", path)
     return try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any] ?? [:]
 }
 

@@ -40,7 +40,7 @@ func freePorts(_ count: Int) throws -> [Int] {
 final class TestCluster {
     let directory = makeTemporaryDirectory()
     let hostsPath: String
-    let ports: [Int]
+    var ports: [Int]
     var nodes: [ServerProcess?]
     var proxy: ServerProcess!
     let nodeArguments: [String]

@@ -35,10 +35,10 @@ struct HostNamesTests {
         let cluster = try TestCluster(nodeCount: 2)
         let ring = { try request(cluster.proxy.port, "GET", "/_/status").body }
         #expect(try ring().contains("\"nodes\":2,"))
-        let text = cluster.ports.map { "127.0.0.1:\($0)\n" }.joined() + "localhost:\(cluster.ports[1])\n"
+        let text = "generation 1\n" + cluster.ports.map { "127.0.0.1:\($0)\n" }.joined() + "localhost:\(cluster.ports[1])\n"
         try text.write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
         kill(cluster.proxy.pid, SIGHUP)
-        let expected = "keeping the current ring: \(cluster.hostsPath) line 2 (127.0.0.1:\(cluster.ports[1])) and line 3 "
+        let expected = "keeping the current ring: \(cluster.hostsPath) line 3 (127.0.0.1:\(cluster.ports[1])) and line 4 "
             + "(localhost:\(cluster.ports[1])) are one node"
         #expect(cluster.waitFor { cluster.proxy.errors.contains(expected) }, "\(cluster.proxy.errors.suffix(600))")
         #expect(try ring().contains("\"nodes\":2,") && !(try ring().contains("localhost")))

@@ -54,16 +54,22 @@ struct OperationsTests {
         let extra = try freePort()
         let extraNode = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:\(extra)", "--data", cluster.directory + "/extra"])
         defer { extraNode.stop() }
-        try (cluster.ports + [extra]).map { "127.0.0.1:\($0)\n" }.joined().write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
+        try ("generation 1\n" + (cluster.ports + [extra]).map { "127.0.0.1:\($0)\n" }.joined())
+            .write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
         kill(cluster.proxy.pid, SIGHUP)
         #expect(try cluster.waitFor { try nodeCount() == 4 })
         #expect(cluster.proxy.errors.contains("1 added, 0 removed"))
+        // The node list changed without a higher generation: refused, the membership stays.
+        try ("generation 1\n" + cluster.ports.map { "127.0.0.1:\($0)\n" }.joined()).write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
+        kill(cluster.proxy.pid, SIGHUP)
+        #expect(cluster.waitFor { cluster.proxy.errors.contains("under the same generation 1: keeping it") })
+        #expect(try nodeCount() == 4)
         try "127.0.0.1:1\nnot an address\n".write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
         kill(cluster.proxy.pid, SIGHUP)
         #expect(cluster.waitFor { cluster.proxy.errors.contains("keeping the current ring") })
         #expect(try nodeCount() == 4)
         // A file cut mid-write: the last entry has lost digits and its newline.
-        let torn = cluster.ports.map { "127.0.0.1:\($0)\n" }.joined() + "127.0.0.1:\(extra / 10)"
+        let torn = "generation 2\n" + cluster.ports.map { "127.0.0.1:\($0)\n" }.joined() + "127.0.0.1:\(extra / 10)"
         try torn.write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
         kill(cluster.proxy.pid, SIGHUP)
         #expect(cluster.waitFor { cluster.proxy.errors.contains("does not end with a newline") })

@@ -10,11 +10,15 @@
 //   proxy DELETE      DELETE /_/kv?v=V&if=live&short=S (first ask)  WriteAnswer ─────▶ WriteReply
 //   proxy, per node   GET /_/health  (no token: health needs none)  200 JSON           NodeReport
 //   node, repair      GET /_/digests · GET /_/keys?r=R&from=F · POST /_/records   SyncCodec bodies
+//   node, handoff     POST /_/handoff (body: log records)                200 once all durable
+//   any of them, from a process of an older membership generation ──▶ 421 (GenerationGate)
 //
-// Every request head has one layout: the request line, `Host`, `X-Cluster-Token` when the
+// Every request head has one layout: the request line, `Host`, `X-Generation` when the sender
+// knows its membership (every proxy and every node of a cluster), `X-Cluster-Token` when the
 // sender has one, `Content-Length` on the methods that carry a body (PUT, DELETE, POST; a
 // DELETE says 0), then the blank line and the body. The Host and token lines are the same for
-// every request of one encoder, so they are built once, at `init`; a request is then one
+// every request of one encoder, so they are built once, at `init` (a new membership makes a
+// new encoder); a request is then one
 // reserved `[UInt8]` filled from StaticStrings, those lines and the key (no String, no
 // interpolation: the proxy builds one per client request).
 //
@@ -26,13 +30,13 @@ package struct InternalRequestEncoder: Sendable {
     /// The Host of the proxy's /_/kv requests, which go to several nodes alike.
     package static let clusterHost = "linkring"
 
-    /// `Host: HOST` and its CRLF.
+    /// `Host: HOST` and its CRLF, then `X-Generation: N` and its CRLF when there is one.
     private let hostLine: [UInt8]
     /// `X-Cluster-Token: TOKEN` and its CRLF, or nothing.
     private let tokenLine: [UInt8]
 
-    package init(host: String, clusterToken: [UInt8]?) {
-        hostLine = Array("Host: \(host)\r\n".utf8)
+    package init(host: String, clusterToken: [UInt8]?, generation: UInt64? = nil) {
+        hostLine = Array(("Host: \(host)\r\n" + (generation.map { "X-Generation: \($0)\r\n" } ?? "")).utf8)
         tokenLine = ClusterToken.headerLine(clusterToken)
     }
 
@@ -104,6 +108,15 @@ package struct InternalRequestEncoder: Sendable {
         var bytes = start("POST /_/records", variableBytes: body.count)
         endHead(&bytes, contentLength: body.count)
         bytes += body
+        return bytes
+    }
+
+    /// `POST /_/handoff` with `records` (log records, encoded as in the log) in the body: the
+    /// peer stores each (the newer version wins) and answers once all are durable.
+    package func makeHandoff(records: [UInt8]) -> [UInt8] {
+        var bytes = start("POST /_/handoff", variableBytes: records.count)
+        endHead(&bytes, contentLength: records.count)
+        bytes += records
         return bytes
     }
 

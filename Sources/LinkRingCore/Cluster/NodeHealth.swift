@@ -47,6 +47,13 @@ package struct NodeReport: Sendable, Equatable {
     package var versionClock: UInt64?
     /// The node's id (NodeIdentity), when it reports one.
     package var nodeID: String?
+    /// The membership generation the node serves (nil from an older release), whether it still
+    /// hands data off, and the memberships it moves from (MembershipReport).
+    package var generation: UInt64? = nil
+    package var isMoving = false
+    package var movingFrom: [Membership] = []
+    /// The node's handoff for its current generation, if it had one since it started.
+    package var handoff: HandoffProgress? = nil
 
     package init(readiness: NodeReadiness, syncRounds: UInt64 = 0, peers: UInt64 = 0,
                  wallClockMs: Int64? = nil, versionClock: UInt64? = nil, nodeID: String? = nil) {
@@ -63,10 +70,16 @@ package struct NodeReport: Sendable, Equatable {
     package static func parse(_ body: [UInt8]) -> NodeReport {
         let readiness: NodeReadiness = JSONScan.contains(body, "\"state\":\"recovering\"") ? .recovering : .ready
         let wallClockMs = JSONScan.number(body, key: "wallClockMs").flatMap { Int64(exactly: $0) }
-        return NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
-                          peers: JSONScan.number(body, key: "peers") ?? 0,
-                          wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"),
-                          nodeID: JSONScan.string(body, key: "node", bytesMax: NodeIdentity.digits))
+        var report = NodeReport(readiness: readiness, syncRounds: JSONScan.number(body, key: "rounds") ?? 0,
+                                peers: JSONScan.number(body, key: "peers") ?? 0,
+                                wallClockMs: wallClockMs, versionClock: JSONScan.number(body, key: "versionClock"),
+                                nodeID: JSONScan.string(body, key: "node", bytesMax: NodeIdentity.digits))
+        report.generation = JSONScan.number(body, key: "generation")
+        report.isMoving = JSONScan.contains(body, "\"moving\":true")
+        report.movingFrom = JSONScan.string(body, key: "movingFrom", bytesMax: Limits.movingFromBytesMax)
+            .flatMap(MembershipReport.decodePrevious) ?? []
+        report.handoff = HandoffProgress.parse(body)
+        return report
     }
 
     /// The short /_/health document:
@@ -76,7 +89,49 @@ package struct NodeReport: Sendable, Equatable {
         let clocks = (wallClockMs.map { ",\"wallClockMs\":\($0)" } ?? "") + (versionClock.map { ",\"versionClock\":\($0)" } ?? "")
         let id = nodeID.map { ",\"node\":\"\($0)\"" } ?? ""
         let state = readiness == .recovering ? "recovering" : "ready"
-        return Array("{\"state\":\"\(state)\"\(id)\(clocks),\"sync\":{\"peers\":\(peers),\"rounds\":\(syncRounds)}}\n".utf8)
+        let membership = generation.map {
+            ",\"membership\":{\"generation\":\($0),\"moving\":\(isMoving),\"movingFrom\":\"\(MembershipReport.encodePrevious(movingFrom))\","
+                + "\"handoff\":\(handoff?.json ?? "null")}"
+        } ?? ""
+        return Array("{\"state\":\"\(state)\"\(id)\(clocks),\"sync\":{\"peers\":\(peers),\"rounds\":\(syncRounds)}\(membership)}\n".utf8)
+    }
+}
+
+/// A node's handoff after a membership change (the node's Handoff.swift), as /_/health says it.
+package struct HandoffProgress: Sendable, Equatable {
+    /// Keys the node holds, keys it has looked at, records and bytes it has sent, keys waiting.
+    package var keys: UInt64 = 0
+    package var scanned: UInt64 = 0
+    package var sentRecords: UInt64 = 0
+    package var sentBytes: UInt64 = 0
+    package var waiting: UInt64 = 0
+    package var recordsPerSecond: UInt64 = 0
+    package var etaMs: UInt64 = 0
+    package var elapsedMs: UInt64 = 0
+    package var isDone = false
+
+    package init() {}
+
+    package var json: String {
+        "{\"progress\":\"\(isDone ? "done" : "moving")\",\"keysHeld\":\(keys),\"keysScanned\":\(scanned),\"sentRecords\":\(sentRecords),"
+            + "\"sentBytes\":\(sentBytes),\"keysWaiting\":\(waiting),\"recordsPerSecond\":\(recordsPerSecond),\"etaMs\":\(etaMs),"
+            + "\"handoffMs\":\(elapsedMs)}"
+    }
+
+    /// The `"handoff":{…}` of a /_/health document, nil when it has none.
+    package static func parse(_ body: [UInt8]) -> HandoffProgress? {
+        guard JSONScan.contains(body, "\"handoff\":{") else { return nil }
+        var progress = HandoffProgress()
+        progress.isDone = JSONScan.contains(body, "\"progress\":\"done\"")
+        progress.keys = JSONScan.number(body, key: "keysHeld") ?? 0
+        progress.scanned = JSONScan.number(body, key: "keysScanned") ?? 0
+        progress.sentRecords = JSONScan.number(body, key: "sentRecords") ?? 0
+        progress.sentBytes = JSONScan.number(body, key: "sentBytes") ?? 0
+        progress.waiting = JSONScan.number(body, key: "keysWaiting") ?? 0
+        progress.recordsPerSecond = JSONScan.number(body, key: "recordsPerSecond") ?? 0
+        progress.etaMs = JSONScan.number(body, key: "etaMs") ?? 0
+        progress.elapsedMs = JSONScan.number(body, key: "handoffMs") ?? 0
+        return progress
     }
 }
 

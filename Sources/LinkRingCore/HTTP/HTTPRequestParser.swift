@@ -36,6 +36,9 @@ package struct HTTPRequestHead: Sendable, Equatable {
     package var contentLength = 0
     /// The value of `X-Cluster-Token`, if the request has one.
     package var clusterToken: Range<Int>? = nil
+    /// The value of `X-Generation`: the membership generation of the process that sent an
+    /// internal request (Membership.swift), if it says one.
+    package var generation: UInt64? = nil
     /// The client sent `Expect: 100-continue`.
     package var expectsContinue = false
     /// The request names a client behind it (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`): it
@@ -236,6 +239,7 @@ private struct HeaderFields {
     private static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
     private static let connection: [UInt8] = Array("connection".utf8)
     private static let clusterToken: [UInt8] = Array("x-cluster-token".utf8)
+    private static let generation: [UInt8] = Array("x-generation".utf8)
     private static let expect: [UInt8] = Array("expect".utf8)
     private static let forwarded: [UInt8] = Array("forwarded".utf8)
     private static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
@@ -299,6 +303,11 @@ private struct HeaderFields {
         case 15 where ASCII.equalsIgnoringCase(buffer, name, Self.forwardedFor),
              9 where ASCII.equalsIgnoringCase(buffer, name, Self.forwarded) || ASCII.equalsIgnoringCase(buffer, name, Self.realIP):
             head.isForwarded = true
+        case 12 where ASCII.equalsIgnoringCase(buffer, name, Self.generation):
+            guard let number = Self.generationNumber(buffer, value) else {
+                return HTTPParseFailure(.badRequest, "X-Generation must be a decimal number of at most 18 digits.")
+            }
+            head.generation = number
         case 4 where ASCII.equalsIgnoringCase(buffer, name, Self.host):
             guard !sawHost else { return HTTPParseFailure(.badRequest, "The request has more than one Host header.") }
             sawHost = true
@@ -311,6 +320,17 @@ private struct HeaderFields {
             break
         }
         return nil
+    }
+
+    /// 1 to 18 decimal digits (a hosts file's generation: HostsFile.swift).
+    private static func generationNumber(_ buffer: [UInt8], _ value: Range<Int>) -> UInt64? {
+        guard !value.isEmpty, value.count <= 18 else { return nil }
+        var number: UInt64 = 0
+        for index in value {
+            guard ASCII.isDigit(buffer[index]) else { return nil }
+            number = number * 10 + UInt64(buffer[index] - UInt8(ascii: "0"))
+        }
+        return number
     }
 
     /// Digits, leading zeros allowed (`007` is 7). The value stops growing once past the body

@@ -16,6 +16,7 @@ package enum HTTPStatus: Int, Sendable, CaseIterable {
     case payloadTooLarge = 413
     case uriTooLong = 414
     case expectationFailed = 417
+    case misdirectedRequest = 421
     case unprocessableContent = 422
     case headerFieldsTooLarge = 431
     case internalServerError = 500
@@ -38,6 +39,7 @@ package enum HTTPStatus: Int, Sendable, CaseIterable {
         case .payloadTooLarge: "Content Too Large"
         case .uriTooLong: "URI Too Long"
         case .expectationFailed: "Expectation Failed"
+        case .misdirectedRequest: "Misdirected Request"
         case .unprocessableContent: "Unprocessable Content"
         case .headerFieldsTooLarge: "Request Header Fields Too Large"
         case .internalServerError: "Internal Server Error"

@@ -159,6 +159,37 @@ package enum Limits {
     /// to answer before it checks them for aliases and goes on without the ones still silent.
     package static let hostsNamesWaitMs: UInt64 = 2_000
 
+    // MARK: Membership change (Membership.swift, Placement.swift, the node's Handoff)
+
+    /// Digits of a hosts file's `generation N` (any number below 10^18).
+    static let generationDigitsMax = 18
+    /// Older memberships a process keeps while their data still moves (a second change before
+    /// the first completed keeps both); beyond it the oldest is dropped, with a warning.
+    package static let membershipsMovingMax = 4
+    /// Keys a node's handoff scans per tick of its duty (each costs two ring lookups, about
+    /// 0.2 µs each: a tick stays well under a millisecond).
+    package static let handoffScanKeysPerTick = 4_096
+    /// The handoff duty's period: scan a slice of the keys, send the batches that are due.
+    package static let handoffIntervalMs: UInt64 = 5
+    /// Records in one handoff batch (`POST /_/handoff`); one batch per target node in flight.
+    package static let handoffRecordsPerBatch = 256
+    /// Bytes of one handoff batch's body: below the node's `bodyBytesMax`.
+    package static let handoffBatchBytesMax = 48 * 1024
+    /// Keys waiting for one target node; the scan pauses while any target has more
+    /// (back-pressure: memory stays bounded however slow a target is).
+    package static let handoffQueuedKeysMax = 16_384
+    /// After a failed batch (target down, refused, late), the pause before it is sent again.
+    package static let handoffRetryDelayMs: UInt64 = 500
+    /// Bytes of a node's `"movingFrom"` (the memberships it moves from) a proxy reads.
+    package static let movingFromBytesMax = 16 * 1024
+    /// Requests a proxy holds while it re-reads its hosts file because every replica answered
+    /// 421 (a newer membership); past it such a request is sent again at once.
+    package static let requestsAwaitingMembershipMax = 4_096
+    /// How long such a request waits for the re-read before it is sent again anyway.
+    package static let membershipWaitMs: UInt64 = 1_000
+    /// A process re-reads its hosts file when it meets a newer generation, at most this often.
+    package static let generationRereadIntervalMs: UInt64 = 1_000
+
     // MARK: Periods and deadlines
 
     // The periodic duties of the processes' one cron (LinkRingServer's `Cron`,
@@ -353,6 +384,9 @@ package enum ClusterLimits {
             broken.append("a full /_/records request exceeds the request body limit")
         }
         if Limits.longBytesMax > Limits.bodyBytesMax { broken.append("an internal PUT body exceeds the request body limit") }
+        if Limits.handoffBatchBytesMax + recordBytesMax > Limits.bodyBytesMax {
+            broken.append("a handoff batch (its limit, plus the record that crosses it) exceeds the request body limit")
+        }
         if max(Limits.shortBytesMax, Limits.longBytesMax) > Limits.logRecordBytesMax {
             broken.append("a record's key or value exceeds what replay accepts")
         }

@@ -23,6 +23,9 @@ package struct NodeOptions: Sendable {
     package var hostsPath: String? = nil
     package var hostsEntries: [HostsEntry] = []
     package var nodes: [HostPort] { hostsEntries.map(\.address) }
+    /// The hosts file's `generation N` (0 without the line).
+    package var generation: UInt64 = 0
+    package var membership: Membership { Membership(generation: generation, entries: hostsEntries) }
     package var selfAddress: HostPort? = nil
     /// Ring parameters: every process of a cluster must use the same ones (and hosts file).
     package var replicas = Limits.replicasDefault
@@ -113,7 +116,9 @@ package struct NodeOptions: Sendable {
             return
         }
         hostsPath = hosts
-        hostsEntries = try HostsFile.entries(try readFile(hosts), source: hosts)
+        let membership = try HostsFile.membership(try readFile(hosts), source: hosts)
+        hostsEntries = membership.entries
+        generation = membership.generation
         replicas = try parsed.integer("replicas", default: replicas, range: Limits.replicasRange)
         vnodes = try parsed.integer("vnodes", default: vnodes, range: Limits.vnodesRange)
         syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: Limits.syncIntervalMsRange))

@@ -7,6 +7,9 @@ package struct ProxyOptions: Sendable {
     /// The hosts file's nodes, with their lines.
     package var hostsEntries: [HostsEntry] = []
     package var nodes: [HostPort] { hostsEntries.map(\.address) }
+    /// The hosts file's `generation N` (0 without the line).
+    package var generation: UInt64 = 0
+    package var membership: Membership { Membership(generation: generation, entries: hostsEntries) }
     package var replicas = Limits.replicasDefault
     package var vnodes = Limits.vnodesDefault
     package var pingIntervalMs = Limits.pingIntervalMsDefault
@@ -83,7 +86,9 @@ package struct ProxyOptions: Sendable {
         options.listen = try HostPort(parsing: listen)
         guard let hosts = parsed.string("hosts") else { throw CommandLineError("--hosts FILE is required") }
         options.hostsPath = hosts
-        options.hostsEntries = try HostsFile.entries(try readFile(hosts), source: hosts)
+        let membership = try HostsFile.membership(try readFile(hosts), source: hosts)
+        options.hostsEntries = membership.entries
+        options.generation = membership.generation
         try options.readNumbers(parsed)
         if let problem = ClusterLimits.problem(nodes: options.nodes.count, replicas: options.replicas, vnodes: options.vnodes,
                                                source: hosts) {

@@ -1,0 +1,47 @@
+// A read while data moves (Placement.swift): every replica of every membership is asked, and
+// the newest answer wins (VersionOrder: a value or a tombstone, by version), so a key is found
+// wherever it is and a replica that has not caught up never answers alone. A 404 carries the
+// version of the tombstone it found (0: never written), so a newer delete beats an older value
+// still held by a replica that lost the range.
+//
+// A replica that fails, could not be asked or is late (SlowNodeRules.swift) is not waited for.
+// When none answered, there is no decision: the proxy answers 503.
+
+package struct MovingRead: Sendable {
+    private var settled: [Bool]
+    private var best: (version: UInt64, value: [UInt8]?, isRecovering: Bool)?
+
+    package init(asking replicas: Int) {
+        settled = [Bool](repeating: false, count: replicas)
+    }
+
+    /// Every replica answered, failed, could not be asked or is late.
+    package var isDone: Bool { settled.allSatisfy { $0 } }
+
+    /// A replica that could not be asked, or whose request is late: not waited for.
+    package mutating func giveUp(_ position: Int) {
+        settled[position] = true
+    }
+
+    /// A replica's answer: its status, the X-Version it carried, its body.
+    package mutating func answered(_ position: Int, status: Int, version: UInt64?, body: [UInt8], isRecovering: Bool) {
+        guard !settled[position] else { return }
+        settled[position] = true
+        let value: [UInt8]?
+        switch status {
+        case 200: value = body
+        case 404: value = nil
+        default: return
+        }
+        let version = version ?? 0
+        if let best, !VersionOrder.isNewer(version, value, than: best.version, best.value) { return }
+        best = (version, value, isRecovering)
+    }
+
+    /// The newest answer, nil when no replica answered.
+    package var decision: ReadReply? {
+        guard let best else { return nil }
+        guard let value = best.value else { return .missing(isRecovering: best.isRecovering) }
+        return .found(location: value, isRecovering: best.isRecovering)
+    }
+}

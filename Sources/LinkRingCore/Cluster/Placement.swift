@@ -1,0 +1,77 @@
+// Where keys live while a membership change moves data (Membership.swift).
+//
+// `Placement` is the proxy's: one ring per membership, the current one first, over one list of
+// nodes (the current membership's in file order, then the nodes only older ones list), so a
+// replica is one index into that list whatever ring named it. Not moving, a key's replicas are
+// the current ring's (the hot path, unchanged); moving, a write goes to the replicas of every
+// ring and a read asks them all and keeps the newest answer: a key is found wherever it is,
+// and no replica that has not caught up can answer for it alone.
+//
+// `HandoffRule` is a node's: which of a key's current replicas this node must hand the key
+// to. A key whose replicas are the same in every membership, this node among them, stays put;
+// any other key the node holds goes to every current replica but itself. Handing a key to a
+// replica that already has it costs that replica a lookup (the Store keeps the newer of two
+// versions), so the rule errs on the side of sending: a replica that was old and new but
+// missed a write (it was down) still gets it from whichever node held it.
+
+package struct Placement: Sendable {
+    package let memberships: MovingMemberships
+    /// Every node of every ring: the current membership's first, in file order.
+    package let nodes: [HostPort]
+    package let current: HashRing
+    /// Rings of the memberships still moving, newest first, each with its node indices mapped
+    /// into `nodes`.
+    private let older: [(ring: HashRing, nodeIndex: [Int])]
+
+    package init(_ memberships: MovingMemberships, vnodesPerNode: Int, replicas: Int) {
+        self.memberships = memberships
+        nodes = memberships.allNodes
+        current = HashRing(nodes: memberships.current.nodes, vnodesPerNode: vnodesPerNode, replicas: replicas)
+        let nodes = self.nodes
+        older = memberships.previous.map { membership in
+            let ring = HashRing(nodes: membership.nodes, vnodesPerNode: vnodesPerNode, replicas: min(replicas, membership.entries.count))
+            return (ring, membership.nodes.map { nodes.firstIndex(of: $0)! })
+        }
+    }
+
+    package var isMoving: Bool { !older.isEmpty }
+    package var generation: UInt64 { memberships.current.generation }
+
+    /// The key's replicas in the current membership (indices into `nodes`).
+    package func replicas(forKey key: [UInt8]) -> ArraySlice<Int> { current.replicas(forKey: key) }
+
+    /// The key's replicas in every membership, the current ones first, each node once.
+    package func allReplicas(forKey key: [UInt8]) -> [Int] {
+        var all = Array(current.replicas(forKey: key))
+        for (ring, nodeIndex) in older {
+            for replica in ring.replicas(forKey: key) where !all.contains(nodeIndex[replica]) { all.append(nodeIndex[replica]) }
+        }
+        return all
+    }
+}
+
+package struct HandoffRule: Sendable {
+    package let current: HashRing
+    /// This node's index in `current`, nil when the current membership does not list it.
+    package let selfIndex: Int?
+    /// Per older ring, its node indices mapped into `current`'s (-1: a node `current` lacks).
+    private let older: [(ring: HashRing, currentIndex: [Int])]
+
+    package init(current: HashRing, older olderRings: [HashRing], selfAddress: HostPort) {
+        self.current = current
+        selfIndex = current.nodes.firstIndex(of: selfAddress)
+        older = olderRings.map { ring in (ring, ring.nodes.map { current.nodes.firstIndex(of: $0) ?? -1 }) }
+    }
+
+    /// The current replicas (indices into `current.nodes`) this node must hand `key` to.
+    package func targets(forKey key: [UInt8]) -> [Int] {
+        let replicas = current.replicas(forKey: key)
+        if let selfIndex, replicas.contains(selfIndex), older.allSatisfy({ isUnchanged(key, replicas, in: $0) }) { return [] }
+        return replicas.filter { $0 != selfIndex }
+    }
+
+    private func isUnchanged(_ key: [UInt8], _ replicas: ArraySlice<Int>, in older: (ring: HashRing, currentIndex: [Int])) -> Bool {
+        let before = older.ring.replicas(forKey: key)
+        return before.count == replicas.count && before.allSatisfy { replicas.contains(older.currentIndex[$0]) }
+    }
+}

@@ -1,0 +1,216 @@
+// A node's handoff after a membership change: every key it holds whose replicas changed goes
+// to the key's new replicas (HandoffRule, Placement.swift), by the node that holds it. Every
+// holder sends, not one chosen source: a write acknowledged while one replica was down exists
+// on one node only, and that node sends it.
+//
+//   adopt ─▶ a duty every Limits.handoffIntervalMs:
+//     scan the next Limits.handoffScanKeysPerTick keys ─▶ each target's queue of keys
+//       (paused while a queue holds Limits.handoffQueuedKeysMax: back-pressure)
+//     each target with no batch in flight and no retry pending: the next keys' current records
+//       (read at send time: the newest version goes) ─▶ POST /_/handoff ─▶ 200 once durable
+//       there ─▶ counted; a failure keeps the batch and sends it again after
+//       Limits.handoffRetryDelayMs (the target down, restarting, frozen: the change waits for it)
+//   done: every key scanned, every queue empty, nothing in flight ─▶ `onDone`
+//
+// Records applied here while the move runs (writes in flight when the change came, records from
+// senders without a generation) are queued again by the Store's `onApplied`: the scan may have
+// passed their key. One batch per target in flight and small batches keep the foreground's
+// latency: a target stores a batch as one group commit.
+//
+// A node does not drop what it no longer owns: its copy serves nobody (proxies read the current
+// replicas once every handoff is done) and compaction keeps it. Dropping it is future work
+// (docs/DECISIONS.md, "Membership change").
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class Handoff {
+    /// One node keys go to.
+    private final class Target {
+        let address: HostPort
+        var keys = FIFOQueue<[UInt8]>()
+        var connection: NodeConnection?
+        var inFlight: [[UInt8]] = []
+        var retryAtMs: UInt64 = 0
+        var sentKeys = 0
+        var sentBytes = 0
+        var failures = RepeatedFailureReport()
+
+        init(address: HostPort) { self.address = address }
+    }
+
+    private let loop: EventLoop
+    private let cron: Cron
+    private let store: Store
+    private let rule: HandoffRule
+    private let requests: (HostPort) -> InternalRequestEncoder
+    private let resolver: NameResolver
+    private let flusher: OutputFlusher
+    private let timeoutMs: UInt64
+    private let generation: UInt64
+    private let targets: [Target]
+    private var duty: CronDuty?
+    private var scanned = 0
+    private var onDone: (() -> Void)?
+    private let startedMs: UInt64
+    private var finishedMs: UInt64?
+    /// A target answered 421: it serves a newer membership than this node's.
+    var onNewerGeneration: (() -> Void)?
+
+    init(loop: EventLoop, cron: Cron, store: Store, rule: HandoffRule, generation: UInt64, timeoutMs: UInt64,
+         resolver: NameResolver, requests: @escaping (HostPort) -> InternalRequestEncoder) {
+        self.loop = loop
+        self.cron = cron
+        self.store = store
+        self.rule = rule
+        self.generation = generation
+        self.timeoutMs = timeoutMs
+        self.resolver = resolver
+        self.requests = requests
+        flusher = OutputFlusher(loop: loop)
+        targets = rule.current.nodes.map { Target(address: $0) }
+        startedMs = loop.nowMs
+    }
+
+    /// Starts the duty; `done` runs once everything was handed off.
+    func start(done: @escaping () -> Void) {
+        onDone = done
+        store.onApplied = { [unowned self] key in self.enqueue(key) }
+        duty = cron.every(Limits.handoffIntervalMs, "handoff of generation \(generation)") { [unowned self] in self.tick() }
+        Log.info("handoff for generation \(generation): \(store.index.keysInArrivalOrder.count) keys to look at")
+    }
+
+    private func tick() {
+        scan()
+        for target in targets where target.inFlight.isEmpty && !target.keys.isEmpty && loop.nowMs >= target.retryAtMs {
+            sendBatch(to: target)
+        }
+        if isDone { finish() }
+    }
+
+    private var isDone: Bool {
+        scanned == store.index.keysInArrivalOrder.count && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
+    }
+
+    /// The next slice of keys, unless a target's queue is full.
+    private func scan() {
+        let keys = store.index.keysInArrivalOrder
+        guard scanned < keys.count, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
+        let end = min(scanned + Limits.handoffScanKeysPerTick, keys.count)
+        for key in keys[scanned..<end] { enqueue(key) }
+        scanned = end
+    }
+
+    private func enqueue(_ key: [UInt8]) {
+        for target in rule.targets(forKey: key) { targets[target].keys.append(key) }
+    }
+
+    /// The current records of the target's next keys, up to a batch's limits.
+    private func sendBatch(to target: Target) {
+        var body: [UInt8] = []
+        var keys: [[UInt8]] = []
+        while keys.count < Limits.handoffRecordsPerBatch, body.count < Limits.handoffBatchBytesMax, let key = target.keys.popFirst() {
+            guard let record = store.index.record(for: key) else { continue }
+            record.encode(into: &body)
+            keys.append(key)
+        }
+        guard !keys.isEmpty else { return }
+        target.inFlight = keys
+        send(body, to: target)
+    }
+
+    private func send(_ body: [UInt8], to target: Target) {
+        if target.connection == nil || target.connection!.isClosed {
+            target.connection = NodeConnection(address: target.address, loop: loop, flusher: flusher, resolver: resolver,
+                                               connectTimeoutMs: timeoutMs)
+        }
+        let request = requests(target.address).makeHandoff(records: body)
+        target.connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
+            self.sent(body.count, to: target, reply)
+        })
+    }
+
+    private func sent(_ bytes: Int, to target: Target, _ reply: NodeReply) {
+        guard duty != nil else { return }
+        if case .answered(200, _, _, _) = reply {
+            target.sentKeys += target.inFlight.count
+            target.sentBytes += bytes
+            target.inFlight.removeAll()
+            Log.recovery(&target.failures, nowMs: loop.nowMs) { "handoff to \(target.address) works again after \($0) failed batch(es) over \($1) ms" }
+            return
+        }
+        if case .answered(421, _, _, _) = reply { onNewerGeneration?() }
+        let reason: String
+        switch reply {
+        case .answered(let status, _, let answer, _):
+            reason = "answered \(status): \(String(decoding: answer.prefix(Limits.quotedPeerAnswerBytesMax), as: UTF8.self))"
+        case .failed(let failure): reason = failure
+        }
+        Log.failure(&target.failures, nowMs: loop.nowMs, level: .warning, first: "handoff to \(target.address) failed: \(reason); retrying") {
+            "handoff to \(target.address) still failing: \($0) more failed batch(es) in \($1) s (last: \(reason))"
+        }
+        // The batch's keys go back in front of the queue: their records are read again when resent.
+        var requeued = FIFOQueue<[UInt8]>()
+        for key in target.inFlight { requeued.append(key) }
+        while let key = target.keys.popFirst() { requeued.append(key) }
+        target.keys = requeued
+        target.inFlight.removeAll()
+        target.retryAtMs = loop.nowMs + Limits.handoffRetryDelayMs
+        target.connection?.fail(nil)
+        target.connection = nil
+    }
+
+    private func finish() {
+        guard let done = onDone else { return }
+        onDone = nil
+        finishedMs = loop.nowMs
+        stopDuty()
+        let keys = targets.reduce(0) { $0 + $1.sentKeys }
+        let bytes = targets.reduce(0) { $0 + $1.sentBytes }
+        Log.info("handoff for generation \(generation) done: \(keys) record(s), \(bytes) bytes sent to "
+                 + "\(targets.filter { $0.sentKeys > 0 }.count) node(s) in \(loop.nowMs - startedMs) ms")
+        done()
+    }
+
+    private func stopDuty() {
+        if let duty { cron.cancel(duty) }
+        duty = nil
+        store.onApplied = nil
+    }
+
+    func checkDeadlines(nowMs: UInt64) {
+        for target in targets { target.connection?.checkDeadlines(nowMs: nowMs) }
+    }
+
+    /// Keys looked at, records and bytes sent, keys waiting, rate and ETA (/_/health).
+    var progress: HandoffProgress {
+        var progress = HandoffProgress()
+        progress.keys = UInt64(store.index.keysInArrivalOrder.count)
+        progress.scanned = UInt64(scanned)
+        progress.sentRecords = UInt64(targets.reduce(0) { $0 + $1.sentKeys })
+        progress.sentBytes = UInt64(targets.reduce(0) { $0 + $1.sentBytes })
+        progress.waiting = UInt64(targets.reduce(0) { $0 + $1.keys.count + $1.inFlight.count })
+        progress.elapsedMs = max(1, (finishedMs ?? loop.nowMs) - startedMs)
+        progress.recordsPerSecond = progress.sentRecords * 1000 / progress.elapsedMs
+        progress.isDone = finishedMs != nil
+        if !progress.isDone {
+            let scanRate = max(1, progress.scanned * 1000 / progress.elapsedMs)
+            progress.etaMs = (progress.keys - min(progress.keys, progress.scanned)) * 1000 / scanRate
+                + progress.waiting * 1000 / max(1, progress.recordsPerSecond)
+        }
+        return progress
+    }
+
+    var isFinished: Bool { finishedMs != nil }
+
+    func close() {
+        stopDuty()
+        onDone = nil
+        for target in targets {
+            target.connection?.fail(nil)
+            target.connection = nil
+        }
+        flusher.close()
+    }
+}

@@ -1,0 +1,211 @@
+// The node's membership (Membership.swift): which hosts file generation it serves, the ones it
+// still hands data off from, and the parts that depend on them: anti-entropy with the peers
+// of the current ring, and the handoff of keys whose replicas changed.
+//
+//   start-up: the hosts file's membership vs DIR/membership (what this node served last)
+//     same ─▶ resume (a handoff left unfinished starts again) · newer ─▶ a change, as below
+//     older or conflicting ─▶ refuse to start, saying which file to fix
+//   SIGHUP, or a request or peer that carries a newer generation (at most once per
+//   Limits.generationRereadIntervalMs): re-read the file
+//     newer ─▶ DIR/membership written ─▶ digests per range of the new ring ─▶ anti-entropy
+//              with the new ring's peers ─▶ Handoff ─▶ done: DIR/membership without the old
+//     same ─▶ nothing · older or conflicting ─▶ ERROR, the current membership stays
+//
+// Requests from a process of an older generation are answered 421 by the router
+// (`isOlder`), so that it re-reads its own file; /_/health answers everyone.
+
+import LinkRingCore
+import LinkRingServer
+import LinkRingUV
+
+final class NodeMembership {
+    static let stateFileName = "membership"
+
+    private let loop: EventLoop
+    private let cron: Cron
+    private let store: Store
+    private let options: NodeOptions
+    private let identity: NodeServer.Identity
+    private let statePath: String
+    private(set) var memberships: MovingMemberships
+    private(set) var antiEntropy: AntiEntropy?
+    private var handoff: Handoff?
+    private var deadlineDuty: CronDuty?
+    private var lastRereadMs: UInt64?
+    private var isClosed = false
+    /// Set once the node is ready: anti-entropy of a later membership runs rounds at once.
+    private var isServing = false
+    /// While the node recovers at start-up: what to run once it has caught up.
+    private var whenRecovered: (() -> Void)?
+
+    init(loop: EventLoop, cron: Cron, store: Store, options: NodeOptions, identity: NodeServer.Identity, memberships: MovingMemberships) {
+        self.loop = loop
+        self.cron = cron
+        self.store = store
+        self.options = options
+        self.identity = identity
+        self.memberships = memberships
+        statePath = options.dataDirectory + "/" + Self.stateFileName
+        build()
+        deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "handoff deadlines") { [unowned self] in
+            self.handoff?.checkDeadlines(nowMs: self.loop.nowMs)
+        }
+    }
+
+    var generation: UInt64 { memberships.current.generation }
+    private var selfAddress: HostPort { options.selfAddress! }
+
+    private func ring(of membership: Membership) -> HashRing {
+        HashRing(nodes: membership.nodes, vnodesPerNode: options.vnodes, replicas: min(options.replicas, membership.entries.count))
+    }
+
+    /// Whether a request that says `generation` comes from a process of an older membership.
+    /// A newer one makes this node re-read its hosts file.
+    func isOlder(_ generation: UInt64) -> Bool {
+        if generation > memberships.current.generation { rereadSoon(sawGeneration: generation) }
+        return generation < memberships.current.generation
+    }
+
+    /// The membership this node starts with: the hosts file's, checked against DIR/membership.
+    static func startingMemberships(file: Membership, directory: String, source: String) throws -> MovingMemberships {
+        let path = directory + "/" + stateFileName
+        guard FileSystem.exists(path) else { return MovingMemberships(current: file) }
+        var state = try MovingMemberships.parseState(try FileSystem.readTextFile(path), source: path)
+        switch state.current.compare(file) {
+        case .same: break
+        case .newer:
+            Log.info("\(source) is \(file.summary); this node last served \(state.current.summary): moving to it")
+            state.move(to: file)
+        case .older, .conflicting:
+            throw CommandLineError((MembershipChange.refusal(state.current.compare(file), current: state.current, incoming: file, source: source) ?? "")
+                                   + " (this node's last membership is in \(path))")
+        }
+        return state
+    }
+
+    /// Anti-entropy for the current ring and, while moving, the handoff; DIR/membership written.
+    private func build() {
+        let current = memberships.current
+        let ring = self.ring(of: current)
+        store.partition(by: ring)
+        if let selfIndex = current.nodes.firstIndex(of: selfAddress) {
+            antiEntropy = AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, membership: current, selfIndex: selfIndex,
+                                      options: options, identity: identity)
+        } else {
+            antiEntropy = nil
+            Log.info("this node (\(selfAddress)) is not in generation \(current.generation): it hands its data to the nodes "
+                     + "that are, then may be stopped (scripts/removeNode.bash waits for that)")
+        }
+        writeState()
+        guard memberships.isMoving else { return }
+        let rule = HandoffRule(current: ring, older: memberships.previous.map { self.ring(of: $0) }, selfAddress: selfAddress)
+        let handoff = Handoff(loop: loop, cron: cron, store: store, rule: rule, generation: current.generation,
+                              timeoutMs: options.peerTimeoutMs, resolver: identity.resolver) { [options] address in
+            InternalRequestEncoder(host: address.description, clusterToken: options.clusterToken, generation: current.generation)
+        }
+        handoff.onNewerGeneration = { [unowned self] in self.rereadSoon(sawGeneration: nil) }
+        self.handoff = handoff
+        handoff.start { [unowned self] in
+            self.memberships.finishMove()
+            self.writeState()
+            Log.info("membership generation \(current.generation): every key this node held is on its new replicas")
+        }
+    }
+
+    /// Start-up: pulls what the node missed from its current peers, then `ready` and periodic
+    /// repair. A membership adopted meanwhile recovers from its own peers instead.
+    func recover(then ready: @escaping () -> Void) {
+        guard let antiEntropy else {
+            isServing = true
+            return ready()
+        }
+        whenRecovered = ready
+        antiEntropy.recover { [unowned self] in
+            guard let ready = self.whenRecovered else { return }
+            self.whenRecovered = nil
+            self.isServing = true
+            ready()
+            self.antiEntropy?.startPeriodic()
+        }
+    }
+
+    func reload() {
+        lastRereadMs = loop.nowMs
+        guard let path = options.hostsPath else { return }
+        let incoming: Membership
+        do {
+            incoming = try HostsFile.membershipOfComplete(try FileSystem.readTextFile(path), source: path)
+            if let problem = ClusterLimits.problem(nodes: incoming.entries.count, replicas: options.replicas, vnodes: options.vnodes,
+                                                   source: path) {
+                throw CommandLineError(problem)
+            }
+        } catch {
+            return Log.error("keeping membership generation \(generation): \(error)")
+        }
+        let change = memberships.current.compare(incoming)
+        if let refusal = MembershipChange.refusal(change, current: memberships.current, incoming: incoming, source: path) {
+            return Log.error(refusal)
+        }
+        guard change == .newer else { return Log.info("\(path) re-read: membership unchanged, \(memberships.current.summary)") }
+        adopt(incoming)
+    }
+
+    private func adopt(_ incoming: Membership) {
+        let from = memberships.current
+        Log.info("membership: \(from.summary) ─▶ \(incoming.summary)")
+        closeParts()
+        memberships.move(to: incoming)
+        build()
+        if isServing { antiEntropy?.startPeriodic() }
+        if let ready = whenRecovered { recover(then: ready) }
+    }
+
+    private func rereadSoon(sawGeneration: UInt64?) {
+        guard !isClosed, options.hostsPath != nil else { return }
+        if let last = lastRereadMs, loop.nowMs - last < Limits.generationRereadIntervalMs { return }
+        Log.info("a peer or proxy serves a newer membership generation\(sawGeneration.map { " (\($0))" } ?? ""): re-reading \(options.hostsPath!)")
+        reload()
+    }
+
+    private func writeState() {
+        do {
+            try FileSystem.writeFileAtomically(statePath, Array(memberships.stateText.utf8))
+        } catch {
+            Log.error("could not write \(statePath): \(error) (a restart would not know this node's last membership)")
+        }
+    }
+
+    /// `"membership":{…}` for /_/health: the generation, whether this node is in it, the
+    /// handoff's progress and, while moving, the memberships it moves from (a proxy started
+    /// meanwhile reads them: `MembershipReport`).
+    func statusJSON() -> String {
+        let member = memberships.current.nodes.contains(selfAddress)
+        let handoffText = handoff.map { $0.progress.json } ?? "null"
+        return "{\"generation\":\(generation),\"member\":\(member),\"moving\":\(memberships.isMoving),"
+            + "\"movingFrom\":\"\(MembershipReport.encodePrevious(memberships.previous))\",\"handoff\":\(handoffText)}"
+    }
+
+    var handoffProgress: HandoffProgress? { handoff?.progress }
+
+    /// Closes anti-entropy and the handoff. Their objects stay referenced (a closed part's
+    /// timers and connections may still call back once): the last few are kept.
+    private func closeParts() {
+        antiEntropy?.close()
+        handoff?.close()
+        retired += [antiEntropy as AnyObject?, handoff as AnyObject?].compactMap { $0 }
+        if retired.count > Self.retiredKept { retired.removeFirst(retired.count - Self.retiredKept) }
+        antiEntropy = nil
+        handoff = nil
+    }
+
+    /// Closed parts kept referenced: far more than one membership change's callbacks need.
+    private static let retiredKept = 16
+    private var retired: [AnyObject] = []
+
+    func close() {
+        isClosed = true
+        closeParts()
+        if let deadlineDuty { cron.cancel(deadlineDuty) }
+        deadlineDuty = nil
+    }
+}

@@ -1,0 +1,194 @@
+// Membership change under load, with real processes (issue 14): grow 4 → 5, shrink 5 → 4 (a live
+// node handed off, then killed), a dead node replaced, the joining node killed mid-transfer,
+// and two proxies reloaded seconds apart. Each runs writers and readers against the proxy with
+// a ledger that counts misses (a 404 or an error for an acknowledged key), stale reads and
+// failed writes: all must be zero, and afterwards every key is on its new replicas.
+
+import Foundation
+import LinkRingCore
+import Testing
+
+extension TestCluster {
+    /// Writes the hosts file: `generation` and the nodes at `indices`.
+    func writeHosts(generation: Int, indices: [Int]) throws {
+        let text = "# test cluster\ngeneration \(generation)\n" + indices.map { "127.0.0.1:\(ports[$0])\n" }.joined()
+        try text.write(toFile: hostsPath, atomically: true, encoding: .utf8)
+    }
+
+    /// A new node's port and slot (not started).
+    func addSlot() throws -> Int {
+        ports.append(try freePort())
+        nodes.append(nil)
+        return ports.count - 1
+    }
+
+    /// SIGHUP to the proxy first, then every running node (the scripts' order).
+    func hangUpAll(proxies: [ServerProcess] = []) {
+        for process in [proxy!] + proxies { kill(process.pid, SIGHUP) }
+        for node in nodes { if let node { kill(node.pid, SIGHUP) } }
+    }
+
+    /// The proxy's /_/status membership object.
+    func membership(_ proxyPort: Int? = nil) -> [String: Any] {
+        ((try? statusJSON(proxyPort ?? proxy.port))?["membership"] as? [String: Any]) ?? [:]
+    }
+
+    /// Whether the proxy serves `generation` and no move is left.
+    func moveFinished(generation: Int, proxyPort: Int? = nil) -> Bool {
+        let membership = membership(proxyPort)
+        return membership["generation"] as? Int == generation && membership["moving"] as? Bool == false
+    }
+
+    /// Keys (of `keys`) that node `index` does not answer with `expected`'s value.
+    func missing(on index: Int, _ expected: [String: String?], keys: [String]) throws -> [String] {
+        let client = try TestClient(port: ports[index])
+        return try keys.filter { key in
+            guard let value = expected[key] else { return false }
+            let answer = try client.request("GET", "/\(key)")
+            return value.map { answer.status != 307 || answer.headers["location"] != $0 } ?? (answer.status != 404)
+        }
+    }
+
+    /// Every current replica of a sample of keys holds the key's expected value.
+    func expectOnCurrentReplicas(_ expected: [String: String?], sample: Int) throws {
+        var wrong: [String] = []
+        for key in expected.keys.shuffled().prefix(sample) {
+            for replica in try replicas(of: key) where try !missing(on: replica, expected, keys: [key]).isEmpty {
+                wrong.append("\(key) on node \(replica)")
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) copies missing on current replicas: \(wrong.prefix(5))")
+    }
+}
+
+/// Load while a change happens: preloaded keys, a reader, and writers of new values, deletes and new keys.
+struct ChangeLoad {
+    let ledger = Ledger()
+    let keys: [String]
+    let reader: Thread
+    var writers: [Thread] = []
+
+    init(cluster: TestCluster, prefix: String, keys count: Int) {
+        precondition(count >= 10)
+        keys = (0..<count).map { "\(prefix)\($0)" }
+        // The keys to be deleted first, so that the reader's recent keys are never among them.
+        let deleted = keys.suffix(count / 10)
+        runWrites(port: cluster.proxy.port, (deleted + keys.dropLast(count / 10)).map { .put($0, seq: 0) }, ledger: ledger)
+        // The reader leaves out the keys the writers delete (a read racing their DELETE may see 404).
+        reader = startReader(port: cluster.proxy.port, keys: keys.dropLast(count / 10).shuffled(), ledger: ledger)
+    }
+
+    /// Writers through `port`: new values for half the keys, deletes of a tenth, new keys.
+    mutating func write(port: Int, seq: Int) {
+        var ops: [WriteOp] = keys.prefix(keys.count / 2).map { .put($0, seq: seq) }
+        ops += keys.suffix(keys.count / 10).map { .delete($0) }
+        ops += (0..<keys.count / 4).map { .put("\(keys[0])n\(seq)x\($0)", seq: seq) }
+        let shuffled = ops.shuffled()
+        let ledger = ledger
+        let writer = Thread { runWrites(port: port, shuffled, workers: 8, ledger: ledger, readBack: true) }
+        writer.start()
+        writers.append(writer)
+    }
+
+    func finish() {
+        for writer in writers { while !writer.isFinished { usleep(10_000) } }
+        usleep(200_000)
+        ledger.stop()
+        while !reader.isFinished { usleep(10_000) }
+    }
+
+    func expectClean(_ label: String) {
+        print("\(label): \(ledger.reads) reads, \(ledger.readErrors.count) misses or errors, \(ledger.staleReads.count) stale")
+        #expect(ledger.writeFailures.isEmpty, "\(label): \(ledger.writeFailures.count) failed writes: \(ledger.writeFailures.prefix(5))")
+        #expect(ledger.readErrors.isEmpty, "\(label): \(ledger.readErrors.count) misses: \(ledger.readErrors.prefix(5))")
+        #expect(ledger.staleReads.isEmpty, "\(label): \(ledger.staleReads.count) stale reads: \(ledger.staleReads.prefix(5))")
+    }
+}
+
+@Suite("Membership change (real cluster)", .serialized)
+struct MembershipChangeTests {
+    static let nodeArguments = ["--sync-interval-ms", "500"]
+
+    @Test("grow 4 → 5 under reads and writes: no miss, no stale read, no lost write; the new node holds its keys")
+    func grow() throws {
+        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "g", keys: 3_000)
+        let added = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: Array(0...added))
+        try cluster.startNode(added)
+        load.write(port: cluster.proxy.port, seq: 1)
+        cluster.hangUpAll()
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        load.finish()
+        load.expectClean("grow")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        let health = try statusJSON(cluster.ports[added], path: "/_/health")
+        #expect((health["keys"] as? Int ?? 0) > 500, "the new node holds about a fifth of the keys: \(health)")
+        #expect(cluster.proxy.errors.contains("every node has handed its data off"))
+        #expect(cluster.nodes[0]!.errors.contains("membership: generation 0"))
+    }
+
+    @Test("shrink 5 → 4: the removed node hands everything off while serving, then is killed; nothing is lost")
+    func shrink() throws {
+        let cluster = try TestCluster(nodeCount: 5, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<5).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "s", keys: 3_000)
+        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
+        load.write(port: cluster.proxy.port, seq: 1)
+        cluster.hangUpAll()
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        let removed = try statusJSON(cluster.ports[4], path: "/_/health")["membership"] as? [String: Any]
+        #expect(removed?["member"] as? Bool == false && removed?["moving"] as? Bool == false, "\(removed ?? [:])")
+        cluster.kill9(4)
+        load.finish()
+        load.expectClean("shrink")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
+
+    @Test("replace a dead node: its ranges get their second copy back from the surviving replicas")
+    func replaceDead() throws {
+        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "r", keys: 2_000)
+        cluster.kill9(3)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 3)) == "down" })
+        let replacement = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, replacement])
+        try cluster.startNode(replacement)
+        load.write(port: cluster.proxy.port, seq: 1)
+        cluster.hangUpAll()
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        load.finish()
+        load.expectClean("replace")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
+
+    @Test("the joining node killed with kill -9 mid-transfer: the change completes once it is back, nothing lost")
+    func joiningNodeKilled() throws {
+        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "k", keys: 3_000)
+        let added = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: Array(0...added))
+        try cluster.startNode(added)
+        load.write(port: cluster.proxy.port, seq: 1)
+        cluster.hangUpAll()
+        usleep(150_000)
+        cluster.kill9(added)
+        usleep(700_000)
+        try cluster.startNode(added)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        load.finish()
+        load.expectClean("joining node killed")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
+}

@@ -1,0 +1,151 @@
+// Membership change in the pure core: the hosts file's generation line, how two memberships
+// compare, the node's state file, the proxy's placement while data moves, the node's handoff
+// rule, the newest-answer read and the X-Generation header.
+
+import Testing
+@testable import LinkRingCore
+
+private func membership(_ generation: UInt64, _ ports: [Int]) -> Membership {
+    Membership(generation: generation, entries: ports.enumerated().map {
+        HostsEntry(address: HostPort(host: "127.0.0.1", port: $1), line: $0 + 2)
+    })
+}
+
+@Suite("Membership")
+struct MembershipTests {
+    @Test("a hosts file's generation line: optional (0), once, a number; the entries keep their lines")
+    func generationLine() throws {
+        let parsed = try HostsFile.membership("# cluster\ngeneration 7\n127.0.0.1:1\n127.0.0.1:2\n")
+        #expect(parsed.generation == 7 && parsed.nodes.count == 2 && parsed.entries[0].line == 3)
+        #expect(try HostsFile.membership("127.0.0.1:1\n").generation == 0)
+        #expect(try HostsFile.membership("generation\t12 # tab and comment\n127.0.0.1:1\n").generation == 12)
+        for bad in ["generation\n127.0.0.1:1\n", "generation x\n127.0.0.1:1\n", "generation -1\n127.0.0.1:1\n",
+                    "generation 1\ngeneration 2\n127.0.0.1:1\n", "generation 1234567890123456789\n127.0.0.1:1\n",
+                    "generations 1\n127.0.0.1:1\n", "generation 1\n"] {
+            #expect(throws: CommandLineError.self, "\(bad.debugDescription)") { try HostsFile.membership(bad) }
+        }
+        #expect(throws: CommandLineError.self) { try HostsFile.membershipOfComplete("generation 2\n127.0.0.1:1") }
+    }
+
+    @Test("newer, same, older, or conflicting: the same generation with other nodes is refused, saying why")
+    func comparison() {
+        let current = membership(3, [1, 2, 3])
+        #expect(current.compare(membership(4, [1, 2])) == .newer)
+        #expect(current.compare(membership(3, [1, 2, 3])) == .same)
+        #expect(current.compare(membership(2, [1, 2, 3, 4])) == .older)
+        #expect(current.compare(membership(3, [1, 2, 3, 4])) == .conflicting)
+        let refusal = MembershipChange.refusal(.conflicting, current: current, incoming: membership(3, [1]), source: "hosts.txt")
+        #expect(refusal?.contains("same generation 3") == true && refusal?.contains("Raise the 'generation N' line") == true)
+        #expect(MembershipChange.refusal(.older, current: current, incoming: membership(2, [1]), source: "h")?.contains("older") == true)
+        #expect(MembershipChange.refusal(.newer, current: current, incoming: membership(4, [1]), source: "h") == nil)
+    }
+
+    @Test("the node's state file and the health report's movingFrom round-trip; moves keep at most the limit")
+    func stateRoundTrip() throws {
+        var moving = MovingMemberships(current: membership(1, [1, 2, 3]))
+        moving.move(to: membership(2, [1, 2, 3, 4]))
+        moving.move(to: membership(3, [2, 3, 4]))
+        #expect(moving.previous.map(\.generation) == [2, 1])
+        let back = try MovingMemberships.parseState(moving.stateText, source: "state")
+        #expect(back.current.nodes == moving.current.nodes && back.current.generation == 3)
+        #expect(back.previous.map(\.generation) == [2, 1] && back.previous.map(\.nodes) == moving.previous.map(\.nodes))
+        #expect(moving.allNodes.map(\.port) == [2, 3, 4, 1])
+        let report = MembershipReport.encodePrevious(moving.previous)
+        #expect(report == "2 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3 127.0.0.1:4;1 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3")
+        #expect(MembershipReport.decodePrevious(report)?.map(\.nodes) == moving.previous.map(\.nodes))
+        #expect(MembershipReport.decodePrevious("") == [])
+        for bad in ["x 127.0.0.1:1", "2", "2 nohost"] { #expect(MembershipReport.decodePrevious(bad) == nil, "\(bad)") }
+        for generation in 4...10 { moving.move(to: membership(UInt64(generation), [2, 3, 4])) }
+        #expect(moving.previous.count == Limits.membershipsMovingMax)
+        moving.finishMove()
+        #expect(!moving.isMoving)
+    }
+
+    @Test("while moving, a key's replicas are those of every membership, current first; not moving, the current ring's")
+    func placement() {
+        var moving = MovingMemberships(current: membership(1, [1, 2, 3, 4]))
+        let still = Placement(moving, vnodesPerNode: 64, replicas: 2)
+        #expect(!still.isMoving)
+        moving.move(to: membership(2, [1, 2, 3, 4, 5]))
+        let placement = Placement(moving, vnodesPerNode: 64, replicas: 2)
+        let old = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)
+        var grown = 0
+        for index in 0..<2_000 {
+            let key = bytes("key-\(index)")
+            let all = placement.allReplicas(forKey: key)
+            let current = Array(placement.replicas(forKey: key))
+            #expect(Array(all.prefix(2)) == current && Set(all).count == all.count)
+            let before = old.replicas(forKey: key).map { old.nodes[$0] }
+            #expect(Set(before).isSubset(of: Set(all.map { placement.nodes[$0] })))
+            if all.count > 2 { grown += 1 }
+        }
+        #expect(grown > 0 && grown < 2_000, "some keys move, not all")
+        // Shrinking: the removed node is still among the nodes, after the current ones.
+        moving.move(to: membership(3, [1, 2, 3, 5]))
+        let shrunk = Placement(moving, vnodesPerNode: 64, replicas: 2)
+        #expect(shrunk.nodes.map(\.port) == [1, 2, 3, 5, 4])
+    }
+
+    @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to every current replica but this node")
+    func handoffRule() {
+        let before = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)
+        let after = HashRing(nodes: membership(2, [1, 2, 3, 4, 5]).nodes, vnodesPerNode: 64, replicas: 2)
+        let me = HostPort(host: "127.0.0.1", port: 1)
+        let rule = HandoffRule(current: after, older: [before], selfAddress: me)
+        var sent = 0
+        for index in 0..<2_000 {
+            let key = bytes("key-\(index)")
+            let targets = rule.targets(forKey: key)
+            let old = Set(before.replicas(forKey: key).map { before.nodes[$0] })
+            let new = Set(after.replicas(forKey: key).map { after.nodes[$0] })
+            if old == new && new.contains(me) {
+                #expect(targets.isEmpty)
+            } else {
+                #expect(Set(targets.map { after.nodes[$0] }) == new.subtracting([me]))
+                sent += 1
+            }
+        }
+        #expect(sent > 0)
+        // A node no longer listed hands every key to all its current replicas.
+        let removed = HandoffRule(current: before, older: [after], selfAddress: HostPort(host: "127.0.0.1", port: 5))
+        #expect(removed.selfIndex == nil && removed.targets(forKey: bytes("k")).count == 2)
+    }
+
+    @Test("a moving read keeps the newest answer: a newer tombstone beats an older value; failures and late replicas are not waited for")
+    func movingRead() {
+        var read = MovingRead(asking: 3)
+        read.answered(0, status: 404, version: 0, body: [], isRecovering: false)
+        read.answered(1, status: 200, version: 5, body: bytes("http://a"), isRecovering: true)
+        #expect(!read.isDone)
+        read.giveUp(2)
+        #expect(read.isDone && read.decision == .found(location: bytes("http://a"), isRecovering: true))
+        var deleted = MovingRead(asking: 2)
+        deleted.answered(0, status: 200, version: 5, body: bytes("http://a"), isRecovering: false)
+        deleted.answered(1, status: 404, version: 9, body: [], isRecovering: false)
+        #expect(deleted.decision == .missing(isRecovering: false))
+        var failed = MovingRead(asking: 2)
+        failed.answered(0, status: 503, version: nil, body: [], isRecovering: false)
+        failed.giveUp(1)
+        #expect(failed.isDone && failed.decision == nil)
+        failed.answered(1, status: 200, version: 1, body: bytes("x"), isRecovering: false)
+        #expect(failed.decision == nil, "an answer after giving up is ignored")
+    }
+
+    @Test("X-Generation: parsed as a number; malformed is 400; the encoder sends it on every internal request")
+    func generationHeader() {
+        var parser = HTTPRequestParser()
+        let good = bytes("GET /_/kv?short=a HTTP/1.1\r\nHost: x\r\nX-Generation: 42\r\n\r\n")
+        guard case .head(let head) = parser.parse(good, from: 0, to: good.count) else { return #expect(Bool(false)) }
+        #expect(head.generation == 42)
+        for bad in ["x", "", "1234567890123456789", "-1"] {
+            var parser = HTTPRequestParser()
+            let request = bytes("GET / HTTP/1.1\r\nHost: x\r\nX-Generation: \(bad)\r\n\r\n")
+            guard case .failure(let failure) = parser.parse(request, from: 0, to: request.count) else { return #expect(Bool(false), "\(bad)") }
+            #expect(failure.status == .badRequest)
+        }
+        let encoder = InternalRequestEncoder(host: "linkring", clusterToken: nil, generation: 7)
+        #expect(String(decoding: encoder.makeRead(key: bytes("a")), as: UTF8.self).contains("\r\nX-Generation: 7\r\n"))
+        let handoff = String(decoding: encoder.makeHandoff(records: [1, 2]), as: UTF8.self)
+        #expect(handoff.hasPrefix("POST /_/handoff HTTP/1.1\r\n") && handoff.contains("Content-Length: 2\r\n"))
+    }
+}
