@@ -90,7 +90,8 @@ ensure_binaries() {
 
 # --- hosts file --------------------------------------------------------------------------
 
-# load_hosts: fills NODE_HOSTS and NODE_PORTS from the hosts file (IPv6 brackets removed).
+# load_hosts: fills NODE_HOSTS and NODE_PORTS from the hosts file (IPv6 brackets removed); the
+# `generation N` line (docs/OPERATIONS.md, "Changing the membership") is not a node.
 load_hosts() {
     local line entry
     NODE_HOSTS=()
@@ -100,6 +101,7 @@ load_hosts() {
         entry="${line%%#*}"
         entry="${entry//[[:space:]]/}"
         [ -n "$entry" ] || continue
+        [[ "$line" =~ ^[[:space:]]*generation[[:space:]] ]] && continue
         [[ "$entry" =~ ^\[?([^][]+)\]?:([0-9]+)$ ]] || die "$LINKRING_HOSTS: '$line' is not HOST:PORT"
         NODE_HOSTS+=("${BASH_REMATCH[1]}")
         NODE_PORTS+=("${BASH_REMATCH[2]}")
@@ -339,7 +341,7 @@ make_bundle() {
     mkdir -p "$dir/bin" "$dir/scripts/lib"
     mapfile -t libraries < <(runtime_libraries "$LINKRING_BIN_DIR/linkring-node")
     cp -L "$LINKRING_BIN_DIR/linkring-node" "${libraries[@]}" "$dir/bin/"
-    cp "$LINKRING_ROOT/scripts/startNode.bash" "$LINKRING_ROOT/scripts/stopNode.bash" "$dir/scripts/"
+    cp "$LINKRING_ROOT/scripts/startNode.bash" "$LINKRING_ROOT/scripts/stopNode.bash" "$LINKRING_ROOT/scripts/reloadNode.bash" "$dir/scripts/"
     cp "$LINKRING_ROOT/scripts/lib/common.bash" "$LINKRING_ROOT/scripts/lib/cluster.bash" "$dir/scripts/lib/"
     cp "$LINKRING_HOSTS" "$dir/hosts.txt"
     (cd "$dir" && find bin scripts hosts.txt -type f | sort | xargs sha256sum >MANIFEST)
