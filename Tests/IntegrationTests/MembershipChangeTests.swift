@@ -191,4 +191,77 @@ struct MembershipChangeTests {
         try expectFinalState(cluster, expected, sample: expected.count)
         try cluster.expectOnCurrentReplicas(expected, sample: 300)
     }
+
+    @Test("two proxies reloaded seconds apart, nodes in between: the late proxy's requests meet 421, it re-reads its file; no miss")
+    func proxiesReloadedApart() throws {
+        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
+        let second = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", cluster.hostsPath,
+                                                              "--ping-interval-ms", "50", "--down-after", "2", "--status-interval-s", "0"])
+        defer { second.stop() }
+        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "p", keys: 2_000)
+        let secondReader = startReader(port: second.port, keys: load.keys.dropLast(200).shuffled(), ledger: load.ledger)
+        let added = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: Array(0...added))
+        try cluster.startNode(added)
+        load.write(port: cluster.proxy.port, seq: 1)
+        load.write(port: second.port, seq: 2)
+        // The first proxy and every node now; the second proxy only 2 s later (its file is new meanwhile).
+        cluster.hangUpAll()
+        usleep(2_000_000)
+        kill(second.pid, SIGHUP)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) && cluster.moveFinished(generation: 1, proxyPort: second.port) })
+        load.finish()
+        while !secondReader.isFinished { usleep(10_000) }
+        load.expectClean("two proxies")
+        #expect(second.errors.contains("a node serves a newer membership generation") || second.errors.contains("generation 0 (4 nodes"),
+                "\(second.errors.suffix(800))")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
+
+    @Test("a SIGHUP with a file that does not parse, or lists other nodes under the same generation, is refused and logged; the membership stays")
+    func badFileRefused() throws {
+        let cluster = try TestCluster(nodeCount: 3, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<3).allSatisfy { cluster.nodeState($0) == "ready" } })
+        #expect(try request(cluster.proxy.port, "PUT", "/?short=keep&long=http://keep").status == 200)
+        try "generation 1\n127.0.0.1:1\nnot an address\n".write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
+        cluster.hangUpAll()
+        #expect(cluster.waitFor { cluster.nodes[0]!.errors.contains("ERROR keeping membership generation 0") })
+        #expect(cluster.waitFor { cluster.proxy.errors.contains("keeping the current ring") })
+        try cluster.writeHosts(generation: 0, indices: [0, 1])
+        cluster.hangUpAll()
+        #expect(cluster.waitFor { cluster.nodes[1]!.errors.contains("under the same generation 0: keeping it") })
+        #expect(cluster.membership()["generation"] as? Int == 0 && cluster.membership()["moving"] as? Bool == false)
+        let health = try statusJSON(cluster.ports[0], path: "/_/health")["membership"] as? [String: Any]
+        #expect(health?["generation"] as? Int == 0 && health?["moving"] as? Bool == false, "\(health ?? [:])")
+        #expect(try request(cluster.proxy.port, "GET", "/keep").status == 307)
+        #expect(try request(cluster.proxy.port, "PUT", "/?short=after&long=http://after").status == 200)
+    }
+
+    @Test("a second change before the first completed: writes and reads span all three memberships; nothing lost")
+    func secondChangeBeforeFirstCompleted() throws {
+        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
+        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        var load = ChangeLoad(cluster: cluster, prefix: "t", keys: 3_000)
+        let added = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: Array(0...added))
+        try cluster.startNode(added)
+        load.write(port: cluster.proxy.port, seq: 1)
+        cluster.hangUpAll()
+        // Before generation 1 completes (the new node is killed, so it cannot): generation 2 removes node 0.
+        usleep(50_000)
+        cluster.kill9(added)
+        try cluster.writeHosts(generation: 2, indices: Array(1...added))
+        cluster.hangUpAll()
+        usleep(500_000)
+        try cluster.startNode(added)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 2) }, "\(cluster.membership())")
+        load.finish()
+        load.expectClean("second change")
+        let expected = load.ledger.expected()
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
 }
