@@ -12,7 +12,7 @@ request in flight, as a browser or wrk would send them, and opened again after a
 Anything else is a client-visible error: another status, a wrong Location, a reset, a close,
 or no answer within --timeout-s. Every error is written to DIR/errors.txt with its time since
 the start, method, path and what happened. DIR/per_second.csv has, per second since the start,
-the answers and errors of each method and their worst latency. After the load, every key an
+the answers and errors of each method, their worst latency and their 99th percentile. After the load, every key an
 acknowledged PUT wrote is read back (the same connections, bounded by --verify-timeout-s): one
 that answers 404 or a wrong Location is an acknowledged write the cluster no longer serves,
 and goes to errors.txt too. First line on stdout: `failover-start epoch=SECONDS` (wall clock,
@@ -38,12 +38,13 @@ class Stats:
     def bucket(self, now):
         second = int(now - self.start)
         return self.seconds.setdefault(second, {"GET_ok": 0, "PUT_ok": 0, "GET_err": 0, "PUT_err": 0,
-                                                "GET_max_ms": 0.0, "PUT_max_ms": 0.0})
+                                                "GET_max_ms": 0.0, "PUT_max_ms": 0.0, "GET_ms": [], "PUT_ms": []})
 
     def record(self, method, began, ended, ok, detail=""):
         row = self.bucket(ended)
         row[f"{method}_{'ok' if ok else 'err'}"] += 1
         row[f"{method}_max_ms"] = max(row[f"{method}_max_ms"], (ended - began) * 1000)
+        row[f"{method}_ms"].append((ended - began) * 1000)
         if not ok:
             self.errors.append(f"t={began - self.start:.3f}s..{ended - self.start:.3f}s {method} {detail}")
 
@@ -151,13 +152,16 @@ async def main_async(args):
 
 
 def write_outputs(args, stats):
-    columns = ["GET_ok", "PUT_ok", "GET_err", "PUT_err", "GET_max_ms", "PUT_max_ms"]
+    columns = ["GET_ok", "PUT_ok", "GET_err", "PUT_err", "GET_max_ms", "PUT_max_ms", "GET_p99_ms", "PUT_p99_ms"]
     with open(f"{args.out_dir}/per_second.csv", "w") as out:
         out.write("second," + ",".join(columns) + "\n")
         for second in range(int(args.duration_s)):  # the answers after the deadline only count in the totals
             row = stats.seconds.get(second)
             if row is None:
                 continue
+            for method in (GET, PUT):
+                latencies = sorted(row[f"{method}_ms"])
+                row[f"{method}_p99_ms"] = latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)] if latencies else 0.0
             out.write(f"{second}," + ",".join(f"{row[c]:.1f}" if c.endswith("ms") else str(row[c]) for c in columns) + "\n")
     with open(f"{args.out_dir}/errors.txt", "w") as out:
         out.writelines(line + "\n" for line in stats.errors)

@@ -169,18 +169,16 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     /// While data moves: every replica of every membership is asked; the newest answer wins
-    /// (MovingRead.swift).
+    /// (MovingRead.swift). No hedging: every answer counts.
     private func readEverywhere(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
         let replicas = cluster.placement.allReplicas(forKey: key)
         let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
         gather.wasRetried = retried
         let request = requests.makeRead(key: key)
+        // A late replica is waited for (up to --node-timeout-ms): without its answer a replica
+        // that has not caught up could answer alone. Only one that fails is left out.
         for (position, index) in replicas.enumerated() {
-            let onLate = { [unowned self] in
-                gather.read.giveUp(position)
-                self.finishReadEverywhere(gather)
-            }
-            let accepted = cluster.nodes[index].submit(request, onLate: onLate) { [unowned self] reply in
+            let accepted = cluster.nodes[index].submit(request) { [unowned self] reply in
                 if case .answered(let status, let version, let body, let isRecovering) = reply {
                     if status == 421 { gather.sawNewerGeneration = true }
                     if let version { self.clock.observe(version) }

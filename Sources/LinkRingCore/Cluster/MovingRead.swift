@@ -4,8 +4,10 @@
 // version of the tombstone it found (0: never written), so a newer delete beats an older value
 // still held by a replica that lost the range.
 //
-// A replica that fails, could not be asked or is late (SlowNodeRules.swift) is not waited for.
-// When none answered, there is no decision: the proxy answers 503.
+// A replica that fails (no answer by --node-timeout-ms, a refused connection, a 5xx) or could
+// not be asked (down) is not waited for; a replica that is only late is (the proxy does not give
+// up on it: without its answer, one that has not caught up could answer alone). When none
+// answered, there is no decision: the proxy answers 503.
 
 package struct MovingRead: Sendable {
     private var settled: [Bool]
@@ -18,7 +20,7 @@ package struct MovingRead: Sendable {
     /// Every replica answered, failed, could not be asked or is late.
     package var isDone: Bool { settled.allSatisfy { $0 } }
 
-    /// A replica that could not be asked, or whose request is late: not waited for.
+    /// A replica that could not be asked, or failed: not waited for.
     package mutating func giveUp(_ position: Int) {
         settled[position] = true
     }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# rebalance.bash: membership change under load (issue 14). With N keys on 4 nodes, a 5th node
+# is added while GETs and PUTs run through the proxy, then node 1 is removed (handed off, then
+# stopped); per second: answers, client-visible errors (a miss is an error: failover_load.py
+# checks every Location) and p99 latency, plotted. Reports each change's time, records and MB
+# handed off, and the foreground throughput and p99 during each move against before.
+#
+#   loadtest/rebalance.bash [--quick] [--keys N]   (LINKRING_BIN_DIR=dir: those binaries, no build)
+#
+#   full: N = 1,000,000, 60 s of load      quick: N = 20,000, 24 s
+#   targets (full): each change done in ≤ 30 s; throughput while moving ≥ 70 % of before;
+#   0 errors, 0 misses; every acknowledged PUT reads back afterwards.
+#
+# A change is what scripts/addNode.bash and removeNode.bash do: the hosts file rewritten (by
+# rename) with the generation raised, SIGHUP to the proxy and then to every node; done when
+# the proxy's /_/status says no node hands data off any more.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+
+keys=1000000 duration_s=60 add_at_s=10 gap_s=6 mode=full
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) keys=20000 duration_s=24 add_at_s=5 gap_s=4 mode=quick; shift ;;
+        --keys) keys=$2; shift 2 ;;
+        *) die "usage: $0 [--quick] [--keys N]" ;;
+    esac
+done
+need_command gnuplot gnuplot-nox
+need_command python3 python3
+need_command curl curl
+make_run_dir "rebalance-$mode"
+log "run directory: $RUN_DIR"
+prepare_binaries
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+start_cluster cluster 4 --sync-interval-ms 2000
+log "storing $keys keys through the proxy"
+line=$(timeout 900 python3 "$LOADTEST_DIR/preload.py" --port "$PROXY_PORT" --count "$keys" --timeout-s 800) ||
+    die "preload failed: $line"
+log "$line"
+CLUSTER_PORTS[4]=$(free_port)
+on_exit "rm -rf '$RUN_DIR/data-cluster-4'"
+
+# write_hosts GENERATION INDEX…: the hosts file of those nodes, renamed over the old one.
+write_hosts() {
+    local generation=$1 index
+    shift
+    { echo "generation $generation"; for index in "$@"; do echo "127.0.0.1:${CLUSTER_PORTS[index]}"; done; } >"$CLUSTER_HOSTS.new"
+    mv -f "$CLUSTER_HOSTS.new" "$CLUSTER_HOSTS"
+}
+hang_up_all() {
+    local pid
+    kill -HUP "$PROXY_PID"
+    for pid in "${CLUSTER_PIDS[@]}"; do is_running "$pid" && kill -HUP "$pid"; done
+}
+# wait_moved GENERATION: until the proxy routes by it alone; prints the seconds since the start.
+wait_moved() {
+    local deadline=$((SECONDS + 300))
+    until http_get "$PROXY_PORT" /_/status | grep -q "\"membership\":{\"generation\":$1,\"moving\":false"; do
+        ((SECONDS < deadline)) || die "generation $1 still moving after 300 s: $(http_get "$PROXY_PORT" /_/status | head -c 600)"
+        sleep 0.05
+    done
+    since_start "$EPOCHREALTIME"
+}
+# handed_off: records and bytes every node reported sending in its last handoff.
+handed_off() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$PROXY_PORT/_/status" | python3 -c '
+import json, sys
+nodes = json.load(sys.stdin)["nodes"]
+records = sum((n.get("handoff") or {}).get("sentRecords", 0) for n in nodes)
+size = sum((n.get("handoff") or {}).get("sentBytes", 0) for n in nodes)
+print(records, size)'
+}
+
+start_background rebalance-load python3 "$LOADTEST_DIR/failover_load.py" --port "$PROXY_PORT" --keys "$keys" \
+    --duration-s "$duration_s" --out-dir "$RUN_DIR" --get-connections 8 --put-connections 4
+load_pid=$BG_PID
+deadline=$((SECONDS + 10))
+until start_epoch=$(sed -n 's/^failover-start epoch=//p' "$RUN_DIR/rebalance-load.out") && [[ -n $start_epoch ]]; do
+    { ((SECONDS < deadline)) && is_running "$load_pid"; } || die "the load generator did not start (see $RUN_DIR/rebalance-load.err)"
+    sleep 0.05
+done
+since_start() { awk -v a="$start_epoch" -v b="$1" 'BEGIN { printf "%.2f", b - a }'; }
+sleep_until() { sleep "$(awk -v a="$start_epoch" -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = a + t - now; print (d > 0 ? d : 0) }')"; }
+
+sleep_until "$add_at_s"
+write_hosts 1 0 1 2 3 4
+CLUSTER_STARTS[4]=0
+restart_cluster_node 4
+add_t=$(since_start "$EPOCHREALTIME")
+hang_up_all
+log "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added at t=${add_t}s"
+added_t=$(wait_moved 1)
+read -r add_records add_bytes <<<"$(handed_off)"
+log "generation 1 moved at t=${added_t}s: $add_records records, $add_bytes bytes handed off"
+
+sleep_until "$(awk -v t="$added_t" -v g="$gap_s" 'BEGIN { print int(t + g + 1) }')"
+write_hosts 2 1 2 3 4
+remove_t=$(since_start "$EPOCHREALTIME")
+hang_up_all
+log "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed at t=${remove_t}s"
+removed_t=$(wait_moved 2)
+read -r remove_records remove_bytes <<<"$(handed_off)"
+log "generation 2 moved at t=${removed_t}s: $remove_records records, $remove_bytes bytes handed off"
+stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
+
+deadline=$((SECONDS + duration_s + 180))
+while is_running "$load_pid" && ((SECONDS < deadline)); do sleep 0.2; done
+stop_process "$load_pid" 5 || die "the load generator failed (see $RUN_DIR/rebalance-load.err)"
+result=$(grep '^failover-result ' "$RUN_DIR/rebalance-load.out") || die "no failover-result line"
+errors=$(($(field get_errors "$result") + $(field put_errors "$result")))
+
+# window FROM TO: mean answers/s, lowest answers/s, worst GET p99 and worst PUT p99 over the
+# whole seconds in [FROM, TO) (a second with no row had no answers).
+window() {
+    awk -F, -v from="$1" -v to="$2" 'NR > 1 { a[$1] = $2 + $3; g[$1] = $8; p[$1] = $9 }
+        END { for (s = int(from); s < to; s++) { n++; sum += a[s]; if (low == "" || a[s] < low) low = a[s] + 0
+                                                   if (g[s] > gw) gw = g[s]; if (p[s] > pw) pw = p[s] }
+              printf "%.0f %d %.1f %.1f\n", n ? sum / n : 0, low, gw, pw }' "$RUN_DIR/per_second.csv"
+}
+read -r before_rps _ before_get_p99 before_put_p99 <<<"$(window 1 "$add_at_s")"
+read -r add_rps add_low add_get_p99 add_put_p99 <<<"$(window "$add_t" "$(awk -v t="$added_t" 'BEGIN { print t + 1 }')")"
+read -r remove_rps remove_low remove_get_p99 remove_put_p99 <<<"$(window "$remove_t" "$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')")"
+percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b ? a * 100 / b : 0 }'; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+add_s=$(seconds_between "$add_t" "$added_t") remove_s=$(seconds_between "$remove_t" "$removed_t")
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+megabytes() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f MB (%.1f MB/s)", n / 1e6, (s > 0 ? n / 1e6 / s : 0) }'; }
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+gnuplot -e "csv='$RUN_DIR/per_second.csv'; out='$RUN_DIR/rebalance.png'; errors_total=$errors; duration=$duration_s" \
+    -e "add_t=$add_t; added_t=$added_t; remove_t=$remove_t; removed_t=$removed_t" \
+    -e "title='LinkRing: add a 5th node, then remove one, $keys keys, 8 GET + 4 PUT connections via the proxy ($when)'" \
+    "$LOADTEST_DIR/plot/rebalance.gp" || die "gnuplot failed"
+verdict() { [[ $mode == full ]] || { echo "-"; return; }; awk -v ok="$1" 'BEGIN { print (ok ? "PASS" : "FAIL") }'; }
+{
+    echo "## Rebalance ($mode mode), $when"
+    echo
+    describe_machine
+    echo "binaries built $BINARIES_BUILT; load average at start: $load_at_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "data: $keys keys on 4 nodes (2 replicas), stored by preload.py ($line)"
+    echo "load: failover_load.py, 8 GET connections (k1..k$keys) + 4 PUT connections (new keys), ${duration_s}s"
+    echo
+    echo "| change | took, s (≤ 30) | records handed off | records/s | bytes | answers/s during (before: $before_rps) | lowest second | GET / PUT p99 during, ms (before: $before_get_p99 / $before_put_p99) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    echo "| add node 4 (4 → 5) | $add_s $(verdict "$(awk -v s="$add_s" 'BEGIN { print s <= 30 }')") | $add_records | $(rate "$add_records" "$add_s") | $(megabytes "$add_bytes" "$add_s") | $add_rps ($(percent "$add_rps" "$before_rps") % $(verdict "$(awk -v a="$add_rps" -v b="$before_rps" 'BEGIN { print a >= 0.7 * b }')")) | $add_low | $add_get_p99 / $add_put_p99 |"
+    echo "| remove node 0 (5 → 4) | $remove_s $(verdict "$(awk -v s="$remove_s" 'BEGIN { print s <= 30 }')") | $remove_records | $(rate "$remove_records" "$remove_s") | $(megabytes "$remove_bytes" "$remove_s") | $remove_rps ($(percent "$remove_rps" "$before_rps") % $(verdict "$(awk -v a="$remove_rps" -v b="$before_rps" 'BEGIN { print a >= 0.7 * b }')")) | $remove_low | $remove_get_p99 / $remove_put_p99 |"
+    echo
+    echo "- client-visible errors and misses during the load: **$errors** (GET $(field get_errors "$result"), PUT $(field put_errors "$result"))"
+    echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
+    echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes)_total' | tr '\n' ' ')"
+    if [[ -s $RUN_DIR/errors.txt ]]; then
+        echo
+        echo "first errors (all in $RUN_DIR/errors.txt):"
+        head -n 20 "$RUN_DIR/errors.txt" | sed 's/^/    /'
+    fi
+    echo
+    echo "plot: $RUN_DIR/rebalance.png"
+} | tee "$RUN_DIR/summary.md"
+((errors == 0)) || die "clients saw $errors errors or misses during the changes (see $RUN_DIR/errors.txt)"
+(($(field verify_wrong "$result") == 0)) || die "acknowledged writes were lost"
