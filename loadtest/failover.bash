@@ -49,16 +49,8 @@ line=$(timeout 300 python3 "$LOADTEST_DIR/preload.py" --port "$PROXY_PORT" --cou
     die "preload failed: $line"
 victim=0 victim_address="127.0.0.1:${CLUSTER_PORTS[0]}"
 
-start_background failover-load python3 "$LOADTEST_DIR/failover_load.py" --port "$PROXY_PORT" --keys "$keys" \
-    --duration-s "$duration_s" --out-dir "$RUN_DIR" --get-connections "$gets" --put-connections "$puts"
-load_pid=$BG_PID
-deadline=$((SECONDS + 10))
-until start_epoch=$(sed -n 's/^failover-start epoch=//p' "$RUN_DIR/failover-load.out") && [[ -n $start_epoch ]]; do
-    { ((SECONDS < deadline)) && is_running "$load_pid"; } || die "the load generator did not start (see $RUN_DIR/failover-load.err)"
-    sleep 0.05
-done
-since_start() { awk -v a="$start_epoch" -v b="$1" 'BEGIN { printf "%.2f", b - a }'; }
-sleep_until() { sleep "$(awk -v a="$start_epoch" -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = a + t - now; print (d > 0 ? d : 0) }')"; }
+start_failover_load failover-load "$keys" "$duration_s" "$gets" "$puts"
+load_pid=$LOAD_PID
 
 sleep_until "$kill_at_s"
 if [[ $fault == sigstop ]]; then

@@ -245,5 +245,22 @@ describe_machine() {
     echo "machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 }
 
+# start_failover_load NAME KEYS DURATION_S GETS PUTS: failover_load.py against the proxy
+# (PROXY_PORT), output in RUN_DIR; waits for its start line. Sets LOAD_PID and START_EPOCH and
+# defines since_start WALL (seconds since the load began) and sleep_until T.
+start_failover_load() {
+    local name=$1 deadline
+    start_background "$name" python3 "$LOADTEST_DIR/failover_load.py" --port "$PROXY_PORT" --keys "$2" \
+        --duration-s "$3" --out-dir "$RUN_DIR" --get-connections "$4" --put-connections "$5"
+    LOAD_PID=$BG_PID
+    deadline=$((SECONDS + 10))
+    until START_EPOCH=$(sed -n 's/^failover-start epoch=//p' "$RUN_DIR/$name.out") && [[ -n $START_EPOCH ]]; do
+        { ((SECONDS < deadline)) && is_running "$LOAD_PID"; } || die "the load generator did not start (see $RUN_DIR/$name.err)"
+        sleep 0.05
+    done
+}
+since_start() { awk -v a="$START_EPOCH" -v b="$1" 'BEGIN { printf "%.2f", b - a }'; }
+sleep_until() { sleep "$(awk -v a="$START_EPOCH" -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = a + t - now; print (d > 0 ? d : 0) }')"; }
+
 # shellcheck source=servers.bash
 source "$LOADTEST_DIR/servers.bash"

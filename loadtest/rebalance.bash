@@ -73,36 +73,30 @@ size = sum((n.get("handoff") or {}).get("sentBytes", 0) for n in nodes)
 print(records, size)'
 }
 
-start_background rebalance-load python3 "$LOADTEST_DIR/failover_load.py" --port "$PROXY_PORT" --keys "$keys" \
-    --duration-s "$duration_s" --out-dir "$RUN_DIR" --get-connections 8 --put-connections 4
-load_pid=$BG_PID
-deadline=$((SECONDS + 10))
-until start_epoch=$(sed -n 's/^failover-start epoch=//p' "$RUN_DIR/rebalance-load.out") && [[ -n $start_epoch ]]; do
-    { ((SECONDS < deadline)) && is_running "$load_pid"; } || die "the load generator did not start (see $RUN_DIR/rebalance-load.err)"
-    sleep 0.05
-done
-since_start() { awk -v a="$start_epoch" -v b="$1" 'BEGIN { printf "%.2f", b - a }'; }
-sleep_until() { sleep "$(awk -v a="$start_epoch" -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = a + t - now; print (d > 0 ? d : 0) }')"; }
+start_failover_load rebalance-load "$keys" "$duration_s" 8 4
+load_pid=$LOAD_PID
 
 sleep_until "$add_at_s"
-write_hosts 1 0 1 2 3 4
+# change GENERATION WHAT INDEX…: the hosts file of those nodes, SIGHUP everywhere, and the wait
+# for the move; sets CHANGE_T, MOVED_T, RECORDS, BYTES.
+change() {
+    local generation=$1 what=$2
+    shift 2
+    write_hosts "$generation" "$@"
+    CHANGE_T=$(since_start "$EPOCHREALTIME")
+    hang_up_all
+    log "$what at t=${CHANGE_T}s"
+    MOVED_T=$(wait_moved "$generation")
+    read -r RECORDS BYTES <<<"$(handed_off)"
+    log "generation $generation moved at t=${MOVED_T}s: $RECORDS records, $BYTES bytes handed off"
+}
 CLUSTER_STARTS[4]=0
 restart_cluster_node 4
-add_t=$(since_start "$EPOCHREALTIME")
-hang_up_all
-log "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added at t=${add_t}s"
-added_t=$(wait_moved 1)
-read -r add_records add_bytes <<<"$(handed_off)"
-log "generation 1 moved at t=${added_t}s: $add_records records, $add_bytes bytes handed off"
-
+change 1 "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added" 0 1 2 3 4
+add_t=$CHANGE_T added_t=$MOVED_T add_records=$RECORDS add_bytes=$BYTES
 sleep_until "$(awk -v t="$added_t" -v g="$gap_s" 'BEGIN { print int(t + g + 1) }')"
-write_hosts 2 1 2 3 4
-remove_t=$(since_start "$EPOCHREALTIME")
-hang_up_all
-log "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed at t=${remove_t}s"
-removed_t=$(wait_moved 2)
-read -r remove_records remove_bytes <<<"$(handed_off)"
-log "generation 2 moved at t=${removed_t}s: $remove_records records, $remove_bytes bytes handed off"
+change 2 "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed" 1 2 3 4
+remove_t=$CHANGE_T removed_t=$MOVED_T remove_records=$RECORDS remove_bytes=$BYTES
 stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
 
 deadline=$((SECONDS + duration_s + 180))

@@ -78,10 +78,13 @@ struct ChangeLoad {
         reader = startReader(port: cluster.proxy.port, keys: keys.dropLast(count / 10).shuffled(), ledger: ledger)
     }
 
-    /// Writers through `port`: new values for half the keys, deletes of a tenth, new keys.
-    mutating func write(port: Int, seq: Int) {
-        var ops: [WriteOp] = keys.prefix(keys.count / 2).map { .put($0, seq: seq) }
-        ops += keys.suffix(keys.count / 10).map { .delete($0) }
+    /// Writers through `port`: new values for half the keys, deletes of a tenth, new keys. A
+    /// second writer (`second`) takes the other keys and deletes nothing: the ledger judges a key
+    /// by its highest acknowledged value, so two writers must never race on one key.
+    mutating func write(port: Int, seq: Int, second: Bool = false) {
+        let rewritten = second ? keys[keys.count / 2 ..< keys.count - keys.count / 10] : keys.prefix(keys.count / 2)
+        var ops: [WriteOp] = rewritten.map { .put($0, seq: seq) }
+        if !second { ops += keys.suffix(keys.count / 10).map { .delete($0) } }
         ops += (0..<keys.count / 4).map { .put("\(keys[0])n\(seq)x\($0)", seq: seq) }
         let shuffled = ops.shuffled()
         let ledger = ledger
@@ -109,22 +112,40 @@ struct ChangeLoad {
 struct MembershipChangeTests {
     static let nodeArguments = ["--sync-interval-ms", "500"]
 
-    @Test("grow 4 → 5 under reads and writes: no miss, no stale read, no lost write; the new node holds its keys")
-    func grow() throws {
-        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
-        var load = ChangeLoad(cluster: cluster, prefix: "g", keys: 3_000)
+    /// A cluster of `nodes` nodes, every one ready.
+    static func readyCluster(nodes: Int) throws -> TestCluster {
+        let cluster = try TestCluster(nodeCount: nodes, nodeArguments: nodeArguments)
+        #expect(cluster.waitFor { (0..<nodes).allSatisfy { cluster.nodeState($0) == "ready" } })
+        return cluster
+    }
+
+    /// Generation 1 adds a fifth node: the file, the node started, writers, then SIGHUP to all.
+    static func growByOne(_ cluster: TestCluster, _ load: inout ChangeLoad) throws -> Int {
         let added = try cluster.addSlot()
         try cluster.writeHosts(generation: 1, indices: Array(0...added))
         try cluster.startNode(added)
         load.write(port: cluster.proxy.port, seq: 1)
         cluster.hangUpAll()
-        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
-        load.finish()
-        load.expectClean("grow")
+        return added
+    }
+
+    /// Stops the load (no miss, no stale read, no failed write), then every acknowledged key
+    /// reads back through the proxy and sits on its current replicas.
+    static func finish(_ load: ChangeLoad, on cluster: TestCluster, _ label: String) throws {
+        if !load.ledger.isStopped { load.finish() }
+        load.expectClean(label)
         let expected = load.ledger.expected()
         try expectFinalState(cluster, expected, sample: expected.count)
         try cluster.expectOnCurrentReplicas(expected, sample: 300)
+    }
+
+    @Test("grow 4 → 5 under reads and writes: no miss, no stale read, no lost write; the new node holds its keys")
+    func grow() throws {
+        let cluster = try Self.readyCluster(nodes: 4)
+        var load = ChangeLoad(cluster: cluster, prefix: "g", keys: 3_000)
+        let added = try Self.growByOne(cluster, &load)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        try Self.finish(load, on: cluster, "grow")
         let health = try statusJSON(cluster.ports[added], path: "/_/health")
         #expect((health["keys"] as? Int ?? 0) > 500, "the new node holds about a fifth of the keys: \(health)")
         #expect(cluster.proxy.errors.contains("every node has handed its data off"))
@@ -133,8 +154,7 @@ struct MembershipChangeTests {
 
     @Test("shrink 5 → 4: the removed node hands everything off while serving, then is killed; nothing is lost")
     func shrink() throws {
-        let cluster = try TestCluster(nodeCount: 5, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<5).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let cluster = try Self.readyCluster(nodes: 5)
         var load = ChangeLoad(cluster: cluster, prefix: "s", keys: 3_000)
         try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
         load.write(port: cluster.proxy.port, seq: 1)
@@ -143,17 +163,12 @@ struct MembershipChangeTests {
         let removed = try statusJSON(cluster.ports[4], path: "/_/health")["membership"] as? [String: Any]
         #expect(removed?["member"] as? Bool == false && removed?["moving"] as? Bool == false, "\(removed ?? [:])")
         cluster.kill9(4)
-        load.finish()
-        load.expectClean("shrink")
-        let expected = load.ledger.expected()
-        try expectFinalState(cluster, expected, sample: expected.count)
-        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        try Self.finish(load, on: cluster, "shrink")
     }
 
     @Test("replace a dead node: its ranges get their second copy back from the surviving replicas")
     func replaceDead() throws {
-        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let cluster = try Self.readyCluster(nodes: 4)
         var load = ChangeLoad(cluster: cluster, prefix: "r", keys: 2_000)
         cluster.kill9(3)
         #expect(cluster.waitFor { (try? cluster.proxyState(of: 3)) == "down" })
@@ -163,33 +178,20 @@ struct MembershipChangeTests {
         load.write(port: cluster.proxy.port, seq: 1)
         cluster.hangUpAll()
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
-        load.finish()
-        load.expectClean("replace")
-        let expected = load.ledger.expected()
-        try expectFinalState(cluster, expected, sample: expected.count)
-        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        try Self.finish(load, on: cluster, "replace")
     }
 
     @Test("the joining node killed with kill -9 mid-transfer: the change completes once it is back, nothing lost")
     func joiningNodeKilled() throws {
-        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let cluster = try Self.readyCluster(nodes: 4)
         var load = ChangeLoad(cluster: cluster, prefix: "k", keys: 3_000)
-        let added = try cluster.addSlot()
-        try cluster.writeHosts(generation: 1, indices: Array(0...added))
-        try cluster.startNode(added)
-        load.write(port: cluster.proxy.port, seq: 1)
-        cluster.hangUpAll()
+        let added = try Self.growByOne(cluster, &load)
         usleep(150_000)
         cluster.kill9(added)
         usleep(700_000)
         try cluster.startNode(added)
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
-        load.finish()
-        load.expectClean("joining node killed")
-        let expected = load.ledger.expected()
-        try expectFinalState(cluster, expected, sample: expected.count)
-        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        try Self.finish(load, on: cluster, "joining node killed")
     }
 
     @Test("two proxies reloaded seconds apart, nodes in between: the late proxy's requests meet 421, it re-reads its file; no miss")
@@ -205,7 +207,7 @@ struct MembershipChangeTests {
         try cluster.writeHosts(generation: 1, indices: Array(0...added))
         try cluster.startNode(added)
         load.write(port: cluster.proxy.port, seq: 1)
-        load.write(port: second.port, seq: 2)
+        load.write(port: second.port, seq: 2, second: true)
         // The first proxy and every node now; the second proxy only 2 s later (its file is new meanwhile).
         cluster.hangUpAll()
         usleep(2_000_000)
@@ -213,18 +215,14 @@ struct MembershipChangeTests {
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) && cluster.moveFinished(generation: 1, proxyPort: second.port) })
         load.finish()
         while !secondReader.isFinished { usleep(10_000) }
-        load.expectClean("two proxies")
         #expect(second.errors.contains("a node serves a newer membership generation") || second.errors.contains("generation 0 (4 nodes"),
                 "\(second.errors.suffix(800))")
-        let expected = load.ledger.expected()
-        try expectFinalState(cluster, expected, sample: expected.count)
-        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        try Self.finish(load, on: cluster, "two proxies")
     }
 
     @Test("a SIGHUP with a file that does not parse, or lists other nodes under the same generation, is refused and logged; the membership stays")
     func badFileRefused() throws {
-        let cluster = try TestCluster(nodeCount: 3, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<3).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let cluster = try Self.readyCluster(nodes: 3)
         #expect(try request(cluster.proxy.port, "PUT", "/?short=keep&long=http://keep").status == 200)
         try "generation 1\n127.0.0.1:1\nnot an address\n".write(toFile: cluster.hostsPath, atomically: true, encoding: .utf8)
         cluster.hangUpAll()
@@ -242,14 +240,9 @@ struct MembershipChangeTests {
 
     @Test("a second change before the first completed: writes and reads span all three memberships; nothing lost")
     func secondChangeBeforeFirstCompleted() throws {
-        let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
-        #expect(cluster.waitFor { (0..<4).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let cluster = try Self.readyCluster(nodes: 4)
         var load = ChangeLoad(cluster: cluster, prefix: "t", keys: 3_000)
-        let added = try cluster.addSlot()
-        try cluster.writeHosts(generation: 1, indices: Array(0...added))
-        try cluster.startNode(added)
-        load.write(port: cluster.proxy.port, seq: 1)
-        cluster.hangUpAll()
+        let added = try Self.growByOne(cluster, &load)
         // Before generation 1 completes (the new node is killed, so it cannot): generation 2 removes node 0.
         usleep(50_000)
         cluster.kill9(added)
@@ -258,10 +251,6 @@ struct MembershipChangeTests {
         usleep(500_000)
         try cluster.startNode(added)
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 2) }, "\(cluster.membership())")
-        load.finish()
-        load.expectClean("second change")
-        let expected = load.ledger.expected()
-        try expectFinalState(cluster, expected, sample: expected.count)
-        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        try Self.finish(load, on: cluster, "second change")
     }
 }

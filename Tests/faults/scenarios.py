@@ -33,6 +33,12 @@
                writes resume, writable true again), its ERROR lines stay bounded (not one per
                refused write), then the node is killed with -9 and must replay its log on the
                tmpfs without any corruption
+    shrink     membership change under load: a node is removed (hosts file generation raised,
+               SIGHUP to every process), then added back, cycle after cycle, each move with a
+               kill -9 of another member while data moves; the history checker judges every
+               read and write of the whole run (issue 14: no miss, no stale read, no lost write)
+    replace    a node killed with kill -9 and replaced by a new one (another port on its host,
+               an empty data directory), with a kill -9 of another member while data moves
     dns        no fault in the processes: a fifth hosts-file line, dns-down.example:7000, whose
                name server (a UDP socket in ctl that never answers, named by every namespace's
                resolv.conf) is silent; the proxy and the nodes must take only that entry down
@@ -44,10 +50,11 @@ and the measuring helpers (expect_down, expect_ready, expect_rotation, restart, 
 A fault is always undone by its own body when it can be; runner.heal() undoes the rest.
 """
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 
-from cluster import LOG_TIME_RESOLUTION_S, http_request, parse_wall, wait_until
+from cluster import LOG_TIME_RESOLUTION_S, Node, http_request, parse_wall, wait_until
 from runner import SkipScenario, spread
 
 CONNECTION_ERRORS = ("refused", "reset", "closed")
@@ -427,6 +434,87 @@ def summarize_dns(ctx, records):
         ctx.problem(f"the slowest read took {slowest_ms:.0f} ms (at most {DNS_READ_MS_MAX} ms with a silent name server)")
 
 
+# membership change (issue 14)
+
+MOVE_TIMEOUT_S = 60.0
+
+
+def write_membership(cluster, generation, members):
+    """The hosts file of `members` under `generation`, renamed over the old one."""
+    text = f"# fault suite cluster: one namespace per node\ngeneration {generation}\n"
+    text += "".join(f"{node.address}\n" for node in members)
+    temporary = cluster.hosts_file + ".new"
+    with open(temporary, "w", encoding="utf-8") as hosts_file:
+        hosts_file.write(text)
+    os.replace(temporary, cluster.hosts_file)
+
+
+def change_membership(ctx, generation, members, everyone, cycle):
+    """Moves to `members`: the file, SIGHUP to every proxy and to `everyone`, a kill -9 of a
+    random member while data moves (restarted), then waits until the proxy routes by the new
+    membership alone."""
+    mono, _ = ctx.mark("membership", generation=generation, nodes=[node.label for node in members], cycle=cycle)
+    write_membership(ctx.cluster, generation, members)
+    for process in ctx.cluster.running_proxies() + [node for node in everyone if node.is_running()]:
+        process.signal(signal.SIGHUP)
+    ctx.sleep(0.05)
+    victim = ctx.rng.choice(members)
+    _, wall = ctx.node_fault("kill -9 during the move", victim, cycle=cycle, generation=generation)
+    victim.kill9()
+    ctx.expect_down(victim, wall)
+    ctx.sleep(ctx.settings["hold_s"])
+    ctx.restart(victim)
+    proxy = ctx.cluster.running_proxies()[0]
+
+    def moved():
+        membership = (proxy.status() or {}).get("membership", {})
+        return membership.get("generation") == generation and membership.get("moving") is False
+    if wait_until(moved, MOVE_TIMEOUT_S, 0.1) is None:
+        return ctx.problem(f"generation {generation}: still moving after {MOVE_TIMEOUT_S}s: {(proxy.status() or {}).get('membership')}")
+    ctx.data.setdefault("moves_s", []).append(round(time.monotonic() - mono, 2))
+
+
+def shrink(ctx):
+    """Remove a node, then add it back; each move with a kill -9 of another member."""
+    everyone = list(ctx.cluster.nodes)
+    generation = 0
+    for cycle in range(ctx.cycles):
+        leaving = everyone[cycle % len(everyone)]
+        generation += 1
+        change_membership(ctx, generation, [node for node in everyone if node is not leaving], everyone, cycle)
+        generation += 1
+        change_membership(ctx, generation, everyone, everyone, cycle)
+
+
+def replace(ctx):
+    """A member killed with kill -9 and replaced by a new node on another port of its host."""
+    cluster = ctx.cluster
+    generation = 0
+    for cycle in range(ctx.cycles):
+        position = cycle % len(cluster.nodes)
+        old = cluster.nodes[position]
+        _, wall = ctx.node_fault("kill -9 (to be replaced)", old, cycle=cycle)
+        old.kill9()
+        ctx.expect_down(old, wall)
+        new = Node(f"{old.label}r{cycle + 1}", old.host, ctx.directory, os.path.dirname(old.binary),
+                   os.path.join(ctx.directory, f"data-{old.label}r{cycle + 1}"), cluster.hosts_file, old.options, old.token)
+        new.port = old.port + 1 if old.port % 2 == 0 else old.port - 1
+        new.address = f"{new.host.ip}:{new.port}"
+        members = cluster.nodes[:position] + [new] + cluster.nodes[position + 1:]
+        generation += 1
+        write_membership(cluster, generation, members)
+        new.start()
+        cluster.nodes[position] = new
+        ctx.unavailable[new.label] = []
+        change_membership(ctx, generation, members, members, cycle)
+
+
+def summarize_moves(ctx, records):
+    moves = ctx.data.get("moves_s", [])
+    if moves:
+        ctx.result.notes.append(f"membership changes: {len(moves)}, each done in {spread(moves)} s (file written to moved)")
+
+
 SPECS = [
     Spec("kill9", kill9, {"ci": 10, "full": 100}, about="kill -9 of a random node, restart, wait for ready"),
     Spec("sigstop", sigstop, {"ci": 2, "full": 10}, about="SIGSTOP past the down threshold, SIGCONT"),
@@ -446,6 +534,10 @@ SPECS = [
          about="far-future versions planted on replicas of workload keys, each refused"),
     Spec("diskfull", diskfull, {"ci": 1, "full": 3}, prepare=prepare_diskfull, summarize=summarize_diskfull,
          about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
+    Spec("shrink", shrink, {"ci": 1, "full": 10}, summarize=summarize_moves,
+         about="a node removed then added back under load, kill -9 of a member during each move"),
+    Spec("replace", replace, {"ci": 1, "full": 8}, summarize=summarize_moves,
+         about="a node killed and replaced by a new one, kill -9 of a member during the move"),
     Spec("dns", dns, {"ci": 5, "full": 20}, prepare=prepare_dns, summarize=summarize_dns,
          extra_entries=(f"{SILENT_NAME}:7000",),
          about="a hosts-file name whose name server never answers: only its entry down, every key fast"),
