@@ -449,16 +449,16 @@ def write_membership(cluster, generation, members):
     os.replace(temporary, cluster.hosts_file)
 
 
-def change_membership(ctx, generation, members, everyone, cycle):
-    """Moves to `members`: the file, SIGHUP to every proxy and to `everyone`, a kill -9 of a
-    random member while data moves (restarted), then waits until the proxy routes by the new
-    membership alone."""
+def change_membership(ctx, generation, members, everyone, victims, cycle):
+    """Moves to `members`: the file, SIGHUP to every proxy and to `everyone`, a kill -9 of one
+    of `victims` (members of the old and new membership) while data moves (restarted), then
+    waits until the proxy routes by the new membership alone."""
     mono, _ = ctx.mark("membership", generation=generation, nodes=[node.label for node in members], cycle=cycle)
     write_membership(ctx.cluster, generation, members)
     for process in ctx.cluster.running_proxies() + [node for node in everyone if node.is_running()]:
         process.signal(signal.SIGHUP)
     ctx.sleep(0.05)
-    victim = ctx.rng.choice(members)
+    victim = ctx.rng.choice(victims)
     _, wall = ctx.node_fault("kill -9 during the move", victim, cycle=cycle, generation=generation)
     victim.kill9()
     ctx.expect_down(victim, wall)
@@ -480,10 +480,11 @@ def shrink(ctx):
     generation = 0
     for cycle in range(ctx.cycles):
         leaving = everyone[cycle % len(everyone)]
+        staying = [node for node in everyone if node is not leaving]
         generation += 1
-        change_membership(ctx, generation, [node for node in everyone if node is not leaving], everyone, cycle)
+        change_membership(ctx, generation, staying, everyone, staying, cycle)
         generation += 1
-        change_membership(ctx, generation, everyone, everyone, cycle)
+        change_membership(ctx, generation, everyone, everyone, staying, cycle)
 
 
 def replace(ctx):
@@ -506,7 +507,7 @@ def replace(ctx):
         new.start()
         cluster.nodes[position] = new
         ctx.unavailable[new.label] = []
-        change_membership(ctx, generation, members, members, cycle)
+        change_membership(ctx, generation, members, members, [node for node in members if node is not new], cycle)
 
 
 def summarize_moves(ctx, records):
