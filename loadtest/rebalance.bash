@@ -77,12 +77,10 @@ start_failover_load rebalance-load "$keys" "$duration_s" 8 4
 load_pid=$LOAD_PID
 
 sleep_until "$add_at_s"
-# change GENERATION WHAT INDEX…: the hosts file of those nodes, SIGHUP everywhere, and the wait
-# for the move; sets CHANGE_T, MOVED_T, RECORDS, BYTES.
+# change GENERATION WHAT: SIGHUP everywhere (the hosts file is written), and the wait for the
+# move; sets CHANGE_T, MOVED_T, RECORDS, BYTES.
 change() {
     local generation=$1 what=$2
-    shift 2
-    write_hosts "$generation" "$@"
     CHANGE_T=$(since_start "$EPOCHREALTIME")
     hang_up_all
     log "$what at t=${CHANGE_T}s"
@@ -90,12 +88,14 @@ change() {
     read -r RECORDS BYTES <<<"$(handed_off)"
     log "generation $generation moved at t=${MOVED_T}s: $RECORDS records, $BYTES bytes handed off"
 }
+write_hosts 1 0 1 2 3 4
 CLUSTER_STARTS[4]=0
 restart_cluster_node 4
-change 1 "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added" 0 1 2 3 4
+change 1 "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added"
 add_t=$CHANGE_T added_t=$MOVED_T add_records=$RECORDS add_bytes=$BYTES
 sleep_until "$(awk -v t="$added_t" -v g="$gap_s" 'BEGIN { print int(t + g + 1) }')"
-change 2 "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed" 1 2 3 4
+write_hosts 2 1 2 3 4
+change 2 "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed"
 remove_t=$CHANGE_T removed_t=$MOVED_T remove_records=$RECORDS remove_bytes=$BYTES
 stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
 

@@ -4,17 +4,19 @@
 // on one node only, and that node sends it.
 //
 //   adopt ─▶ a duty every Limits.handoffIntervalMs:
-//     scan the next Limits.handoffScanKeysPerTick keys ─▶ each target's queue of keys
-//       (paused while a queue holds Limits.handoffQueuedKeysMax: back-pressure)
-//     each target with no batch in flight and no retry pending: the next keys' current records
+//     scan the next keys, for at most Limits.handoffScanMicrosecondsPerTick ─▶ each target's
+//       queue of keys (paused while a queue holds Limits.handoffQueuedKeysMax: back-pressure)
+//     each target with no batch in flight, at most one batch per Limits.handoffBatchIntervalMs
+//     (the pace that keeps the foreground's latency), no retry pending: the next keys' current records
 //       (read at send time: the newest version goes) ─▶ POST /_/handoff ─▶ 200 once durable
 //       there ─▶ counted; a failure keeps the batch and sends it again after
 //       Limits.handoffRetryDelayMs (the target down, restarting, frozen: the change waits for it)
 //   done: every key scanned, every queue empty, nothing in flight ─▶ `onDone`
 //
-// Records applied here while the move runs (writes in flight when the change came, records from
-// senders without a generation) are queued again by the Store's `onApplied`: the scan may have
-// passed their key. One batch per target in flight and small batches keep the foreground's
+// Writes in flight when the change came are queued again as they are applied (the Store's
+// `onApplied`), for Limits.handoffInFlightWindowMs: the scan may have passed their key. Later
+// writes need no handoff: they come from proxies that serve this generation (older ones are
+// answered 421), which send them to every new replica themselves. One batch per target in flight and small batches keep the foreground's
 // latency: a target stores a batch as one group commit.
 //
 // A node does not drop what it no longer owns: its copy serves nobody (proxies read the current
@@ -32,7 +34,8 @@ final class Handoff {
         var keys = FIFOQueue<[UInt8]>()
         var connection: NodeConnection?
         var inFlight: [[UInt8]] = []
-        var retryAtMs: UInt64 = 0
+        /// No batch goes to this target before then (pacing; a failure's retry delay).
+        var nextBatchAtMs: UInt64 = 0
         var sentKeys = 0
         var sentBytes = 0
         var failures = RepeatedFailureReport()
@@ -82,8 +85,10 @@ final class Handoff {
     }
 
     private func tick() {
+        if store.onApplied != nil && loop.nowMs - startedMs >= Limits.handoffInFlightWindowMs { store.onApplied = nil }
         scan()
-        for target in targets where target.inFlight.isEmpty && !target.keys.isEmpty && loop.nowMs >= target.retryAtMs {
+        for target in targets where target.inFlight.isEmpty && !target.keys.isEmpty && loop.nowMs >= target.nextBatchAtMs {
+            target.nextBatchAtMs = loop.nowMs + Limits.handoffBatchIntervalMs
             sendBatch(to: target)
         }
         if isDone { finish() }
@@ -93,13 +98,18 @@ final class Handoff {
         scanned == store.index.keysInArrivalOrder.count && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
     }
 
-    /// The next slice of keys, unless a target's queue is full.
+    /// The next slice of keys (at most Limits.handoffScanMicrosecondsPerTick of the loop),
+    /// unless a target's queue is full.
     private func scan() {
         let keys = store.index.keysInArrivalOrder
         guard scanned < keys.count, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
-        let end = min(scanned + Limits.handoffScanKeysPerTick, keys.count)
-        for key in keys[scanned..<end] { enqueue(key) }
-        scanned = end
+        let deadlineNs = MonotonicClock.nowNs() + Limits.handoffScanMicrosecondsPerTick * 1000
+        while scanned < keys.count {
+            let end = min(scanned + Limits.handoffScanKeysPerStep, keys.count)
+            for key in keys[scanned..<end] { enqueue(key) }
+            scanned = end
+            if MonotonicClock.nowNs() >= deadlineNs { break }
+        }
     }
 
     private func enqueue(_ key: [UInt8]) {
@@ -156,7 +166,7 @@ final class Handoff {
         while let key = target.keys.popFirst() { requeued.append(key) }
         target.keys = requeued
         target.inFlight.removeAll()
-        target.retryAtMs = loop.nowMs + Limits.handoffRetryDelayMs
+        target.nextBatchAtMs = loop.nowMs + Limits.handoffRetryDelayMs
         target.connection?.fail(nil)
         target.connection = nil
     }

@@ -166,18 +166,27 @@ package enum Limits {
     /// Older memberships a process keeps while their data still moves (a second change before
     /// the first completed keeps both); beyond it the oldest is dropped, with a warning.
     package static let membershipsMovingMax = 4
-    /// Keys a node's handoff scans per tick of its duty (each costs two ring lookups, about
-    /// 0.2 µs each: a tick stays well under a millisecond).
-    package static let handoffScanKeysPerTick = 4_096
+    /// Loop time a node's handoff spends scanning its keys per tick of its duty (each key costs
+    /// a ring lookup per membership, a microsecond or two in all): at most a fifth of the loop.
+    package static let handoffScanMicrosecondsPerTick: UInt64 = 1_000
+    /// Keys scanned between two looks at the clock.
+    package static let handoffScanKeysPerStep = 256
+    /// One batch per target node at most this often (and one in flight): at most about 85,000
+    /// records/s per target. Unpaced, four sources swamped a joining node (a 1.5 s stall of its
+    /// reads); at 40 ms a million keys took 50 s to move (loadtest/rebalance.bash).
+    package static let handoffBatchIntervalMs: UInt64 = 10
     /// The handoff duty's period: scan a slice of the keys, send the batches that are due.
     package static let handoffIntervalMs: UInt64 = 5
     /// Records in one handoff batch (`POST /_/handoff`); one batch per target node in flight.
-    package static let handoffRecordsPerBatch = 256
+    package static let handoffRecordsPerBatch = 1_024
     /// Bytes of one handoff batch's body: below the node's `bodyBytesMax`.
     package static let handoffBatchBytesMax = 48 * 1024
     /// Keys waiting for one target node; the scan pauses while any target has more
     /// (back-pressure: memory stays bounded however slow a target is).
     package static let handoffQueuedKeysMax = 16_384
+    /// For this long after a change, records a node applies are queued for handoff again (the
+    /// writes in flight when it came; later ones reach every new replica from the proxies).
+    package static let handoffInFlightWindowMs: UInt64 = 1_000
     /// After a failed batch (target down, refused, late), the pause before it is sent again.
     package static let handoffRetryDelayMs: UInt64 = 500
     /// Bytes of a node's `"movingFrom"` (the memberships it moves from) a proxy reads.
