@@ -12,7 +12,9 @@
 # proxy; the nodes answer 401 without the token, which each host holds (0600) and no command
 # line shows; the copied binary runs with the toolchain's library directory hidden; a second
 # start finds everything running and copies nothing; a changed bundle is copied over the
-# running binaries; stopService.bash stops the nodes over SSH. The namespaces, sshd and all
+# running binaries; addNode.bash, removeNode.bash and replaceNode.bash change the membership
+# over SSH (the new hosts file copied, every node told), the key readable throughout;
+# stopService.bash stops the nodes over SSH. The namespaces, sshd and all
 # files are removed on exit, whatever happened. Skips only where network namespaces cannot be
 # created.
 set -euo pipefail
@@ -173,6 +175,27 @@ echo "$out"
 [ "$(grep -c 'copied linkring-node' <<<"$out")" -eq 2 ] || fail "expected the bundle copied to both hosts"
 [ "$(grep -c 'is already running' <<<"$out")" -eq 5 ] || fail "expected 5 'already running' lines"
 cmp -s "$LINKRING_HOSTS" "$TMP/remote-$HOST_B/hosts.txt" || fail "$HOST_B did not get the new hosts file"
+
+step "addNode.bash adds $HOST_B:9003 over SSH (generation 1); the key stays readable"
+out="$("$SCRIPTS/addNode.bash" "$HOST_B" 9003 2>&1)" || fail "addNode.bash failed: $out"
+echo "$out" | tail -n 3
+expect_in "$out" "node $HOST_B:9003 added (generation 1)" "addNode over SSH"
+expect_in "$(cat "$TMP/remote-$HOST_A/hosts.txt")" "generation 1" "host A's copy of the hosts file"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$PROXY/over-ssh")" = 307 ] || fail "the key is not readable after addNode"
+
+step "removeNode.bash removes $HOST_A:9002 over SSH (generation 2): handed off, then stopped"
+removed_pid="$(cat "$TMP/remote-$HOST_A/run/pids/node-${HOST_A}_9002.pid")"
+out="$("$SCRIPTS/removeNode.bash" "$HOST_A" 9002 2>&1)" || fail "removeNode.bash failed: $out"
+echo "$out" | tail -n 3
+expect_in "$out" "node $HOST_A:9002 removed (generation 2)" "removeNode over SSH"
+wait_for 10 gone "$removed_pid" || fail "the removed node (pid $removed_pid) still runs"
+
+step "replaceNode.bash replaces $HOST_B:9001 by $HOST_A:9003 over SSH (generation 3)"
+out="$("$SCRIPTS/replaceNode.bash" "$HOST_B:9001" "$HOST_A:9003" 2>&1)" || fail "replaceNode.bash failed: $out"
+echo "$out" | tail -n 3
+expect_in "$out" "replaced by $HOST_A:9003 (generation 3)" "replaceNode over SSH"
+[ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://$PROXY/over-ssh")" = "307 https://example.org/ssh" ] ||
+    fail "the key is not readable after three membership changes"
 
 step "stopService.bash stops the remote nodes over SSH"
 pids="$(cat "$TMP"/remote-*/run/pids/node-*.pid "$LINKRING_RUN_DIR/pids/proxy.pid")"
