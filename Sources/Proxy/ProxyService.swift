@@ -19,8 +19,9 @@
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
 //
 // While data moves after a membership change (Placement.swift), a write goes to the replicas
-// of every membership still moving, and a read asks all of them and answers with the newest
-// (MovingRead.swift): no replica that has not caught up answers for a key alone.
+// of every membership still moving, and a read of a key whose replicas changed asks all of them
+// and answers with the newest (MovingRead.swift): no replica that has not caught up answers for
+// a key alone. A key whose replicas are the same in every membership is read as always.
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
 // node that comes back never holds writes it should not have.
@@ -78,7 +79,11 @@ final class ProxyService: HTTPRequestHandler {
     // MARK: reads
 
     private func read(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
-        if cluster.placement.isMoving { return readEverywhere(key, answer: answer, timer, retried: retried) }
+        if cluster.placement.isMoving {
+            // A key whose replicas are the same in every membership does not move: read as always.
+            let all = cluster.placement.allReplicas(forKey: key)
+            if all.count > cluster.ring.replicas(forKey: key).count { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
+        }
         let nodes = cluster.nodes
         var order: [NodeClient] = []
         order.reserveCapacity(cluster.ring.replicaCount)
@@ -168,10 +173,9 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
-    /// While data moves: every replica of every membership is asked; the newest answer wins
-    /// (MovingRead.swift). No hedging: every answer counts.
-    private func readEverywhere(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
-        let replicas = cluster.placement.allReplicas(forKey: key)
+    /// While data moves, for a key whose replicas changed: every replica of every membership is
+    /// asked; the newest answer wins (MovingRead.swift). No hedging: every answer counts.
+    private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
         let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
         gather.wasRetried = retried
         let request = requests.makeRead(key: key)
