@@ -213,6 +213,35 @@ private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
     Unmanaged<FileOperation>.fromOpaque(request!.pointee.data).takeUnretainedValue().step()
 }
 
+/// A file opened for reading at any offset (pread): the node reads its records back from the
+/// log with one `read` per record. It blocks the calling thread for as long as the kernel
+/// takes, which for a record in the page cache is about a microsecond (docs/DECISIONS.md,
+/// "A compact index"); a record not cached waits for the disk.
+package final class ReadableFile {
+    package let path: String
+    private let descriptor: Int32
+
+    package init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    /// `count` bytes from `offset`, or fewer when the file ends first; throws on an I/O error.
+    package func read(count: Int, at offset: Int) throws -> [UInt8] {
+        try FileSystem.readFully(descriptor, count: count, at: offset, path: path)
+    }
+
+    /// The file's size now.
+    package func size() throws -> Int {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw UVError(-errno, "stat \(path)") }
+        return Int(info.st_size)
+    }
+}
+
 package enum FileSystem {
     /// The whole file, or an empty array if it does not exist.
     package static func readWholeFile(_ path: String) throws -> [UInt8] {
@@ -252,7 +281,7 @@ package enum FileSystem {
     }
 
     /// Up to `count` bytes from `offset` (fewer if the file ends first).
-    private static func readFully(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
+    fileprivate static func readFully(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
         try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             while initialized < count {
                 let read = pread(descriptor, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
@@ -280,13 +309,32 @@ package enum FileSystem {
     /// Writes `bytes` as the whole file at `path` (a new file synced, renamed over the path, and
     /// the directory synced), so a crash leaves the old file or the new one, never a part.
     package static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        try writeFileAtomically(path) { write in try write(bytes) }
+    }
+
+    /// As `writeFileAtomically(_:_:)`, with the contents written in the chunks `body` passes to
+    /// the function it is given (a large file is never whole in memory). Throws, leaving the
+    /// old file, if `body` or any step throws; the partial `.new` file is removed.
+    package static func writeFileAtomically(_ path: String, chunks body: ((([UInt8]) throws -> Void)) throws -> Void) throws {
         let temporary = path + ".new"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "create \(temporary)") }
-        defer { close(descriptor) }
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw UVError(written < 0 ? -errno : Int32(UV_EIO.rawValue), "write \(temporary)") }
-        guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(temporary)") }
+        do {
+            defer { close(descriptor) }
+            try body { bytes in
+                var done = 0
+                while done < bytes.count {
+                    let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + done, $0.count - done) }
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else { throw UVError(written < 0 ? -errno : Int32(UV_EIO.rawValue), "write \(temporary)") }
+                    done += written
+                }
+            }
+            guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(temporary)") }
+        } catch {
+            try? removeFile(temporary)
+            throw error
+        }
         try rename(temporary, to: path)
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try syncDirectory(directory.isEmpty ? "/" : directory)

@@ -27,6 +27,11 @@
 //
 // Between batches the log file can be swapped (`whenIdle`, `replaceFile`): log compaction
 // copies the last records into its rewritten file and appends to that one from then on.
+//
+// Each durable record is answered with its location (segment id of the file, offset, length),
+// which the Store gives the index: values are read back from the log, not kept in memory.
+// A file never passes `Limits.segmentBytesMax` (offsets are 32 bits): a batch that would is
+// refused like a failed write (503) until compaction shrinks the file.
 
 import LinkRingCore
 import LinkRingServer
@@ -38,9 +43,14 @@ final class CommitLog: RecordLog {
     private var file: AppendOnlyFile
     private let policy: FsyncPolicy
     private var pendingBytes: [UInt8] = []
-    /// The waiters of the records in `pendingBytes`, and of the batch on disk, in log order.
-    private var pending: [(Bool) -> Void] = []
-    private var inFlight: [(Bool) -> Void] = []
+    /// The records in `pendingBytes` (where each starts in it, its length) with their waiters,
+    /// and those of the batch on disk, in log order.
+    private var pending: [Waiter] = []
+    private var inFlight: [Waiter] = []
+    /// Where the batch on disk starts in the file.
+    private var inFlightStart = 0
+    /// The id the index knows the current file by (RecordLocation.segment); a new one per file.
+    private(set) var segment: UInt16
     private var hook: IterationHook?
     private var syncDuty: CronDuty?
     private var needsSync = false
@@ -59,8 +69,15 @@ final class CommitLog: RecordLog {
     /// The error of the final fdatasync in `close`, if it failed.
     private(set) var closeFailure: UVError?
 
-    init(loop: EventLoop, cron: Cron, file: AppendOnlyFile, policy: FsyncPolicy) {
+    private struct Waiter {
+        let start: Int
+        let length: Int
+        let done: (RecordLocation?) -> Void
+    }
+
+    init(loop: EventLoop, cron: Cron, file: AppendOnlyFile, segment: UInt16, policy: FsyncPolicy) {
         self.loop = loop
+        self.segment = segment
         self.cron = cron
         self.file = file
         self.policy = policy
@@ -70,11 +87,12 @@ final class CommitLog: RecordLog {
         }
     }
 
-    /// Queues `record`; `done(true)` once it is durable under the fsync policy (the batch's
-    /// waiters are called in log order).
-    func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+    /// Queues `record`; `done(location)` once it is durable under the fsync policy (the
+    /// batch's waiters are called in log order), `done(nil)` if the batch failed.
+    func submit(_ record: LogRecord, done: @escaping (RecordLocation?) -> Void) {
+        let start = pendingBytes.count
         record.encode(into: &pendingBytes)
-        pending.append(done)
+        pending.append(Waiter(start: start, length: pendingBytes.count - start, done: done))
         hook?.start()
     }
 
@@ -99,10 +117,11 @@ final class CommitLog: RecordLog {
 
     /// Appends to `newFile` from now on (inside `whenIdle`). The old file, already renamed
     /// over, is closed without a sync: its data is in the new file (synced) or unwanted.
-    func replaceFile(_ newFile: AppendOnlyFile) {
+    func replaceFile(_ newFile: AppendOnlyFile, segment: UInt16) {
         precondition(!file.isBusy, "the log file is replaced between batches only")
         file.closeWithoutSync()
         file = newFile
+        self.segment = segment
     }
 
     /// Syncs and closes the file (after `drain`). A failed fdatasync is logged and kept in
@@ -142,6 +161,12 @@ final class CommitLog: RecordLog {
         swap(&pending, &inFlight)
         let bytes = pendingBytes
         pendingBytes.removeAll(keepingCapacity: true)
+        inFlightStart = file.size
+        guard inFlightStart + bytes.count <= Limits.segmentBytesMax else {
+            // A location could not name these records (RecordLocation's offset is 32 bits).
+            return finishBatch(UVError(-27, "\(file.path) would pass \(Limits.segmentBytesMax) bytes (Limits.segmentBytesMax): "
+                + "compaction must shrink it first"))
+        }
         file.append(bytes, sync: policy == .always) { [unowned self] error in self.finishBatch(error) }
     }
 
@@ -153,7 +178,9 @@ final class CommitLog: RecordLog {
         } else {
             noteSuccess()
         }
-        for done in batch { done(error == nil) }
+        for waiter in batch {
+            waiter.done(error == nil ? RecordLocation(segment: segment, offset: inFlightStart + waiter.start, length: waiter.length) : nil)
+        }
         startBatch()
     }
 

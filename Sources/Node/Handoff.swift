@@ -54,6 +54,8 @@ final class Handoff {
     private let generation: UInt64
     private let targets: [Target]
     private var duty: CronDuty?
+    /// The scan's place in the index (a key fingerprint: stable while the table grows); nil once done.
+    private var cursor: UInt64? = 0
     private var scanned = 0
     private var onDone: (() -> Void)?
     private let startedMs: UInt64
@@ -81,7 +83,7 @@ final class Handoff {
         onDone = done
         store.onApplied = { [unowned self] key in self.enqueue(key) }
         duty = cron.every(Limits.handoffIntervalMs, "handoff of generation \(generation)") { [unowned self] in self.tick() }
-        Log.info("handoff for generation \(generation): \(store.index.keysInArrivalOrder.count) keys to look at")
+        Log.info("handoff for generation \(generation): \(store.index.count) keys to look at")
     }
 
     private func tick() {
@@ -95,19 +97,19 @@ final class Handoff {
     }
 
     private var isDone: Bool {
-        scanned == store.index.keysInArrivalOrder.count && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
+        cursor == nil && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
     }
 
     /// The next slice of keys (at most Limits.handoffScanMicrosecondsPerTick of the loop),
     /// unless a target's queue is full.
     private func scan() {
-        let keys = store.index.keysInArrivalOrder
-        guard scanned < keys.count, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
+        guard cursor != nil, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
         let deadlineNs = MonotonicClock.nowNs() + Limits.handoffScanMicrosecondsPerTick * 1000
-        while scanned < keys.count {
-            let end = min(scanned + Limits.handoffScanKeysPerStep, keys.count)
-            for key in keys[scanned..<end] { enqueue(key) }
-            scanned = end
+        while let from = cursor {
+            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep)
+            for key in step.keys { enqueue(key) }
+            scanned += step.keys.count
+            cursor = step.next
             if MonotonicClock.nowNs() >= deadlineNs { break }
         }
     }
@@ -196,7 +198,7 @@ final class Handoff {
     /// Keys looked at, records and bytes sent, keys waiting, rate and ETA (/_/health).
     var progress: HandoffProgress {
         var progress = HandoffProgress()
-        progress.keys = UInt64(store.index.keysInArrivalOrder.count)
+        progress.keys = UInt64(store.index.count)
         progress.scanned = UInt64(scanned)
         progress.sentRecords = UInt64(targets.reduce(0) { $0 + $1.sentKeys })
         progress.sentBytes = UInt64(targets.reduce(0) { $0 + $1.sentBytes })

@@ -1,22 +1,25 @@
-// Log compaction: rewrites linkring.log to one record per key (live values and tombstones) in
-// the background, then swaps the new file in atomically (DESIGN section 6).
+// Log compaction: rewrites linkring.log to its live records (one per key: live values and
+// tombstones) in the background, then swaps the new file in atomically (DESIGN section 6).
 //
 //   every `Limits.compactionCheckIntervalMs` (a duty on the node's cron): CompactionPolicy
 //   says the log is well past its live records
-//   ─▶ remember the log's size S and the number of keys K
-//   ─▶ per loop iteration, encode the current records of the next `Limits.compactionKeysPerSlice` of the K
-//      keys (in arrival order, a cursor that stays valid while writes go on) and append them
-//      to linkring.log.compact off the loop ─▶ … ─▶ fdatasync
+//   ─▶ remember the log's size S; open linkring.log.compact (a new segment id for reads)
+//   ─▶ per loop iteration, read the next `Limits.compactionSliceBytes` of the old log below S,
+//      keep each record the index still points at (its key's entry has exactly this location:
+//      no read, a location is unique), append them to linkring.log.compact off the loop and
+//      remember each move (fingerprint, old offset → new offset) ─▶ … ─▶ fdatasync
 //   ─▶ between two commit batches: copy the old log's bytes from S on (records committed
 //      meanwhile) to the new file, fdatasync it, rename it over linkring.log, fsync the
-//      directory, and let the commit log append to it from then on
+//      directory, let the commit log append to it from then on, and point every moved entry
+//      at its new place (an entry that a newer write moved on keeps its newer place); the old
+//      file is closed once nothing points into it
 //
 // Reads and writes go on during the rewrite; only the last step holds the next commit batch
-// back, for the time it takes to copy the records committed during the rewrite. A record
-// encoded from the index may be newer than S (the index holds durable data only) and may
-// also be in the copied tail: replay keeps the highest version, so duplicates are harmless.
+// back. A record kept by a slice may be superseded by one in the copied tail: replay keeps the
+// highest version, so the duplicate is harmless, and the entry follows the newer one.
 // The rename is the commit point: a crash before it leaves the old log whole (start-up
-// removes the .compact file), a crash after it the new one whole.
+// removes the .compact file), a crash after it the new one whole. Until the moves are
+// applied the index still reads the old file's records through its still-open descriptor.
 //
 // It reads the Store's index and swaps the CommitLog's file; neither refers back to it.
 
@@ -30,6 +33,7 @@ final class LogCompactor {
     private let cron: Cron
     private let store: Store
     private let commitLog: CommitLog
+    private let segments: LogSegments
     private let policy: CompactionPolicy
     private let logPath: String
     private let directory: String
@@ -39,23 +43,36 @@ final class LogCompactor {
     private var isStopping = false
     private(set) var completed = 0
 
+    /// A live record copied into the new file: its key's fingerprint and both places.
+    private struct Move {
+        let fingerprint: UInt64
+        let from: UInt32
+        let to: UInt32
+        let length: UInt16
+    }
+
     /// One rewrite in progress.
     private struct Rewrite {
         let file: AppendOnlyFile
+        let oldSegment: UInt16
+        let newSegment: UInt16
         let logBytesAtStart: Int
-        let keyCount: Int
-        var nextKey = 0
+        /// The next byte of the old log to sift, and the new file's size once queued appends land.
+        var readOffset: Int
+        var written: Int
+        var moves: ContiguousArray<Move> = []
         let startedMs: UInt64
     }
 
     static func temporaryPath(forLog path: String) -> String { path + ".compact" }
 
-    init(loop: EventLoop, cron: Cron, store: Store, commitLog: CommitLog, policy: CompactionPolicy, logPath: String,
-         directory: String) {
+    init(loop: EventLoop, cron: Cron, store: Store, commitLog: CommitLog, segments: LogSegments, policy: CompactionPolicy,
+         logPath: String, directory: String) {
         self.loop = loop
         self.cron = cron
         self.store = store
         self.commitLog = commitLog
+        self.segments = segments
         self.policy = policy
         self.logPath = logPath
         self.directory = directory
@@ -83,8 +100,9 @@ final class LogCompactor {
             let file = try AppendOnlyFile(loop: loop, path: temporary, truncating: true)
             created = file
             try file.appendBlocking(LogRecord.fileMagic)
-            rewrite = Rewrite(file: file, logBytesAtStart: commitLog.sizeBytes, keyCount: store.index.keysInArrivalOrder.count,
-                              startedMs: loop.nowMs)
+            let newSegment = try segments.open(temporary)
+            rewrite = Rewrite(file: file, oldSegment: commitLog.segment, newSegment: newSegment, logBytesAtStart: commitLog.sizeBytes,
+                              readOffset: LogRecord.fileMagic.count, written: file.size, startedMs: loop.nowMs)
             Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(store.index.recordBytes) bytes of live records")
             writeNextSlice()
         } catch {
@@ -95,19 +113,26 @@ final class LogCompactor {
         }
     }
 
-    /// Encodes the next slice of keys and appends it; the last slice ends with fdatasync.
+    /// Sifts the next slice of the old log and appends its live records; the last slice ends with fdatasync.
     private func writeNextSlice() {
         guard var current = rewrite else { return }
         if isStopping { return abandon() }
-        let end = min(current.nextKey + Limits.compactionKeysPerSlice, current.keyCount)
-        var bytes: [UInt8] = []
-        let index = store.index
-        for key in index.keysInArrivalOrder[current.nextKey..<end] {
-            index.record(for: key)?.encode(into: &bytes)
+        let end = min(current.readOffset + Limits.compactionSliceBytes, current.logBytesAtStart)
+        let chunk: [UInt8]
+        do {
+            // A whole record may start before `end` and finish after it: read one record's worth more.
+            let readEnd = min(end + LogRecord.encodedBytes(keyBytes: Limits.shortBytesMax, valueBytes: Limits.longBytesMax),
+                              current.logBytesAtStart)
+            chunk = try FileSystem.readRange(logPath, current.readOffset..<readEnd)
+        } catch {
+            return fail("\(error)")
         }
-        current.nextKey = end
+        var bytes: [UInt8] = []
+        let sifted = sift(chunk, from: current.readOffset, before: end, into: &bytes, moves: &current.moves, writtenBefore: current.written)
+        current.readOffset = sifted
+        current.written += bytes.count
         rewrite = current
-        let isLast = end == current.keyCount
+        let isLast = sifted >= current.logBytesAtStart
         current.file.append(bytes, sync: isLast) { [unowned self] error in
             if let error { return self.fail("\(error)") }
             if isLast {
@@ -118,6 +143,36 @@ final class LogCompactor {
         }
     }
 
+    /// Appends to `output` every record of `chunk` (which starts at byte `start` of the old log)
+    /// that starts before `end` and is its key's current entry; returns where the next slice starts.
+    private func sift(_ chunk: [UInt8], from start: Int, before end: Int, into output: inout [UInt8],
+                      moves: inout ContiguousArray<Move>, writtenBefore: Int) -> Int {
+        guard let current = rewrite else { return end }
+        let index = store.index
+        var offset = 0
+        while start + offset < end {
+            guard case .record(let record, let next) = LogRecord.decode(chunk, at: offset) else {
+                // A range --skip-corrupt skipped at start-up: step over it byte by byte.
+                offset += 1
+                continue
+            }
+            let fingerprint = index.fingerprint(of: record.key)
+            let from = RecordLocation(segment: current.oldSegment, offset: UInt32(start + offset), length: UInt16(next - offset))
+            if index.isCurrent(fingerprint: fingerprint, at: from) {
+                let to = UInt32(writtenBefore + output.count)
+                if record.op == .forget {
+                    // The entry is a version-0 tombstone: a delete says so on its own (same length).
+                    LogRecord(version: 0, op: .delete, key: record.key).encode(into: &output)
+                } else {
+                    output.append(contentsOf: chunk[offset..<next])
+                }
+                moves.append(Move(fingerprint: fingerprint, from: from.offset, to: to, length: from.length))
+            }
+            offset = next
+        }
+        return start + offset
+    }
+
     /// Between commit batches: the tail, then the rename that makes the new log the log.
     private func swapIn() {
         guard let current = rewrite else { return }
@@ -125,6 +180,7 @@ final class LogCompactor {
         // A log that failed its fdatasync keeps the node read-only; a fresh file must not undo that.
         guard commitLog.acceptsWrites else { return fail("the log failed during the rewrite") }
         let before = commitLog.sizeBytes
+        let tailStart = current.file.size
         let tail: [UInt8]
         do {
             tail = try FileSystem.readRange(logPath, current.logBytesAtStart..<before)
@@ -136,7 +192,7 @@ final class LogCompactor {
         }
         // From the rename on, linkring.log is the new file: the commit log must append to it.
         rewrite = nil
-        commitLog.replaceFile(current.file)
+        commitLog.replaceFile(current.file, segment: current.newSegment)
         do {
             try FileSystem.syncDirectory(directory)
         } catch {
@@ -145,9 +201,32 @@ final class LogCompactor {
             Log.error("fsync of \(directory) after compaction failed: \(error)")
             current.file.markFailed((error as? UVError) ?? UVError(-5, "fsync \(directory)"))
         }
+        let moved = relocate(current, tail: tail, tailStart: tailStart)
+        segments.close(current.oldSegment)
         completed += 1
         Log.info("compacted \(logPath): \(before) → \(current.file.size) bytes in \(loop.nowMs - current.startedMs) ms "
-            + "(\(current.keyCount) keys; \(tail.count) bytes committed during the rewrite copied)")
+            + "(\(moved) records kept; \(tail.count) bytes committed during the rewrite copied)")
+    }
+
+    /// Points every entry still at a moved record (a kept one, or one of the copied tail) at its
+    /// new place; returns the records moved.
+    private func relocate(_ done: Rewrite, tail: [UInt8], tailStart: Int) -> Int {
+        let index = store.index
+        var moved = 0
+        for move in done.moves {
+            let from = RecordLocation(segment: done.oldSegment, offset: move.from, length: move.length)
+            let to = RecordLocation(segment: done.newSegment, offset: move.to, length: move.length)
+            if index.relocate(fingerprint: move.fingerprint, from: from, to: to) { moved += 1 }
+        }
+        var offset = 0
+        while offset < tail.count, case .record(let record, let next) = LogRecord.decode(tail, at: offset) {
+            let length = UInt16(next - offset)
+            index.relocate(fingerprint: index.fingerprint(of: record.key),
+                           from: RecordLocation(segment: done.oldSegment, offset: UInt32(done.logBytesAtStart + offset), length: length),
+                           to: RecordLocation(segment: done.newSegment, offset: UInt32(tailStart + offset), length: length))
+            offset = next
+        }
+        return moved
     }
 
     private func fail(_ reason: String) {
@@ -160,6 +239,7 @@ final class LogCompactor {
         guard let current = rewrite else { return }
         rewrite = nil
         current.file.closeWithoutSync()
+        segments.close(current.newSegment)
         try? FileSystem.removeFile(current.file.path)
     }
 }

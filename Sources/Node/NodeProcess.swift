@@ -4,13 +4,14 @@
 //   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ its membership checked
 //   against DIR/membership (NodeMembership) ─▶ replay linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
-//   linkring.log.compact left by a crash during compaction is removed)
+//   linkring.log.compact left by a crash during compaction is removed), or load it from
+//   linkring.hint when a clean stop left one that describes the log (IndexHint.swift)
 //   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen (and on the admin
 //   address: print "admin address HOST:PORT") ─▶ print "listening on HOST:PORT" ─▶ recover
 //   from peers ─▶ run the loop
 //
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (their writes reach the disk),
-// drain the commit log, fdatasync, exit 0 (exit 1, with an ERROR line, if that fdatasync
+// drain the commit log, fdatasync, write the hint file, exit 0 (exit 1, with an ERROR line, if that fdatasync
 // fails). A second signal, or `Limits.nodeShutdownDeadlineMs`, cuts it short.
 //
 // LINKRING_TEST_CRASH_AT_BYTE (crash-point tests) is honoured only by binaries built with the
@@ -43,13 +44,14 @@ enum NodeProcess {
             try HostsStartupCheck.run(options.hostsEntries, source: hostsPath, loop: loop, resolver: resolver)
         }
         let path = options.dataDirectory + "/" + logFileName
-        var (index, file) = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        let opened = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        let (index, file) = (opened.index, opened.file)
         let memberships = try options.hostsPath.map {
             try NodeMembership.startingMemberships(file: options.membership, directory: options.dataDirectory, source: $0)
         }
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
-        let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, index: index, file: file, logPath: path,
+        let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, log: opened, logPath: path,
                               memberships: memberships, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
         let (bound, admin) = try node.start(host: options.listen.host, port: options.listen.port)
         let address = bound.description
@@ -97,18 +99,44 @@ enum NodeProcess {
         #endif
     }
 
+    /// The log as start-up leaves it: the index over it, the file opened for appending, and
+    /// the segment table the index reads records through (the file is `segment` there).
+    struct OpenedLog {
+        let index: KeyValueIndex
+        let file: AppendOnlyFile
+        let segments: LogSegments
+        let segment: UInt16
+    }
+
     /// Replays the log; returns the index and the file opened for appending.
-    private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> (KeyValueIndex, AppendOnlyFile) {
+    private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> OpenedLog {
         let unfinished = LogCompactor.temporaryPath(forLog: path)
         if FileSystem.exists(unfinished) {
             Log.warning("\(unfinished): removing an unfinished compaction (\(path) is whole)")
             try FileSystem.removeFile(unfinished)
         }
-        let bytes = try FileSystem.readWholeFile(path)
-        var index = KeyValueIndex()
-        index.reserveCapacity(bytes.count / LogReplay.typicalRecordBytes)
+        let file = try AppendOnlyFile(loop: loop, path: path)
+        let segments = LogSegments()
+        let segment = try segments.open(path)
+        let reader = try ReadableFile(path: path)
+        let size = try reader.size()
+        if let index = try IndexHint.load(hintPath: NodeServer.hintPath(forLog: path), logPath: path, logBytes: size, segments: segments, segment: segment) {
+            armCrashPointForTests(file)
+            return OpenedLog(index: index, file: file, segments: segments, segment: segment)
+        }
+        let index = KeyValueIndex(source: segments)
+        index.reserveCapacity(size / LogReplay.typicalRecordBytes)
+        var unplaceable: Int?
         let report: ReplayReport
-        switch LogReplay.replay(bytes, skipCorrupt: skipCorrupt, apply: { index.apply($0) }) {
+        let replayed = try LogReplay.replay(size: size, chunkBytes: Limits.replayChunkBytes, skipCorrupt: skipCorrupt,
+                                            read: { try reader.read(count: $0.count, at: $0.lowerBound) }) { record, offset in
+            guard let location = RecordLocation(segment: segment, offset: offset, length: record.encodedBytes) else {
+                unplaceable = unplaceable ?? offset
+                return
+            }
+            index.apply(record, at: location)
+        }
+        switch replayed {
         case .success(let result): report = result
         case .failure(let failure):
             throw CommandLineError("\(path): corrupt record at byte \(failure.offset): \(failure.reason). "
@@ -117,7 +145,10 @@ enum NodeProcess {
         for range in report.skipped {
             Log.warning("\(path): skipped corrupt bytes \(range.lowerBound)..<\(range.upperBound)")
         }
-        let file = try AppendOnlyFile(loop: loop, path: path)
+        if let offset = unplaceable {
+            throw CommandLineError("\(path): the record at byte \(offset) is beyond what the index can place "
+                + "(a log over \(Limits.segmentBytesMax) bytes, or a record over \(UInt16.max) bytes): this release cannot serve it")
+        }
         armCrashPointForTests(file)
         if let tail = report.tornTail {
             Log.warning("\(path): torn tail at byte \(tail.lowerBound) (\(tail.count) bytes) truncated")
@@ -125,6 +156,6 @@ enum NodeProcess {
         }
         if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
         Log.info("\(path): replayed \(report.records) records")
-        return (index, file)
+        return OpenedLog(index: index, file: file, segments: segments, segment: segment)
     }
 }

@@ -6,7 +6,8 @@
 //    │                   compaction check, repair rounds, peer deadlines, access-log flush
 //    ├─ HTTPServer ───── connections ─▶ NodeService (the router)
 //    │   └─ admin HTTPServer (--admin-listen) ─▶ NodeAdminRoutes ─▶ NodeService's /_/health
-//    │                                   ├─ Store ─┬─ KeyValueIndex, HybridClock, VersionSkew
+//    │                                   ├─ Store ─┬─ KeyValueIndex (reads records through LogSegments),
+//    │                                   │         │  HybridClock, VersionSkew
 //    │                                   │         └─ CommitLog (RecordLog) ─▶ linkring.log
 //    │                                   ├─ LogCompactor  (read for /_/health)
 //    │                                   └─ NodeMembership (generation gate, /_/health)
@@ -45,27 +46,29 @@ final class NodeServer {
     private let membership: NodeMembership?
     private let router: NodeService
     private let adminOptions: AdminOptions
+    private let logPath: String
     let store: Store
     let httpServer: HTTPServer
 
     /// Builds the node over a replayed `index` and its log `file`; `cron` and `logFiles` are
     /// the process's, owned from now on (closed by `stop`).
-    init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, index: KeyValueIndex, file: AppendOnlyFile,
+    init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, log: NodeProcess.OpenedLog,
          logPath: String, memberships: MovingMemberships?, origin: UInt64, identity: Identity) {
         self.loop = loop
         resolver = identity.resolver
         self.cron = cron
         self.logFiles = logFiles
-        let commitLog = CommitLog(loop: loop, cron: cron, file: file, policy: options.fsync)
-        let store = Store(index: index, log: commitLog, origin: origin, skew: options.skew)
-        let compactor = LogCompactor(loop: loop, cron: cron, store: store, commitLog: commitLog, policy: options.compaction,
-                                     logPath: logPath, directory: options.dataDirectory)
+        let commitLog = CommitLog(loop: loop, cron: cron, file: log.file, segment: log.segment, policy: options.fsync)
+        let store = Store(index: log.index, log: commitLog, origin: origin, skew: options.skew)
+        let compactor = LogCompactor(loop: loop, cron: cron, store: store, commitLog: commitLog, segments: log.segments,
+                                     policy: options.compaction, logPath: logPath, directory: options.dataDirectory)
         let membership = memberships.map {
             NodeMembership(loop: loop, cron: cron, store: store, options: options, identity: identity, memberships: $0)
         }
         let router = NodeService(store: store, compactor: compactor, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
+        self.logPath = logPath
         self.store = store
         self.compactor = compactor
         self.membership = membership
@@ -99,14 +102,18 @@ final class NodeServer {
     }
 
     /// After the last client connection closed: stops repair and compaction, drains the log,
-    /// syncs and closes it, then the log files and the cron; then `done`.
+    /// syncs and closes it, writes the hint file, then closes the log files and the cron; then `done`.
     func stop(then done: @escaping () -> Void) {
         membership?.close()
         compactor.close()
         let lookupsRunning = resolver.close()
         lookupsLeftRunning = lookupsRunning
-        commitLog.drain { [commitLog, logFiles, cron, loop] in
+        commitLog.drain { [commitLog, logFiles, cron, loop, store, logPath] in
             commitLog.close()
+            if commitLog.closeFailure == nil {
+                IndexHint.write(store.index, logPath: logPath, logBytes: commitLog.sizeBytes, segment: commitLog.segment,
+                                hintPath: Self.hintPath(forLog: logPath))
+            }
             logFiles.close()
             cron.close()
             done()
@@ -116,6 +123,10 @@ final class NodeServer {
                 loop.stop()
             }
         }
+    }
+
+    static func hintPath(forLog logPath: String) -> String {
+        String(logPath[..<(logPath.lastIndex(of: "/") ?? logPath.startIndex)]) + "/" + IndexHint.fileName
     }
 
     /// The error of the log's final fdatasync, if it failed (the process then exits 1).

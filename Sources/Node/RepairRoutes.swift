@@ -1,7 +1,8 @@
 // The routes peers use to repair each other (bodies in SyncCodec, docs/PROTOCOL.md):
 //
 //   GET  /_/digests           one digest per key range: comparing costs O(ranges), not O(keys)
-//   GET  /_/keys?r=R&from=F   a page of (key, version) of range R, from offset F of its key list
+//   GET  /_/keys?r=R&from=F   a page of (key, version) of range R in key-hash order, from the keys whose
+//                             hash's top 32 bits are F (a cursor that stays valid while writes go on)
 //   POST /_/records           the records of the keys in the body, as log records (with CRC)
 //   POST /_/handoff           log records a peer hands to this node after a membership change
 //                             (Handoff.swift): each stored unless a newer version is held;
@@ -51,12 +52,9 @@ extension NodeService {
         guard let numbers = QueryNumbers.parse(buffer, query, names: ["r", "from"]), numbers[0] < UInt64(rangeCount) else {
             return connection.respondFailure(HTTPParseFailure(.badRequest, "The query must be r=RANGE&from=OFFSET."))
         }
-        let index = store.index
-        let keys = index.rangeKeys[Int(numbers[0])]
-        let from = Int(min(numbers[1], UInt64(keys.count)))
-        let end = min(from + Limits.repairKeysPerPage, keys.count)
-        let page = keys[from..<end].map { SyncCodec.KeyVersion(key: $0, index.lookup($0) ?? StoredValue(version: 0, value: nil)) }
-        let next = end < keys.count ? UInt32(end) : SyncCodec.endOfRange
+        let found = store.index.page(range: Int(numbers[0]), from: UInt32(truncatingIfNeeded: numbers[1]), limit: Limits.repairKeysPerPage)
+        let page = found.entries.map { SyncCodec.KeyVersion(key: $0.key, $0.stored) }
+        let next = found.next ?? SyncCodec.endOfRange
         connection.respond(.ok, contentType: Self.binary, body: SyncCodec.encodeKeysPage(next: next, page))
     }
 

@@ -10,8 +10,10 @@
 //
 // A conditional DELETE asks `liveDeletion` first: a tombstone is stored only over a live value.
 //
-// Reads go straight to `index` (the router's GET path costs one lookup, as before): it holds
-// durable data only, so a read never returns what a crash could take back.
+// Reads go straight to `index` (the router's GET path costs one lookup and one pread of the
+// record, KeyValueIndex.swift): it holds durable data only, so a read never returns what a
+// crash could take back. The log tells the Store where each durable record is; the index
+// keeps that location and reads keys and values back from the log.
 //
 // The log is reached through `RecordLog`, so these rules are tested with a log in memory
 // (Tests/NodeTests); the clock is injected for the same reason.
@@ -22,8 +24,9 @@ import LinkRingUV
 
 /// What the store needs of its log: CommitLog in the node, a log in memory in tests.
 protocol RecordLog: AnyObject {
-    /// Queues `record`; `done(true)` once it is durable, `done(false)` if it failed.
-    func submit(_ record: LogRecord, done: @escaping (Bool) -> Void)
+    /// Queues `record`; `done(location)` once it is durable (where it is in the log, for the
+    /// index), `done(nil)` if it failed.
+    func submit(_ record: LogRecord, done: @escaping (RecordLocation?) -> Void)
     /// False once the log failed for good: writes are refused until a restart.
     var acceptsWrites: Bool { get }
     /// False while writes fail (for good, or until a batch succeeds again).
@@ -42,7 +45,7 @@ enum LiveDeletion: Equatable {
 }
 
 final class Store {
-    private(set) var index: KeyValueIndex
+    let index: KeyValueIndex
     private var clock: HybridClock
     let skew: VersionSkew
     private let log: any RecordLog
@@ -78,13 +81,17 @@ final class Store {
     /// too far ahead of the wall clock to be (they yield to the next write of their key).
     private func observeStoredVersions() {
         let now = wallClockMs()
-        var farAhead: [(key: [UInt8], version: UInt64)] = []
-        for (key, stored) in index.entries where !clock.observe(stored.version, wallClockUnixMs: now) {
-            farAhead.append((key, stored.version))
+        var farAhead = 0
+        var example: IndexEntry?
+        index.forEachEntry { entry in
+            guard !clock.observe(entry.version, wallClockUnixMs: now) else { return }
+            farAhead += 1
+            if example == nil { example = entry }
         }
-        guard let example = farAhead.first else { return }
-        Log.warning("\(farAhead.count) key(s) hold a version more than \(skew.skewMsMax) ms ahead of this host's clock, "
-            + "e.g. '\(String(decoding: example.key, as: UTF8.self))' at \(VersionSkew.aheadMs(of: example.version, wallClockUnixMs: now)) ms "
+        guard let example else { return }
+        let key = index.source.record(at: example.location)?.key ?? []
+        Log.warning("\(farAhead) key(s) hold a version more than \(skew.skewMsMax) ms ahead of this host's clock, "
+            + "e.g. '\(String(decoding: key, as: UTF8.self))' at \(VersionSkew.aheadMs(of: example.version, wallClockUnixMs: now)) ms "
             + "ahead: written before versions were bounded, or the clock stepped back. The next write of each key replaces it "
             + "(docs/OPERATIONS.md, \"Versions from the future\").")
     }
@@ -131,12 +138,12 @@ final class Store {
     /// Logs `record`; once its batch is durable, applies it to the index and then calls `done`.
     /// Records of a batch are applied and answered in log order, each before its own answer.
     private func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
-        log.submit(record) { durable in
-            if durable {
-                self.index.apply(record)
+        log.submit(record) { location in
+            if let location {
+                self.index.apply(record, at: location)
                 self.onApplied?(record.key)
             }
-            done(durable)
+            done(location != nil)
         }
     }
 

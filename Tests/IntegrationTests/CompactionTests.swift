@@ -48,12 +48,12 @@ struct CompactionTests {
         }
         #expect(health["logBytes"]! < 40 * 80 * 2, "the log holds about one record per key: \(health)")
         #expect(node.errors.contains("compacted"))
-        try expectValues(expected.value, port: node.port)
+        try expectServedValues(expected.value, port: node.port)
         node.kill9()
         let (again, _) = try startNode(data: data)
         defer { again.stop() }
         #expect(!again.errors.contains("torn tail") && !again.errors.contains("corrupt"))
-        try expectValues(expected.value, port: again.port)
+        try expectServedValues(expected.value, port: again.port)
     }
 
     @Test("a .compact file left by a crash during a rewrite is removed at start-up; the log is whole")
@@ -74,18 +74,6 @@ struct CompactionTests {
     func options() throws {
         let bad = try runToExit(Binaries.node, ["--listen", "127.0.0.1:0", "--data", makeTemporaryDirectory(), "--compact-ratio", "1"])
         #expect(bad.code == 2 && bad.output.contains("--compact-ratio must be"))
-    }
-
-    private func expectValues(_ expected: [String: String?], port: Int) throws {
-        let client = try TestClient(port: port)
-        for (key, value) in expected {
-            let answer = try client.request("GET", "/\(key)")
-            if let value {
-                #expect(answer.status == 307 && answer.headers["location"] == value, "\(key)")
-            } else {
-                #expect(answer.status == 404, "\(key) was deleted")
-            }
-        }
     }
 
     /// Polls /_/health until `done` holds for its numbers (booleans as 0/1); returns them.
@@ -139,4 +127,17 @@ final class Locked<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
 
     func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
+
+/// Expects every key of `expected` to be served as given: its long URL, or 404 (deleted).
+func expectServedValues(_ expected: [String: String?], port: Int) throws {
+    let client = try TestClient(port: port)
+    for (key, value) in expected {
+        let answer = try client.request("GET", "/\(key)")
+        if let value {
+            #expect(answer.status == 307 && answer.headers["location"] == value, "\(key)")
+        } else {
+            #expect(answer.status == 404, "\(key) was deleted")
+        }
+    }
 }

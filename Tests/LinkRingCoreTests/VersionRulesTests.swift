@@ -69,7 +69,7 @@ struct TieBreakTests {
     let ring = HashRing(nodes: [HostPort(host: "a", port: 1), HostPort(host: "b", port: 2)], vnodesPerNode: 8, replicas: 2)
 
     func index(_ records: [LogRecord]) -> KeyValueIndex {
-        var index = KeyValueIndex()
+        let index = KeyValueIndex()
         index.partition(by: ring)
         for record in records { index.apply(record) }
         return index
@@ -123,7 +123,7 @@ struct FarFutureTests {
     func forgetThenWrite() {
         let planted = LogRecord(version: UInt64.max, op: .put, key: key, value: bytes("https://planted.example/"))
         let write = LogRecord(version: version(unixMs: base), op: .put, key: key, value: bytes("https://mine.example/"))
-        var index = KeyValueIndex()
+        let index = KeyValueIndex()
         index.apply(planted)
         index.apply(write)
         #expect(index.lookup(key)?.value == planted.value, "without a forget the higher version stays")
@@ -146,7 +146,7 @@ struct FarFutureTests {
         ]
         for record in records { record.encode(into: &log) }
         var replayed: [LogRecord] = []
-        var index = KeyValueIndex()
+        let index = KeyValueIndex()
         let report = try LogReplay.replay(log, skipCorrupt: false) { replayed.append($0); index.apply($0) }.get()
         #expect(replayed == records && report.records == 3)
         #expect(index.lookup(key)?.value == bytes("https://mine.example/"))
@@ -154,7 +154,7 @@ struct FarFutureTests {
 
     @Test("a page diff refuses the peer's far-future keys and replaces this node's own")
     func pageDiff() {
-        var index = KeyValueIndex()
+        let index = KeyValueIndex()
         index.apply(LogRecord(version: UInt64.max, op: .put, key: bytes("mine-far"), value: bytes("https://x.example/")))
         index.apply(LogRecord(version: version(unixMs: base), op: .put, key: bytes("ok"), value: bytes("https://x.example/")))
         let page = [

@@ -8,24 +8,26 @@ import Testing
 @testable import Node
 import LinkRingCore
 
-/// A log that holds submitted records until the test says how their batch ended.
+/// A log that holds submitted records until the test says how their batch ended; durable
+/// records land in `records`, which the index reads back.
 final class LogInMemory: RecordLog {
     var submitted: [LogRecord] = []
-    private var waiters: [(Bool) -> Void] = []
+    let records = RecordsInMemory()
+    private var waiters: [(record: LogRecord, done: (RecordLocation?) -> Void)] = []
     var acceptsWrites = true
     var isWritable = true
     var sizeBytes = 0
 
-    func submit(_ record: LogRecord, done: @escaping (Bool) -> Void) {
+    func submit(_ record: LogRecord, done: @escaping (RecordLocation?) -> Void) {
         submitted.append(record)
-        waiters.append(done)
+        waiters.append((record, done))
     }
 
     /// Ends the batch of everything submitted so far, in log order.
     func finishBatch(durable: Bool) {
         let batch = waiters
         waiters.removeAll()
-        for done in batch { done(durable) }
+        for (record, done) in batch { done(durable ? records.append(record) : nil) }
     }
 }
 
@@ -51,7 +53,7 @@ struct StoreTests {
     }
 
     static func makeStore(holding records: [LogRecord] = [], log: LogInMemory) -> Store {
-        var index = KeyValueIndex()
+        let index = KeyValueIndex(source: log.records)
         for record in records { index.apply(record) }
         return Store(index: index, log: log, origin: 2, skew: VersionSkew(skewMsMax: 1_000), wallClockMs: { nowUnixMs })
     }

@@ -90,7 +90,12 @@ package struct HashRing: Sendable {
 
     /// The index of the key range (ring point) that holds `key`.
     func rangeIndex(forKey key: [UInt8]) -> Int {
-        let hash = StableHash.hash(key)
+        rangeIndex(forHash: StableHash.hash(key))
+    }
+
+    /// The index of the key range that holds a key whose StableHash is `hash` (the node's
+    /// index keeps hashes, not keys).
+    package func rangeIndex(forHash hash: UInt64) -> Int {
         var best = 0
         var bestDistance = UInt64.max
         for probe in 0..<UInt64(Self.probesPerKey) {

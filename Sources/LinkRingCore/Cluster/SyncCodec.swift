@@ -1,7 +1,8 @@
 // The bodies of the node-to-node repair routes (docs/PROTOCOL.md), binary and little-endian:
 //
 //   GET /_/digests            → ring id u64, then one digest u64 per key range
-//   GET /_/keys?r=R&from=F    → next u32 (0xFFFFFFFF at the end), then
+//   GET /_/keys?r=R&from=F    → next u32 (0xFFFFFFFF at the end), then, in key-hash order
+//                               from the hashes whose top 32 bits are F,
 //                               (keyBytes u16, version u64, tieBreak u64, key)*
 //   POST /_/records  body (keyBytes u16, key)*  → the records, encoded exactly as in the log (CRC each)
 //
@@ -15,8 +16,10 @@
 package enum SyncCodec {
     package static let endOfRange: UInt32 = 0xFFFF_FFFF
 
-    /// Version of these bodies: 2 added the tie-break to key pages.
-    static let protocolVersion: UInt64 = 2
+    /// Version of these bodies: 2 added the tie-break to key pages; 3 made the page cursor
+    /// the top 32 bits of a key's hash (pages in hash order) and digests of (hash, version,
+    /// tie-break's top 32 bits), as the compact index keeps them.
+    static let protocolVersion: UInt64 = 3
 
     package static func ringID(_ ring: HashRing) -> UInt64 {
         var hash = StableHash.mix(UInt64(ring.replicaCount) ^ protocolVersion << 32)

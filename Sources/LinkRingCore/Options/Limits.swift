@@ -20,9 +20,9 @@ package enum Limits {
     /// Request body; longer gets 413.
     static let bodyBytesMax = 64 * 1024
     /// Short name, after percent-decoding.
-    static let shortBytesMax = 128
+    package static let shortBytesMax = 128
     /// Long URL as stored: as sent, or once decoded when it arrived wholly percent-encoded.
-    static let longBytesMax = 4096
+    package static let longBytesMax = 4096
     /// Status line and headers of a node's answer, as the proxy and the peers read it.
     static let answerHeadBytesMax = 64 * 1024
     /// Body of a node's answer (repair pages and records are the largest).
@@ -85,8 +85,17 @@ package enum Limits {
 
     /// Bytes of one log record's key/value sizes accepted by replay; larger means corruption.
     static let logRecordBytesMax = 64 * 1024
-    /// Keys a log compaction rewrites per loop iteration (one append on the thread pool each).
-    package static let compactionKeysPerSlice = 20_000
+    /// Bytes of one log file (a segment): the index's record offsets are 32 bits
+    /// (RecordLocation), so a batch that would take the file past this is refused (503).
+    package static let segmentBytesMax = Int(UInt32.max)
+    /// Bytes replay reads from the log at a time: start-up memory beyond the index is about
+    /// this, whatever the log's size (plus one record, which may straddle two chunks).
+    package static let replayChunkBytes = 4 * 1024 * 1024
+    /// Bytes of a hint file written or read at a time (HintFile).
+    package static let hintChunkBytes = 1024 * 1024
+    /// Bytes of the old log a compaction reads and sifts per loop iteration (its live records
+    /// are then appended on the thread pool, one append per slice).
+    package static let compactionSliceBytes = 1024 * 1024
     /// After a failed compaction (a full disk) the next attempt waits this long.
     package static let compactionRetryDelayMs: UInt64 = 60_000
     /// The access log writes its buffered lines once they reach this size (or on its period).
@@ -395,6 +404,9 @@ package enum ClusterLimits {
         if Limits.longBytesMax > Limits.bodyBytesMax { broken.append("an internal PUT body exceeds the request body limit") }
         if Limits.handoffBatchBytesMax + recordBytesMax > Limits.bodyBytesMax {
             broken.append("a handoff batch (its limit, plus the record that crosses it) exceeds the request body limit")
+        }
+        if recordBytesMax > Int(UInt16.max) {
+            broken.append("the largest record does not fit the index's 16-bit record length (RecordLocation)")
         }
         if max(Limits.shortBytesMax, Limits.longBytesMax) > Limits.logRecordBytesMax {
             broken.append("a record's key or value exceeds what replay accepts")

@@ -23,7 +23,7 @@ package enum CRC32C {
         update(0, bytes, range)
     }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 { update(0, bytes, 0..<bytes.count) }
 
     /// Continues a checksum over more bytes.
     package static func update(_ crcSoFar: UInt32, _ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {

@@ -1,19 +1,36 @@
-// The in-memory index of a node: per key, the value with the highest version (a
-// last-writer-wins register). A delete is a tombstone with its version, so an older PUT that
-// arrives later (replication, replay, repair) can never resurrect the key. Applying the same
-// record twice, or records in any order, gives the same index; two records with the same
-// version are ordered by VersionOrder's tie-break on their content. A `forget` record turns
-// the entry it names (by version) into a version-0 tombstone, which any write supersedes.
+// The index of a node: per key, the entry with the highest version (a last-writer-wins
+// register), WITHOUT the key or the value. A delete is a tombstone with its version, so an
+// older PUT that arrives later (replication, replay, repair) can never resurrect the key.
+// Applying the same record twice, or records in any order, gives the same index; two records
+// with the same version are ordered by VersionOrder's tie-break on their content. A `forget`
+// record turns the entry it names (by version) into a version-0 tombstone, which any write
+// supersedes.
 //
-// For log compaction the index also keeps every key in arrival order (keys are never removed,
-// so an offset is a stable cursor while writes go on) and the bytes its records would take in
-// a log (`recordBytes`), so the node knows when the log has grown well past its data.
+// Memory: one open-addressing table of fixed-size 32-byte entries in one contiguous array, no
+// allocation per key (docs/DECISIONS.md, "A compact index"):
 //
-// With a ring attached (`partition(by:)`), the index also keeps, per key range of the ring:
-//   - a digest: the XOR of EntryHash(key, version, content) over the range's keys, updated in O(1) on
-//     every change, so two replicas compare a range by comparing one number;
-//   - the range's keys in arrival order. Keys are never removed (tombstones stay), so a list
-//     only grows and an offset into it is a stable cursor for paging through a range.
+//   fingerprint u64   StableHash of the key (the ring's hash too)     ─┐ in RAM
+//   version     u64                                                    │
+//   offset u32, segment u16, length u16   where the record is (RecordLocation)
+//   tieBreakHigh u32  the top 32 bits of VersionOrder's tie-break; all ones = tombstone
+//   range       u32   the key's ring range (digests, key pages)      ─┘
+//   key, value        in the log only: read back through the RecordSource (one pread)
+//
+// Slots: a key's home slot is its fingerprint scaled to the table (`fingerprint × capacity >>
+// 64`), probing goes forward (linear, wrapping). Two keys may share a fingerprint: wherever a
+// fingerprint matches, the record is read and its key compared, so a collision costs one more
+// read and never confuses two keys. The table grows by half once 80 % full
+// (`maxLoadPercent`); at 1M keys that is 32 / 0.53…0.8 bytes per key.
+//
+// With a ring attached (`partition(by:)`) the index also keeps, per key range of the ring, a
+// digest: the XOR of EntryHash(fingerprint, version, tie-break) over the range's entries,
+// updated in O(1) on every change, so two replicas compare a range by comparing one number.
+// Key pages (`page(range:from:limit:)`) list a range in fingerprint order; the cursor is the
+// top 32 bits of a fingerprint, so it stays valid while the table grows and writes go on.
+//
+// Errors: a record that cannot be read back (I/O error, bad CRC) is counted in `readFailures`
+// and the key answers as absent; a fingerprint match that cannot be read is taken as the
+// same key (the write replaces it), so one key never gets two entries.
 
 package struct StoredValue: Sendable, Equatable {
     package var version: UInt64
@@ -39,103 +56,339 @@ package struct StoredValue: Sendable, Equatable {
     }
 }
 
-package struct KeyValueIndex: Sendable {
-    package private(set) var entries: [[UInt8]: StoredValue] = [:]
+/// One slot of the index: 32 bytes, no references.
+package struct IndexEntry: Sendable, Equatable {
+    package var fingerprint: UInt64 = 0
+    package var version: UInt64 = 0
+    package var offset: UInt32 = 0
+    package var tieBreakHigh: UInt32 = 0
+    package var segment: UInt16 = 0
+    /// 0 marks an empty slot (every record is longer).
+    package var length: UInt16 = 0
+    package var range: UInt32 = 0
+
+    package static let tombstoneTieBreak = UInt32.max
+
+    package init(fingerprint: UInt64, version: UInt64, tieBreakHigh: UInt32, location: RecordLocation) {
+        self.fingerprint = fingerprint
+        self.version = version
+        self.tieBreakHigh = tieBreakHigh
+        self.location = location
+    }
+
+    init() {}
+
+    var isEmpty: Bool { length == 0 }
+    package var isTombstone: Bool { tieBreakHigh == Self.tombstoneTieBreak }
+
+    package var location: RecordLocation {
+        get { RecordLocation(segment: segment, offset: offset, length: length) }
+        set {
+            segment = newValue.segment
+            offset = newValue.offset
+            length = newValue.length
+        }
+    }
+
+    var digestContribution: UInt64 { EntryHash.of(fingerprint: fingerprint, version: version, tieBreakHigh: tieBreakHigh) }
+}
+
+package final class KeyValueIndex {
+    package static let maxLoadPercent = 80
+    static let minimumCapacity = 16
+
+    private var slots: ContiguousArray<IndexEntry>
+    /// Entries held: live keys and tombstones.
+    package private(set) var count = 0
     package private(set) var liveKeys = 0
     package private(set) var tombstones = 0
-    /// Every key, in the order it first arrived.
-    package private(set) var keysInArrivalOrder: [[UInt8]] = []
-    /// Bytes of the log records that reproduce the index (one per key, tombstones included).
+    /// Bytes of the log records the entries point at (one per key, tombstones included).
     package private(set) var recordBytes = 0
+    /// Records that could not be read back (I/O error or bad CRC).
+    package private(set) var readFailures = 0
     package private(set) var ring: HashRing? = nil
-    /// Per key range: the digest, and the keys in arrival order.
     package private(set) var digests: [UInt64] = []
-    package private(set) var rangeKeys: [[[UInt8]]] = []
+    package let source: any RecordSource
+    private let fingerprintOf: ([UInt8]) -> UInt64
 
-    package init() {}
-
-    package func lookup(_ key: [UInt8]) -> StoredValue? { entries[key] }
-
-    /// Attaches a ring: from now on digests and key lists are kept per range. Indexes the
-    /// keys already present (once, after replay).
-    package mutating func partition(by ring: HashRing) {
-        self.ring = ring
-        digests = [UInt64](repeating: 0, count: ring.rangeCount)
-        rangeKeys = [[[UInt8]]](repeating: [], count: ring.rangeCount)
-        for (key, stored) in entries {
-            let range = ring.rangeIndex(forKey: key)
-            digests[range] ^= EntryHash.of(key, stored)
-            rangeKeys[range].append(key)
-        }
+    /// An index whose records `source` reads back; `fingerprint` is StableHash (tests force
+    /// collisions with another).
+    package init(source: any RecordSource, fingerprint: @escaping ([UInt8]) -> UInt64 = StableHash.hash) {
+        self.source = source
+        self.fingerprintOf = fingerprint
+        slots = ContiguousArray(repeating: IndexEntry(), count: Self.minimumCapacity)
     }
 
-    /// Keeps `incoming` if it is newer than what the key has; returns whether it was kept.
-    /// One hash lookup in the common case (a new key or a newer version); an older version,
-    /// which is rare, is swapped back.
-    @discardableResult
-    package mutating func apply(key: [UInt8], _ incoming: StoredValue) -> Bool {
-        guard let previous = entries.updateValue(incoming, forKey: key) else {
-            count(incoming, sign: 1)
-            keysInArrivalOrder.append(key)
-            recordBytes += Self.recordBytes(key: key, incoming)
-            if let ring {
-                let range = ring.rangeIndex(forKey: key)
-                digests[range] ^= EntryHash.of(key, incoming)
-                rangeKeys[range].append(key)
+    /// An index over a log in memory (`apply(_:)` appends to it): tests and tools.
+    package convenience init() {
+        self.init(source: RecordsInMemory())
+    }
+
+    package var capacity: Int { slots.count }
+    /// Bytes of the table: what the index costs in RAM.
+    package var tableBytes: Int { slots.count * MemoryLayout<IndexEntry>.stride }
+
+    package func fingerprint(of key: [UInt8]) -> UInt64 { fingerprintOf(key) }
+
+    @inline(__always)
+    private func home(_ fingerprint: UInt64) -> Int {
+        Int(truncatingIfNeeded: fingerprint.multipliedFullWidth(by: UInt64(slots.count)).high)
+    }
+
+    @inline(__always)
+    private func next(_ slot: Int) -> Int { slot + 1 == slots.count ? 0 : slot + 1 }
+
+    // MARK: reads
+
+    /// Where `key` is: its slot and its record (nil if unreadable), or the empty slot where it would go.
+    private func find(_ key: [UInt8], _ fingerprint: UInt64) -> (slot: Int, found: Bool, record: LogRecord?) {
+        var slot = home(fingerprint)
+        while true {
+            let entry = slots[slot]
+            if entry.isEmpty { return (slot, false, nil) }
+            if entry.fingerprint == fingerprint {
+                guard let record = source.record(at: entry.location) else {
+                    readFailures += 1
+                    return (slot, true, nil)
+                }
+                if record.key == key { return (slot, true, record) }
             }
-            return true
-        }
-        guard incoming.isNewer(than: previous) else {
-            entries[key] = previous
-            return false
-        }
-        replaced(key, previous, with: incoming)
-        return true
-    }
-
-    package mutating func apply(_ record: LogRecord) {
-        switch record.op {
-        case .put, .delete: apply(key: record.key, StoredValue(record))
-        case .forget: forget(key: record.key, version: record.version)
+            slot = next(slot)
         }
     }
 
-    /// Turns `key`'s entry into a version-0 tombstone if it still has `version`.
-    package mutating func forget(key: [UInt8], version: UInt64) {
-        guard let previous = entries[key], previous.version == version, version != 0 else { return }
-        let forgotten = StoredValue(version: 0, value: nil)
-        entries[key] = forgotten
-        replaced(key, previous, with: forgotten)
+    private static func stored(_ entry: IndexEntry, _ record: LogRecord) -> StoredValue {
+        StoredValue(version: entry.version, value: entry.isTombstone ? nil : record.value)
     }
 
-    /// Counts, record bytes and digest after `key`'s entry changed from `previous` to `current`.
-    private mutating func replaced(_ key: [UInt8], _ previous: StoredValue, with current: StoredValue) {
-        count(previous, sign: -1)
-        count(current, sign: 1)
-        recordBytes += Self.recordBytes(key: key, current) - Self.recordBytes(key: key, previous)
-        if let ring {
-            let range = ring.rangeIndex(forKey: key)
-            digests[range] ^= EntryHash.of(key, previous) ^ EntryHash.of(key, current)
-        }
-    }
-
-    /// Makes room for about `keys` keys at once (replay knows roughly how many are coming).
-    package mutating func reserveCapacity(_ keys: Int) {
-        entries.reserveCapacity(keys)
-        keysInArrivalOrder.reserveCapacity(keys)
+    /// `key`'s entry with its value read from the log; nil if absent (or unreadable).
+    package func lookup(_ key: [UInt8]) -> StoredValue? {
+        let found = find(key, fingerprintOf(key))
+        guard found.found, let record = found.record else { return nil }
+        return Self.stored(slots[found.slot], record)
     }
 
     /// The record that reproduces `key`'s entry (for sending it to a peer).
     package func record(for key: [UInt8]) -> LogRecord? {
-        guard let stored = entries[key] else { return nil }
+        guard let stored = lookup(key) else { return nil }
         return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
     }
 
-    private static func recordBytes(key: [UInt8], _ stored: StoredValue) -> Int {
-        LogRecord.encodedBytes(keyBytes: key.count, valueBytes: stored.value?.count ?? 0)
+    /// Calls `body` with every entry (versions at start-up, the hint file, tests).
+    package func forEachEntry(_ body: (IndexEntry) throws -> Void) rethrows {
+        for entry in slots where !entry.isEmpty { try body(entry) }
     }
 
-    private mutating func count(_ value: StoredValue, sign: Int) {
-        if value.value == nil { tombstones += sign } else { liveKeys += sign }
+    /// Every entry with its key and value read from the log: one read per key, for tests and
+    /// tools, never for serving.
+    package func contents() -> [[UInt8]: StoredValue] {
+        var contents: [[UInt8]: StoredValue] = [:]
+        forEachEntry { entry in
+            if let record = source.record(at: entry.location) { contents[record.key] = Self.stored(entry, record) }
+        }
+        return contents
+    }
+
+    /// The keys (read from the log) whose fingerprint lies in the next stretch of the hash
+    /// space from `cursor`, about `slots` table slots' share of it, and the cursor after it
+    /// (nil at the end). A fingerprint is a cursor that stays valid while the table grows and
+    /// writes go on: a walk from 0 to the end sees every key present throughout exactly once
+    /// (a handoff after a membership change walks the index this way).
+    package func keys(from cursor: UInt64, slots width: Int) -> (keys: [[UInt8]], next: UInt64?) {
+        let span = (UInt64.max / UInt64(slots.count)).multipliedReportingOverflow(by: UInt64(max(width, 1)))
+        let (end, overflow) = cursor.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
+        let last = overflow || end == 0 ? UInt64.max : end - 1
+        var keys: [[UInt8]] = []
+        forEachEntry(fingerprintsFrom: cursor, through: last) { entry in
+            if let record = source.record(at: entry.location) { keys.append(record.key) } else { readFailures += 1 }
+        }
+        return (keys, last == UInt64.max ? nil : end)
+    }
+
+    /// Calls `body` with every entry whose fingerprint is in `low...high`. An entry lies at or
+    /// after its home slot with no empty slot between, and homes grow with fingerprints: the
+    /// walk starts at `low`'s home and ends at the first empty slot at or after `high`'s.
+    private func forEachEntry(fingerprintsFrom low: UInt64, through high: UInt64, _ body: (IndexEntry) -> Void) {
+        let capacity = slots.count
+        let last = home(high)
+        var position = home(low)
+        for _ in 0..<2 * capacity {  // a wrapped run is shorter than the table
+            let entry = slots[position % capacity]
+            if entry.isEmpty {
+                if position >= last { return }
+            } else if entry.fingerprint >= low && entry.fingerprint <= high {
+                body(entry)
+            }
+            position += 1
+        }
+    }
+
+    // MARK: writes
+
+    /// Keeps `record` (found at `location`) if it is newer than what its key has; returns
+    /// whether it changed the index. A forget applies only to the version it names.
+    @discardableResult
+    package func apply(_ record: LogRecord, at location: RecordLocation) -> Bool {
+        let fingerprint = fingerprintOf(record.key)
+        var found = find(record.key, fingerprint)
+        if record.op == .forget {
+            guard found.found, slots[found.slot].version == record.version, record.version != 0 else { return false }
+            replace(found.slot, with: Self.entry(fingerprint, StoredValue(record), location))
+            return true
+        }
+        let incoming = StoredValue(record)
+        guard found.found else {
+            if (count + 1) * 100 > slots.count * Self.maxLoadPercent {
+                grow(to: slots.count + slots.count / 2)
+                found = find(record.key, fingerprint)
+            }
+            insert(Self.entry(fingerprint, incoming, location), at: found.slot)
+            return true
+        }
+        let current = slots[found.slot]
+        let isNewer = found.record.map { incoming.isNewer(than: Self.stored(current, $0)) }
+            ?? VersionOrder.isNewer(incoming.version, tieBreak: incoming.tieBreak, than: current.version,
+                                    tieBreak: UInt64(current.tieBreakHigh) << 32)
+        guard isNewer else { return false }
+        replace(found.slot, with: Self.entry(fingerprint, incoming, location))
+        return true
+    }
+
+    /// Applies `record` to an index over `RecordsInMemory` (appending it there first).
+    package func apply(_ record: LogRecord) {
+        guard let memory = source as? RecordsInMemory else { preconditionFailure("apply without a location needs RecordsInMemory") }
+        apply(record, at: memory.append(record))
+    }
+
+    private static func entry(_ fingerprint: UInt64, _ stored: StoredValue, _ location: RecordLocation) -> IndexEntry {
+        IndexEntry(fingerprint: fingerprint, version: stored.version, tieBreakHigh: UInt32(truncatingIfNeeded: stored.tieBreak >> 32),
+                   location: location)
+    }
+
+    private func insert(_ incoming: IndexEntry, at slot: Int) {
+        var entry = incoming
+        if let ring { entry.range = UInt32(ring.rangeIndex(forHash: entry.fingerprint)) }
+        slots[slot] = entry
+        count += 1
+        account(entry, sign: 1)
+    }
+
+    private func replace(_ slot: Int, with incoming: IndexEntry) {
+        var entry = incoming
+        let previous = slots[slot]
+        entry.range = previous.range
+        slots[slot] = entry
+        account(previous, sign: -1)
+        account(entry, sign: 1)
+    }
+
+    /// Counts, record bytes and the range digest, for an entry that comes (+1) or goes (-1).
+    private func account(_ entry: IndexEntry, sign: Int) {
+        if entry.isTombstone { tombstones += sign } else { liveKeys += sign }
+        recordBytes += sign * Int(entry.length)
+        if ring != nil { digests[Int(entry.range)] ^= entry.digestContribution }
+    }
+
+    /// Points the entry that is at `from` (with this fingerprint) at `to`: compaction moved its
+    /// record. False when the entry moved on meanwhile (a newer write), which then stays.
+    @discardableResult
+    package func relocate(fingerprint: UInt64, from: RecordLocation, to: RecordLocation) -> Bool {
+        guard let slot = slot(fingerprint: fingerprint, at: from) else { return false }
+        slots[slot].location = to
+        return true
+    }
+
+    /// Whether the entry of the key with `fingerprint` is the record at `location` (compaction:
+    /// a record is live when its key's entry points at it). No read: a location is unique.
+    package func isCurrent(fingerprint: UInt64, at location: RecordLocation) -> Bool {
+        slot(fingerprint: fingerprint, at: location) != nil
+    }
+
+    private func slot(fingerprint: UInt64, at location: RecordLocation) -> Int? {
+        var slot = home(fingerprint)
+        while !slots[slot].isEmpty {
+            if slots[slot].fingerprint == fingerprint && slots[slot].location == location { return slot }
+            slot = next(slot)
+        }
+        return nil
+    }
+
+    /// Adds an entry known to be the only one of its key (a hint file's entries).
+    package func insertLoaded(_ entry: IndexEntry) {
+        if (count + 1) * 100 > slots.count * Self.maxLoadPercent { grow(to: slots.count + slots.count / 2) }
+        var slot = home(entry.fingerprint)
+        while !slots[slot].isEmpty { slot = next(slot) }
+        insert(entry, at: slot)
+    }
+
+    /// Makes room for about `keys` entries at once (replay and hint files know how many come).
+    package func reserveCapacity(_ keys: Int) {
+        let needed = keys * 100 / Self.maxLoadPercent + 1
+        if needed > slots.count { grow(to: needed) }
+    }
+
+    private func grow(to newCapacity: Int) {
+        let old = slots
+        slots = ContiguousArray(repeating: IndexEntry(), count: max(newCapacity, Self.minimumCapacity))
+        for entry in old where !entry.isEmpty {
+            var slot = home(entry.fingerprint)
+            while !slots[slot].isEmpty { slot = next(slot) }
+            slots[slot] = entry
+        }
+    }
+
+    // MARK: ring ranges
+
+    /// Attaches a ring: from now on each entry knows its range and digests are kept per
+    /// range. Places the entries already present (once, after start-up or a ring change).
+    package func partition(by ring: HashRing) {
+        self.ring = ring
+        digests = [UInt64](repeating: 0, count: ring.rangeCount)
+        for slot in slots.indices where !slots[slot].isEmpty {
+            let range = ring.rangeIndex(forHash: slots[slot].fingerprint)
+            slots[slot].range = UInt32(range)
+            digests[range] ^= slots[slot].digestContribution
+        }
+    }
+
+    /// Up to `limit` entries of `range` whose fingerprint's top 32 bits are at least `from`, in
+    /// fingerprint order, with their keys and values read from the log; and the cursor of
+    /// the next page (nil at the end). Entries sharing their top 32 bits stay on one page.
+    package func page(range: Int, from: UInt32, limit: Int) -> (entries: [(key: [UInt8], stored: StoredValue)], next: UInt32?) {
+        var candidates: [(fingerprint: UInt64, slot: Int)] = []
+        for slot in slots.indices {
+            let entry = slots[slot]
+            if !entry.isEmpty && entry.range == UInt32(range) && UInt32(entry.fingerprint >> 32) >= from {
+                candidates.append((entry.fingerprint, slot))
+            }
+        }
+        candidates.sort { $0.fingerprint < $1.fingerprint }
+        let cut = Self.pageCut(candidates.map(\.fingerprint), limit: limit)
+        var entries: [(key: [UInt8], stored: StoredValue)] = []
+        entries.reserveCapacity(cut)
+        for (_, slot) in candidates[..<cut] {
+            guard let record = source.record(at: slots[slot].location) else {
+                readFailures += 1
+                continue
+            }
+            entries.append((record.key, Self.stored(slots[slot], record)))
+        }
+        return (entries, cut < candidates.count ? UInt32(candidates[cut].fingerprint >> 32) : nil)
+    }
+
+    /// How many of the sorted `fingerprints` one page takes: at most `limit`, ending where the
+    /// top 32 bits change (a group larger than a page is taken whole), and never leaving a
+    /// cursor of all ones (the end marker on the wire).
+    static func pageCut(_ fingerprints: [UInt64], limit: Int) -> Int {
+        guard fingerprints.count > limit else { return fingerprints.count }
+        let top = { (index: Int) in UInt32(fingerprints[index] >> 32) }
+        var cut = limit
+        while cut > 0 && top(cut - 1) == top(cut) { cut -= 1 }
+        if cut == 0 {
+            cut = limit
+            while cut < fingerprints.count && top(cut) == top(limit - 1) { cut += 1 }
+        }
+        if cut < fingerprints.count && top(cut) == UInt32.max { cut = fingerprints.count }
+        return cut
     }
 }

@@ -36,10 +36,10 @@ package struct LogRecord: Sendable, Equatable {
     static let checksumBytes = 4
 
     /// Bytes this record takes in the log.
-    var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
+    package var encodedBytes: Int { Self.encodedBytes(keyBytes: key.count, valueBytes: value.count) }
 
     /// Bytes a record with a key and a value of these lengths takes in the log.
-    static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
+    package static func encodedBytes(keyBytes: Int, valueBytes: Int) -> Int { headerBytes + keyBytes + valueBytes + checksumBytes }
 
     package func encode(into output: inout [UInt8]) {
         let start = output.count

@@ -1,4 +1,6 @@
-// Replay of a whole log file's bytes into an index, telling a torn tail from corruption.
+// Replay of a log file into an index, telling a torn tail from corruption. The file is read
+// in chunks (`Limits.replayChunkBytes`, ReplayWindow): start-up holds one chunk and the index,
+// never the whole log, so its peak memory does not grow with the log's history.
 //
 //   - A record that runs past the end of the file, or any bad bytes, after which no valid record
 //     follows, is a TORN TAIL: the crash happened mid-append (or the filesystem grew the file
@@ -40,22 +42,33 @@ package enum LogReplay {
     /// after a skipped corrupt range only replay knows where the next record starts).
     package static func replayWithOffsets(_ bytes: [UInt8], skipCorrupt: Bool,
                                          apply: (LogRecord, Int) -> Void) -> Result<ReplayReport, ReplayFailure> {
+        replay(size: bytes.count, chunkBytes: max(bytes.count, 1), skipCorrupt: skipCorrupt,
+               read: { Array(bytes[$0]) }, apply: apply)
+    }
+
+    /// Replays a log of `size` bytes that `read` returns a range of at a time, at most about
+    /// `chunkBytes` (plus one record) in memory at once: start-up memory does not grow with
+    /// the log. `apply` gets every valid record and its byte offset, in order.
+    package static func replay(size: Int, chunkBytes: Int, skipCorrupt: Bool, read: (Range<Int>) throws -> [UInt8],
+                               apply: (LogRecord, Int) -> Void) rethrows -> Result<ReplayReport, ReplayFailure> {
         var report = ReplayReport()
         let magic = LogRecord.fileMagic
-        if bytes.count < magic.count {
-            guard bytes == Array(magic.prefix(bytes.count)) else {
+        let head = try read(0..<min(size, magic.count))
+        if size < magic.count {
+            guard head == Array(magic.prefix(size)) else {
                 return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
             }
-            report.tornTail = bytes.isEmpty ? nil : 0..<bytes.count
+            report.tornTail = size == 0 ? nil : 0..<size
             return .success(report)
         }
-        guard Array(bytes[0..<magic.count]) == magic else {
+        guard head == magic else {
             return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
         }
+        var window = ReplayWindow(size: size, chunkBytes: chunkBytes)
         var offset = magic.count
         report.validBytes = offset
-        while offset < bytes.count {
-            let decoded = LogRecord.decode(bytes, at: offset)
+        while offset < size {
+            let decoded = try window.decode(at: offset, read)
             switch decoded {
             case .record(let record, let next):
                 apply(record, offset)
@@ -65,8 +78,8 @@ package enum LogReplay {
             case .incomplete, .corrupt:
                 let reason: String
                 if case .corrupt(let why) = decoded { reason = why } else { reason = "a record's lengths run past the end of the file" }
-                guard let resume = nextValidRecord(bytes, after: offset) else {
-                    report.tornTail = offset..<bytes.count
+                guard let resume = try nextValidRecord(&window, after: offset, read) else {
+                    report.tornTail = offset..<size
                     return .success(report)
                 }
                 guard skipCorrupt else {
@@ -80,14 +93,53 @@ package enum LogReplay {
     }
 
     /// The first offset after `offset` where a whole valid record starts.
-    static func nextValidRecord(_ bytes: [UInt8], after offset: Int) -> Int? {
+    private static func nextValidRecord(_ window: inout ReplayWindow, after offset: Int,
+                                        _ read: (Range<Int>) throws -> [UInt8]) rethrows -> Int? {
         var candidate = offset + 1
-        while candidate < bytes.count {
-            if bytes[candidate] == LogRecord.recordMagic, case .record = LogRecord.decode(bytes, at: candidate) {
+        while candidate < window.size {
+            if try window.byte(at: candidate, read) == LogRecord.recordMagic, case .record = try window.decode(at: candidate, read) {
                 return candidate
             }
             candidate += 1
         }
         return nil
+    }
+}
+
+/// The part of a log replay holds in memory: at least one whole record from any offset it is
+/// asked about, read `chunkBytes` at a time.
+struct ReplayWindow {
+    let size: Int
+    let chunkBytes: Int
+    private var base = 0
+    private var bytes: [UInt8] = []
+    /// The most bytes one record can take (a longer length field is corruption).
+    static let recordBytesMax = LogRecord.headerBytes + 2 * Limits.logRecordBytesMax + LogRecord.checksumBytes
+
+    init(size: Int, chunkBytes: Int) {
+        self.size = size
+        self.chunkBytes = chunkBytes
+    }
+
+    /// Makes the window hold `offset` and up to one record after it.
+    private mutating func cover(_ offset: Int, _ read: (Range<Int>) throws -> [UInt8]) rethrows {
+        let wanted = min(offset + Self.recordBytesMax, size)
+        guard offset < base || wanted > base + bytes.count else { return }
+        base = offset
+        bytes = try read(offset..<min(offset + max(chunkBytes, Self.recordBytesMax), size))
+    }
+
+    mutating func byte(at offset: Int, _ read: (Range<Int>) throws -> [UInt8]) rethrows -> UInt8 {
+        try cover(offset, read)
+        return offset - base < bytes.count ? bytes[offset - base] : 0
+    }
+
+    /// The record at `offset` of the file, its `next` an offset in the file too.
+    mutating func decode(at offset: Int, _ read: (Range<Int>) throws -> [UInt8]) rethrows -> LogRecord.Decoded {
+        try cover(offset, read)
+        guard offset - base < bytes.count else { return .incomplete }
+        let decoded = LogRecord.decode(bytes, at: offset - base)
+        guard case .record(let record, let next) = decoded else { return decoded }
+        return .record(record, next: next + base)
     }
 }

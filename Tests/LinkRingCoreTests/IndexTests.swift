@@ -1,0 +1,158 @@
+// The compact index on a log in memory: keys that share a fingerprint (forced) never mix; the
+// table keeps every entry as it grows; entries follow their records when compaction moves them
+// (and a newer write is not moved back); key pages list a range exactly once, in fingerprint
+// order, whatever the page size; a walk by fingerprint cursor (handoff) sees every key once
+// while the table grows; a record that fails its CRC on the way back reads as absent.
+
+import Testing
+@testable import LinkRingCore
+
+@Suite("Compact index")
+struct IndexTests {
+    func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+    func put(_ key: String, _ version: UInt64, _ value: String? = nil) -> LogRecord {
+        LogRecord(version: version, op: .put, key: bytes(key), value: bytes(value ?? "http://v/\(key)/\(version)"))
+    }
+
+    @Test("an entry is 32 bytes, with no reference in it")
+    func entrySize() {
+        #expect(MemoryLayout<IndexEntry>.stride == 32)
+        #expect(_isPOD(IndexEntry.self))
+    }
+
+    @Test("keys that share a fingerprint are told apart by the key read from the log", arguments: [1, 2, 7, 300])
+    func forcedCollisions(distinctFingerprints: Int) {
+        let index = KeyValueIndex(source: RecordsInMemory(), fingerprint: { key in UInt64(key.reduce(0) { $0 + Int($1) } % distinctFingerprints) })
+        for key in 0..<400 { index.apply(put("k\(key)", 10)) }
+        for key in stride(from: 0, to: 400, by: 3) { index.apply(put("k\(key)", 20, "http://new/\(key)")) }
+        for key in stride(from: 1, to: 400, by: 5) { index.apply(LogRecord(version: 30, op: .delete, key: bytes("k\(key)"))) }
+        index.apply(put("k2", 5, "http://older"))
+        for key in 0..<400 {
+            let expected: StoredValue
+            if key % 5 == 1 {
+                expected = StoredValue(version: 30, value: nil)
+            } else if key % 3 == 0 {
+                expected = StoredValue(version: 20, value: bytes("http://new/\(key)"))
+            } else {
+                expected = StoredValue(version: 10, value: bytes("http://v/k\(key)/10"))
+            }
+            #expect(index.lookup(bytes("k\(key)")) == expected, "k\(key)")
+        }
+        #expect(index.lookup(bytes("k400")) == nil)
+        #expect(index.count == 400 && index.tombstones == 80 && index.liveKeys == 320)
+    }
+
+    @Test("the table grows and keeps every entry; its bytes stay near 32 per key over the load factor")
+    func growth() {
+        let index = KeyValueIndex()
+        for key in 0..<50_000 { index.apply(put("key-\(key)", 1)) }
+        #expect(index.count == 50_000)
+        #expect(index.count * 100 <= index.capacity * KeyValueIndex.maxLoadPercent)
+        #expect(index.tableBytes <= 50_000 * 32 * 100 / 50, "at least half full after growing by half")
+        for key in stride(from: 0, to: 50_000, by: 97) { #expect(index.lookup(bytes("key-\(key)"))?.version == 1) }
+    }
+
+    @Test("compaction moves records: entries follow them, an entry a newer write moved on stays")
+    func positionsAfterCompaction() {
+        let memory = RecordsInMemory()
+        let index = KeyValueIndex(source: memory)
+        for key in 0..<100 { index.apply(put("k\(key)", 1)) }
+        for key in 0..<50 { index.apply(put("k\(key)", 2)) }
+        // The rewrite: sift segment 0 into segment 1, as LogCompactor does.
+        var kept: [(UInt64, RecordLocation, RecordLocation)] = []
+        var offset = 0
+        let old = memory.segments[0]!
+        while offset < old.count, case .record(let record, let next) = LogRecord.decode(old, at: offset) {
+            let from = RecordLocation(segment: 0, offset: offset, length: next - offset)!
+            let fingerprint = index.fingerprint(of: record.key)
+            if index.isCurrent(fingerprint: fingerprint, at: from) { kept.append((fingerprint, from, memory.append(record, segment: 1))) }
+            offset = next
+        }
+        #expect(kept.count == 100, "one live record per key")
+        index.apply(put("k7", 3, "http://during"))  // a write during the rewrite, in the old segment
+        for (fingerprint, from, to) in kept { index.relocate(fingerprint: fingerprint, from: from, to: to) }
+        let newer = index.lookup(bytes("k7"))
+        memory.setSegment(0, Array(repeating: 0, count: memory.segments[0]!.count))  // the old segment is gone
+        #expect(newer?.version == 3)
+        #expect(index.lookup(bytes("k7")) == nil, "the newer write still points at segment 0 (wiped here), not at the moved older one")
+        for key in 0..<100 where key != 7 {
+            #expect(index.lookup(bytes("k\(key)"))?.version == (key < 50 ? 2 : 1), "k\(key)")
+        }
+        #expect(index.readFailures > 0)
+    }
+
+    @Test("a record that fails its CRC when read back reads as absent and is counted")
+    func corruptRecordReadsAbsent() {
+        let memory = RecordsInMemory()
+        let index = KeyValueIndex(source: memory)
+        index.apply(put("a", 1))
+        var bytes = memory.segments[0]!
+        bytes[bytes.count - 6] ^= 0x40
+        memory.setSegment(0, bytes)
+        #expect(index.lookup(self.bytes("a")) == nil)
+        #expect(index.readFailures == 1)
+    }
+
+    @Test("key pages list each entry of a range once, in fingerprint order, for any page size", arguments: [1, 3, 50, 10_000])
+    func pagesCoverARange(limit: Int) {
+        let ring = HashRing(nodes: [HostPort(host: "a", port: 1), HostPort(host: "b", port: 2)], vnodesPerNode: 4, replicas: 1)
+        let index = KeyValueIndex()
+        index.partition(by: ring)
+        for key in 0..<600 { index.apply(put("k\(key)", UInt64(key + 1))) }
+        for range in 0..<ring.rangeCount {
+            var seen: [[UInt8]] = []
+            var cursor: UInt32? = 0
+            while let from = cursor {
+                let page = index.page(range: range, from: from, limit: limit)
+                #expect(page.entries.count <= max(limit, 1) || page.next == nil)
+                seen += page.entries.map(\.key)
+                cursor = page.next
+            }
+            let expected = (0..<600).map { bytes("k\($0)") }.filter { ring.rangeIndex(forKey: $0) == range }
+            #expect(seen.count == expected.count && Set(seen) == Set(expected), "range \(range)")
+            #expect(seen.map { StableHash.hash($0) } == seen.map { StableHash.hash($0) }.sorted())
+        }
+    }
+
+    @Test("a walk by fingerprint cursor sees every key present throughout exactly once, while the table grows", arguments: [1, 7, 100])
+    func walkWhileGrowing(slotsPerStep: Int) {
+        let index = KeyValueIndex()
+        for key in 0..<3_000 { index.apply(put("old\(key)", 1)) }
+        var seen: [[UInt8]] = []
+        var cursor: UInt64? = 0
+        var added = 0
+        while let from = cursor {
+            let step = index.keys(from: from, slots: slotsPerStep)
+            seen += step.keys
+            cursor = step.next
+            for _ in 0..<5 where added < 20_000 {
+                index.apply(put("new\(added)", 1))
+                added += 1
+            }
+        }
+        let old = seen.filter { $0.starts(with: Array("old".utf8)) }
+        #expect(old.count == 3_000 && Set(old).count == 3_000)
+        #expect(Set(seen).count == seen.count, "no key twice")
+    }
+
+    @Test("a page ends where the fingerprint's top 32 bits change, and never leaves the end marker as a cursor")
+    func pageCuts() {
+        let group = { (top: UInt64, count: Int) in (0..<count).map { top << 32 | UInt64($0) } }
+        #expect(KeyValueIndex.pageCut(group(1, 3) + group(2, 3), limit: 4) == 3)
+        #expect(KeyValueIndex.pageCut(group(1, 5) + group(2, 1), limit: 4) == 5, "a group larger than a page is taken whole")
+        #expect(KeyValueIndex.pageCut(group(1, 2) + group(2, 2), limit: 10) == 4)
+        #expect(KeyValueIndex.pageCut(group(1, 2) + group(0xFFFF_FFFF, 2), limit: 2) == 4)
+    }
+
+    @Test("digests are the XOR of the entries' contributions, kept through overwrites and deletes")
+    func digestsFollowChanges() {
+        let ring = HashRing(nodes: [HostPort(host: "a", port: 1)], vnodesPerNode: 8, replicas: 1)
+        let index = KeyValueIndex()
+        index.partition(by: ring)
+        for key in 0..<300 { index.apply(put("k\(key)", 5)) }
+        for key in 0..<300 where key % 4 == 0 { index.apply(LogRecord(version: 9, op: .delete, key: bytes("k\(key)"))) }
+        var expected = [UInt64](repeating: 0, count: ring.rangeCount)
+        for (key, stored) in index.contents() { expected[ring.rangeIndex(forKey: key)] ^= EntryHash.of(key, stored) }
+        #expect(index.digests == expected)
+    }
+}
