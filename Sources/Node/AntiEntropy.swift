@@ -33,6 +33,8 @@ final class AntiEntropy {
     private let options: NodeOptions
     private let flusher: OutputFlusher
     private var peers: [PeerSync] = []
+    /// Per key range, the peers that share it.
+    private var peersOfRange: [[PeerSync]] = []
     private var roundDuty: CronDuty?
     private var deadlineDuty: CronDuty?
     private var running = 0
@@ -65,7 +67,12 @@ final class AntiEntropy {
             peers.append(PeerSync(address: peer, place: place, sharedRanges: shared, ringID: SyncCodec.ringID(ring),
                                   requests: InternalRequestEncoder(host: peer.description, clusterToken: options.clusterToken,
                                                                    generation: membership.generation),
-                                  loop: loop, flusher: flusher, store: store, identity: identity, timeoutMs: options.peerTimeoutMs))
+                                  loop: loop, flusher: flusher, store: store, identity: identity, timeoutMs: options.peerTimeoutMs,
+                                  tombstones: options.tombstones))
+        }
+        peersOfRange = [[PeerSync]](repeating: [], count: ring.rangeCount)
+        for peer in peers {
+            for range in peer.sharedRanges { peersOfRange[range].append(peer) }
         }
         deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "peer deadlines") {
             for peer in self.peers { peer.checkDeadlines(nowMs: self.loop.nowMs) }
@@ -147,6 +154,17 @@ final class AntiEntropy {
         lastCompareMicroseconds = peers.map(\.lastCompareMicroseconds).max() ?? 0
         if roundRepaired > 0 { Log.info("repair round: \(roundRepaired) record(s) pulled from peers in \(lastRoundMs) ms") }
         completion()
+    }
+
+    /// When every peer sharing `range` last had this node's digest of it (nil: one has not yet);
+    /// a range no peer shares is confirmed now. Tombstone collection reads it.
+    func confirmedUnixMs(range: Int) -> Int64? {
+        var oldest = Int64.max
+        for peer in peersOfRange[range] where !peer.isSelf {
+            guard let matched = peer.matchedUnixMs[range] else { return nil }
+            oldest = min(oldest, matched)
+        }
+        return oldest
     }
 
     /// Peers and completed rounds: what a proxy's ping reads (NodeReport) to tell a node caught up.

@@ -1,8 +1,10 @@
 // Start-up and shutdown of `linkring-node`.
 //
 //   parse options ─▶ create + lock the data dir ─▶ its node id (DIR/node-id, made on first
-//   use) ─▶ the hosts file's names looked up, aliases refused (exit 1) ─▶ its membership checked
-//   against DIR/membership (NodeMembership) ─▶ replay linkring.log into the index
+//   use) ─▶ with peers: data last alive longer ago than --tombstone-grace-ms refused (or set aside
+//   with --rejoin-empty, TombstoneCollector.swift) ─▶ the hosts file's names looked up, aliases
+//   refused (exit 1) ─▶ its membership checked against DIR/membership (NodeMembership) ─▶ replay
+//   linkring.log into the index
 //   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
 //   linkring.log.compact left by a crash during compaction is removed), or load it from
 //   linkring.hint when a clean stop left one that describes the log (IndexHint.swift)
@@ -44,6 +46,11 @@ enum NodeProcess {
             try HostsStartupCheck.run(options.hostsEntries, source: hostsPath, loop: loop, resolver: resolver)
         }
         let path = options.dataDirectory + "/" + logFileName
+        if options.hostsPath != nil {
+            try TombstoneCollector.checkStaleData(directory: options.dataDirectory, logPath: path, rules: options.tombstones,
+                                                  rejoinEmpty: options.rejoinEmpty)
+        }
+        TombstoneCollector.stampAlive(options.dataDirectory + "/" + TombstoneCollector.aliveFileName)
         let opened = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
         let (index, file) = (opened.index, opened.file)
         let memberships = try options.hostsPath.map {

@@ -16,6 +16,7 @@
 //    │   ├─ AntiEntropy ─ PeerSync per peer ─▶ Store (repaired records); peers' names through
 //    │   │                the NameResolver; a peer that answers with this node's id is itself
 //    │   └─ Handoff ──── keys whose replicas changed ─▶ their new replicas (POST /_/handoff)
+//    ├─ TombstoneCollector  index sweep for tombstones past the grace period; alive stamp
 //    └─ LogFiles ─────── stderr / --access-log
 //
 // The router, anti-entropy and the compactor share the one Store; callbacks from libuv reach
@@ -44,6 +45,7 @@ final class NodeServer {
     private let commitLog: CommitLog
     private let compactor: LogCompactor
     private let membership: NodeMembership?
+    private let tombstones: TombstoneCollector
     private let router: NodeService
     private let adminOptions: AdminOptions
     private let logPath: String
@@ -65,6 +67,14 @@ final class NodeServer {
         let membership = memberships.map {
             NodeMembership(loop: loop, cron: cron, store: store, options: options, identity: identity, memberships: $0)
         }
+        tombstones = TombstoneCollector(cron: cron, index: log.index, rules: options.tombstones, dataDirectory: options.dataDirectory) {
+            [membership] range in
+            // Without a ring no other replica exists; during a move (an older generation still
+            // listed) or on a node the ring left, nothing is confirmed.
+            guard let membership else { return Int64.max }
+            guard membership.memberships.previous.isEmpty, let antiEntropy = membership.antiEntropy else { return nil }
+            return antiEntropy.confirmedUnixMs(range: range)
+        }
         let router = NodeService(store: store, compactor: compactor, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
@@ -85,6 +95,7 @@ final class NodeServer {
         let bound = try httpServer.start(host: host, port: port)
         let adminBound = try httpServer.serveOperatorRoutes(adminOptions, adminHandler: NodeAdminRoutes(router: router))
         compactor.start()
+        tombstones.start()
         resolver.start(cron: cron)
         Log.info("the full /_/health: " + adminOptions.describe(adminAddress: adminBound?.description))
         return (HostPort(host: bound.host, port: bound.port), adminBound)
@@ -106,6 +117,7 @@ final class NodeServer {
     func stop(then done: @escaping () -> Void) {
         membership?.close()
         compactor.close()
+        tombstones.close()
         let lookupsRunning = resolver.close()
         lookupsLeftRunning = lookupsRunning
         commitLog.drain { [commitLog, logFiles, cron, loop, store, logPath] in

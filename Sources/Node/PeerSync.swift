@@ -27,23 +27,26 @@ final class PeerSync {
     private(set) var isSelf = false
     /// The connection whose peer answered with another node's id.
     private weak var verifiedConnection: NodeConnection?
-    private let sharedRanges: [Int]
+    let sharedRanges: [Int]
     private let ringID: UInt64
     private let requests: InternalRequestEncoder
     private let loop: EventLoop
     private let flusher: OutputFlusher
     private let store: Store
     private let timeoutMs: UInt64
+    private let tombstones: TombstoneRules
     private var connection: NodeConnection?
     private var done: ((Int, String?) -> Void)?
     private var differing: [Int] = []
     private var repaired = 0
     private(set) var lastCompareMicroseconds: UInt64 = 0
+    /// Per shared range, when the peer's digest last equalled this node's (tombstone collection).
+    private(set) var matchedUnixMs: [Int: Int64] = [:]
     /// Failed periodic turns, logged rate-limited (a peer down, or its name not resolving).
     var failures = RepeatedFailureReport()
 
     init(address: HostPort, place: Place, sharedRanges: [Int], ringID: UInt64, requests: InternalRequestEncoder, loop: EventLoop,
-         flusher: OutputFlusher, store: Store, identity: NodeServer.Identity, timeoutMs: UInt64) {
+         flusher: OutputFlusher, store: Store, identity: NodeServer.Identity, timeoutMs: UInt64, tombstones: TombstoneRules) {
         self.address = address
         self.place = place
         self.identity = identity
@@ -54,6 +57,7 @@ final class PeerSync {
         self.flusher = flusher
         self.store = store
         self.timeoutMs = timeoutMs
+        self.tombstones = tombstones
     }
 
     /// Pulls what differs; `done(records stored, failure or nil)` runs once.
@@ -93,6 +97,8 @@ final class PeerSync {
         }
         let mine = store.index.digests
         differing = sharedRanges.filter { mine[$0] != theirs[$0] }
+        let now = WallClock.nowMs()
+        for range in sharedRanges where mine[range] == theirs[range] { matchedUnixMs[range] = now }
         lastCompareMicroseconds = (MonotonicClock.nowNs() - started) / 1000
         nextRange()
     }
@@ -105,13 +111,22 @@ final class PeerSync {
     private func fetchPage(range: Int, from: UInt32) {
         send(requests.makeKeysPage(range: range, from: from)) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
-            let diff = SyncCodec.diff(page.entries, against: self.store.index, skew: self.store.skew,
-                                      wallClockUnixMs: WallClock.nowMs())
+            let now = WallClock.nowMs()
+            var diff = SyncCodec.diff(page.entries, against: self.store.index, skew: self.store.skew, wallClockUnixMs: now)
+            diff.wanted.removeAll { self.collectedHere(page.entries, $0, nowUnixMs: now) }
             self.noteRefused(diff.refused.count, example: diff.refused.first)
             self.fetchRecords(diff.wanted) { [unowned self] in
                 if page.next == SyncCodec.endOfRange { self.nextRange() } else { self.fetchPage(range: range, from: page.next) }
             }
         }
+    }
+
+    /// Whether `key`'s entry on the peer's page is a tombstone past the grace period for a key
+    /// this node holds nothing of: it would be collected again at once (TombstoneRules).
+    private func collectedHere(_ page: [SyncCodec.KeyVersion], _ key: [UInt8], nowUnixMs: Int64) -> Bool {
+        guard let theirs = page.first(where: { $0.key == key }), theirs.tieBreak == UInt64.max,
+              tombstones.skipsRepair(ofTombstone: theirs.version, nowUnixMs: nowUnixMs) else { return false }
+        return store.index.lookup(key) == nil
     }
 
     /// Fetches `keys` in chunks (all in flight together), stores every record, then `then`.

@@ -47,8 +47,8 @@ package enum SyncCodec {
     package struct KeyVersion: Sendable, Equatable {
         package var key: [UInt8]
         package var version: UInt64
-        /// VersionOrder's tie-break of the entry's content.
-        var tieBreak: UInt64
+        /// VersionOrder's tie-break of the entry's content (all ones: a tombstone).
+        package var tieBreak: UInt64
 
         package init(key: [UInt8], version: UInt64, tieBreak: UInt64) {
             self.key = key

@@ -272,6 +272,18 @@ package enum Limits {
     // MARK: Options of the node: defaults and ranges
 
     /// --sync-interval-ms default: period of anti-entropy rounds.
+    /// --tombstone-grace-ms default: a tombstone is kept at least this long (TombstoneRules).
+    package static let tombstoneGraceMsDefault: UInt64 = 10 * 24 * 3_600_000
+    /// --tombstone-grace-ms: at least 1 s (tests), at most about 34 years.
+    static let tombstoneGraceMsRange = 1_000...(1 << 40)
+    /// How often the node sweeps part of its index for collectible tombstones.
+    package static let tombstoneSweepIntervalMs: UInt64 = 1_000
+    /// Index slots one sweep tick looks at (about 0.3 ms on the loop): a table of 1.3M slots
+    /// (1M keys) is swept every 20 s.
+    package static let tombstoneSweepSlotsPerTick = 65_536
+    /// How often the node stamps DATA/linkring.alive with the time (a node down longer than
+    /// the grace period is refused at start-up): stamps are at most this stale.
+    package static let aliveStampIntervalMs: UInt64 = 3_600_000
     static let syncIntervalMsDefault: UInt64 = 5_000
     /// --sync-interval-ms.
     static let syncIntervalMsRange = 50...86_400_000

@@ -38,6 +38,10 @@ package struct NodeOptions: Sendable {
     package var skew = VersionSkew()
     /// When the log is rewritten to its live records.
     package var compaction = CompactionPolicy()
+    /// When tombstones are collected, and when a data directory is too old to serve.
+    package var tombstones = TombstoneRules()
+    /// Set a stale data directory's log aside and start empty (refilled from the peers).
+    package var rejoinEmpty = false
     /// Where the full /_/health is served (--admin-listen, --admin-on-public).
     package var admin = AdminOptions()
     /// Set when the command is `dump PATH`: print a log as text and exit.
@@ -52,6 +56,8 @@ package struct NodeOptions: Sendable {
         .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
         .value("compact-min-bytes", "N", "rewrite the log only once it is this long (default 67108864)"),
         .value("compact-ratio", "N", "… and N times the bytes of its live records (default 2)"),
+        .value("tombstone-grace-ms", "MS", "keep a tombstone at least this long, and refuse data last alive longer ago (default 864000000, 10 days)"),
+        .flag("rejoin-empty", "data last alive longer ago than the grace period: set its log aside and refill from the peers"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
         .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
@@ -98,6 +104,9 @@ package struct NodeOptions: Sendable {
         options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: Limits.compactionGrowthRatioRange)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         options.skew = try VersionSkew.parse(parsed)
+        let graceMs = try parsed.integer("tombstone-grace-ms", default: Int(Limits.tombstoneGraceMsDefault), range: Limits.tombstoneGraceMsRange)
+        options.tombstones = TombstoneRules(graceMs: UInt64(graceMs), skewMs: options.skew.skewMsMax)
+        options.rejoinEmpty = parsed.has("rejoin-empty")
         options.urlRules = try LongURLRules.fromOptions(parsed)
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)

@@ -90,7 +90,7 @@ package struct IndexEntry: Sendable, Equatable {
         }
     }
 
-    var digestContribution: UInt64 { EntryHash.of(fingerprint: fingerprint, version: version, tieBreakHigh: tieBreakHigh) }
+    package var digestContribution: UInt64 { EntryHash.of(fingerprint: fingerprint, version: version, tieBreakHigh: tieBreakHigh) }
 }
 
 package final class KeyValueIndex {
@@ -311,6 +311,44 @@ package final class KeyValueIndex {
             slot = next(slot)
         }
         return nil
+    }
+
+    /// Looks at up to `limit` slots from `cursor` (wrapping) and removes each entry `drop` says
+    /// to (tombstone collection); returns the entries removed and where the next sweep starts.
+    /// A cursor is only a position: after the table grows, a sweep may see a slot twice or
+    /// miss one until the next pass, which is all a periodic sweep needs.
+    package func sweep(from cursor: Int, limit: Int, drop: (IndexEntry) -> Bool) -> (removed: Int, next: Int) {
+        var slot = cursor < slots.count ? cursor : 0
+        var removed = 0
+        for _ in 0..<min(limit, slots.count) {
+            if !slots[slot].isEmpty && drop(slots[slot]) {
+                remove(at: slot)
+                removed += 1
+                continue  // the slot now holds the entry shifted back into it (or nothing)
+            }
+            slot = next(slot)
+        }
+        return (removed, slot)
+    }
+
+    /// Empties `slot` and shifts back the entries of its probe run that may move, so every
+    /// entry stays reachable from its home slot (linear probing's backward-shift deletion).
+    private func remove(at slot: Int) {
+        account(slots[slot], sign: -1)
+        count -= 1
+        var hole = slot
+        var probe = next(slot)
+        while !slots[probe].isEmpty {
+            let homeSlot = home(slots[probe].fingerprint)
+            let capacity = slots.count
+            // The entry may fill the hole when the hole lies on its path from home to where it is.
+            if (probe - homeSlot + capacity) % capacity >= (probe - hole + capacity) % capacity {
+                slots[hole] = slots[probe]
+                hole = probe
+            }
+            probe = next(probe)
+        }
+        slots[hole] = IndexEntry()
     }
 
     /// Adds an entry known to be the only one of its key (a hint file's entries).
