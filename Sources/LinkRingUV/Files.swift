@@ -213,25 +213,69 @@ private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
     Unmanaged<FileOperation>.fromOpaque(request!.pointee.data).takeUnretainedValue().step()
 }
 
-/// A file opened for reading at any offset (pread): the node reads its records back from the
-/// log with one `read` per record. It blocks the calling thread for as long as the kernel
-/// takes, which for a record in the page cache is about a microsecond (docs/DECISIONS.md,
-/// "A compact index"); a record not cached waits for the disk.
+/// A file opened for reading at any offset: with pread, or (`mappedBytes`) through a read-only
+/// shared mapping of its first `mappedBytes`, which reads the page cache with no system call —
+/// the node's GET path (docs/DECISIONS.md, "A compact index"). The mapping may be longer than
+/// the file (the node's log grows into it); reading a mapped page past the end of the file
+/// raises SIGBUS, so callers read only bytes they know are there (a durable record's place).
+/// A page not in the cache makes the reading thread wait for the disk, as pread would.
 package final class ReadableFile {
     package let path: String
     private let descriptor: Int32
+    private let mapping: UnsafeMutableRawPointer?
+    private let mappedBytes: Int
 
-    package init(path: String) throws {
+    package init(path: String, mappedBytes: Int = 0) throws {
         self.path = path
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
+        guard mappedBytes > 0 else {
+            mapping = nil
+            self.mappedBytes = 0
+            return
+        }
+        let mapped = mmap(nil, mappedBytes, PROT_READ, MAP_SHARED, descriptor, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            let error = UVError(-errno, "mmap \(path)")
+            Glibc.close(descriptor)
+            throw error
+        }
+        mapping = mapped
+        self.mappedBytes = mappedBytes
     }
 
-    deinit { Glibc.close(descriptor) }
+    deinit {
+        if let mapping { munmap(mapping, mappedBytes) }
+        Glibc.close(descriptor)
+    }
 
     /// `count` bytes from `offset`, or fewer when the file ends first; throws on an I/O error.
     package func read(count: Int, at offset: Int) throws -> [UInt8] {
         try FileSystem.readFully(descriptor, count: count, at: offset, path: path)
+    }
+
+    /// Replaces `buffer` with `count` bytes from `offset` (fewer when the file ends first),
+    /// reusing its storage: a read of a record allocates nothing once the buffer is big enough.
+    package func read(into buffer: inout [UInt8], count: Int, at offset: Int) throws {
+        if let mapping {
+            guard offset >= 0, count >= 0, offset + count <= mappedBytes else { throw UVError(-22, "read \(path) past its mapping") }
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(start: mapping + offset, count: count))
+            return
+        }
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        var done = 0
+        try buffer.withUnsafeMutableBytes { bytes in
+            while done < count {
+                let read = pread(descriptor, bytes.baseAddress! + done, count - done, off_t(offset + done))
+                if read < 0 && errno == EINTR { continue }
+                if read < 0 { throw UVError(-errno, "read \(path)") }
+                if read == 0 { break }
+                done += read
+            }
+        }
+        buffer.removeLast(count - done)
     }
 
     /// The file's size now.

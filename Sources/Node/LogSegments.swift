@@ -1,8 +1,9 @@
 // The node's log files as the index reads them: a table from segment id (RecordLocation's
-// `segment`) to a file open for pread. The index asks for a record by location; one pread
-// returns its bytes and the record's own CRC32C proves them (LogRecord.decodeWhole).
+// `segment`) to a file mapped read-only (ReadableFile, `Limits.segmentBytesMax` of address
+// space each: the file grows into it). The index asks for a record by location; a copy of its
+// bytes out of the page cache, no system call, and the record's own CRC32C proves them.
 //
-//   index.lookup(key) ─▶ record(at: segment, offset, length) ─▶ files[segment].read ─▶ decode + CRC
+//   index.lookup(key) ─▶ read(segment, offset, length, into: the index's reused buffer) ─▶ memcpy ─▶ CRC
 //
 // Ids are this process's: the live log file gets one when it is opened, a compaction's new
 // file another; an id is freed when its file is closed (a compacted-away log, after the index
@@ -19,7 +20,7 @@ final class LogSegments: RecordSource {
 
     /// Opens `path` for reading and returns its new segment id.
     func open(_ path: String) throws -> UInt16 {
-        let file = try ReadableFile(path: path)
+        let file = try ReadableFile(path: path, mappedBytes: Limits.segmentBytesMax)
         if let free = files.firstIndex(where: { $0 == nil }) {
             files[free] = file
             return UInt16(free)
@@ -38,23 +39,23 @@ final class LogSegments: RecordSource {
         Int(segment) < files.count ? files[Int(segment)]?.path : nil
     }
 
-    func record(at location: RecordLocation) -> LogRecord? {
+    func read(_ location: RecordLocation, into buffer: inout [UInt8]) -> Bool {
         guard Int(location.segment) < files.count, let file = files[Int(location.segment)] else {
             return fail("no open log segment \(location.segment)")
         }
         do {
-            let bytes = try file.read(count: Int(location.length), at: Int(location.offset))
-            if let record = LogRecord.decodeWhole(bytes) { return record }
+            try file.read(into: &buffer, count: Int(location.length), at: Int(location.offset))
+            if LogRecord.isWhole(buffer) { return true }
             return fail("\(file.path): no valid record of \(location.length) bytes at byte \(location.offset) (checksum or length)")
         } catch {
             return fail("\(error)")
         }
     }
 
-    private func fail(_ reason: String) -> LogRecord? {
+    private func fail(_ reason: String) -> Bool {
         Log.failure(&failures, nowMs: MonotonicClock.nowMs(), first: "log read failed, the key reads as absent: \(reason)") {
             "log reads still failing: \($0) more in \($1) s (last: \(reason))"
         }
-        return nil
+        return false
     }
 }

@@ -91,7 +91,14 @@ package enum HintFile {
             let bytes = try read(start..<start + batch * entryBytes)
             guard bytes.count == batch * entryBytes else { return .failure(HintFailure(reason: "short read")) }
             crc = CRC32C.update(crc, bytes, 0..<bytes.count)
-            for entry in 0..<batch { index.insertLoaded(decodeEntry(bytes, at: entry * entryBytes, segment: segment)) }
+            for offset in stride(from: 0, to: bytes.count, by: entryBytes) {
+                let entry = decodeEntry(bytes, at: offset, segment: segment)
+                // A place past the log would be read past its end: refuse before anything reads it.
+                guard Int(entry.offset) + Int(entry.length) <= log.logBytes, entry.length > 0 else {
+                    return .failure(HintFailure(reason: "an entry points past the log"))
+                }
+                index.insertLoaded(entry)
+            }
             loaded += batch
         }
         let trailer = try read(size - checksumBytes..<size)

@@ -98,6 +98,8 @@ package final class KeyValueIndex {
     static let minimumCapacity = 16
 
     private var slots: ContiguousArray<IndexEntry>
+    /// The bytes of the last record read (reused: reads allocate nothing).
+    private var scratch: [UInt8] = []
     /// Entries held: live keys and tombstones.
     package private(set) var count = 0
     package private(set) var liveKeys = 0
@@ -140,18 +142,19 @@ package final class KeyValueIndex {
 
     // MARK: reads
 
-    /// Where `key` is: its slot and its record (nil if unreadable), or the empty slot where it would go.
-    private func find(_ key: [UInt8], _ fingerprint: UInt64) -> (slot: Int, found: Bool, record: LogRecord?) {
+    /// Where `key` is: its slot and whether its record could be read (its bytes then in
+    /// `scratch`), or the empty slot where it would go. Reads only on a fingerprint match.
+    private func find(_ key: [UInt8], _ fingerprint: UInt64) -> (slot: Int, found: Bool, isReadable: Bool) {
         var slot = home(fingerprint)
         while true {
             let entry = slots[slot]
-            if entry.isEmpty { return (slot, false, nil) }
+            if entry.isEmpty { return (slot, false, false) }
             if entry.fingerprint == fingerprint {
-                guard let record = source.record(at: entry.location) else {
+                guard source.read(entry.location, into: &scratch) else {
                     readFailures += 1
-                    return (slot, true, nil)
+                    return (slot, true, false)
                 }
-                if record.key == key { return (slot, true, record) }
+                if LogRecord.holds(key, scratch) { return (slot, true, true) }
             }
             slot = next(slot)
         }
@@ -161,11 +164,18 @@ package final class KeyValueIndex {
         StoredValue(version: entry.version, value: entry.isTombstone ? nil : record.value)
     }
 
-    /// `key`'s entry with its value read from the log; nil if absent (or unreadable).
+    /// The entry at `slot` with the value of its record, which `find` left in `scratch`.
+    private func storedFromScratch(_ slot: Int) -> StoredValue {
+        let entry = slots[slot]
+        return StoredValue(version: entry.version, value: entry.isTombstone ? nil : LogRecord.value(of: scratch))
+    }
+
+    /// `key`'s entry with its value read from the log; nil if absent (or unreadable). One
+    /// pread (two keys sharing a fingerprint: one more), one allocation: the value.
     package func lookup(_ key: [UInt8]) -> StoredValue? {
         let found = find(key, fingerprintOf(key))
-        guard found.found, let record = found.record else { return nil }
-        return Self.stored(slots[found.slot], record)
+        guard found.found, found.isReadable else { return nil }
+        return storedFromScratch(found.slot)
     }
 
     /// The record that reproduces `key`'s entry (for sending it to a peer).
@@ -246,9 +256,9 @@ package final class KeyValueIndex {
             return true
         }
         let current = slots[found.slot]
-        let isNewer = found.record.map { incoming.isNewer(than: Self.stored(current, $0)) }
-            ?? VersionOrder.isNewer(incoming.version, tieBreak: incoming.tieBreak, than: current.version,
-                                    tieBreak: UInt64(current.tieBreakHigh) << 32)
+        let isNewer = found.isReadable ? incoming.isNewer(than: storedFromScratch(found.slot))
+            : VersionOrder.isNewer(incoming.version, tieBreak: incoming.tieBreak, than: current.version,
+                                   tieBreak: UInt64(current.tieBreakHigh) << 32)
         guard isNewer else { return false }
         replace(found.slot, with: Self.entry(fingerprint, incoming, location))
         return true

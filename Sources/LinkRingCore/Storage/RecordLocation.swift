@@ -36,17 +36,54 @@ package struct RecordLocation: Sendable, Equatable, Hashable {
 
 /// Reads records back for the index (pread of a segment in the node, arrays in tests).
 package protocol RecordSource: AnyObject {
-    /// The whole record at `location`, its CRC checked; nil when it cannot be read or is not one
-    /// record of exactly that length.
-    func record(at location: RecordLocation) -> LogRecord?
+    /// Replaces `buffer` with the bytes at `location` and says whether they are exactly one
+    /// whole record with its CRC right (LogRecord.isWhole). The buffer is the caller's to
+    /// reuse: a GET allocates nothing here.
+    func read(_ location: RecordLocation, into buffer: inout [UInt8]) -> Bool
+}
+
+extension RecordSource {
+    /// The whole record at `location`, its CRC checked; nil when it cannot be read.
+    package func record(at location: RecordLocation) -> LogRecord? {
+        var bytes: [UInt8] = []
+        guard read(location, into: &bytes) else { return nil }
+        return LogRecord.decodeWhole(bytes)
+    }
 }
 
 extension LogRecord {
     /// The record that is exactly `bytes` (one whole record, CRC checked), or nil.
     package static func decodeWhole(_ bytes: [UInt8]) -> LogRecord? {
-        guard !bytes.isEmpty, case .record(let record, let next) = decode(bytes, at: 0), next == bytes.count else { return nil }
+        guard isWhole(bytes), case .record(let record, _) = decode(bytes, at: 0) else { return nil }
         return record
     }
+
+    /// Whether `bytes` is exactly one record: magic, a known op, lengths that add up, its CRC.
+    package static func isWhole(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= headerBytes + checksumBytes, bytes[0] == recordMagic, LogOp(rawValue: bytes[1]) != nil else { return false }
+        let end = headerBytes + keyLength(bytes) + valueLength(bytes)
+        guard keyLength(bytes) > 0, end + checksumBytes == bytes.count else { return false }
+        return CRC32C.checksum(bytes, 0..<end) == UInt32(LittleEndian.read(bytes, at: end, bytes: 4))
+    }
+
+    /// Whether the whole record `bytes` holds `key`.
+    package static func holds(_ key: [UInt8], _ bytes: [UInt8]) -> Bool {
+        guard keyLength(bytes) == key.count else { return false }
+        for index in 0..<key.count where bytes[headerBytes + index] != key[index] { return false }
+        return true
+    }
+
+    /// The value of the whole record `bytes` (empty for a delete or forget).
+    package static func value(of bytes: [UInt8]) -> [UInt8] {
+        let start = headerBytes + keyLength(bytes)
+        return Array(bytes[start..<start + valueLength(bytes)])
+    }
+
+    /// The op of the whole record `bytes`.
+    package static func op(of bytes: [UInt8]) -> LogOp? { LogOp(rawValue: bytes[1]) }
+
+    private static func keyLength(_ bytes: [UInt8]) -> Int { Int(LittleEndian.read(bytes, at: 2, bytes: 2)) }
+    private static func valueLength(_ bytes: [UInt8]) -> Int { Int(LittleEndian.read(bytes, at: 4, bytes: 4)) }
 }
 
 /// A log held in memory: segments of encoded records, read back by location.
@@ -64,12 +101,14 @@ package final class RecordsInMemory: RecordSource {
         return RecordLocation(segment: segment, offset: start, length: bytes.count - start)!
     }
 
-    package func record(at location: RecordLocation) -> LogRecord? {
-        guard let bytes = segments[location.segment] else { return nil }
+    package func read(_ location: RecordLocation, into buffer: inout [UInt8]) -> Bool {
+        guard let bytes = segments[location.segment] else { return false }
         let start = Int(location.offset)
         let end = start + Int(location.length)
-        guard end <= bytes.count else { return nil }
-        return LogRecord.decodeWhole(Array(bytes[start..<end]))
+        guard end <= bytes.count else { return false }
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: bytes[start..<end])
+        return LogRecord.isWhole(buffer)
     }
 
     /// Replaces a segment's bytes (tests: corrupt a record, or move records as compaction does).
