@@ -263,19 +263,7 @@ package final class ReadableFile {
             buffer.append(contentsOf: UnsafeRawBufferPointer(start: mapping + offset, count: count))
             return
         }
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        var done = 0
-        try buffer.withUnsafeMutableBytes { bytes in
-            while done < count {
-                let read = pread(descriptor, bytes.baseAddress! + done, count - done, off_t(offset + done))
-                if read < 0 && errno == EINTR { continue }
-                if read < 0 { throw UVError(-errno, "read \(path)") }
-                if read == 0 { break }
-                done += read
-            }
-        }
-        buffer.removeLast(count - done)
+        buffer = try FileSystem.readFully(descriptor, count: count, at: offset, path: path)
     }
 
     /// The file's size now.
