@@ -16,7 +16,7 @@ package enum HintFile {
     package static let magic: [UInt8] = Array("LRHINT01".utf8)
     package static let headerBytes = 8 + 8 + 4 + 8
     package static let entryBytes = 26
-    static let checksumBytes = 4
+    package static let checksumBytes = 4
     /// Bytes at the end of the log whose CRC the hint carries.
     package static let tailCheckBytes = 4096
 
@@ -108,7 +108,7 @@ package enum HintFile {
         return .success(loaded)
     }
 
-    static func decodeEntry(_ bytes: [UInt8], at offset: Int, segment: UInt16) -> IndexEntry {
+    package static func decodeEntry(_ bytes: [UInt8], at offset: Int, segment: UInt16) -> IndexEntry {
         IndexEntry(fingerprint: LittleEndian.read(bytes, at: offset, bytes: 8), version: LittleEndian.read(bytes, at: offset + 8, bytes: 8),
                    tieBreakHigh: UInt32(LittleEndian.read(bytes, at: offset + 22, bytes: 4)),
                    location: RecordLocation(segment: segment, offset: UInt32(LittleEndian.read(bytes, at: offset + 16, bytes: 4)),
