@@ -26,6 +26,9 @@
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
+#if LINKRING_TEST_HOOKS
+import Glibc
+#endif
 
 final class LogCompactor {
 
@@ -42,6 +45,24 @@ final class LogCompactor {
     private var notBeforeMs: UInt64 = 0
     private var isStopping = false
     private(set) var completed = 0
+    #if LINKRING_TEST_HOOKS
+    /// TEST HOOK (debug builds): the stage at which the process kills itself with SIGKILL
+    /// (LINKRING_TEST_COMPACTION_KILL_AT), for the crash tests of every step of a rewrite.
+    private let killAt = ProcessEnvironment.value(LogCompactor.killAtVariable)
+    #endif
+    static let killAtVariable = "LINKRING_TEST_COMPACTION_KILL_AT"
+    /// The stages a rewrite passes, in order (the crash tests kill the node at each).
+    static let stages = ["started", "sliced", "synced", "tail-copied", "renamed", "relocated"]
+
+    /// Test hook: dies here when LINKRING_TEST_COMPACTION_KILL_AT names `stage` (debug builds only).
+    private func reached(_ stage: String) {
+        #if LINKRING_TEST_HOOKS
+        if killAt == stage {
+            Log.warning("TEST HOOK: killed at compaction stage \(stage)")
+            kill(getpid(), SIGKILL)
+        }
+        #endif
+    }
 
     /// A live record copied into the new file: its key's fingerprint and both places.
     private struct Move {
@@ -104,6 +125,7 @@ final class LogCompactor {
             rewrite = Rewrite(file: file, oldSegment: commitLog.segment, newSegment: newSegment, logBytesAtStart: commitLog.sizeBytes,
                               readOffset: LogRecord.fileMagic.count, written: file.size, startedMs: loop.nowMs)
             Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(store.index.recordBytes) bytes of live records")
+            reached("started")
             writeNextSlice()
         } catch {
             // The rewrite never started: the file (maybe empty) is not left behind until a restart.
@@ -133,8 +155,10 @@ final class LogCompactor {
         current.written += bytes.count
         rewrite = current
         let isLast = sifted >= current.logBytesAtStart
+        defer { reached("sliced") }  // the slice's write is under way on the thread pool
         current.file.append(bytes, sync: isLast) { [unowned self] error in
             if let error { return self.fail("\(error)") }
+            if isLast { self.reached("synced") }
             if isLast {
                 self.commitLog.whenIdle { [unowned self] in self.swapIn() }
             } else {
@@ -186,7 +210,9 @@ final class LogCompactor {
             tail = try FileSystem.readRange(logPath, current.logBytesAtStart..<before)
             guard current.logBytesAtStart + tail.count == before else { return fail("\(logPath) is shorter than expected") }
             try current.file.appendBlocking(tail)
+            reached("tail-copied")
             try FileSystem.rename(current.file.path, to: logPath)
+            reached("renamed")
         } catch {
             return fail("\(error)")
         }
@@ -203,6 +229,7 @@ final class LogCompactor {
         }
         let moved = relocate(current, tail: tail, tailStart: tailStart)
         segments.close(current.oldSegment)
+        reached("relocated")
         completed += 1
         Log.info("compacted \(logPath): \(before) → \(current.file.size) bytes in \(loop.nowMs - current.startedMs) ms "
             + "(\(moved) records kept; \(tail.count) bytes committed during the rewrite copied)")
