@@ -6,9 +6,14 @@
 //   GET/HEAD /S          index lookup ─▶ 307 Location / 404
 //   PUT /?short&long     version from the node's own clock ─▶ CommitLog ─▶ 200 "recorded"
 //   DELETE /S            tombstone, same path, only over a live value ─▶ 200 / 404 (nothing written)
+//   GET /, POST /, PUT with If-None-Match: *, PUT /?long=L   the home page and create-only
+//                        writes (a generated name when none is given) ─▶ 201 / 412
+//                        (NodeCreates.swift)
 //   /_/health            JSON state: in full to operators, the ping's part to others (below)
 //   /_/kv…               versioned reads and writes for the proxy (docs/PROTOCOL.md); a
-//                        conditional DELETE (`if=live`) writes its tombstone only over a live value
+//                        conditional DELETE (`if=live`) writes its tombstone only over a live value,
+//                        a create-only PUT (`if=absent`) its value only where none is live
+//   /_/style.css         the pages' stylesheet (the 307 body links to it)
 //   /_/digests, /_/keys, /_/records   repair between peers (RepairRoutes.swift)
 //
 // With a cluster token, a node is not a public server: before any routing, the gate lets
@@ -53,9 +58,13 @@ final class NodeService: HTTPRequestHandler {
     private let tokenGate: ClusterTokenGate?
     private let fsync: FsyncPolicy
     /// What a long URL must be to be stored, by a public PUT or an internal one alike.
-    private let urlRules: LongURLRules
+    let urlRules: LongURLRules
     /// This node's id (NodeIdentity), reported in /_/health.
     private let nodeID: String
+    /// Creates accepted and not yet durable: what a create-only write must also not replace.
+    let pendingCreates = PendingCreates()
+    /// The home page, built once.
+    let homePage = FormPages.home(asksForToken: false)
 
     init(store: Store, compactor: LogCompactor, membership: NodeMembership?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
          urlRules: LongURLRules, nodeID: String) {
@@ -72,7 +81,8 @@ final class NodeService: HTTPRequestHandler {
         if let tokenGate, !tokenGate.admits(head, buffer) {
             return connection.respondFailure(ClusterTokenGate.refusal)
         }
-        switch PublicRequest.interpret(head, buffer, rules: urlRules) {
+        let request = PublicRequest.interpret(head, buffer, body: body, rules: urlRules)
+        switch request {
         case .get(let short, _):
             if let value = store.index.lookup(short)?.value {
                 connection.respondRedirect(location: value)
@@ -96,20 +106,25 @@ final class NodeService: HTTPRequestHandler {
             routeInternal(head, buffer, path: path, query: query, body: body, on: connection)
         case .reject(let failure):
             connection.respondFailure(failure)
+        case .home, .fixed, .create, .formRejected:
+            answerPage(request, head, buffer, on: connection)
         }
     }
 
     /// Logs `record` and answers with `success` once it is durable, or 503. A `concurrent`
     /// write lets the connection go on with its next requests meanwhile (internal routes).
-    private func write(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool,
-                       success: @escaping (Responder) -> Void) {
+    /// `settled` runs first either way, once the write is durable or has failed.
+    func write(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool, settled: (() -> Void)? = nil,
+               success: @escaping (Responder) -> Void) {
         let operation = record.op == .put ? "PUT" : "DELETE"
         guard store.acceptsWrites else {
+            settled?()
             return connection.respond(.serviceUnavailable, body: Pages.unavailable(
                 operation: operation, detail: "this node's log has failed; it serves reads only."))
         }
         let answer = connection.deferResponse(concurrent: concurrent)
         store.store(record) { durable in
+            settled?()
             if durable {
                 success(answer)
             } else {
@@ -121,11 +136,13 @@ final class NodeService: HTTPRequestHandler {
     // MARK: internal routes
 
     static let healthPath: [UInt8] = Array("health".utf8)
+    static let stylePath: [UInt8] = Array("style.css".utf8)
     private static let kvPath: [UInt8] = Array("kv".utf8)
 
     private func routeInternal(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?,
                                body: Range<Int>, on connection: HTTPConnection) {
         if ASCII.equals(buffer, path, Self.healthPath) { return answerHealth(head, on: connection) }
+        if ASCII.equals(buffer, path, Self.stylePath) { return connection.respondStylesheet() }
         if let generation = head.generation, let membership, membership.isOlder(generation) {
             return connection.respond(.misdirectedRequest, contentType: ContentType.text, body: Array(
                 ("this node serves membership generation \(membership.generation), newer than the request's \(generation): "
@@ -166,7 +183,30 @@ final class NodeService: HTTPRequestHandler {
             case .newerValue(let version): connection.respond(WriteAnswer.newer(version: version))
             case .deletesValue: writeAcknowledged(record, existed: true, on: connection)
             }
+        case .createIfAbsent(let record):
+            guard admitsVersion(of: record, on: connection) else { return }
+            if let held = liveValue(of: record.key) { return connection.respond(WriteAnswer.taken(version: held.version, value: held.value)) }
+            if let newer = store.newerVersion(held: store.index.lookup(record.key), than: record) {
+                return connection.respond(WriteAnswer.newer(version: newer))  // a newer tombstone
+            }
+            create(record, on: connection, concurrent: true) { $0.respond(WriteAnswer.acknowledged(existed: false)) }
         }
+    }
+
+    /// The live value `key` holds, durable or a create on its way to the log: what a
+    /// create-only write must not replace.
+    func liveValue(of key: [UInt8]) -> (version: UInt64, value: [UInt8])? {
+        if let pending = pendingCreates.record(for: key) { return (pending.version, pending.value) }
+        if let stored = store.index.lookup(key), let value = stored.value { return (stored.version, value) }
+        return nil
+    }
+
+    /// Writes a create-only `record` (its key checked free by the caller), holding the key as
+    /// taken until the write settles.
+    func create(_ record: LogRecord, on connection: HTTPConnection, concurrent: Bool, success: @escaping (Responder) -> Void) {
+        pendingCreates.begin(record)
+        let pending = pendingCreates
+        write(record, on: connection, concurrent: concurrent, settled: { pending.end(record) }, success: success)
     }
 
     /// False, with the 422 answered, when `record`'s version is too far ahead of this node's clock.

@@ -1,8 +1,9 @@
-// The proxy's own routes: /_/health, /_/status (?key=S), /_/metrics. A client path under /_/
-// is answered here and never forwarded to a node.
+// The proxy's own routes: /_/health, /_/status (?key=S), /_/metrics, the dashboard /_/ (a page
+// that reads the last two, DashboardPage.swift) and the pages' stylesheet /_/style.css. A
+// client path under /_/ is answered here and never forwarded to a node.
 //
 // Who may read them (OperatorAccess.swift, docs/DECISIONS.md): /_/health, which load balancers
-// poll and which names no node, answers everyone. Every other /_/ path, the unknown ones too,
+// poll and which names no node, answers everyone, as does /_/style.css. Every other /_/ path, the unknown ones too,
 // first passes the connection's operator check: /_/status names every node's internal address
 // and which nodes hold a key, /_/metrics the same addresses. On the public port that check
 // lets through connections from this host (the default), nobody (with --admin-listen) or
@@ -29,6 +30,8 @@ final class OperatorRoutes {
     /// The address the proxy listens on, for /_/status: set by ProxyServer once it is bound,
     /// before any request can arrive.
     var listenAddress = ""
+    /// The dashboard, built once.
+    private let dashboard = DashboardPage.make()
 
     init(cluster: ProxyCluster, metrics: ProxyMetrics, loop: EventLoop, clock: ProxyClock) {
         self.cluster = cluster
@@ -40,12 +43,12 @@ final class OperatorRoutes {
     /// Answers and returns the status it answered with.
     func answer(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, on connection: HTTPConnection) -> Int {
         let name = String(decoding: buffer[path], as: UTF8.self)
-        if name != "health", let refusal = connection.operatorRefusal(head) {
+        if name != "health" && name != "style.css", let refusal = connection.operatorRefusal(head) {
             connection.respondFailure(refusal)
             return refusal.status.rawValue
         }
-        guard ["health", "status", "metrics"].contains(name) else {
-            connection.respondFailure(HTTPParseFailure(.notFound, "The proxy has /_/health, /_/status and /_/metrics."))
+        guard ["health", "status", "metrics", "", "style.css"].contains(name) else {
+            connection.respondFailure(HTTPParseFailure(.notFound, "The proxy has /_/ (the dashboard), /_/health, /_/status and /_/metrics."))
             return 404
         }
         guard head.method == .get || head.method == .head else {
@@ -59,6 +62,12 @@ final class OperatorRoutes {
             return healthy ? 200 : 503
         case "status":
             return status(buffer, query: query, on: connection)
+        case "":
+            connection.respond(.ok, body: dashboard)
+            return 200
+        case "style.css":
+            connection.respondStylesheet()
+            return 200
         default:
             let text = metrics.render(nodes: cluster.nodes, clientConnections: connection.publicConnectionCount, clock: clock,
                                       placement: cluster.placement)

@@ -17,6 +17,7 @@
 //        way the clocks disagree, and the client gets a 503 that says so (VersionRules.swift); 400
 //        from every replica that answered (their --allowed-schemes refuse it) ─▶ 400
 //   /_/health, /_/status, /_/metrics ─▶ answered here; no /_/ path is ever forwarded
+//   /, POST /, create-only PUTs, favicon, robots; the write token ─▶ PublicRoutes.swift
 //
 // While data moves after a membership change (Placement.swift), a write goes to the replicas
 // of every membership still moving, and a read of a key whose replicas changed asks all of them
@@ -49,6 +50,8 @@ final class ProxyService: HTTPRequestHandler {
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
     private var hedgeBudget = HedgeBudget()
+    /// The home page, the form, create-only writes and the write token (PublicRoutes.swift).
+    private let publicRoutes: PublicRoutes
 
     init(cluster: ProxyCluster, metrics: ProxyMetrics, operatorRoutes: OperatorRoutes, options: ProxyOptions, clock: ProxyClock) {
         self.cluster = cluster
@@ -56,17 +59,24 @@ final class ProxyService: HTTPRequestHandler {
         self.operatorRoutes = operatorRoutes
         self.options = options
         self.clock = clock
+        publicRoutes = PublicRoutes(writer: CreateWriter(cluster: cluster, clock: clock, metrics: metrics),
+                                    metrics: metrics, options: options)
     }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
         let timer = RequestTimer(method: head.method, startedNs: MonotonicClock.nowNs())
-        switch PublicRequest.interpret(head, buffer, rules: options.urlRules) {
+        let request = PublicRequest.interpret(head, buffer, body: body, rules: options.urlRules)
+        switch request {
         case .get(let short, _):
             read(short, answer: connection.deferResponse(), timer)
         case .put(let pair):
+            guard publicRoutes.admitsWrite(head, buffer, on: connection, timer) else { return }
             write(LogRecord(version: 0, op: .put, key: pair.short, value: pair.long), on: connection, timer)
         case .delete(let short):
+            guard publicRoutes.admitsWrite(head, buffer, on: connection, timer) else { return }
             write(LogRecord(version: 0, op: .delete, key: short), on: connection, timer)
+        case .home, .fixed, .create, .formRejected:
+            publicRoutes.answer(request, head, buffer, listenAddress: operatorRoutes.listenAddress, on: connection, timer)
         case .operatorRoute(let path, let query):
             let status = operatorRoutes.answer(head, buffer, path: path, query: query, on: connection)
             metrics.finish(timer, status: status)
@@ -362,7 +372,7 @@ final class ProxyService: HTTPRequestHandler {
                     self.metrics.skewRefusals += 1
                     self.logSkew("\(node.address) refuses this proxy's versions: \(reason)")
                 case .refusedInput: fanOut.refused()
-                case .failed: fanOut.failed()
+                case .failed, .taken: fanOut.failed()  // a 412 answers only create-only writes
                 }
                 if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }

@@ -85,7 +85,8 @@ struct QueryTests {
         if case .reject(let failure) = interpret("POST /abc HTTP/1.1\r\nHost: x\r\n\r\n") {
             #expect(failure.status == .methodNotAllowed)
         } else { Issue.record("POST should be 405") }
-        for request in ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a/b HTTP/1.1\r\nHost: x\r\n\r\n", "PUT /abc HTTP/1.1\r\nHost: x\r\n\r\n",
+        #expect(interpret("GET / HTTP/1.1\r\nHost: x\r\n\r\n") == .home(isHead: false), "/ is the home page now (issue 17)")
+        for request in ["GET /a/b HTTP/1.1\r\nHost: x\r\n\r\n", "PUT /abc HTTP/1.1\r\nHost: x\r\n\r\n",
                         "GET /a%ZZ HTTP/1.1\r\nHost: x\r\n\r\n", "PUT / HTTP/1.1\r\nHost: x\r\n\r\n"] {
             if case .reject(let failure) = interpret(request) {
                 #expect(failure.status == .badRequest, "\(request.debugDescription)")

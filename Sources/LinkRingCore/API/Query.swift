@@ -76,6 +76,9 @@ package enum KeyValidation {
         if short.count <= 2 && short.allSatisfy({ $0 == ASCII.dot }) {
             return "The short name may not be . or .. (browsers and curl remove such path segments, so it could never be read)."
         }
+        if short == FixedResource.faviconName || short == FixedResource.robotsName {
+            return "The short names favicon.ico and robots.txt are reserved: browsers and crawlers ask for those files."
+        }
         return nil
     }
 }
@@ -157,18 +160,30 @@ package enum ShortLongQuery {
     static func readLong(_ buffer: [UInt8], _ range: Range<Int>, _ rules: LongURLRules) -> Result<[UInt8], HTTPParseFailure> {
         let isEncoded = PercentDecoding.isWhollyEncodedURL(buffer, range)
         guard let long = isEncoded ? PercentDecoding.decode(buffer, range, plusIsSpace: true) : Array(buffer[range]) else {
-            return .failure(HTTPParseFailure(.badRequest, "The long URL arrived percent-encoded but has an invalid percent-escape."))
+            return .failure(HTTPParseFailure(.badRequest, "The long URL arrived percent-encoded but has an invalid percent-escape.",
+                                             offending: Array(buffer[range])))
         }
-        if let problem = rules.problem(long, arrivedPercentEncoded: isEncoded) { return .failure(HTTPParseFailure(.badRequest, problem)) }
+        if let problem = rules.problem(long, arrivedPercentEncoded: isEncoded) {
+            return .failure(HTTPParseFailure(.badRequest, problem, offending: Array(buffer[range])))
+        }
         return .success(long)
     }
 
     static func decodeShort(_ buffer: [UInt8], _ range: Range<Int>) -> Result<[UInt8], HTTPParseFailure> {
         guard let short = PercentDecoding.decode(buffer, range) else {
-            return .failure(HTTPParseFailure(.badRequest, "The short name has an invalid percent-escape."))
+            return .failure(HTTPParseFailure(.badRequest, "The short name has an invalid percent-escape.", offending: Array(buffer[range])))
         }
-        if let problem = KeyValidation.problem(short: short) { return .failure(HTTPParseFailure(.badRequest, problem)) }
+        if let problem = KeyValidation.problem(short: short) {
+            return .failure(HTTPParseFailure(.badRequest, problem, offending: Array(buffer[range])))
+        }
         return .success(short)
+    }
+
+    /// The value of `long=L` when the query has no `short` (a PUT that asks for a generated
+    /// name): `long` runs to the end of the query, as always. Nil for any other query.
+    static func longWithoutShort(_ buffer: [UInt8], _ range: Range<Int>) -> Range<Int>? {
+        guard hasPrefix(buffer, range, longPrefix), lastOccurrence(of: ampShortPrefix, in: buffer, range) == nil else { return nil }
+        return range.lowerBound + longPrefix.count..<range.upperBound
     }
 
     static func hasPrefix(_ buffer: [UInt8], _ range: Range<Int>, _ prefix: [UInt8]) -> Bool {

@@ -26,20 +26,27 @@ package enum ClusterToken {
     /// The token of `--cluster-token` or `--cluster-token-file`, nil when neither is given.
     /// Throws for both at once, an unreadable file, an empty or malformed token.
     package static func read(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws -> [UInt8]? {
-        let given = parsed.string("cluster-token")
-        guard let path = parsed.string("cluster-token-file") else {
-            return try given.map { try validated($0, source: "--cluster-token") }
+        try readSecret(parsed, option: "cluster-token", what: "cluster token", bytesMax: Limits.clusterTokenBytesMax, readFile: readFile)
+    }
+
+    /// A secret given as `--OPTION VALUE` or `--OPTION-file PATH` (the cluster token, the
+    /// proxy's write token): nil when neither is given; 1…`bytesMax` visible ASCII bytes.
+    static func readSecret(_ parsed: ParsedOptions, option: String, what: String, bytesMax: Int,
+                           readFile: (String) throws -> String) throws -> [UInt8]? {
+        let given = parsed.string(option)
+        guard let path = parsed.string(option + "-file") else {
+            return try given.map { try validated($0, source: "--" + option, what: what, bytesMax: bytesMax) }
         }
         guard given == nil else {
-            throw CommandLineError("give --cluster-token or --cluster-token-file, not both")
+            throw CommandLineError("give --\(option) or --\(option)-file, not both")
         }
         let text: String
         do {
             text = try readFile(path)
         } catch {
-            throw CommandLineError("--cluster-token-file: cannot read the cluster token: \(error)")
+            throw CommandLineError("--\(option)-file: cannot read the \(what): \(error)")
         }
-        return try validated(trimmingWhitespace(text), source: "the cluster token file \(path)")
+        return try validated(trimmingWhitespace(text), source: "the \(what) file \(path)", what: what, bytesMax: bytesMax)
     }
 
     /// The header line a process sends to nodes: `X-Cluster-Token: TOKEN` and CRLF, or nothing.
@@ -47,14 +54,15 @@ package enum ClusterToken {
         token.map { Array("X-Cluster-Token: ".utf8) + $0 + [ASCII.cr, ASCII.lf] } ?? []
     }
 
-    static func validated(_ token: String, source: String) throws -> [UInt8] {
+    static func validated(_ token: String, source: String, what: String = "cluster token",
+                          bytesMax: Int = Limits.clusterTokenBytesMax) throws -> [UInt8] {
         let bytes = Array(token.utf8)
-        guard !bytes.isEmpty else { throw CommandLineError("\(source) is empty: the cluster token must not be empty") }
-        guard bytes.count <= Limits.clusterTokenBytesMax else {
-            throw CommandLineError("\(source) holds \(bytes.count) bytes: a cluster token has at most \(Limits.clusterTokenBytesMax)")
+        guard !bytes.isEmpty else { throw CommandLineError("\(source) is empty: the \(what) must not be empty") }
+        guard bytes.count <= bytesMax else {
+            throw CommandLineError("\(source) holds \(bytes.count) bytes: a \(what) has at most \(bytesMax)")
         }
         guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw CommandLineError("\(source): a cluster token is visible ASCII only (no space or control character)")
+            throw CommandLineError("\(source): a \(what) is visible ASCII only (no space or control character)")
         }
         return bytes
     }

@@ -8,6 +8,7 @@
 //   proxy GET /S      GET /_/kv?short=S                             200 L | 404        ReadReply
 //   proxy PUT/DELETE  PUT|DELETE /_/kv?v=V&short=S  (body L)        WriteAnswer ─────▶ WriteReply
 //   proxy DELETE      DELETE /_/kv?v=V&if=live&short=S (first ask)  WriteAnswer ─────▶ WriteReply
+//   proxy create      PUT /_/kv?v=V&if=absent&short=S  (body L)     WriteAnswer ─────▶ WriteReply
 //   proxy, per node   GET /_/health  (no token: health needs none)  200 JSON           NodeReport
 //   node, repair      GET /_/digests · GET /_/keys?r=R&from=F · POST /_/records   SyncCodec bodies
 //   node, handoff     POST /_/handoff (body: log records)                200 once all durable
@@ -65,6 +66,13 @@ package struct InternalRequestEncoder: Sendable {
     package func makeDeleteIfLive(_ record: LogRecord) -> [UInt8] {
         assert(record.op == .delete, "only a DELETE is conditional")
         return makeWrite(record, parameters: "&if=live&short=")
+    }
+
+    /// `PUT /_/kv?v=VERSION&if=absent&short=KEY`, body the long URL: stored only when the node
+    /// holds no live value of the key, durable or on its way (InternalRequest.createIfAbsent).
+    package func makeCreate(_ record: LogRecord) -> [UInt8] {
+        assert(record.op == .put, "only a PUT is create-only")
+        return makeWrite(record, parameters: "&if=absent&short=")
     }
 
     private func makeWrite(_ record: LogRecord, parameters: StaticString) -> [UInt8] {
@@ -161,6 +169,9 @@ package enum WriteAnswer: Sendable, Equatable {
     case newer(version: UInt64)
     /// 422: the write's version is too far ahead of the node's clock; `reason` says how far.
     case refusedAhead(reason: String)
+    /// 412 to a create-only write: the key holds a live value (`value`, at `version`), durable
+    /// or on its way to the log; nothing changed.
+    case taken(version: UInt64, value: [UInt8])
 
     package static let contentType = ContentType.text
 
@@ -173,6 +184,7 @@ package enum WriteAnswer: Sendable, Equatable {
         case .acknowledged: .ok
         case .newer: .conflict
         case .refusedAhead: .unprocessableContent
+        case .taken: .preconditionFailed
         }
     }
 
@@ -181,12 +193,17 @@ package enum WriteAnswer: Sendable, Equatable {
         case .acknowledged(let existed): existed ? Self.existedBody : Self.absentBody
         case .newer: Self.newerBody
         case .refusedAhead(let reason): Array((reason + "\n").utf8)
+        case .taken(_, let value): value
         }
     }
 
-    /// Header lines without their CRLF: a 409 says which version the node holds.
+    /// Header lines without their CRLF: a 409 and a 412 say which version the node holds.
     package var extraHeaders: [[UInt8]] {
-        guard case .newer(let version) = self else { return [] }
+        let version: UInt64
+        switch self {
+        case .newer(let held), .taken(let held, _): version = held
+        default: return []
+        }
         var line: [UInt8] = []
         line.append("X-Version: ")
         Decimal.append(version, to: &line)
@@ -203,6 +220,8 @@ package enum WriteReply: Sendable, Equatable {
     /// The write's version is too far ahead of the replica's clock (the clocks disagree);
     /// `reason` is the node's sentence, cut at `Limits.quotedReasonBytesMax`.
     case refusedAhead(reason: String)
+    /// 412 to a create-only write: the replica holds a live value, `value` at `version`.
+    case taken(version: UInt64, value: [UInt8])
     /// 400: the replica's rules refuse what the proxy's accepted (their --allowed-schemes differ).
     case refusedInput
     /// No answer, or one that means nothing here (5xx, a 409 without X-Version): not stored.
@@ -213,6 +232,7 @@ package enum WriteReply: Sendable, Equatable {
         switch status {
         case 200: self = .acknowledged(existed: body == WriteAnswer.existedBody)
         case 409: self = version.map { .newer(version: $0) } ?? .failed
+        case 412: self = version.map { .taken(version: $0, value: body) } ?? .failed
         case 422: self = .refusedAhead(reason: Self.sentence(body))
         case 400: self = .refusedInput
         default: self = .failed

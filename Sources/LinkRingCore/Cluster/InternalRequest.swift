@@ -5,6 +5,9 @@
 //   DELETE /_/kv?v=V&short=S             → 200 "existed"/"absent" once the tombstone is durable
 //   DELETE /_/kv?v=V&if=live&short=S     → 200 "existed" once the tombstone is durable, only when S
 //          holds a live value; "absent" at once, and nothing written, when S holds nothing or a tombstone
+//   PUT    /_/kv?v=V&if=absent&short=S  body L → 200 "absent" once durable, only when S holds no
+//          live value, durable or still on its way to the log; else 412, X-Version and body: the
+//          value held (a create-only write, docs/DECISIONS.md "Create-only writes")
 //          any write, when the node holds a NEWER version of S → 409 with X-Version: that version
 //          (a conditional DELETE only when that newer entry is a live value)
 //
@@ -23,10 +26,14 @@ package enum InternalRequest: Sendable, Equatable {
     /// A DELETE that writes its tombstone only over a live value (`if=live`): the proxy's first
     /// ask, so that a DELETE of a key no replica holds leaves nothing behind (docs/DECISIONS.md).
     case deleteIfLive(LogRecord)
+    /// A PUT stored only when the key holds no live value (`if=absent`): a create-only write.
+    case createIfAbsent(LogRecord)
 
     private static let versionPrefix: [UInt8] = Array("v=".utf8)
     /// What a conditional DELETE carries between its version and its key.
     static let ifLiveParameter: [UInt8] = Array("if=live&".utf8)
+    /// What a create-only PUT carries between its version and its key.
+    static let ifAbsentParameter: [UInt8] = Array("if=absent&".utf8)
 
     package static func parse(_ method: HTTPMethod, _ buffer: [UInt8], query: Range<Int>?,
                              body: Range<Int> = 0..<0, rules: LongURLRules) -> Result<InternalRequest, HTTPParseFailure> {
@@ -38,9 +45,10 @@ package enum InternalRequest: Sendable, Equatable {
             guard let (version, rest) = parseVersion(buffer, query) else {
                 return .failure(HTTPParseFailure(.badRequest, "A versioned write starts with v=VERSION&."))
             }
-            let isConditional = method == .delete && ShortLongQuery.hasPrefix(buffer, rest, ifLiveParameter)
+            let condition = method == .delete ? ifLiveParameter : ifAbsentParameter
+            let isConditional = ShortLongQuery.hasPrefix(buffer, rest, condition)
             let key: [UInt8]
-            switch ShortLongQuery.parseShortOnly(buffer, isConditional ? rest.lowerBound + ifLiveParameter.count..<rest.upperBound : rest) {
+            switch ShortLongQuery.parseShortOnly(buffer, isConditional ? rest.lowerBound + condition.count..<rest.upperBound : rest) {
             case .success(let short): key = short
             case .failure(let failure): return .failure(failure)
             }
@@ -50,7 +58,8 @@ package enum InternalRequest: Sendable, Equatable {
             }
             let value = Array(buffer[body])
             if let problem = rules.problem(value) { return .failure(HTTPParseFailure(.badRequest, problem)) }
-            return .success(.write(LogRecord(version: version, op: .put, key: key, value: value)))
+            let record = LogRecord(version: version, op: .put, key: key, value: value)
+            return .success(isConditional ? .createIfAbsent(record) : .write(record))
         default:
             return .failure(.methodNotAllowed(allow: "GET, PUT, DELETE"))
         }

@@ -20,6 +20,8 @@
 //     Transfer-Encoding is refused (501).
 //   - `Forwarded`, `X-Forwarded-For` or `X-Real-IP` marks the request as forwarded by a reverse
 //     proxy (its peer is not its client: the operator routes' check, OperatorAccess.swift).
+//   - `Host`, `Accept`, `Authorization`, `If-None-Match` and `Content-Type` are noted as ranges
+//     of their values (the pages and create-only writes read them; nothing is copied here).
 
 package enum HTTPMethod: UInt8, Sendable {
     case get, head, put, delete, post, options, patch, trace, connect, other
@@ -46,6 +48,13 @@ package struct HTTPRequestHead: Sendable, Equatable {
     package var isForwarded = false
     /// Offset of the first byte after the head (where the body starts).
     package var bodyStart = 0
+    /// The values of `Host`, `Accept`, `Authorization`, `If-None-Match` and `Content-Type`,
+    /// when present (the last one wins for all but Host, of which there is at most one).
+    package var host: Range<Int>? = nil
+    package var accept: Range<Int>? = nil
+    package var authorization: Range<Int>? = nil
+    package var ifNoneMatch: Range<Int>? = nil
+    package var contentType: Range<Int>? = nil
 
     package init() {}
 }
@@ -56,10 +65,13 @@ package struct HTTPParseFailure: Error, Sendable, Equatable {
     package var reason: String
     /// The methods a 405 names in its `Allow` header (nil for every other status).
     package var allow: String?
+    /// The value that was wrong, as sent (a 400 page repeats it, escaped), when there is one.
+    package var offending: [UInt8]? = nil
 
-    package init(_ status: HTTPStatus, _ reason: String) {
+    package init(_ status: HTTPStatus, _ reason: String, offending: [UInt8]? = nil) {
         self.status = status
         self.reason = reason
+        self.offending = offending
     }
 
     /// The one 405: its page and its `Allow` header name the same methods.
@@ -245,6 +257,10 @@ private struct HeaderFields {
     private static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
     private static let realIP: [UInt8] = Array("x-real-ip".utf8)
     private static let host: [UInt8] = Array("host".utf8)
+    private static let accept: [UInt8] = Array("accept".utf8)
+    private static let authorization: [UInt8] = Array("authorization".utf8)
+    private static let ifNoneMatch: [UInt8] = Array("if-none-match".utf8)
+    private static let contentType: [UInt8] = Array("content-type".utf8)
     private static let close: [UInt8] = Array("close".utf8)
     private static let keepAlive: [UInt8] = Array("keep-alive".utf8)
     private static let continue100: [UInt8] = Array("100-continue".utf8)
@@ -311,6 +327,15 @@ private struct HeaderFields {
         case 4 where ASCII.equalsIgnoringCase(buffer, name, Self.host):
             guard !sawHost else { return HTTPParseFailure(.badRequest, "The request has more than one Host header.") }
             sawHost = true
+            head.host = value
+        case 6 where ASCII.equalsIgnoringCase(buffer, name, Self.accept):
+            head.accept = value
+        case 13 where ASCII.equalsIgnoringCase(buffer, name, Self.authorization):
+            head.authorization = value
+        case 13 where ASCII.equalsIgnoringCase(buffer, name, Self.ifNoneMatch):
+            head.ifNoneMatch = value
+        case 12 where ASCII.equalsIgnoringCase(buffer, name, Self.contentType):
+            head.contentType = value
         case 6 where ASCII.equalsIgnoringCase(buffer, name, Self.expect):
             guard ASCII.equalsIgnoringCase(buffer, value, Self.continue100) else {
                 return HTTPParseFailure(.expectationFailed, "Only 'Expect: 100-continue' is understood.")

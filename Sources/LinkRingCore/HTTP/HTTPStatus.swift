@@ -5,6 +5,8 @@
 package enum HTTPStatus: Int, Sendable, CaseIterable {
     case continue_ = 100
     case ok = 200
+    case created = 201
+    case noContent = 204
     case temporaryRedirect = 307
     case badRequest = 400
     case unauthorized = 401
@@ -13,6 +15,7 @@ package enum HTTPStatus: Int, Sendable, CaseIterable {
     case methodNotAllowed = 405
     case requestTimeout = 408
     case conflict = 409
+    case preconditionFailed = 412
     case payloadTooLarge = 413
     case uriTooLong = 414
     case expectationFailed = 417
@@ -28,6 +31,8 @@ package enum HTTPStatus: Int, Sendable, CaseIterable {
         switch self {
         case .continue_: "Continue"
         case .ok: "OK"
+        case .created: "Created"
+        case .noContent: "No Content"
         case .temporaryRedirect: "Temporary Redirect"
         case .badRequest: "Bad Request"
         case .unauthorized: "Unauthorized"
@@ -36,6 +41,7 @@ package enum HTTPStatus: Int, Sendable, CaseIterable {
         case .methodNotAllowed: "Method Not Allowed"
         case .requestTimeout: "Request Timeout"
         case .conflict: "Conflict"
+        case .preconditionFailed: "Precondition Failed"
         case .payloadTooLarge: "Content Too Large"
         case .uriTooLong: "URI Too Long"
         case .expectationFailed: "Expectation Failed"

@@ -28,13 +28,14 @@ package enum ContentType {
     package static let json: [UInt8] = Array("application/json".utf8)
     package static let text: [UInt8] = Array("text/plain; charset=utf-8".utf8)
     package static let prometheus: [UInt8] = Array("text/plain; version=0.0.4; charset=utf-8".utf8)
+    package static let css: [UInt8] = Array("text/css; charset=utf-8".utf8)
 }
 
 package enum Response {
     // The fixed parts are StaticStrings: appending one copies bytes from the binary, with no
     // reference counting and no lazy-global check (measurable on the 307 path).
     private static let redirectBodyStart: StaticString =
-        "<!DOCTYPE html>\n<html><head><title>307 Temporary Redirect</title></head><body><p>Redirecting to <a href=\""
+        "<!DOCTYPE html>\n<html><head><title>307 Temporary Redirect</title><link rel=\"stylesheet\" href=\"/_/style.css\"></head><body><p>Redirecting to <a href=\""
     private static let redirectBodyMiddle: StaticString = "\">"
     private static let redirectBodyEnd: StaticString = "</a></p></body></html>\n"
 
@@ -83,6 +84,18 @@ package enum Response {
             }
         }
         if !context.isHead { output.append(contentsOf: body) }
+    }
+
+    /// `204 No Content`: no Content-Type and no Content-Length (RFC 9110 forbids it on a 204).
+    package static func appendNoContent(to output: inout [UInt8], extraHeaders: [[UInt8]], _ context: ResponseContext) {
+        output.append(contentsOf: HTTPStatus.noContent.statusLine)
+        output.append("Server: linkring\r\nDate: ")
+        output.append(contentsOf: context.date)
+        for line in extraHeaders {
+            output.append("\r\n")
+            output.append(contentsOf: line)
+        }
+        appendConnectionAndEnd(to: &output, context)
     }
 
     private static func appendHead(to output: inout [UInt8], _ status: HTTPStatus, _ contentType: [UInt8], bodyLength: Int,

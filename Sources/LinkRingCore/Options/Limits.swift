@@ -30,6 +30,27 @@ package enum Limits {
     /// The shared secret of `--cluster-token` (sent on every internal request).
     static let clusterTokenBytesMax = 256
 
+    // MARK: Browser pages, generated names, create-only writes (issue 17)
+
+    /// Body of a `POST /` form (long URL, short name, token and their escapes); larger gets 413
+    /// with the form page again.
+    package static let formBodyBytesMax = 16 * 1024
+    /// Characters of a generated short name (base62: 62^7 ≈ 3.5 × 10^12 names).
+    package static let generatedNameCharacters = 7
+    /// Names tried for one generated-name create before giving up with 503 (each clash with a
+    /// live name costs one more try; at a million links a clash is one try in 3.5 million).
+    package static let generatedNameAttemptsMax = 8
+    /// The shared secret of `--write-token` (compared in constant time on every write).
+    static let writeTokenBytesMax = 256
+    /// `--public-url`: the scheme, host and optional port and path prefix short URLs start with.
+    static let publicURLBytesMax = 256
+    /// A `Host` header longer than this is not used to build short URLs (the listen address is).
+    package static let hostHeaderBytesMax = 255
+    /// How often the operator dashboard (`GET /_/`) reads /_/status and /_/metrics, and the
+    /// window its rates and latency percentiles cover.
+    package static let dashboardRefreshMs = 1_500
+    package static let dashboardWindowMs = 60_000
+
     // MARK: Connections
 
     // A client connection's memory is bounded by what it is doing, not by what its client

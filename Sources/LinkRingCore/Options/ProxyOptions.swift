@@ -44,6 +44,10 @@ package struct ProxyOptions: Sendable {
     package var logging = LoggingOptions()
     /// Where /_/status and /_/metrics are served (--admin-listen, --admin-on-public).
     package var admin = AdminOptions()
+    /// `--write-token`: what PUT, DELETE and POST must carry (WriteTokenGate); nil: writes are open.
+    package var writeToken: [UInt8]? = nil
+    /// `--public-url`: what short URLs start with (ShortURL); nil: http:// and the request's Host.
+    package var publicURL: [UInt8]? = nil
 
     package init() {}
 
@@ -69,7 +73,7 @@ package struct ProxyOptions: Sendable {
         .value("restart-timeout-ms", "MS", "kill a restart command still running after this (default 60000)"),
         LongURLRules.optionSpec,
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "send X-Cluster-Token: TOKEN on every request to a node") + LoggingOptions.specs
-        + AdminOptions.specs(routes: "/_/status and /_/metrics")
+        + AdminOptions.specs(routes: "/_/status and /_/metrics") + WriteTokenGate.specs + ShortURL.specs
         + [.flag("help", "print this help")]
 
     package static var usage: String {
@@ -101,6 +105,8 @@ package struct ProxyOptions: Sendable {
         try options.limits.apply(parsed)
         try options.logging.apply(parsed)
         options.admin = try AdminOptions.parse(parsed, publicAddress: options.listen, nodes: options.nodes, hostsPath: hosts)
+        options.writeToken = try WriteTokenGate.read(parsed, readFile: readFile)
+        options.publicURL = try parsed.string("public-url").map { try ShortURL.parseOption($0) }
         return options
     }
 
