@@ -22,7 +22,8 @@ public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(second == result, "split parse differs from whole parse")
     guard case .head(let head) = result else { return 0 }
     precondition(head.target.lowerBound >= start && head.target.upperBound <= bytes.count && head.bodyStart <= bytes.count)
-    switch PublicRequest.interpret(head, bytes, rules: .standard) {
+    let body = head.bodyStart..<min(bytes.count, head.bodyStart + head.contentLength)
+    switch PublicRequest.interpret(head, bytes, body: body, rules: .standard) {
     case .put(let pair):
         precondition(KeyValidation.problem(short: pair.short) == nil && LongURLRules.standard.problem(pair.long) == nil)
         precondition(!pair.long.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf || $0 == ASCII.space }))
@@ -32,8 +33,13 @@ public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(KeyValidation.problem(short: short) == nil)
     case .operatorRoute(let path, let query):
         precondition(path.upperBound <= bytes.count && (query?.upperBound ?? 0) <= bytes.count)
-    case .reject(let failure):
+    case .reject(let failure), .formRejected(_, let failure):
         precondition(!failure.reason.isEmpty)
+    case .create(let create):
+        precondition(LongURLRules.standard.problem(create.long) == nil)
+        precondition(create.short.map { KeyValidation.problem(short: $0) == nil } ?? true)
+    case .home, .fixed:
+        break
     }
     return 0
 }
