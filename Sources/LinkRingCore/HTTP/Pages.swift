@@ -132,7 +132,7 @@ package enum Pages {
     }
 
     /// The one stylesheet of every page: readable on a phone (the viewport meta, a column at
-    /// most 40rem wide, inputs the full width), light and dark. About 1.3 KB.
+    /// most 40rem wide, inputs the full width), light and dark. About 2 KB.
     package static let style: StaticString = """
         :root{color-scheme:light dark;--a:#1d4ed8}\
         body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:1rem;background:#f4f5f7;color:#1f2328}\
