@@ -79,6 +79,23 @@ struct CreateOnlyTests {
         #expect(try cluster.waitFor { try request(port, "GET", "/half").headers["location"] == "http://half.example/" })
     }
 
+    @Test("a create stored by the first replica and refused by the second puts the link it met back on the first, then answers 412")
+    func restoreOnLaterRefusal() throws {
+        // Repair once a minute, so the link written to one replica below stays there alone.
+        let cluster = try TestCluster(nodeArguments: ["--sync-interval-ms", "60000"])
+        let port = cluster.proxy.port
+        try waitHealthy(port)
+        let holders = try cluster.replicas(of: "lopsided")  // primary first: the order a create asks in
+        let nowMs = UInt64(Date().timeIntervalSince1970 * 1000) - 1_577_836_800_000
+        let direct = try put(cluster.ports[holders[1]], "/_/kv?v=\(nowMs << 22)&short=lopsided", body: "http://held.example/")
+        #expect(direct.status == 200, "the link only the second replica holds")
+        let refused = try createOnly(port, "lopsided", "http://mine.example/")
+        #expect(refused.status == 412)
+        let first = try request(cluster.ports[holders[0]], "GET", "/_/kv?short=lopsided")
+        #expect(first.status == 200 && first.body == "http://held.example/", "the first replica holds the link met, not the create")
+        #expect(try request(port, "GET", "/lopsided").headers["location"] == "http://held.example/")
+    }
+
     @Test("generated names: PUT /?long=L and POST / without a name make 7-character names; JSON on request")
     func generatedNames() throws {
         let cluster = try TestCluster()
