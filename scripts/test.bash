@@ -45,6 +45,7 @@ step() {  # NAME COMMAND…
 step "swift tests" swift test --skip-build
 step "fuzzing" bash scripts/fuzz.bash --seconds "${LINKRING_FUZZ_SECONDS:-10}"
 step "sanitizers" bash scripts/sanitize.bash --integration
+install_browser_dependencies || echo "the browser test will skip: its dependencies could not be installed" >&2
 step "operations scripts" bash Tests/scripts/run.bash
 step "fault injection" bash Tests/faults/run.bash --ci
 step "load tests (quick)" bash loadtest/run.bash --quick

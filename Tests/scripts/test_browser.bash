@@ -19,17 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 step "a browser and its driver"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || skip "chromium and chromium-driver are missing and cannot be installed (not root)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >"$TMP/apt.log" 2>&1 \
-        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >"$TMP/apt.log" 2>&1; } \
-        || skip "apt-get install chromium chromium-driver failed: $(tail -n 2 "$TMP/apt.log")"
-fi
-if ! python3 -c 'import selenium' 2>/dev/null; then
-    python3 -m pip install -q selenium >"$TMP/pip.log" 2>&1 \
-        || python3 -m pip install -q --break-system-packages selenium >"$TMP/pip.log" 2>&1 \
-        || skip "pip install selenium failed: $(tail -n 2 "$TMP/pip.log")"
-fi
+install_browser_dependencies >"$TMP/install.log" 2>&1 \
+    || skip "chromium, chromium-driver or selenium are missing and could not be installed: $(tail -n 2 "$TMP/install.log")"
 echo "$(chromium --version 2>/dev/null), selenium $(python3 -c 'import selenium; print(selenium.__version__)')"
 
 read -r proxy_port p1 p2 p3 p4 landing_port <<<"$(free_ports 6)"

@@ -23,6 +23,15 @@ install_missing() {
     }
 }
 
+# install_browser_dependencies: headless Chromium, its driver (Debian) and Selenium (PyPI), for
+# Tests/scripts/test_browser.bash. scripts/test.bash runs it before the script tests, so the
+# test's time limit is not spent downloading a browser.
+install_browser_dependencies() {
+    install_missing "command -v chromium:chromium" "command -v chromedriver:chromium-driver" || return 1
+    python3 -c 'import selenium' 2>/dev/null && return 0
+    python3 -m pip install -q selenium >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages selenium >/dev/null
+}
+
 install_build_dependencies() {
     install_missing "pkg-config --exists libuv:libuv1-dev" "command -v pkg-config:pkg-config"
     command -v swift >/dev/null || { echo "swift is not on the PATH (Swift 6 toolchain needed)" >&2; return 1; }
