@@ -9,8 +9,10 @@
 //   table   every node: state, readiness, ping round trip, requests per second, failures
 //           (total and in a row), key-range share (primary ranges / ranges), pool connections,
 //           queue, last ping
-//   moves   only when /_/status has a "moves" field (membership change in progress); absent,
-//           the section stays hidden
+//   moves   only while a membership change moves data (/_/status "membership.moving", or a
+//           node whose "handoff" says "moving"): the generations, and each handing-off node's
+//           progress (keys scanned of held, records sent, keys waiting, rate, ETA); hidden
+//           otherwise, and when /_/status has no "membership" at all
 //
 // It is an operator route like /_/status (OperatorAccess): the page itself names nothing, but
 // the routes it reads do, and the browser reads them with the page's own access.
@@ -37,7 +39,9 @@ package enum DashboardPage {
         <th class="n">Ping RTT</th><th class="n">Requests/s</th><th class="n">Failures</th><th class="n">In a row</th>\
         <th class="n">Ring share</th><th class="n">Connections</th><th class="n">Queue</th><th class="n">Last ping</th></tr></thead>\
         <tbody></tbody></table>\
-        <section id="moves" hidden><h2>Moves in progress</h2><table><tbody id="movesBody"></tbody></table></section>\
+        <section id="moves" hidden><h2>Moves in progress</h2><p class="next" id="movesSummary"></p><table><thead><tr>\
+        <th>Node</th><th>Handoff</th><th class="n">Keys scanned / held</th><th class="n">Records sent</th>\
+        <th class="n">Keys waiting</th><th class="n">Records/s</th><th class="n">ETA</th></tr></thead><tbody id="movesBody"></tbody></table></section>\
         <h2>Requests by status</h2><p id="codes" class="next">–</p>\
         <p class="next">Refreshed every few seconds from <a href="/_/status">/_/status</a> and <a href="/_/metrics">/_/metrics</a>. \
         Rates are over the last refresh, latency percentiles over the last minute.</p>
@@ -74,7 +78,8 @@ package enum DashboardPage {
         +card("Requests/s",num(rate(now,last,function(s){return s.total}),1),"c-rate")+card("Requests",st.requests,"c-total")
         +card("p50 (1 min)",ms(quantile(window,.5)),"c-p50")+card("p90 (1 min)",ms(quantile(window,.9)),"c-p90")
         +card("p99 (1 min)",ms(quantile(window,.99)),"c-p99")+card("Failovers",st.failovers,"c-failovers")
-        +card("Clock offset",st.clock.offsetMs==null?"–":st.clock.offsetMs+" ms","c-clock");
+        +card("Clock offset",st.clock.offsetMs==null?"–":st.clock.offsetMs+" ms","c-clock")
+        +(st.membership?card("Generation",st.membership.generation+(st.membership.moving?" (moving)":""),"c-generation"):"");
         $("nodes").tBodies[0].innerHTML=st.nodes.map(function(n){
         var r=rate(now,last,function(s){return s.nodes[n.address]||0});
         return'<tr data-node="'+esc(n.address)+'"><td><code>'+esc(n.address)+'</code></td><td class="'+esc(n.state)+'">'+esc(n.state)
@@ -82,9 +87,13 @@ package enum DashboardPage {
         +'</td><td class="n">'+num(r,1)+'</td><td class="n">'+esc(n.failures)+'</td><td class="n">'+esc(n.failuresInARow)
         +'</td><td class="n">'+(100*n.primaryRanges/Math.max(1,st.ring.ranges)).toFixed(1)+' %</td><td class="n">'+esc(n.connections)
         +'</td><td class="n">'+esc(n.queued)+'</td><td class="n">'+(n.lastPingMsAgo==null?"never":esc(n.lastPingMsAgo)+" ms ago")+"</td></tr>"}).join("");
-        var mv=st.moves;$("moves").hidden=!Array.isArray(mv);
-        if(Array.isArray(mv))$("movesBody").innerHTML=mv.length?mv.map(function(m){return"<tr><td>"+esc(typeof m=="object"?
-        Object.keys(m).map(function(k){return k+": "+JSON.stringify(m[k])}).join(", "):m)+"</td></tr>"}).join(""):"<tr><td>none</td></tr>";
+        var mb=st.membership,hand=st.nodes.filter(function(n){return n.handoff&&n.handoff.progress=="moving"});
+        var moving=!!mb&&(mb.moving||hand.length>0);$("moves").hidden=!moving;
+        if(moving){$("movesSummary").textContent="Membership generation "+mb.generation+(mb.movingFrom&&mb.movingFrom.length?
+        ", moving from generation "+mb.movingFrom.join(", "):"")+"; "+hand.length+" node(s) handing data off.";
+        $("movesBody").innerHTML=hand.map(function(n){var h=n.handoff;return"<tr><td><code>"+esc(n.address)+"</code></td><td>"+esc(h.progress)
+        +'</td><td class="n">'+esc(h.keysScanned)+" / "+esc(h.keysHeld)+'</td><td class="n">'+esc(h.sentRecords)+'</td><td class="n">'
+        +esc(h.keysWaiting)+'</td><td class="n">'+esc(h.recordsPerSecond)+'</td><td class="n">'+(h.etaMs/1000).toFixed(1)+" s</td></tr>"}).join("")}
         var codes=Object.keys(mt.codes).sort();$("codes").textContent=codes.length?codes.map(function(c){return c+": "+mt.codes[c]}).join(" · "):"none yet"}
         function tick(){Promise.all([fetch("/_/status",{cache:"no-store"}).then(function(r){if(!r.ok)throw new Error("/_/status answered "+r.status);return r.json()}),
         fetch("/_/metrics",{cache:"no-store"}).then(function(r){return r.text()})]).then(function(a){render(a[0],metrics(a[1]))})
