@@ -185,9 +185,11 @@ final class ProxyService: HTTPRequestHandler {
 
     /// While data moves, for a key whose replicas changed: every replica of every membership is
     /// asked; the newest answer wins (MovingRead.swift). No hedging: every answer counts.
-    private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
+    private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
+                                askedAgain: Bool = false) {
         let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
         gather.wasRetried = retried
+        gather.wasAskedAgain = askedAgain
         let request = requests.makeRead(key: key)
         // A late replica is waited for (up to --node-timeout-ms): without its answer a replica
         // that has not caught up could answer alone. Only one that fails is left out.
@@ -210,6 +212,11 @@ final class ProxyService: HTTPRequestHandler {
     private func finishReadEverywhere(_ gather: MovingReadAnswers) {
         guard gather.read.isDone, !gather.isAnswered else { return }
         gather.isAnswered = true
+        if gather.read.failures > 0 && !gather.wasAskedAgain, gather.read.decision.map({ !$0.isFound }) ?? false {
+            // A 404 while some replica failed: the one that holds the key may be the one that failed.
+            return readEverywhere(gather.key, cluster.placement.allReplicas(forKey: gather.key), answer: gather.answer, gather.timer,
+                                  retried: gather.wasRetried, askedAgain: true)
+        }
         guard let reply = gather.read.decision else {
             if gather.sawNewerGeneration && !gather.wasRetried {
                 return holdForMembership { [unowned self] in self.read(gather.key, answer: gather.answer, gather.timer, retried: true) }
@@ -558,6 +565,8 @@ final class MovingReadAnswers {
     var isAnswered = false
     var sawNewerGeneration = false
     var wasRetried = false
+    /// Asked a second time because a replica failed and the answer was 404.
+    var wasAskedAgain = false
 
     init(_ read: MovingRead, answer: DeferredResponse, key: [UInt8], timer: RequestTimer) {
         self.read = read

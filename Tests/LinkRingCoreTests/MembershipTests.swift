@@ -129,6 +129,12 @@ struct MembershipTests {
         #expect(failed.isDone && failed.decision == nil)
         failed.answered(1, status: 200, version: 1, body: bytes("x"), isRecovering: false)
         #expect(failed.decision == nil, "an answer after giving up is ignored")
+        #expect(failed.failures == 2)
+        var missingWithFailure = MovingRead(asking: 2)
+        missingWithFailure.answered(0, status: 404, version: 0, body: [], isRecovering: false)
+        missingWithFailure.giveUp(1)
+        #expect(missingWithFailure.decision == .missing(isRecovering: false) && missingWithFailure.failures == 1,
+                "the proxy asks again before it trusts this 404")
     }
 
     @Test("X-Generation: parsed as a number; malformed is 400; the encoder sends it on every internal request")

@@ -264,6 +264,12 @@ package enum ReadReply: Sendable, Equatable {
         }
     }
 
+    /// A long URL was found.
+    package var isFound: Bool {
+        if case .found = self { return true }
+        return false
+    }
+
     /// An answer from a node still catching up: it may be behind a ready replica.
     package var isFromRecoveringNode: Bool {
         switch self {

@@ -4,14 +4,18 @@
 // version of the tombstone it found (0: never written), so a newer delete beats an older value
 // still held by a replica that lost the range.
 //
-// A replica that fails (no answer by --node-timeout-ms, a refused connection, a 5xx) or could
-// not be asked (down) is not waited for; a replica that is only late is (the proxy does not give
+// A replica that fails (no answer by --node-timeout-ms, a refused connection, a 5xx, a 421) or
+// could not be asked (down) is not waited for, but a "missing" decision without it is not
+// trusted: the proxy asks every replica once more before it answers 404; a replica that is only late is (the proxy does not give
 // up on it: without its answer, one that has not caught up could answer alone). When none
 // answered, there is no decision: the proxy answers 503.
 
 package struct MovingRead: Sendable {
     private var settled: [Bool]
     private var best: (version: UInt64, value: [UInt8]?, isRecovering: Bool)?
+    /// Replicas that failed or could not be asked: a "missing" decision without them may be a
+    /// replica that has not caught up speaking alone (the proxy asks once more).
+    package private(set) var failures = 0
 
     package init(asking replicas: Int) {
         settled = [Bool](repeating: false, count: replicas)
@@ -22,7 +26,9 @@ package struct MovingRead: Sendable {
 
     /// A replica that could not be asked, or failed: not waited for.
     package mutating func giveUp(_ position: Int) {
+        guard !settled[position] else { return }
         settled[position] = true
+        failures += 1
     }
 
     /// A replica's answer: its status, the X-Version it carried, its body.
@@ -33,7 +39,9 @@ package struct MovingRead: Sendable {
         switch status {
         case 200: value = body
         case 404: value = nil
-        default: return
+        default:
+            failures += 1
+            return
         }
         let version = version ?? 0
         if let best, !VersionOrder.isNewer(version, value, than: best.version, best.value) { return }
