@@ -54,6 +54,8 @@ final class NodeClient: NodeReplyObserver {
     var onNewerGeneration: (() -> Void)?
     /// The last answered ping's report.
     private(set) var lastReport: NodeReport?
+    /// Set by `closeAll`: the client was let go (a reload) or the proxy is stopping.
+    private var isClosed = false
     /// The node's clock as the last answered ping saw it (nil: none yet, or no clock reported).
     private(set) var clockSample: ClockSample?
 
@@ -84,7 +86,7 @@ final class NodeClient: NodeReplyObserver {
     /// is found late first. Returns false (and never calls either) when the node is down or its
     /// queue is full.
     func submit(_ bytes: [UInt8], onLate: (() -> Void)? = nil, completion: @escaping (NodeReply) -> Void) -> Bool {
-        guard health.isUsable else { return false }
+        guard health.isUsable, !isClosed else { return false }
         let now = loop.nowMs
         let request = NodeRequest(bytes: bytes, submittedMs: now, deadlineMs: now + options.nodeTimeoutMs, observer: self,
                                   completion: completion)
@@ -161,7 +163,7 @@ final class NodeClient: NodeReplyObserver {
 
     /// Moves waiting requests onto connections with room.
     private func drainQueue() {
-        while !queue.isEmpty, health.isUsable, let connection = connectionWithRoom() {
+        while !queue.isEmpty, health.isUsable, !isClosed, let connection = connectionWithRoom() {
             connection.send(queue.popFirst()!)
         }
     }
@@ -174,7 +176,7 @@ final class NodeClient: NodeReplyObserver {
 
     /// Sends a ping unless one is still waiting for its answer (its deadline then decides).
     func ping() {
-        guard !pingInFlight, health.state != .refused else { return }
+        guard !pingInFlight, !isClosed, health.state != .refused else { return }
         if pingConnection == nil || pingConnection!.isClosed {
             pingConnection = NodeConnection(address: address, loop: loop, flusher: flusher, resolver: resolver,
                                             connectTimeoutMs: options.pingTimeoutMs)
@@ -267,14 +269,19 @@ final class NodeClient: NodeReplyObserver {
         onHealthChange?(self)
     }
 
+    /// Closes every connection and fails every request, for good: the client takes no request
+    /// after it (a failure's callback may submit again, e.g. a read asking its next replica:
+    /// it must not open a connection that would keep a stopping proxy's loop alive).
     func closeAll() {
+        isClosed = true
         onHealthChange = nil
         onReport = nil
         onNewerGeneration = nil
-        for connection in pool { connection.fail(nil) }
+        failQueue("proxy stopping")
+        let connections = pool
         pool.removeAll()
+        for connection in connections { connection.fail(nil) }
         pingConnection?.fail(nil)
         pingConnection = nil
-        failQueue("proxy stopping")
     }
 }
