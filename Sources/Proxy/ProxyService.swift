@@ -363,8 +363,11 @@ final class ProxyService: HTTPRequestHandler {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
         fanOut.wasRetried = retried
         let request = requests.makeWrite(record)
+        // While data moves, a write waits for every replica, late ones too (up to
+        // --node-timeout-ms): a replica that has not applied it must not be read right after.
+        let waitsForLate = cluster.placement.isMoving
         for (position, node) in targets.enumerated() {
-            let onLate = { [unowned self] in
+            let onLate: (() -> Void)? = waitsForLate ? nil : { [unowned self] in
                 fanOut.late(position)
                 if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
@@ -385,7 +388,7 @@ final class ProxyService: HTTPRequestHandler {
             }
             if !accepted {
                 fanOut.failed()
-            } else if node.health.isSuspect {
+            } else if node.health.isSuspect && !waitsForLate {
                 fanOut.late(position)  // already late on earlier requests: not waited for either
             }
         }
