@@ -214,8 +214,6 @@ final class Handoff {
         return progress
     }
 
-    var isFinished: Bool { finishedMs != nil }
-
     func close() {
         stopDuty()
         onDone = nil

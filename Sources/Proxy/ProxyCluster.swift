@@ -34,8 +34,6 @@ final class ProxyCluster {
         requests = Self.encoder(placement, clusterToken)
     }
 
-    /// The nodes the current membership lists (the first of `nodes`).
-    var currentNodes: ArraySlice<NodeClient> { nodes[..<placement.current.nodes.count] }
 
     private static func encoder(_ placement: Placement, _ clusterToken: [UInt8]?) -> InternalRequestEncoder {
         InternalRequestEncoder(host: InternalRequestEncoder.clusterHost, clusterToken: clusterToken, generation: placement.generation)

@@ -92,7 +92,7 @@ final class ProxyService: HTTPRequestHandler {
         if cluster.placement.isMoving {
             // A key whose replicas are the same in every membership does not move: read as always.
             let all = cluster.placement.allReplicas(forKey: key)
-            if all.count > cluster.ring.replicas(forKey: key).count { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
+            if all.count > cluster.ring.replicaCount { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
         }
         let nodes = cluster.nodes
         var order: [NodeClient] = []
