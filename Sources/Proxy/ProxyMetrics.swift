@@ -18,6 +18,7 @@ final class ProxyMetrics {
     var hedgesRefused: UInt64 = 0
     var heldForMembership: UInt64 = 0
     var writesWithoutLateReplicas: UInt64 = 0
+    var behindAnswers: UInt64 = 0
     private(set) var total: UInt64 = 0
 
     /// Rows of `requests`: the methods of the API, then every other method.
@@ -56,6 +57,8 @@ final class ProxyMetrics {
                 "Requests every replica refused with 421 (a newer membership), held until the hosts file was re-read.", heldForMembership)
         counter(&text, "linkring_proxy_writes_without_late_replicas_total",
                 "Writes answered once acknowledged, without waiting for a late replica (repair copies it).", writesWithoutLateReplicas)
+        counter(&text, "linkring_proxy_behind_answers_total",
+                "Replica answers older than a write this proxy acknowledged while that replica missed it (asked elsewhere).", behindAnswers)
         counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"

@@ -50,6 +50,8 @@ final class ProxyService: HTTPRequestHandler {
     private let options: ProxyOptions
     private var skewRefusals = RepeatedFailureReport()
     private var hedgeBudget = HedgeBudget()
+    /// Keys acknowledged while a replica missed the write: a read answer older is behind.
+    private(set) var partialWrites = PartialWrites()
     /// The home page, the form, create-only writes and the write token (PublicRoutes.swift).
     private let publicRoutes: PublicRoutes
 
@@ -104,6 +106,7 @@ final class ProxyService: HTTPRequestHandler {
         hedgeBudget.earn()
         let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
         read.wasRetried = retried
+        read.floor = partialWrites.floor(of: key)
         if !askNextReplica(read) { finishUnanswered(read) }
     }
 
@@ -134,7 +137,9 @@ final class ProxyService: HTTPRequestHandler {
         guard !read.isDone else { return }
         let reply = ReadReply(nodeReply)
         if case .answered(421, _, _, _) = nodeReply { read.sawNewerGeneration = true }
-        if case .failed = reply {
+        if read.isBehind(nodeReply) {
+            metrics.behindAnswers += 1  // it missed a write this proxy acknowledged: never the answer
+        } else if case .failed = reply {
             metrics.retries += 1
         } else if reply.isFromRecoveringNode && (read.next < read.order.count || (read.outstanding > 0 && !read.isHedged)) {
             // Kept while a replica is left to ask, or one not known to be late may still answer.
@@ -188,6 +193,7 @@ final class ProxyService: HTTPRequestHandler {
     private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
                                 askedAgain: Bool = false) {
         let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
+        gather.floor = partialWrites.floor(of: key)
         gather.wasRetried = retried
         gather.wasAskedAgain = askedAgain
         let request = requests.makeRead(key: key)
@@ -216,6 +222,12 @@ final class ProxyService: HTTPRequestHandler {
             // A 404 while some replica failed: the one that holds the key may be the one that failed.
             return readEverywhere(gather.key, cluster.placement.allReplicas(forKey: gather.key), answer: gather.answer, gather.timer,
                                   retried: gather.wasRetried, askedAgain: true)
+        }
+        if let floor = gather.floor, let newest = gather.read.newestVersion, newest < floor {
+            metrics.behindAnswers += 1  // every replica that answered missed a write this proxy acknowledged
+            gather.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET",
+                detail: "the replicas that answered have not caught up with this key's latest write yet; try again."))
+            return metrics.finish(gather.timer, status: 503)
         }
         guard let reply = gather.read.decision else {
             if gather.sawNewerGeneration && !gather.wasRetried {
@@ -346,6 +358,7 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Answers 503 to held writes past their deadline (no node answered a ping in time).
     func expireWritesAwaitingClock(nowMs: UInt64) {
+        partialWrites.expire(nowMs: nowMs)
         while let held = writesAwaitingClock.first, nowMs >= held.deadlineMs {
             writesAwaitingClock.popFirst()
             answerNoClock(held.record, on: held.answer, held.timer)
@@ -372,6 +385,7 @@ final class ProxyService: HTTPRequestHandler {
                 if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
             let accepted = node.submit(request, onLate: onLate) { [unowned self] reply in
+                let wasAnswered = fanOut.isAnswered
                 fanOut.replied(position)
                 if case .answered(421, _, _, _) = reply { fanOut.sawNewerGeneration = true }
                 switch WriteReply(reply) {
@@ -384,6 +398,7 @@ final class ProxyService: HTTPRequestHandler {
                 case .refusedInput: fanOut.refused()
                 case .failed, .taken: fanOut.failed()  // a 412 answers only create-only writes
                 }
+                if wasAnswered { return self.lateReplied(record, fanOut, targets: targets) }
                 if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
             }
             if !accepted {
@@ -393,6 +408,19 @@ final class ProxyService: HTTPRequestHandler {
             }
         }
         if fanOut.isSettled { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
+    }
+
+    /// How many replicas a write of `key` is meant for: its ring's, or every membership's while moving.
+    private func replicaCount(of key: [UInt8]) -> Int {
+        cluster.placement.isMoving ? cluster.placement.allReplicas(forKey: key).count : cluster.placement.replicas(forKey: key).count
+    }
+
+    /// A late replica replied to a write already answered: once every replica that had not
+    /// acknowledged it has, the key's read floor goes.
+    private func lateReplied(_ record: LogRecord, _ fanOut: WriteFanOut, targets: [NodeClient]) {
+        if fanOut.isEverywhere && targets.count == replicaCount(of: record.key) {
+            partialWrites.caughtUp(record.key, version: record.version)
+        }
     }
 
     private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, to targets: [NodeClient], attempt: Int,
@@ -418,7 +446,10 @@ final class ProxyService: HTTPRequestHandler {
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
                                 retried: fanOut.wasRetried)
         }
-        if fanOut.failures + fanOut.refusals + fanOut.lateWaiting > 0 { metrics.partialWrites += fanOut.acknowledgements > 0 ? 1 : 0 }
+        if fanOut.acknowledgements > 0 && (fanOut.missing > 0 || targets.count < replicaCount(of: record.key)) {
+            metrics.partialWrites += 1
+            partialWrites.note(record.key, version: record.version, nowMs: MonotonicClock.nowMs())
+        }
         if fanOut.lateWaiting > 0 && fanOut.acknowledgements > 0 { metrics.writesWithoutLateReplicas += 1 }
         if fanOut.acknowledgements == 0 && fanOut.refusals > 0 {
             answer.respondFailure(HTTPParseFailure(.badRequest, Self.refusedByNodes))
@@ -497,6 +528,13 @@ final class WriteFanOut {
         self.acknowledgements = acknowledgements
     }
 
+    /// Replicas that did not acknowledge by the time the write was answered (late, failed,
+    /// refused): the write was partial when there are any.
+    var missing: Int { waiting + failures + refusals }
+
+    /// Every replica has it now: the late ones acknowledged after the answer, none failed.
+    var isEverywhere: Bool { waiting == 0 && failures + refusals == 0 }
+
     func conflicted(_ version: UInt64) {
         waiting -= 1
         newestConflict = max(newestConflict ?? 0, version)
@@ -549,6 +587,14 @@ final class ReadAttempt {
     /// A replica answered 421, and whether this read was already asked again after a re-read.
     var sawNewerGeneration = false
     var wasRetried = false
+    /// The version of a write of this key the proxy acknowledged while a replica missed it.
+    var floor: UInt64?
+
+    /// An answer (a value or a 404) older than the floor: its replica has not caught up.
+    func isBehind(_ reply: NodeReply) -> Bool {
+        guard let floor, case .answered(let status, let version, _, _) = reply, status == 200 || status == 404 else { return false }
+        return (version ?? 0) < floor
+    }
 
     init(key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {
         self.key = key
@@ -570,6 +616,8 @@ final class MovingReadAnswers {
     var wasRetried = false
     /// Asked a second time because a replica failed and the answer was 404.
     var wasAskedAgain = false
+    /// The version of a write of this key the proxy acknowledged while a replica missed it.
+    var floor: UInt64?
 
     init(_ read: MovingRead, answer: DeferredResponse, key: [UInt8], timer: RequestTimer) {
         self.read = read

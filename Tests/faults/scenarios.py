@@ -130,12 +130,13 @@ def pause(ctx):
 def summarize_pause(ctx, records):
     """The slowest client operation that overlapped a pause, and the answers per second during
     the pauses against the rest of the run."""
-    worst, during, during_s = 0.0, 0, 0.0
+    worst, worst_record, worst_pause, during, during_s = 0.0, None, None, 0, 0.0
     for stopped, resumed in ctx.data.get("pauses", []):
         during_s += resumed - stopped
         for record in records:
             if record["t1"] >= stopped and record["t0"] <= resumed:
-                worst = max(worst, record["t1"] - record["t0"])
+                if record["t1"] - record["t0"] > worst:
+                    worst, worst_record, worst_pause = record["t1"] - record["t0"], record, (stopped, resumed)
                 during += record["t0"] >= stopped and record["t1"] <= resumed and record["r"] == "ok"
     span = (max(r["t1"] for r in records) - min(r["t0"] for r in records)) if records else 0
     rest = sum(1 for r in records if r["r"] == "ok") - during
@@ -143,7 +144,11 @@ def summarize_pause(ctx, records):
     ctx.result.notes.append(f"slowest operation overlapping a pause {worst * 1000:.0f} ms; answers/s during the pauses "
                             f"{ratio:.0%} of the rest")
     if worst > PAUSE_LATENCY_S_MAX:
-        ctx.problem(f"an operation overlapping a pause took {worst * 1000:.0f} ms (more than {PAUSE_LATENCY_S_MAX * 1000:.0f})")
+        stopped, resumed = worst_pause
+        ctx.problem(f"an operation overlapping a pause took {worst * 1000:.0f} ms (more than {PAUSE_LATENCY_S_MAX * 1000:.0f}): "
+                    f"{worst_record['op']} {worst_record['k']} {worst_record['r']} {worst_record.get('st') or worst_record.get('err') or ''}, "
+                    f"began {(worst_record['t0'] - stopped) * 1000:+.0f} ms from the SIGSTOP, "
+                    f"{(worst_record['t0'] - resumed) * 1000:+.0f} ms from the SIGCONT")
 
 
 # network faults

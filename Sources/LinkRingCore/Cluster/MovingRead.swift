@@ -48,6 +48,9 @@ package struct MovingRead: Sendable {
         best = (version, value, isRecovering)
     }
 
+    /// The version of the newest answer (0: a 404 that never saw the key), nil when none answered.
+    package var newestVersion: UInt64? { best?.version }
+
     /// The newest answer, nil when no replica answered.
     package var decision: ReadReply? {
         guard let best else { return nil }

@@ -172,6 +172,12 @@ package enum Limits {
     /// one round trip after start-up); past it a write answers 503 at once. Each held write
     /// keeps its request (at most `requestBytesMax`), so this bounds the memory too.
     package static let writesAwaitingClockMax = 1_024
+    /// Keys a proxy remembers a partially acknowledged write of (PartialWrites.swift), each
+    /// with its read floor…
+    package static let partialWriteFloorsMax = 65_536
+    /// …for this many milliseconds: well past a restarted node's recovery pull and several
+    /// repair rounds (--sync-interval-ms, 5 s by default), after which every replica has it.
+    package static let partialWriteFloorMs: UInt64 = 60_000
 
     // MARK: Names in the hosts file (NameRecord.swift)
 

@@ -1,0 +1,57 @@
+// A replica that missed a write the proxy acknowledged never answers for that key alone
+// (PartialWrites.swift, docs/DECISIONS.md "Read floors"). The CI fault suite's kill9 scenario
+// once read a value 2 ms after a newer one was acknowledged: the write had settled without a
+// replica, which answered the read before it caught up. Here the replica is made to miss the
+// write for good (it restarts while its only peer is dead, so its recovery pull finds nobody,
+// and periodic repair is too rare to run), and it is the first replica the proxy asks.
+
+import Foundation
+import Testing
+
+@Suite("Read floors: a replica that missed an acknowledged write (real cluster)", .serialized)
+struct ReadFloorTests {
+    @Test("a write acknowledged without a replica is never answered older by it; with only that replica up, 503, never stale")
+    func replicaThatMissedAWrite() throws {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        let port = cluster.proxy.port
+        let key = try (0..<200).map { "floor\($0)" }.first { try cluster.replicas(of: $0).first == 1 }
+        let short = try #require(key, "no key whose first replica is node 1")
+        #expect(try put(port, "/?short=\(short)&long=https://old.example/", body: "").status == 200)
+        #expect(try cluster.nodeRequest(1, "GET", "/\(short)").status == 307)
+
+        // Node 1 is down while the new value is written: node 0 alone acknowledges it.
+        cluster.kill9(1)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "down" })
+        #expect(try put(port, "/?short=\(short)&long=https://new.example/", body: "").status == 200)
+
+        // Node 1 comes back while node 0 is dead: its recovery finds nobody, so it never gets
+        // the new value; then node 0 comes back too (it holds the new value on disk).
+        cluster.kill9(0)
+        try cluster.startNode(1)
+        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 1) }, "node 1 never ready")
+        try cluster.startNode(0)
+        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 0) }, "node 0 never ready")
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" && (try? cluster.proxyState(of: 1)) == "up" })
+        #expect(try cluster.nodeRequest(1, "GET", "/\(short)").headers["location"] == "https://old.example/",
+                "node 1 caught up some other way: the test no longer shows anything")
+
+        // Node 1 is asked first and answers the old value: the proxy asks node 0 instead.
+        for _ in 0..<20 {
+            let read = try request(port, "GET", "/\(short)")
+            #expect(read.status == 307 && read.headers["location"] == "https://new.example/",
+                    "read \(read.status) \(read.headers["location"] ?? "") after the new value was acknowledged")
+        }
+        let metrics = try request(port, "GET", "/_/metrics").body
+        #expect(!metrics.contains("linkring_proxy_behind_answers_total 0\n"))
+
+        // Only the replica that missed it is up: no answer rather than the old value.
+        cluster.kill9(0)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "down" })
+        let alone = try request(port, "GET", "/\(short)")
+        #expect(alone.status == 503, "answered \(alone.status) \(alone.headers["location"] ?? "") from the replica that is behind")
+    }
+
+    private func isReady(_ cluster: TestCluster, _ index: Int) -> Bool {
+        (try? cluster.nodeRequest(index, "GET", "/_/health").body.contains("\"state\":\"ready\"")) ?? false
+    }
+}
