@@ -412,7 +412,7 @@ final class ProxyService: HTTPRequestHandler {
 
     /// How many replicas a write of `key` is meant for: its ring's, or every membership's while moving.
     private func replicaCount(of key: [UInt8]) -> Int {
-        cluster.placement.isMoving ? cluster.placement.allReplicas(forKey: key).count : cluster.placement.replicas(forKey: key).count
+        cluster.placement.isMoving ? cluster.placement.allReplicas(forKey: key).count : cluster.ring.replicaCount
     }
 
     /// A late replica replied to a write already answered: once every replica that had not

@@ -114,6 +114,61 @@ struct IndexTests {
         }
     }
 
+    @Test("pulling a whole range page by page walks about one table's worth of slots, not one table per page")
+    func pagesWalkAStretch() {
+        let ring = HashRing(nodes: (1...4).map { HostPort(host: "n\($0)", port: $0) }, vnodesPerNode: 8, replicas: 2)
+        let index = KeyValueIndex()
+        index.partition(by: ring)
+        for key in 0..<8_000 { index.apply(put("k\(key)", 1)) }
+        let capacity = index.capacity
+        for range in [0, 17, ring.rangeCount - 1] {
+            let before = index.slotsWalked
+            var pages = 0
+            var cursor: UInt32? = 0
+            while let from = cursor {
+                cursor = index.page(range: range, from: from, limit: 20).next
+                pages += 1
+            }
+            #expect(pages > 5, "range \(range): \(pages) pages")
+            #expect(index.slotsWalked - before <= 2 * capacity, "range \(range): \(index.slotsWalked - before) slots for \(pages) pages of a \(capacity)-slot table")
+        }
+    }
+
+    @Test("pages of a range while writes go on and the table grows: every key present throughout exactly once")
+    func pagesWhileGrowing() {
+        let ring = HashRing(nodes: [HostPort(host: "a", port: 1), HostPort(host: "b", port: 2)], vnodesPerNode: 4, replicas: 1)
+        let index = KeyValueIndex()
+        index.partition(by: ring)
+        for key in 0..<2_000 { index.apply(put("old\(key)", 1)) }
+        var added = 0
+        for range in 0..<ring.rangeCount {
+            var seen: [[UInt8]] = []
+            var cursor: UInt32? = 0
+            while let from = cursor {
+                let page = index.page(range: range, from: from, limit: 7)
+                seen += page.entries.map(\.key)
+                cursor = page.next
+                for _ in 0..<20 {
+                    index.apply(put("new\(added)", 1))
+                    added += 1
+                }
+            }
+            let old = seen.filter { $0.starts(with: Array("old".utf8)) }
+            let expected = (0..<2_000).map { bytes("old\($0)") }.filter { ring.rangeIndex(forKey: $0) == range }
+            #expect(old.count == expected.count && Set(old) == Set(expected), "range \(range)")
+            #expect(Set(seen).count == seen.count, "a key twice in range \(range)")
+        }
+    }
+
+    @Test("a page's stretch ends a top-32-bit group, and never just below the end marker")
+    func pageStretchEnds() {
+        let end = KeyValueIndex.groupEnd(from: 0, slots: 10, capacity: 1_000)
+        #expect(end & 0xFFFF_FFFF == 0xFFFF_FFFF && end < UInt64.max)
+        #expect(KeyValueIndex.groupEnd(from: UInt64.max - (1 << 33), slots: 10, capacity: 1_000) == UInt64.max)
+        #expect(KeyValueIndex.groupEnd(from: 1 << 63, slots: 2_000, capacity: 1_000) == UInt64.max)
+        #expect(KeyValueIndex.groupEnd(from: 5 << 32, slots: 1, capacity: Int(UInt32.max) * 4) == (5 << 32) | 0xFFFF_FFFF)
+    }
+
     @Test("a walk by fingerprint cursor sees every key present throughout exactly once, while the table grows", arguments: [1, 7, 100])
     func walkWhileGrowing(slotsPerStep: Int) {
         let index = KeyValueIndex()

@@ -110,6 +110,8 @@ package final class KeyValueIndex {
     package private(set) var readFailures = 0
     package private(set) var ring: HashRing? = nil
     package private(set) var digests: [UInt64] = []
+    /// Slots looked at by key pages and cursor walks (their cost, for tests and /_/health).
+    package private(set) var slotsWalked = 0
     package let source: any RecordSource
     private let fingerprintOf: ([UInt8]) -> UInt64
 
@@ -219,15 +221,22 @@ package final class KeyValueIndex {
     /// after its home slot with no empty slot between, and homes grow with fingerprints: the
     /// walk starts at `low`'s home and ends at the first empty slot at or after `high`'s.
     private func forEachEntry(fingerprintsFrom low: UInt64, through high: UInt64, _ body: (IndexEntry) -> Void) {
+        forEachSlot(fingerprintsFrom: low, through: high) { body(slots[$0]) }
+    }
+
+    /// The slots of those entries (same walk).
+    private func forEachSlot(fingerprintsFrom low: UInt64, through high: UInt64, _ body: (Int) -> Void) {
         let capacity = slots.count
         let last = home(high)
         var position = home(low)
+        defer { slotsWalked += position - home(low) }
         for _ in 0..<2 * capacity {  // a wrapped run is shorter than the table
-            let entry = slots[position % capacity]
+            let slot = position % capacity
+            let entry = slots[slot]
             if entry.isEmpty {
                 if position >= last { return }
             } else if entry.fingerprint >= low && entry.fingerprint <= high {
-                body(entry)
+                body(slot)
             }
             position += 1
         }
@@ -402,14 +411,27 @@ package final class KeyValueIndex {
     /// Up to `limit` entries of `range` whose fingerprint's top 32 bits are at least `from`, in
     /// fingerprint order, with their keys and values read from the log; and the cursor of
     /// the next page (nil at the end). Entries sharing their top 32 bits stay on one page.
+    ///
+    /// Slots follow fingerprints (homes grow with them), so a page walks only the stretch of
+    /// the hash space from `from` that holds about a page of the range (at the table's load,
+    /// `limit` × the ring's ranges entries' share, and a quarter more; doubled until enough are
+    /// found), not the whole table: a range pulled page by page costs about one pass over the
+    /// table, not one per page.
     package func page(range: Int, from: UInt32, limit: Int) -> (entries: [(key: [UInt8], stored: StoredValue)], next: UInt32?) {
         var candidates: [(fingerprint: UInt64, slot: Int)] = []
-        for slot in slots.indices {
-            let entry = slots[slot]
-            if !entry.isEmpty && entry.range == UInt32(range) && UInt32(entry.fingerprint >> 32) >= from {
-                candidates.append((entry.fingerprint, slot))
+        var low = UInt64(from) << 32
+        // A quarter more than the slots that hold `limit` entries of one range on average.
+        var spanSlots = min(max(limit, 1) * max(digests.count, 1) * slots.count / max(count, 1) * 5 / 4 + 1, slots.count)
+        var high: UInt64
+        repeat {
+            high = Self.groupEnd(from: low, slots: spanSlots, capacity: slots.count)
+            forEachSlot(fingerprintsFrom: low, through: high) { slot in
+                if slots[slot].range == UInt32(range) { candidates.append((slots[slot].fingerprint, slot)) }
             }
-        }
+            if high == UInt64.max { break }
+            low = high + 1
+            spanSlots *= 2
+        } while candidates.count < limit
         candidates.sort { $0.fingerprint < $1.fingerprint }
         let cut = Self.pageCut(candidates.map(\.fingerprint), limit: limit)
         var entries: [(key: [UInt8], stored: StoredValue)] = []
@@ -421,7 +443,19 @@ package final class KeyValueIndex {
             }
             entries.append((record.key, Self.stored(slots[slot], record)))
         }
-        return (entries, cut < candidates.count ? UInt32(candidates[cut].fingerprint >> 32) : nil)
+        if cut < candidates.count { return (entries, UInt32(candidates[cut].fingerprint >> 32)) }
+        return (entries, high == UInt64.max ? nil : UInt32(high >> 32) + 1)
+    }
+
+    /// The last fingerprint of a stretch from `low` about `slots` table slots wide, at the end
+    /// of a top-32-bit group (a page never splits one) and never ending the group just below
+    /// all ones (the next cursor would be the wire's end marker): UInt64.max past the end.
+    static func groupEnd(from low: UInt64, slots width: Int, capacity: Int) -> UInt64 {
+        let span = (UInt64.max / UInt64(max(capacity, 1))).multipliedReportingOverflow(by: UInt64(width))
+        let (end, overflow) = low.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
+        guard !overflow else { return UInt64.max }
+        let high = end | 0xFFFF_FFFF
+        return high >> 32 >= UInt64(UInt32.max - 1) ? UInt64.max : high
     }
 
     /// How many of the sorted `fingerprints` one page takes: at most `limit`, ending where the
