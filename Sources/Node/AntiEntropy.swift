@@ -88,7 +88,9 @@ final class AntiEntropy {
     }
 
     private func recover(_ peer: PeerSync, attempt: Int, completion: @escaping () -> Void) {
+        peer.pausesForHandoff = true
         peer.run { [unowned self] repaired, failure in
+            peer.pausesForHandoff = false
             self.roundRepaired += repaired
             guard !self.isClosed else { return }
             if let failure {

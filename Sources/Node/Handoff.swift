@@ -19,21 +19,31 @@
 // answered 421), which send them to every new replica themselves. One batch per target in flight and small batches keep the foreground's
 // latency: a target stores a batch as one group commit.
 //
-// A node does not drop what it no longer owns: its copy serves nobody (proxies read the current
-// replicas once every handoff is done) and compaction keeps it. Dropping it is future work
-// (docs/DECISIONS.md, "Membership change").
+// Releasing (`Purpose.release`, NodeMembership): once no move is under way, the same walk hands
+// every key of a range this node no longer holds to that range's replicas, and removes the key
+// from the index once all of them acknowledged it durably (only if it did not change since:
+// its version at most the one they hold); compaction then reclaims its record. A key older
+// than the tombstone grace period is removed without being sent: its replicas have it or a
+// newer version, or collected a tombstone over it that the old value must not undo.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class Handoff {
+    /// Why the keys go: a membership change, or releasing ranges this node no longer holds.
+    enum Purpose {
+        case move
+        case release(TombstoneRules)
+    }
+
     /// One node keys go to.
     private final class Target {
         let address: HostPort
         var keys = FIFOQueue<[UInt8]>()
         var connection: NodeConnection?
-        var inFlight: [[UInt8]] = []
+        /// The keys of the batch in flight, with the version each was sent at.
+        var inFlight: [(key: [UInt8], version: UInt64)] = []
         /// No batch goes to this target before then (pacing; a failure's retry delay).
         var nextBatchAtMs: UInt64 = 0
         var sentKeys = 0
@@ -62,9 +72,16 @@ final class Handoff {
     private var finishedMs: UInt64?
     /// A target answered 421: it serves a newer membership than this node's.
     var onNewerGeneration: (() -> Void)?
+    private let purpose: Purpose
+    /// Releasing: per key sent, the targets that have still to acknowledge it and the lowest
+    /// version one acknowledged (bounded by the targets' queues: the scan waits for them).
+    private var unacknowledged: [[UInt8]: (targets: Int, version: UInt64)] = [:]
+    /// Releasing: keys removed from the index.
+    private(set) var released = 0
 
     init(loop: EventLoop, cron: Cron, store: Store, rule: HandoffRule, generation: UInt64, timeoutMs: UInt64,
-         resolver: NameResolver, requests: @escaping (HostPort) -> InternalRequestEncoder) {
+         resolver: NameResolver, purpose: Purpose = .move, requests: @escaping (HostPort) -> InternalRequestEncoder) {
+        self.purpose = purpose
         self.loop = loop
         self.cron = cron
         self.store = store
@@ -81,6 +98,11 @@ final class Handoff {
     /// Starts the duty; `done` runs once everything was handed off.
     func start(done: @escaping () -> Void) {
         onDone = done
+        guard case .move = purpose else {
+            duty = cron.every(Limits.handoffIntervalMs, "release of ranges") { [unowned self] in self.tick() }
+            return Log.info("releasing the keys of ranges this node no longer holds (generation \(generation)): "
+                            + "each goes once its replicas acknowledged it")
+        }
         store.onApplied = { [unowned self] key in self.enqueue(key) }
         duty = cron.every(Limits.handoffIntervalMs, "handoff of generation \(generation)") { [unowned self] in self.tick() }
         Log.info("handoff for generation \(generation): \(store.index.count) keys to look at")
@@ -115,17 +137,44 @@ final class Handoff {
     }
 
     private func enqueue(_ key: [UInt8]) {
-        for target in rule.targets(forKey: key) { targets[target].keys.append(key) }
+        let keyTargets = rule.targets(forKey: key)
+        guard !keyTargets.isEmpty else { return }
+        if case .release(let rules) = purpose {
+            guard let version = store.index.lookup(key)?.version else { return }
+            if rules.isPastGrace(version: version, nowUnixMs: WallClock.nowMs()) {
+                released += store.index.remove(key, ifVersionAtMost: version) ? 1 : 0
+                return
+            }
+            unacknowledged[key] = (keyTargets.count, UInt64.max)
+        }
+        for target in keyTargets { targets[target].keys.append(key) }
+    }
+
+    /// Releasing: `target` acknowledged `key` at `version`; once every target did, the key goes
+    /// unless it changed since.
+    private func acknowledged(_ key: [UInt8], at version: UInt64) {
+        guard case .release = purpose, var waiting = unacknowledged[key] else { return }
+        waiting.targets -= 1
+        waiting.version = min(waiting.version, version)
+        guard waiting.targets == 0 else {
+            unacknowledged[key] = waiting
+            return
+        }
+        unacknowledged[key] = nil
+        if store.index.remove(key, ifVersionAtMost: waiting.version) { released += 1 }
     }
 
     /// The current records of the target's next keys, up to a batch's limits.
     private func sendBatch(to target: Target) {
         var body: [UInt8] = []
-        var keys: [[UInt8]] = []
+        var keys: [(key: [UInt8], version: UInt64)] = []
         while keys.count < Limits.handoffRecordsPerBatch, body.count < Limits.handoffBatchBytesMax, let key = target.keys.popFirst() {
-            guard let record = store.index.record(for: key) else { continue }
+            guard let record = store.index.record(for: key) else {
+                unacknowledged[key] = nil  // gone (or unreadable): nothing to release
+                continue
+            }
             record.encode(into: &body)
-            keys.append(key)
+            keys.append((key, record.version))
         }
         guard !keys.isEmpty else { return }
         target.inFlight = keys
@@ -148,6 +197,7 @@ final class Handoff {
         if case .answered(200, _, _, _) = reply {
             target.sentKeys += target.inFlight.count
             target.sentBytes += bytes
+            for (key, version) in target.inFlight { acknowledged(key, at: version) }
             target.inFlight.removeAll()
             Log.recovery(&target.failures, nowMs: loop.nowMs) { "handoff to \(target.address) works again after \($0) failed batch(es) over \($1) ms" }
             return
@@ -164,7 +214,7 @@ final class Handoff {
         }
         // The batch's keys go back in front of the queue: their records are read again when resent.
         var requeued = FIFOQueue<[UInt8]>()
-        for key in target.inFlight { requeued.append(key) }
+        for (key, _) in target.inFlight { requeued.append(key) }
         while let key = target.keys.popFirst() { requeued.append(key) }
         target.keys = requeued
         target.inFlight.removeAll()
@@ -180,6 +230,11 @@ final class Handoff {
         stopDuty()
         let keys = targets.reduce(0) { $0 + $1.sentKeys }
         let bytes = targets.reduce(0) { $0 + $1.sentBytes }
+        if case .release = purpose {
+            Log.info("released \(released) key(s) of ranges this node no longer holds (\(keys) record(s), \(bytes) bytes "
+                     + "sent to their replicas first) in \(loop.nowMs - startedMs) ms; compaction reclaims their records")
+            return done()
+        }
         Log.info("handoff for generation \(generation) done: \(keys) record(s), \(bytes) bytes sent to "
                  + "\(targets.filter { $0.sentKeys > 0 }.count) node(s) in \(loop.nowMs - startedMs) ms")
         done()

@@ -10,6 +10,11 @@
 //     newer ─▶ DIR/membership written ─▶ digests per range of the new ring ─▶ anti-entropy
 //              with the new ring's peers ─▶ Handoff ─▶ done: DIR/membership without the old
 //     same ─▶ nothing · older or conflicting ─▶ ERROR, the current membership stays
+//   no move under way for --release-delay-ms (the proxies have ended theirs), and keys of
+//   ranges this node no longer holds in the index ─▶ a release (Handoff, `.release`): each such
+//   key goes to its replicas and leaves the index once they all acknowledged it; looked for
+//   again every Limits.releaseCheckIntervalMs (a restart replays them from the log until
+//   compaction; a proxy still moving may have written one meanwhile)
 //
 // Requests from a process of an older generation are answered 421 by the router
 // (`isOlder`), so that it re-reads its own file; /_/health answers everyone.
@@ -30,6 +35,15 @@ final class NodeMembership {
     private(set) var memberships: MovingMemberships
     private(set) var antiEntropy: AntiEntropy?
     private var handoff: Handoff?
+    /// Releasing ranges this node no longer holds, and when it may next look for them.
+    private var release: Handoff?
+    private var nextReleaseAtMs: UInt64 = 0
+    private var releaseDuty: CronDuty?
+    /// Writes to ranges this node does not hold, as last seen, and when that count last moved.
+    private var foreignSeen = 0
+    private var foreignQuietSinceMs: UInt64 = 0
+    /// Keys this node removed from its index since start-up because their ranges moved away.
+    private var releasedKeys = 0
     private var deadlineDuty: CronDuty?
     private var lastRereadMs: UInt64?
     private var isClosed = false
@@ -49,6 +63,10 @@ final class NodeMembership {
         build()
         deadlineDuty = cron.every(Limits.peerDeadlineCheckIntervalMs, "handoff deadlines") { [unowned self] in
             self.handoff?.checkDeadlines(nowMs: self.loop.nowMs)
+            self.release?.checkDeadlines(nowMs: self.loop.nowMs)
+        }
+        releaseDuty = cron.every(Limits.releasePollIntervalMs, "release of ranges no longer held") { [unowned self] in
+            self.releaseIfDue()
         }
     }
 
@@ -88,7 +106,9 @@ final class NodeMembership {
         let current = memberships.current
         let ring = self.ring(of: current)
         store.partition(by: ring)
-        if let selfIndex = current.nodes.firstIndex(of: selfAddress) {
+        let selfIndex = current.nodes.firstIndex(of: selfAddress)
+        store.index.ownedRanges = selfIndex.map { index in (0..<ring.rangeCount).map { ring.replicas(ofRange: $0).contains(index) } }
+        if let selfIndex {
             antiEntropy = AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, membership: current, selfIndex: selfIndex,
                                       options: options, identity: identity)
         } else {
@@ -97,7 +117,7 @@ final class NodeMembership {
                      + "that are, then may be stopped (scripts/removeNode.bash waits for that)")
         }
         writeState()
-        guard memberships.isMoving else { return }
+        guard memberships.isMoving else { return settled() }
         let rule = HandoffRule(current: ring, older: memberships.previous.map { self.ring(of: $0) }, selfAddress: selfAddress)
         let handoff = Handoff(loop: loop, cron: cron, store: store, rule: rule, generation: current.generation,
                               timeoutMs: options.peerTimeoutMs, resolver: identity.resolver) { [options] address in
@@ -108,7 +128,52 @@ final class NodeMembership {
         handoff.start { [unowned self] in
             self.memberships.finishMove()
             self.writeState()
+            self.settled()
             Log.info("membership generation \(current.generation): every key this node held is on its new replicas")
+        }
+    }
+
+    /// No move under way (from now): ranges no longer held go after --release-delay-ms.
+    private func settled() {
+        nextReleaseAtMs = loop.nowMs + options.releaseDelayMs
+    }
+
+    /// Starts a release when it is due, the node serves and its index holds keys of ranges it
+    /// no longer holds (a range's digest is non-zero exactly while it has entries).
+    private func releaseIfDue() {
+        if store.index.foreignApplied != foreignSeen {
+            foreignSeen = store.index.foreignApplied
+            foreignQuietSinceMs = loop.nowMs
+        }
+        // Proxies still moving write to this node's old ranges too: wait until they stop.
+        guard loop.nowMs >= foreignQuietSinceMs + options.releaseDelayMs else { return }
+        guard !isClosed, isServing, release == nil, !memberships.isMoving, antiEntropy != nil, loop.nowMs >= nextReleaseAtMs else { return }
+        let current = memberships.current
+        let ring = self.ring(of: current)
+        guard let selfIndex = current.nodes.firstIndex(of: selfAddress) else { return }
+        let digests = store.index.digests
+        let holdsReleased = (0..<min(ring.rangeCount, digests.count)).contains {
+            digests[$0] != 0 && !ring.replicas(ofRange: $0).contains(selfIndex)
+        }
+        nextReleaseAtMs = loop.nowMs + Limits.releaseCheckIntervalMs
+        guard holdsReleased else { return }
+        let rule = HandoffRule(current: ring, older: [], selfAddress: selfAddress)
+        let release = Handoff(loop: loop, cron: cron, store: store, rule: rule, generation: current.generation,
+                              timeoutMs: options.peerTimeoutMs, resolver: identity.resolver, purpose: .release(options.tombstones)) {
+            [options] address in
+            InternalRequestEncoder(host: address.description, clusterToken: options.clusterToken, generation: current.generation)
+        }
+        release.onNewerGeneration = { [unowned self] in self.rereadSoon(sawGeneration: nil) }
+        self.release = release
+        let foreignAtStart = store.index.foreignApplied
+        release.start { [unowned self] in
+            self.releasedKeys += release.released
+            release.close()
+            self.retire(release)
+            self.release = nil
+            // Written meanwhile: released again once the writes stop; else the periodic look.
+            let wroteMeanwhile = self.store.index.foreignApplied != foreignAtStart
+            self.nextReleaseAtMs = self.loop.nowMs + (wroteMeanwhile ? 0 : Limits.releaseCheckIntervalMs)
         }
     }
 
@@ -182,7 +247,8 @@ final class NodeMembership {
         let member = memberships.current.nodes.contains(selfAddress)
         let handoffText = handoff.map { $0.progress.json } ?? "null"
         return "{\"generation\":\(generation),\"member\":\(member),\"moving\":\(memberships.isMoving),"
-            + "\"movingFrom\":\"\(MembershipReport.encodePrevious(memberships.previous))\",\"handoff\":\(handoffText)}"
+            + "\"movingFrom\":\"\(MembershipReport.encodePrevious(memberships.previous))\",\"handoff\":\(handoffText),"
+            + "\"released\":\(releasedKeys + (release?.released ?? 0)),\"releasing\":\(release != nil)}"
     }
 
     var handoffProgress: HandoffProgress? { handoff?.progress }
@@ -192,10 +258,17 @@ final class NodeMembership {
     private func closeParts() {
         antiEntropy?.close()
         handoff?.close()
-        retired += [antiEntropy as AnyObject?, handoff as AnyObject?].compactMap { $0 }
-        if retired.count > Self.retiredKept { retired.removeFirst(retired.count - Self.retiredKept) }
+        release?.close()
+        for part in [antiEntropy as AnyObject?, handoff as AnyObject?, release as AnyObject?] { retire(part) }
         antiEntropy = nil
         handoff = nil
+        release = nil
+    }
+
+    private func retire(_ part: AnyObject?) {
+        guard let part else { return }
+        retired.append(part)
+        if retired.count > Self.retiredKept { retired.removeFirst(retired.count - Self.retiredKept) }
     }
 
     /// Closed parts kept referenced: far more than one membership change's callbacks need.
@@ -206,6 +279,8 @@ final class NodeMembership {
         isClosed = true
         closeParts()
         if let deadlineDuty { cron.cancel(deadlineDuty) }
+        if let releaseDuty { cron.cancel(releaseDuty) }
         deadlineDuty = nil
+        releaseDuty = nil
     }
 }

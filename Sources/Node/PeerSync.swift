@@ -3,6 +3,13 @@
 // than --clock-skew-ms ahead of this node's clock is neither fetched nor stored (counted in the
 // node's `versionsRefused`): repair must not spread what a write would be refused for.
 //
+// While handoff batches arrive (a membership move streams this node's new ranges to it), a
+// start-up recovery turn (`pausesForHandoff`) waits before each page, Limits.repairPauseWhileHandoffMs
+// at a time: the handoff brings what the pull would fetch, twice over the same disk and loop.
+// It goes on once the batches have stopped for that long, and then finds little left to fetch;
+// the node stays `recovering` meanwhile, and proxies end the move only once it is ready.
+// Periodic turns never wait: they repair the writes a replica missed during the move.
+//
 // Each new connection to the peer first asks its /_/health: a peer that answers with this
 // node's own id is this node under another name or address (two lines of the hosts file for
 // one node). It is logged once as an ERROR naming both lines, and every later turn ends at once:
@@ -42,6 +49,8 @@ final class PeerSync {
     private(set) var lastCompareMicroseconds: UInt64 = 0
     /// Per shared range, when the peer's digest last equalled this node's (tombstone collection).
     private(set) var matchedUnixMs: [Int: Int64] = [:]
+    /// A start-up recovery turn: it waits while handoff batches arrive.
+    var pausesForHandoff = false
     /// Failed periodic turns, logged rate-limited (a peer down, or its name not resolving).
     var failures = RepeatedFailureReport()
 
@@ -109,6 +118,15 @@ final class PeerSync {
     }
 
     private func fetchPage(range: Int, from: UInt32) {
+        if pausesForHandoff, let last = store.lastHandoffReceivedMs, MonotonicClock.nowMs() < last + Limits.repairPauseWhileHandoffMs {
+            let pause = Timer(loop: loop)
+            pause.start(afterMs: Limits.repairPauseWhileHandoffMs) { [weak self] in
+                pause.close()
+                guard let self, self.done != nil else { return }
+                self.fetchPage(range: range, from: from)
+            }
+            return
+        }
         send(requests.makeKeysPage(range: range, from: from)) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
             let now = WallClock.nowMs()

@@ -13,6 +13,7 @@
 
 import LinkRingCore
 import LinkRingServer
+import LinkRingUV
 
 extension NodeService {
     private static let digestsPath: [UInt8] = Array("digests".utf8)
@@ -79,6 +80,7 @@ extension NodeService {
                 operation: "POST", detail: "this node's log has failed; it serves reads only."))
         }
         let answer = connection.deferResponse(concurrent: true)
+        store.lastHandoffReceivedMs = MonotonicClock.nowMs()
         store.storeFromPeer(records, source: "a handoff") { stored, allDurable in
             guard allDurable else {
                 return answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "POST", detail: "the node could not write its log."))

@@ -58,6 +58,8 @@ final class Store {
     /// Told the key of every record made durable and applied (a node's handoff, while data
     /// moves, sends such keys on: Handoff.swift).
     var onApplied: (([UInt8]) -> Void)?
+    /// MonotonicClock time of the last handoff batch received (a membership move streams data here).
+    var lastHandoffReceivedMs: UInt64?
 
     init(index: KeyValueIndex, log: any RecordLog, origin: UInt64, skew: VersionSkew,
          wallClockMs: @escaping () -> Int64 = WallClock.nowMs) {

@@ -135,6 +135,9 @@ final class HostsReloader {
             let isCurrent = position < cluster.placement.current.nodes.count
             if !isCurrent && node.health.state == .down { continue }
             guard let report = node.lastReport, report.generation.map({ $0 >= generation }) == true, !report.isMoving else { return false }
+            // A current node still recovering may lack writes it missed (repair waits for the
+            // handoffs): the move, and its reads of every replica, last until it has caught up.
+            if isCurrent && report.readiness != .ready { return false }
         }
         return true
     }

@@ -110,7 +110,7 @@ struct ChangeLoad {
 
 @Suite("Membership change (real cluster)", .serialized)
 struct MembershipChangeTests {
-    static let nodeArguments = ["--sync-interval-ms", "500"]
+    static let nodeArguments = ["--sync-interval-ms", "500", "--release-delay-ms", "300"]
 
     /// A cluster of `nodes` nodes, every one ready.
     static func readyCluster(nodes: Int) throws -> TestCluster {
@@ -150,6 +150,32 @@ struct MembershipChangeTests {
         #expect((health["keys"] as? Int ?? 0) > 500, "the new node holds about a fifth of the keys: \(health)")
         #expect(cluster.proxy.errors.contains("every node has handed its data off"))
         #expect(cluster.nodes[0]!.errors.contains("membership: generation 0"))
+
+        // The old nodes release the ranges the new one took: a key stays only on its replicas.
+        let expected = load.ledger.expected()
+        let live = expected.filter { $0.value != nil }.map(\.key).shuffled().prefix(400)
+        #expect(cluster.waitFor(timeoutMs: 20_000) { (0..<added).allSatisfy { released(cluster, $0) ?? 0 > 0 } },
+                "released per node: \((0..<added).map { released(cluster, $0) ?? -1 })")
+        var outside: [String] = []
+        for key in live {
+            let replicas = try cluster.replicas(of: key)
+            for index in 0...added where !replicas.contains(index) {
+                if try cluster.missing(on: index, [key: nil], keys: [key]).count == 1 { outside.append("\(key) on node \(index)") }
+            }
+        }
+        #expect(outside.isEmpty, "\(outside.count) keys still held outside their replicas after the release: \(outside.prefix(5))")
+        try expectFinalState(cluster, expected, sample: expected.count)
+        try cluster.expectOnCurrentReplicas(expected, sample: 300)
+        #expect(cluster.nodes[0]!.errors.contains("released "))
+    }
+
+    /// Keys node `index` removed because their ranges moved away (its /_/health), once its
+    /// release is over; nil while it runs.
+    private func released(_ cluster: TestCluster, _ index: Int) -> Int? {
+        let health = try? statusJSON(cluster.ports[index], path: "/_/health")
+        let membership = health?["membership"] as? [String: Any]
+        guard membership?["releasing"] as? Bool == false else { return nil }
+        return membership?["released"] as? Int
     }
 
     @Test("shrink 5 → 4: the removed node hands everything off while serving, then is killed; nothing is lost")

@@ -86,7 +86,7 @@ struct MembershipTests {
         #expect(shrunk.nodes.map(\.port) == [1, 2, 3, 5, 4])
     }
 
-    @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to every current replica but this node")
+    @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to its new replicas only (not to one that kept it)")
     func handoffRule() {
         let before = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)
         let after = HashRing(nodes: membership(2, [1, 2, 3, 4, 5]).nodes, vnodesPerNode: 64, replicas: 2)
@@ -101,14 +101,28 @@ struct MembershipTests {
             if old == new && new.contains(me) {
                 #expect(targets.isEmpty)
             } else {
-                #expect(Set(targets.map { after.nodes[$0] }) == new.subtracting([me]))
+                #expect(Set(targets.map { after.nodes[$0] }) == new.subtracting([me]).subtracting(old))
                 sent += 1
             }
         }
         #expect(sent > 0)
         // A node no longer listed hands every key to all its current replicas.
         let removed = HandoffRule(current: before, older: [after], selfAddress: HostPort(host: "127.0.0.1", port: 5))
-        #expect(removed.selfIndex == nil && removed.targets(forKey: bytes("k")).count == 2)
+        #expect(removed.selfIndex == nil)
+        // The removed node hands each of its keys to the replicas that did not hold it.
+        for index in 0..<200 {
+            let key = bytes("key-\(index)")
+            let old = Set(after.replicas(forKey: key).map { after.nodes[$0] })
+            let new = Set(before.replicas(forKey: key).map { before.nodes[$0] })
+            #expect(Set(removed.targets(forKey: key).map { before.nodes[$0] }) == new.subtracting(old))
+        }
+        // Releasing (no older membership): every current replica.
+        let release = HandoffRule(current: after, older: [], selfAddress: me)
+        for index in 0..<200 {
+            let key = bytes("key-\(index)")
+            let replicas = Set(after.replicas(forKey: key))
+            #expect(Set(release.targets(forKey: key)) == (replicas.contains(0) ? [] : replicas))
+        }
     }
 
     @Test("a moving read keeps the newest answer: a newer tombstone beats an older value; failures and late replicas are not waited for")

@@ -63,11 +63,18 @@ package struct HandoffRule: Sendable {
         older = olderRings.map { ring in (ring, ring.nodes.map { current.nodes.firstIndex(of: $0) ?? -1 }) }
     }
 
-    /// The current replicas (indices into `current.nodes`) this node must hand `key` to.
+    /// The current replicas (indices into `current.nodes`) this node must hand `key` to: those
+    /// that were not already its replicas in every older membership (a replica that kept the
+    /// key has it, and a write it missed comes from its new peers by anti-entropy). Without
+    /// older memberships (releasing ranges), every replica but this node.
     package func targets(forKey key: [UInt8]) -> [Int] {
         let replicas = current.replicas(forKey: key)
         if let selfIndex, replicas.contains(selfIndex), older.allSatisfy({ isUnchanged(key, replicas, in: $0) }) { return [] }
-        return replicas.filter { $0 != selfIndex }
+        return replicas.filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, key) }
+    }
+
+    private func wasReplicaInEveryOlder(_ node: Int, _ key: [UInt8]) -> Bool {
+        !older.isEmpty && older.allSatisfy { older in older.ring.replicas(forKey: key).contains { older.currentIndex[$0] == node } }
     }
 
     private func isUnchanged(_ key: [UInt8], _ replicas: ArraySlice<Int>, in older: (ring: HashRing, currentIndex: [Int])) -> Bool {

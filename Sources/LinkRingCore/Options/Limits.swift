@@ -312,6 +312,19 @@ package enum Limits {
     /// the grace period is refused at start-up): stamps are at most this stale.
     package static let aliveStampIntervalMs: UInt64 = 3_600_000
     static let syncIntervalMsDefault: UInt64 = 5_000
+    /// --release-delay-ms default: well past the proxies' next pings after the last handoff
+    /// finished (they end the move then and stop writing to the old replicas).
+    static let releaseDelayMsDefault: UInt64 = 30_000
+    /// --release-delay-ms.
+    static let releaseDelayMsRange = 0...86_400_000
+    /// How often a node looks for keys of ranges it no longer holds (after a restart, or
+    /// written by a proxy that was still moving when the last release ran).
+    package static let releaseCheckIntervalMs: UInt64 = 60_000
+    /// How often a node asks itself whether a release is due (a look at its ranges' digests).
+    package static let releasePollIntervalMs: UInt64 = 1_000
+    /// Repair pauses this long before its next page while handoff batches arrive (and until
+    /// none has come for this long): the handoff brings the same records.
+    package static let repairPauseWhileHandoffMs: UInt64 = 1_000
     /// --sync-interval-ms.
     static let syncIntervalMsRange = 50...86_400_000
     /// --peer-timeout-ms default.

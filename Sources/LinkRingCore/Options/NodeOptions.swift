@@ -32,6 +32,9 @@ package struct NodeOptions: Sendable {
     package var vnodes = Limits.vnodesDefault
     /// Period of anti-entropy rounds with the peers that share key ranges.
     package var syncIntervalMs = Limits.syncIntervalMsDefault
+    /// How long a node waits, once no move is under way, before it releases the keys of ranges
+    /// it no longer holds (the proxies end the move meanwhile).
+    package var releaseDelayMs = Limits.releaseDelayMsDefault
     /// A peer request not answered within this fails (repair retries in the next round).
     package var peerTimeoutMs = Limits.peerTimeoutMsDefault
     /// Versions further ahead of this node's wall clock are refused (VersionRules.swift).
@@ -65,6 +68,7 @@ package struct NodeOptions: Sendable {
         .value("vnodes", "N", "virtual nodes per node; must match the proxy (default 64)"),
         .value("sync-interval-ms", "MS", "anti-entropy period with peers (default 5000)"),
         .value("peer-timeout-ms", "MS", "time-out of a request to a peer during repair (default 5000)"),
+        .value("release-delay-ms", "MS", "after a membership move, wait this long before dropping ranges no longer held (default 30000)"),
         LongURLRules.optionSpec,
     ] + ServerLimits.specs + ClusterToken.specs(purpose: "answer only GET /_/health without X-Cluster-Token: TOKEN") + LoggingOptions.specs
         + AdminOptions.specs(routes: "the full /_/health (every counter)")
@@ -119,7 +123,7 @@ package struct NodeOptions: Sendable {
     private mutating func readCluster(_ parsed: ParsedOptions, readFile: (String) throws -> String) throws {
         let selfText = parsed.string("self")
         guard let hosts = parsed.string("hosts") else {
-            for clusterOnly in ["self", "replicas", "vnodes", "sync-interval-ms", "peer-timeout-ms"] where parsed.string(clusterOnly) != nil {
+            for clusterOnly in ["self", "replicas", "vnodes", "sync-interval-ms", "peer-timeout-ms", "release-delay-ms"] where parsed.string(clusterOnly) != nil {
                 throw CommandLineError("--\(clusterOnly) needs --hosts")
             }
             return
@@ -132,6 +136,7 @@ package struct NodeOptions: Sendable {
         vnodes = try parsed.integer("vnodes", default: vnodes, range: Limits.vnodesRange)
         syncIntervalMs = UInt64(try parsed.integer("sync-interval-ms", default: Int(syncIntervalMs), range: Limits.syncIntervalMsRange))
         peerTimeoutMs = UInt64(try parsed.integer("peer-timeout-ms", default: Int(peerTimeoutMs), range: Limits.peerTimeoutMsRange))
+        releaseDelayMs = UInt64(try parsed.integer("release-delay-ms", default: Int(releaseDelayMs), range: Limits.releaseDelayMsRange))
         if let problem = ClusterLimits.problem(nodes: nodes.count, replicas: replicas, vnodes: vnodes, source: hosts) {
             throw CommandLineError(problem)
         }

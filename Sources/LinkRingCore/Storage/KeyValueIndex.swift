@@ -110,6 +110,12 @@ package final class KeyValueIndex {
     package private(set) var readFailures = 0
     package private(set) var ring: HashRing? = nil
     package private(set) var digests: [UInt64] = []
+    /// Per range of the ring, whether this node holds it (set by its membership); writes
+    /// applied to a range it does not hold are counted in `foreignApplied` (a proxy that still
+    /// writes to every membership's replicas: the node waits for them to stop before it
+    /// releases those ranges).
+    package var ownedRanges: [Bool]? = nil
+    package private(set) var foreignApplied = 0
     /// Slots looked at by key pages and cursor walks (their cost, for tests and /_/health).
     package private(set) var slotsWalked = 0
     package let source: any RecordSource
@@ -262,6 +268,7 @@ package final class KeyValueIndex {
                 found = find(record.key, fingerprint)
             }
             insert(Self.entry(fingerprint, incoming, location), at: found.slot)
+            countIfForeign(found.slot)
             return true
         }
         let current = slots[found.slot]
@@ -270,7 +277,13 @@ package final class KeyValueIndex {
                                    tieBreak: UInt64(current.tieBreakHigh) << 32)
         guard isNewer else { return false }
         replace(found.slot, with: Self.entry(fingerprint, incoming, location))
+        countIfForeign(found.slot)
         return true
+    }
+
+    @inline(__always)
+    private func countIfForeign(_ slot: Int) {
+        if let owned = ownedRanges, Int(slots[slot].range) < owned.count, !owned[Int(slots[slot].range)] { foreignApplied += 1 }
     }
 
     /// Applies `record` to an index over `RecordsInMemory` (appending it there first).
@@ -348,6 +361,17 @@ package final class KeyValueIndex {
             slot = next(slot)
         }
         return (removed, slot)
+    }
+
+    /// Removes `key`'s entry if its version is at most `version` (a node releasing a range it
+    /// no longer holds, once the range's replicas acknowledged that version); true if removed.
+    /// The record stays in the log until compaction, which keeps only what the index points at.
+    @discardableResult
+    package func remove(_ key: [UInt8], ifVersionAtMost version: UInt64) -> Bool {
+        let found = find(key, fingerprintOf(key))
+        guard found.found, found.isReadable, slots[found.slot].version <= version else { return false }
+        remove(at: found.slot)
+        return true
     }
 
     /// Empties `slot` and shifts back the entries of its probe run that may move, so every

@@ -35,6 +35,12 @@ package struct TombstoneRules: Sendable, Equatable {
         return confirmed > written + Int64(skewMs)
     }
 
+    /// Whether a record of `version` was written more than the grace period ago (plus the skew
+    /// bound): a tombstone over it may have been collected on its replicas.
+    package func isPastGrace(version: UInt64, nowUnixMs: Int64) -> Bool {
+        nowUnixMs - HybridClock.unixMs(of: version) > Int64(graceMs) + Int64(skewMs)
+    }
+
     /// Whether data last alive at `lastAliveUnixMs` is too old to serve.
     package func isStale(lastAliveUnixMs: Int64, nowUnixMs: Int64) -> Bool {
         nowUnixMs - lastAliveUnixMs > Int64(graceMs)
