@@ -28,10 +28,24 @@ enum NodeProcess {
 
     static func run(_ arguments: [String]) -> Never {
         ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,
-                        parse: { try NodeOptions.parse(arguments, readFile: FileSystem.readTextFile) }) { options in
+                        parse: { try NodeOptions.parse(arguments, readFile: FileSystem.readTextFile).map(checkListed) }) { options in
             if let dumpPath = options.dumpPath { ProcessSetup.exit(LogDump.run(path: dumpPath)) }
             try serve(options)
         }
+    }
+
+    /// A node the hosts file does not list starts only from a data directory that served this
+    /// cluster (its DIR/membership): it left, and hands off what it still holds, then may be
+    /// stopped. A node with no such state is a mistake (a wrong --listen or --self): refused.
+    private static func checkListed(_ options: NodeOptions) throws -> NodeOptions {
+        guard let problem = options.notListedProblem, let me = options.selfAddress else { return options }
+        let statePath = options.dataDirectory + "/" + NodeMembership.stateFileName
+        guard FileSystem.exists(statePath),
+              (try? MovingMemberships.parseState(try FileSystem.readTextFile(statePath), source: statePath)) != nil
+        else { throw CommandLineError(problem) }
+        Log.info("\(me) is not listed in \(options.hostsPath ?? "the hosts file"): it left the cluster; "
+                 + "it hands off what it holds, then may be stopped")
+        return options
     }
 
     private static func serve(_ options: NodeOptions) throws {

@@ -190,6 +190,17 @@ struct MembershipChangeTests {
         #expect(removed?["member"] as? Bool == false && removed?["moving"] as? Bool == false, "\(removed ?? [:])")
         cluster.kill9(4)
         try Self.finish(load, on: cluster, "shrink")
+
+        // The node that left starts again with the new file (which does not list it) from its
+        // own data directory: it knows it left, has nothing left to hand off, and serves no ring.
+        try cluster.startNode(4)
+        let again = try statusJSON(cluster.ports[4], path: "/_/health")["membership"] as? [String: Any]
+        #expect(again?["member"] as? Bool == false && again?["generation"] as? Int == 1, "\(again ?? [:])")
+        #expect(cluster.nodes[4]!.errors.contains("it left the cluster"))
+        // A node with an empty data directory that the file does not list is refused (exit 2).
+        let stranger = try runToExit(Binaries.node, ["--listen", "127.0.0.1:\(try freePort())", "--data", cluster.directory + "/stranger",
+                                                     "--hosts", cluster.hostsPath])
+        #expect(stranger.code == 2 && stranger.output.contains("is not listed in"), "\(stranger.output)")
     }
 
     @Test("replace a dead node: its ranges get their second copy back from the surviving replicas")

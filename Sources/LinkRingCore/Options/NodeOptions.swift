@@ -32,6 +32,15 @@ package struct NodeOptions: Sendable {
     package var vnodes = Limits.vnodesDefault
     /// Period of anti-entropy rounds with the peers that share key ranges.
     package var syncIntervalMs = Limits.syncIntervalMsDefault
+    /// Whether the hosts file lists this node. A node it does not list starts only from a data
+    /// directory that served the cluster (a node that left: it hands its data off).
+    package var isListed = true
+    /// The refusal for a node the hosts file does not list, nil when it does.
+    package var notListedProblem: String? {
+        guard !isListed, let me = selfAddress, let hostsPath else { return nil }
+        return "\(me) is not listed in \(hostsPath); give --self HOST:PORT as the file lists this node"
+            + " (a node that left the cluster starts with the new file only from its own data directory, to hand its data off)"
+    }
     /// How long a node waits, once no move is under way, before it releases the keys of ranges
     /// it no longer holds (the proxies end the move meanwhile).
     package var releaseDelayMs = Limits.releaseDelayMsDefault
@@ -141,9 +150,7 @@ package struct NodeOptions: Sendable {
             throw CommandLineError(problem)
         }
         let me = try selfText.map { try HostPort(parsing: $0) } ?? listen
-        guard nodes.contains(me) else {
-            throw CommandLineError("\(me) is not listed in \(hosts); give --self HOST:PORT as the file lists this node")
-        }
+        isListed = nodes.contains(me)
         selfAddress = me
     }
 }
