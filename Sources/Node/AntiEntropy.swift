@@ -94,7 +94,8 @@ final class AntiEntropy {
             self.roundRepaired += repaired
             guard !self.isClosed else { return }
             if let failure {
-                guard attempt < Limits.recoveryAttemptsMax else {
+                let isBusy = failure == PeerSync.busy
+                guard isBusy || attempt < Limits.recoveryAttemptsMax else {
                     Log.warning("recovery from \(peer.address) gave up after \(attempt) attempts: \(failure)")
                     return self.peerFinished(completion)
                 }
@@ -103,7 +104,7 @@ final class AntiEntropy {
                 retry.start(afterMs: Limits.recoveryRetryDelayMs) { [weak self] in
                     retry.close()
                     guard let self, !self.isClosed else { return }
-                    self.recover(peer, attempt: attempt + 1, completion: completion)
+                    self.recover(peer, attempt: isBusy ? attempt : attempt + 1, completion: completion)
                 }
                 return
             }
@@ -123,7 +124,7 @@ final class AntiEntropy {
         for peer in peers {
             peer.run { [unowned self] repaired, failure in
                 self.roundRepaired += repaired
-                self.logTurn(of: peer, failure: failure)
+                if failure != PeerSync.busy { self.logTurn(of: peer, failure: failure) }
                 self.peerFinished {}
             }
         }

@@ -8,7 +8,9 @@
 // at a time: the handoff brings what the pull would fetch, twice over the same disk and loop.
 // It goes on once the batches have stopped for that long, and then finds little left to fetch;
 // the node stays `recovering` meanwhile, and proxies end the move only once it is ready.
-// Periodic turns never wait: they repair the writes a replica missed during the move.
+// Periodic turns never wait: they repair the writes a replica missed during the move. A peer
+// that is itself receiving handoff batches answers its digests 503 "busy" (every one of its
+// ranges would differ and be paged in full, each round): the turn ends as `busy`.
 //
 // Each new connection to the peer first asks its /_/health: a peer that answers with this
 // node's own id is this node under another name or address (two lines of the hosts file for
@@ -49,6 +51,9 @@ final class PeerSync {
     private(set) var lastCompareMicroseconds: UInt64 = 0
     /// Per shared range, when the peer's digest last equalled this node's (tombstone collection).
     private(set) var matchedUnixMs: [Int: Int64] = [:]
+    /// The failure of a turn whose peer said it is busy receiving a handoff: not a fault (no
+    /// warning); a recovery turn tries again later without counting an attempt.
+    static let busy = "the peer is receiving a handoff"
     /// A start-up recovery turn: it waits while handoff batches arrive.
     var pausesForHandoff = false
     /// Failed periodic turns, logged rate-limited (a peer down, or its name not resolving).
@@ -118,7 +123,7 @@ final class PeerSync {
     }
 
     private func fetchPage(range: Int, from: UInt32) {
-        if pausesForHandoff, let last = store.lastHandoffReceivedMs, MonotonicClock.nowMs() < last + Limits.repairPauseWhileHandoffMs {
+        if pausesForHandoff, store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) {
             let pause = Timer(loop: loop)
             pause.start(afterMs: Limits.repairPauseWhileHandoffMs) { [weak self] in
                 pause.close()
@@ -189,6 +194,8 @@ final class PeerSync {
         connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
             switch reply {
             case .answered(200, _, let answer, _): onSuccess(answer)
+            case .answered(503, _, let answer, _) where answer.starts(with: NodeService.busyAnswer.prefix(5)):
+                self.finish(Self.busy)
             case .answered(let status, _, let answer, _):
                 let summary = InternalRequestEncoder.summary(of: request)
                 self.finish("\(self.address) answered \(status) to \(summary): \(String(decoding: answer.prefix(Limits.quotedPeerAnswerBytesMax), as: UTF8.self))")

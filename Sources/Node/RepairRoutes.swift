@@ -1,8 +1,10 @@
 // The routes peers use to repair each other (bodies in SyncCodec, docs/PROTOCOL.md):
 //
-//   GET  /_/digests           one digest per key range: comparing costs O(ranges), not O(keys)
-//   GET  /_/keys?r=R&from=F   a page of (key, version) of range R in key-hash order, from the keys whose
-//                             hash's top 32 bits are F (a cursor that stays valid while writes go on)
+//   GET  /_/digests           one digest per key range: comparing costs O(ranges), not O(keys);
+//                             503 "busy: …" while handoff batches arrive (a repair turn then
+//                             waits: the handoff fills the ranges it would page through)
+//   GET  /_/keys?r=R&from=F   a page of (key, version) of range R in table order, from the keys whose
+//                             table order's top 32 bits are F (KeyValueIndex.tableOrder; a cursor that stays valid while writes go on)
 //   POST /_/records           the records of the keys in the body, as log records (with CRC)
 //   POST /_/handoff           log records a peer hands to this node after a membership change
 //                             (Handoff.swift): each stored unless a newer version is held;
@@ -21,6 +23,8 @@ extension NodeService {
     private static let recordsPath: [UInt8] = Array("records".utf8)
     private static let handoffPath: [UInt8] = Array("handoff".utf8)
     private static let binary: [UInt8] = Array("application/octet-stream".utf8)
+    /// The body of a digests request refused while handoff batches arrive (PeerSync.isBusy).
+    static let busyAnswer: [UInt8] = Array("busy: receiving a handoff; repair later\n".utf8)
 
     func routeRepair(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, body: Range<Int>,
                      on connection: HTTPConnection) {
@@ -42,6 +46,10 @@ extension NodeService {
             return answerRecords(buffer, body, on: connection)
         }
         guard head.method == .get else { return connection.respondMethodNotAllowed(allow: "GET") }
+        if isDigests, store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) {
+            // Its ranges are filling: every one would differ and be paged in full, each round.
+            return connection.respond(.serviceUnavailable, body: Self.busyAnswer)
+        }
         if isDigests {
             return connection.respond(.ok, contentType: Self.binary,
                                       body: SyncCodec.encodeDigests(ringID: SyncCodec.ringID(ring), store.index.digests))

@@ -61,6 +61,11 @@ final class Store {
     /// MonotonicClock time of the last handoff batch received (a membership move streams data here).
     var lastHandoffReceivedMs: UInt64?
 
+    /// A handoff batch came within the last Limits.repairPauseWhileHandoffMs.
+    func isReceivingHandoff(nowMs: UInt64) -> Bool {
+        lastHandoffReceivedMs.map { nowMs < $0 + Limits.repairPauseWhileHandoffMs } ?? false
+    }
+
     init(index: KeyValueIndex, log: any RecordLog, origin: UInt64, skew: VersionSkew,
          wallClockMs: @escaping () -> Int64 = WallClock.nowMs) {
         self.index = index

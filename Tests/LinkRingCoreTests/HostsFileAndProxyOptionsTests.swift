@@ -56,14 +56,18 @@ struct ClusterConfigTests {
         #expect(throws: CommandLineError.self) { try proxy(["--listen", "h:1", "--hosts", "hosts.txt"], hosts: "") }
     }
 
-    @Test("a node with --hosts must find itself in the file")
+    @Test("a node with --hosts must find itself in the file, or say why it starts without")
     func nodeFindsItself() throws {
         let read: (String) throws -> String = { _ in "127.0.0.1:9001\n127.0.0.1:9002\n" }
         let listed = try #require(try NodeOptions.parse(["--listen", "127.0.0.1:9002", "--data", "d", "--hosts", "h"], readFile: read))
         #expect(listed.selfAddress == HostPort(host: "127.0.0.1", port: 9002) && listed.nodes.count == 2)
         let viaSelf = try #require(try NodeOptions.parse(["--listen", "0.0.0.0:9001", "--self", "127.0.0.1:9001", "--data", "d", "--hosts", "h"], readFile: read))
         #expect(viaSelf.selfAddress == HostPort(host: "127.0.0.1", port: 9001))
-        #expect(throws: CommandLineError.self) { try NodeOptions.parse(["--listen", "127.0.0.1:9009", "--data", "d", "--hosts", "h"], readFile: read) }
+        // Not listed: parsed, with the refusal the process gives unless its data directory served
+        // the cluster (a node that left; NodeProcess checks DIR/membership, MembershipChangeTests).
+        let unlisted = try #require(try NodeOptions.parse(["--listen", "127.0.0.1:9009", "--data", "d", "--hosts", "h"], readFile: read))
+        #expect(!unlisted.isListed && unlisted.notListedProblem?.contains("127.0.0.1:9009 is not listed in h") == true)
+        #expect(listed.isListed && listed.notListedProblem == nil)
         #expect(throws: CommandLineError.self) { try NodeOptions.parse(["--listen", "127.0.0.1:9001", "--data", "d", "--self", "127.0.0.1:9001"]) }
     }
 }

@@ -16,8 +16,9 @@
 //   range       u32   the key's ring range (digests, key pages)      ─┘
 //   key, value        in the log only: read back through the RecordSource (one pread)
 //
-// Slots: a key's home slot is its fingerprint scaled to the table (`fingerprint × capacity >>
-// 64`), probing goes forward (linear, wrapping). Two keys may share a fingerprint: wherever a
+// Slots: a key's home slot is its fingerprint, mixed (`tableOrder`: the ring uses the same
+// hash, and a node's keys bunch where its ranges are), scaled to the table (`order × capacity
+// >> 64`); probing goes forward (linear, wrapping). Two keys may share a fingerprint: wherever a
 // fingerprint matches, the record is read and its key compared, so a collision costs one more
 // read and never confuses two keys. The table grows by half once 80 % full
 // (`maxLoadPercent`); at 1M keys that is 32 / 0.53…0.8 bytes per key.
@@ -25,8 +26,8 @@
 // With a ring attached (`partition(by:)`) the index also keeps, per key range of the ring, a
 // digest: the XOR of EntryHash(fingerprint, version, tie-break) over the range's entries,
 // updated in O(1) on every change, so two replicas compare a range by comparing one number.
-// Key pages (`page(range:from:limit:)`) list a range in fingerprint order; the cursor is the
-// top 32 bits of a fingerprint, so it stays valid while the table grows and writes go on.
+// Key pages (`page(range:from:limit:)`) list a range in table order; the cursor is the top 32
+// bits of a table order, so it stays valid while the table grows and writes go on.
 //
 // Errors: a record that cannot be read back (I/O error, bad CRC) is counted in `readFailures`
 // and the key answers as absent; a fingerprint match that cannot be read is taken as the
@@ -140,9 +141,20 @@ package final class KeyValueIndex {
 
     package func fingerprint(of key: [UInt8]) -> UInt64 { fingerprintOf(key) }
 
+    /// Where in the table's order a fingerprint falls: a bijective mix of it. The fingerprint
+    /// is the ring's hash too, and a node holds the keys of its ranges, which bunch in a few
+    /// stretches of the hash space (a key's first probe lands just before one of the node's
+    /// points); homes taken from the fingerprint itself piled those stretches into long probe
+    /// runs (a joining node spent a third of its time in `find`). Mixed, they spread evenly.
     @inline(__always)
-    private func home(_ fingerprint: UInt64) -> Int {
-        Int(truncatingIfNeeded: fingerprint.multipliedFullWidth(by: UInt64(slots.count)).high)
+    package static func tableOrder(_ fingerprint: UInt64) -> UInt64 { StableHash.mix(fingerprint ^ 0x5851_F42D_4C95_7F2D) }
+
+    @inline(__always)
+    private func home(_ fingerprint: UInt64) -> Int { home(order: Self.tableOrder(fingerprint)) }
+
+    @inline(__always)
+    private func home(order: UInt64) -> Int {
+        Int(truncatingIfNeeded: order.multipliedFullWidth(by: UInt64(slots.count)).high)
     }
 
     @inline(__always)
@@ -207,42 +219,44 @@ package final class KeyValueIndex {
         return contents
     }
 
-    /// The keys (read from the log) whose fingerprint lies in the next stretch of the hash
-    /// space from `cursor`, about `slots` table slots' share of it, and the cursor after it
-    /// (nil at the end). A fingerprint is a cursor that stays valid while the table grows and
-    /// writes go on: a walk from 0 to the end sees every key present throughout exactly once
+    /// The keys (read from the log) whose table order (`tableOrder`) lies in the next stretch
+    /// from `cursor`, about `slots` table slots' share of it, and the cursor after it (nil at
+    /// the end). A table order is a cursor that stays valid while the table grows and writes
+    /// go on: a walk from 0 to the end sees every key present throughout exactly once
     /// (a handoff after a membership change walks the index this way).
     package func keys(from cursor: UInt64, slots width: Int) -> (keys: [[UInt8]], next: UInt64?) {
         let span = (UInt64.max / UInt64(slots.count)).multipliedReportingOverflow(by: UInt64(max(width, 1)))
         let (end, overflow) = cursor.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
         let last = overflow || end == 0 ? UInt64.max : end - 1
         var keys: [[UInt8]] = []
-        forEachEntry(fingerprintsFrom: cursor, through: last) { entry in
+        forEachEntry(orderFrom: cursor, through: last) { entry in
             if let record = source.record(at: entry.location) { keys.append(record.key) } else { readFailures += 1 }
         }
         return (keys, last == UInt64.max ? nil : end)
     }
 
-    /// Calls `body` with every entry whose fingerprint is in `low...high`. An entry lies at or
-    /// after its home slot with no empty slot between, and homes grow with fingerprints: the
-    /// walk starts at `low`'s home and ends at the first empty slot at or after `high`'s.
-    private func forEachEntry(fingerprintsFrom low: UInt64, through high: UInt64, _ body: (IndexEntry) -> Void) {
-        forEachSlot(fingerprintsFrom: low, through: high) { body(slots[$0]) }
+    /// Calls `body` with every entry whose table order (`tableOrder`) is in `low...high`. An
+    /// entry lies at or after its home slot with no empty slot between, and homes grow with the
+    /// order: the walk starts at `low`'s home and ends at the first empty slot at or after `high`'s.
+    private func forEachEntry(orderFrom low: UInt64, through high: UInt64, _ body: (IndexEntry) -> Void) {
+        forEachSlot(orderFrom: low, through: high) { body(slots[$0]) }
     }
 
     /// The slots of those entries (same walk).
-    private func forEachSlot(fingerprintsFrom low: UInt64, through high: UInt64, _ body: (Int) -> Void) {
+    private func forEachSlot(orderFrom low: UInt64, through high: UInt64, _ body: (Int) -> Void) {
         let capacity = slots.count
-        let last = home(high)
-        var position = home(low)
-        defer { slotsWalked += position - home(low) }
+        let last = home(order: high)
+        let first = home(order: low)
+        var position = first
+        defer { slotsWalked += position - first }
         for _ in 0..<2 * capacity {  // a wrapped run is shorter than the table
             let slot = position % capacity
             let entry = slots[slot]
             if entry.isEmpty {
                 if position >= last { return }
-            } else if entry.fingerprint >= low && entry.fingerprint <= high {
-                body(slot)
+            } else {
+                let order = Self.tableOrder(entry.fingerprint)
+                if order >= low && order <= high { body(slot) }
             }
             position += 1
         }
@@ -432,32 +446,33 @@ package final class KeyValueIndex {
         }
     }
 
-    /// Up to `limit` entries of `range` whose fingerprint's top 32 bits are at least `from`, in
-    /// fingerprint order, with their keys and values read from the log; and the cursor of
-    /// the next page (nil at the end). Entries sharing their top 32 bits stay on one page.
+    /// Up to `limit` entries of `range` whose table order's top 32 bits are at least `from`, in
+    /// table order, with their keys and values read from the log; and the cursor of the next
+    /// page (nil at the end). Entries sharing their top 32 bits stay on one page. The cursor is
+    /// opaque to the peer that pages (it sends back what it got).
     ///
-    /// Slots follow fingerprints (homes grow with them), so a page walks only the stretch of
-    /// the hash space from `from` that holds about a page of the range (at the table's load,
+    /// Slots follow the table order (homes grow with it), so a page walks only the stretch of
+    /// it from `from` that holds about a page of the range (at the table's load,
     /// `limit` × the ring's ranges entries' share, and a quarter more; doubled until enough are
     /// found), not the whole table: a range pulled page by page costs about one pass over the
     /// table, not one per page.
     package func page(range: Int, from: UInt32, limit: Int) -> (entries: [(key: [UInt8], stored: StoredValue)], next: UInt32?) {
-        var candidates: [(fingerprint: UInt64, slot: Int)] = []
+        var candidates: [(order: UInt64, slot: Int)] = []
         var low = UInt64(from) << 32
         // A quarter more than the slots that hold `limit` entries of one range on average.
         var spanSlots = min(max(limit, 1) * max(digests.count, 1) * slots.count / max(count, 1) * 5 / 4 + 1, slots.count)
         var high: UInt64
         repeat {
             high = Self.groupEnd(from: low, slots: spanSlots, capacity: slots.count)
-            forEachSlot(fingerprintsFrom: low, through: high) { slot in
-                if slots[slot].range == UInt32(range) { candidates.append((slots[slot].fingerprint, slot)) }
+            forEachSlot(orderFrom: low, through: high) { slot in
+                if slots[slot].range == UInt32(range) { candidates.append((Self.tableOrder(slots[slot].fingerprint), slot)) }
             }
             if high == UInt64.max { break }
             low = high + 1
             spanSlots *= 2
         } while candidates.count < limit
-        candidates.sort { $0.fingerprint < $1.fingerprint }
-        let cut = Self.pageCut(candidates.map(\.fingerprint), limit: limit)
+        candidates.sort { $0.order < $1.order }
+        let cut = Self.pageCut(candidates.map(\.order), limit: limit)
         var entries: [(key: [UInt8], stored: StoredValue)] = []
         entries.reserveCapacity(cut)
         for (_, slot) in candidates[..<cut] {
@@ -467,11 +482,11 @@ package final class KeyValueIndex {
             }
             entries.append((record.key, Self.stored(slots[slot], record)))
         }
-        if cut < candidates.count { return (entries, UInt32(candidates[cut].fingerprint >> 32)) }
+        if cut < candidates.count { return (entries, UInt32(candidates[cut].order >> 32)) }
         return (entries, high == UInt64.max ? nil : UInt32(high >> 32) + 1)
     }
 
-    /// The last fingerprint of a stretch from `low` about `slots` table slots wide, at the end
+    /// The last table order of a stretch from `low` about `slots` table slots wide, at the end
     /// of a top-32-bit group (a page never splits one) and never ending the group just below
     /// all ones (the next cursor would be the wire's end marker): UInt64.max past the end.
     static func groupEnd(from low: UInt64, slots width: Int, capacity: Int) -> UInt64 {
