@@ -214,9 +214,11 @@ package enum Limits {
     /// The handoff duty's period: scan a slice of the keys, send the batches that are due.
     package static let handoffIntervalMs: UInt64 = 5
     /// Records in one handoff batch (`POST /_/handoff`); one batch per target node in flight.
-    package static let handoffRecordsPerBatch = 1_024
+    /// Small: a receiver stores a batch in one loop turn, and with 48 KiB batches from four
+    /// sources a joining node's loop was busy 50–300 ms at a time (p99 of moving reads 1.1 s).
+    package static let handoffRecordsPerBatch = 256
     /// Bytes of one handoff batch's body: below the node's `bodyBytesMax`.
-    package static let handoffBatchBytesMax = 48 * 1024
+    package static let handoffBatchBytesMax = 8 * 1024
     /// Keys waiting for one target node; the scan pauses while any target has more
     /// (back-pressure: memory stays bounded however slow a target is).
     package static let handoffQueuedKeysMax = 16_384
