@@ -4,7 +4,7 @@
 //                             503 "busy: …" while handoff batches arrive (a repair turn then
 //                             waits: the handoff fills the ranges it would page through)
 //   GET  /_/keys?r=R&from=F   a page of (key, version) of range R in table order, from the keys whose
-//                             table order's top 32 bits are F (KeyValueIndex.tableOrder; a cursor that stays valid while writes go on)
+//                             table order's top 32 bits are F (KeyValueIndex.tableOrder, random per process; a cursor that stays valid while writes go on)
 //   POST /_/records           the records of the keys in the body, as log records (with CRC)
 //   POST /_/handoff           log records a peer hands to this node after a membership change
 //                             (Handoff.swift): each stored unless a newer version is held;

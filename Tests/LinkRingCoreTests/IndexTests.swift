@@ -110,7 +110,7 @@ struct IndexTests {
             }
             let expected = (0..<600).map { bytes("k\($0)") }.filter { ring.rangeIndex(forKey: $0) == range }
             #expect(seen.count == expected.count && Set(seen) == Set(expected), "range \(range)")
-            let order = seen.map { KeyValueIndex.tableOrder(StableHash.hash($0)) }
+            let order = seen.map { index.tableOrder(StableHash.hash($0)) }
             #expect(order == order.sorted())
         }
     }
@@ -132,6 +132,25 @@ struct IndexTests {
             }
             #expect(pages > 5, "range \(range): \(pages) pages")
             #expect(index.slotsWalked - before <= 2 * capacity, "range \(range): \(index.slotsWalked - before) slots for \(pages) pages of a \(capacity)-slot table")
+        }
+    }
+
+    @Test("keys arriving in a peer's table order (pages, handoffs) spread over this table: its order has its own seed")
+    func peerOrderDoesNotPile() {
+        let sender = KeyValueIndex(orderSeed: 1)
+        let keys = (0..<20_000).map { bytes("p\($0)") }
+        let inSenderOrder = keys.sorted { sender.tableOrder(StableHash.hash($0)) < sender.tableOrder(StableHash.hash($1)) }
+        // Half of them, as a receiver holds them midway: an order of its own spreads them; the
+        // sender's order would have piled them into the first half of the table.
+        for (seed, limit) in [(UInt64(2), 5), (UInt64(1), Int.max)] {
+            let receiver = KeyValueIndex(orderSeed: seed)
+            for key in inSenderOrder.prefix(10_000) { receiver.apply(put(String(decoding: key, as: UTF8.self), 1)) }
+            let perKey = receiver.displacement / 10_000
+            if limit == Int.max {
+                #expect(perKey > 50, "the same order piles keys up (\(perKey) slots per key): the check shows the harm")
+            } else {
+                #expect(perKey <= limit, "\(perKey) slots from home per key")
+            }
         }
     }
 

@@ -16,8 +16,9 @@
 //   range       u32   the key's ring range (digests, key pages)      ─┘
 //   key, value        in the log only: read back through the RecordSource (one pread)
 //
-// Slots: a key's home slot is its fingerprint, mixed (`tableOrder`: the ring uses the same
-// hash, and a node's keys bunch where its ranges are), scaled to the table (`order × capacity
+// Slots: a key's home slot is its fingerprint, mixed with a random seed of this index
+// (`tableOrder`: the ring uses the same hash, and peers send keys in their own table order),
+// scaled to the table (`order × capacity
 // >> 64`); probing goes forward (linear, wrapping). Two keys may share a fingerprint: wherever a
 // fingerprint matches, the record is read and its key compared, so a collision costs one more
 // read and never confuses two keys. The table grows by half once 80 % full
@@ -121,18 +122,22 @@ package final class KeyValueIndex {
     package private(set) var slotsWalked = 0
     package let source: any RecordSource
     private let fingerprintOf: ([UInt8]) -> UInt64
+    /// This table's own order of fingerprints (`tableOrder`): random per index.
+    private let orderSeed: UInt64
 
     /// An index whose records `source` reads back; `fingerprint` is StableHash (tests force
-    /// collisions with another).
-    package init(source: any RecordSource, fingerprint: @escaping ([UInt8]) -> UInt64 = StableHash.hash) {
+    /// collisions with another); `orderSeed` picks the table order (random by default).
+    package init(source: any RecordSource, fingerprint: @escaping ([UInt8]) -> UInt64 = StableHash.hash,
+                 orderSeed: UInt64 = UInt64.random(in: 0...UInt64.max)) {
         self.source = source
         self.fingerprintOf = fingerprint
+        self.orderSeed = orderSeed
         slots = ContiguousArray(repeating: IndexEntry(), count: Self.minimumCapacity)
     }
 
     /// An index over a log in memory (`apply(_:)` appends to it): tests and tools.
-    package convenience init() {
-        self.init(source: RecordsInMemory())
+    package convenience init(orderSeed: UInt64 = UInt64.random(in: 0...UInt64.max)) {
+        self.init(source: RecordsInMemory(), orderSeed: orderSeed)
     }
 
     package var capacity: Int { slots.count }
@@ -141,16 +146,18 @@ package final class KeyValueIndex {
 
     package func fingerprint(of key: [UInt8]) -> UInt64 { fingerprintOf(key) }
 
-    /// Where in the table's order a fingerprint falls: a bijective mix of it. The fingerprint
-    /// is the ring's hash too, and a node holds the keys of its ranges, which bunch in a few
-    /// stretches of the hash space (a key's first probe lands just before one of the node's
-    /// points); homes taken from the fingerprint itself piled those stretches into long probe
-    /// runs (a joining node spent a third of its time in `find`). Mixed, they spread evenly.
+    /// Where in this table's order a fingerprint falls: a bijective mix of it with this index's
+    /// random seed. Not the fingerprint itself: it is the ring's hash too, and a node's keys
+    /// bunch in the stretches before its ring points (long probe runs). Not one order shared
+    /// by every node either: key pages and handoffs list keys in the sender's table order, and
+    /// a table sized for the keys it has so far that receives them in its own home order piles
+    /// them all into its first part — one run over the whole table (120k keys took 75 s to
+    /// insert instead of 0.2 s; a joining node spent 90 % of a core in `find` and `grow`).
     @inline(__always)
-    package static func tableOrder(_ fingerprint: UInt64) -> UInt64 { StableHash.mix(fingerprint ^ 0x5851_F42D_4C95_7F2D) }
+    package func tableOrder(_ fingerprint: UInt64) -> UInt64 { StableHash.mix(fingerprint ^ orderSeed) }
 
     @inline(__always)
-    private func home(_ fingerprint: UInt64) -> Int { home(order: Self.tableOrder(fingerprint)) }
+    private func home(_ fingerprint: UInt64) -> Int { home(order: tableOrder(fingerprint)) }
 
     @inline(__always)
     private func home(order: UInt64) -> Int {
@@ -255,8 +262,13 @@ package final class KeyValueIndex {
             if entry.isEmpty {
                 if position >= last { return }
             } else {
-                let order = Self.tableOrder(entry.fingerprint)
-                if order >= low && order <= high { body(slot) }
+                let order = tableOrder(entry.fingerprint)
+                // Each entry once, at the walk's position past its home (a walk longer than the
+                // table passes a slot twice; an entry that wrapped sits before its home).
+                if order >= low && order <= high {
+                    let homeSlot = home(order: order)
+                    if (slot >= homeSlot ? slot : slot + capacity) == position { body(slot) }
+                }
             }
             position += 1
         }
@@ -408,6 +420,15 @@ package final class KeyValueIndex {
         slots[hole] = IndexEntry()
     }
 
+    /// Slots between each entry's home and where it sits, summed: what probing costs (tests).
+    package var displacement: Int {
+        var total = 0
+        for slot in slots.indices where !slots[slot].isEmpty {
+            total += (slot - home(slots[slot].fingerprint) + slots.count) % slots.count
+        }
+        return total
+    }
+
     /// Adds an entry known to be the only one of its key (a hint file's entries).
     package func insertLoaded(_ entry: IndexEntry) {
         if (count + 1) * 100 > slots.count * Self.maxLoadPercent { grow(to: slots.count + slots.count / 2) }
@@ -465,7 +486,7 @@ package final class KeyValueIndex {
         repeat {
             high = Self.groupEnd(from: low, slots: spanSlots, capacity: slots.count)
             forEachSlot(orderFrom: low, through: high) { slot in
-                if slots[slot].range == UInt32(range) { candidates.append((Self.tableOrder(slots[slot].fingerprint), slot)) }
+                if slots[slot].range == UInt32(range) { candidates.append((tableOrder(slots[slot].fingerprint), slot)) }
             }
             if high == UInt64.max { break }
             low = high + 1
