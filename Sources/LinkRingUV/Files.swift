@@ -244,6 +244,9 @@ package final class ReadableFile {
         self.mappedBytes = mappedBytes
     }
 
+    /// The descriptor, for a read on the thread pool (FileTasks), which keeps this file alive.
+    var descriptorForTasks: uv_file { uv_file(descriptor) }
+
     deinit {
         if let mapping { munmap(mapping, mappedBytes) }
         Glibc.close(descriptor)
@@ -375,6 +378,18 @@ package enum FileSystem {
     /// Removes a file; a missing file is not an error.
     package static func removeFile(_ path: String) throws {
         guard unlink(path) == 0 || errno == ENOENT else { throw UVError(-errno, "remove \(path)") }
+    }
+
+    /// The names in `directory` (without "." and "..").
+    package static func listDirectory(_ directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw UVError(-errno, "list \(directory)") }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Whether a file exists at `path`.

@@ -25,13 +25,20 @@
 // refused writes per `Limits.repeatedFailureLogIntervalMs`, and one line on recovery. A failed
 // fdatasync at close is logged as ERROR and kept in `closeFailure` (the process exits 1).
 //
-// Between batches the log file can be swapped (`whenIdle`, `replaceFile`): log compaction
-// copies the last records into its rewritten file and appends to that one from then on.
+// Segments (SegmentLayout.swift): the log appends to its active segment; between batches, once
+// that is `--segment-bytes` long (or the compactor asks for it), it rolls over:
+//
+//   fdatasync the active segment (it is whole on disk from then on: sealed, immutable) ─▶ create
+//   the next segment (blocking open, once per segment) with its header, fdatasync'ed ─▶ fsync
+//   the directory (thread pool) ─▶ append to the new one; the sealed one is remapped at its size
+//
+// Batches wait meanwhile (they queue, as behind a slow fdatasync). A failed roll-over (a full
+// disk) removes the new file and keeps appending to the old one; the next batch tries again.
 //
 // Each durable record is answered with its location (segment id of the file, offset, length),
 // which the Store gives the index: values are read back from the log, not kept in memory.
-// A file never passes `Limits.segmentBytesMax` (offsets are 32 bits): a batch that would is
-// refused like a failed write (503) until compaction shrinks the file.
+// A segment never passes `Limits.segmentBytesMax` (offsets are 32 bits): a batch that would is
+// refused like a failed write (503); roll-over keeps segments far below it.
 
 import LinkRingCore
 import LinkRingServer
@@ -42,6 +49,11 @@ final class CommitLog: RecordLog {
     private let cron: Cron
     private var file: AppendOnlyFile
     private let policy: FsyncPolicy
+    private let segments: LogSegments
+    private let segmentBytes: Int
+    private var isRollingOver = false
+    private var sealRequested = false
+    private var rollOverNotBeforeMs: UInt64 = 0
     private var pendingBytes: [UInt8] = []
     /// The records in `pendingBytes` (where each starts in it, its length) with their waiters,
     /// and those of the batch on disk, in log order.
@@ -49,18 +61,21 @@ final class CommitLog: RecordLog {
     private var inFlight: [Waiter] = []
     /// Where the batch on disk starts in the file.
     private var inFlightStart = 0
-    /// The id the index knows the current file by (RecordLocation.segment); a new one per file.
+    /// The id the index knows the active segment by (RecordLocation.segment).
     private(set) var segment: UInt16
     private var hook: IterationHook?
     private var syncDuty: CronDuty?
     private var needsSync = false
     private var onIdle: (() -> Void)?
-    private var betweenBatches: (() -> Void)?
+    /// Told the id of each segment sealed by a roll-over.
+    var onSealed: ((UInt16) -> Void)?
     private var loggedPermanentFailure = false
     private var refusedWrites = RepeatedFailureReport()
 
-    /// Bytes in the log file.
-    var sizeBytes: Int { file.size }
+    /// Bytes in every segment of the log.
+    var sizeBytes: Int { segments.sealedBytes + file.size }
+    /// Bytes in the active segment.
+    var activeBytes: Int { file.size }
     /// False once the file failed for good (fdatasync, or the undo of a failed write): the
     /// node then refuses writes until it is restarted.
     var acceptsWrites: Bool { file.failure == nil }
@@ -75,8 +90,10 @@ final class CommitLog: RecordLog {
         let done: (RecordLocation?) -> Void
     }
 
-    init(loop: EventLoop, cron: Cron, file: AppendOnlyFile, segment: UInt16, policy: FsyncPolicy) {
+    init(loop: EventLoop, cron: Cron, file: AppendOnlyFile, segment: UInt16, segments: LogSegments, segmentBytes: Int, policy: FsyncPolicy) {
         self.loop = loop
+        self.segments = segments
+        self.segmentBytes = segmentBytes
         self.segment = segment
         self.cron = cron
         self.file = file
@@ -98,30 +115,17 @@ final class CommitLog: RecordLog {
 
     /// Calls `completion` once nothing is pending or on disk (shutdown).
     func drain(_ completion: @escaping () -> Void) {
-        if pending.isEmpty && !file.isBusy {
+        if pending.isEmpty && !file.isBusy && !isRollingOver {
             completion()
         } else {
             onIdle = completion
         }
     }
 
-    /// Runs `body` once no write is on disk: at once, or when the current one ends. Until
-    /// `body` returns no batch starts, so the file holds exactly what the index holds.
-    func whenIdle(_ body: @escaping () -> Void) {
-        if file.isBusy {
-            betweenBatches = body
-        } else {
-            body()
-        }
-    }
-
-    /// Appends to `newFile` from now on (inside `whenIdle`). The old file, already renamed
-    /// over, is closed without a sync: its data is in the new file (synced) or unwanted.
-    func replaceFile(_ newFile: AppendOnlyFile, segment: UInt16) {
-        precondition(!file.isBusy, "the log file is replaced between batches only")
-        file.closeWithoutSync()
-        file = newFile
-        self.segment = segment
+    /// Seals the active segment at the next chance (between batches), if it holds a record.
+    func requestSeal() {
+        sealRequested = true
+        startBatch()
     }
 
     /// Syncs and closes the file (after `drain`). A failed fdatasync is logged and kept in
@@ -145,11 +149,12 @@ final class CommitLog: RecordLog {
     }
 
     private func startBatch() {
-        guard !file.isBusy else { return }
-        if let body = betweenBatches {
-            betweenBatches = nil
-            body()
+        guard !file.isBusy, !isRollingOver else { return }
+        if (sealRequested || file.size >= segmentBytes) && file.size > LogRecord.fileMagic.count && acceptsWrites
+            && loop.nowMs >= rollOverNotBeforeMs {
+            return rollOver()
         }
+        sealRequested = false
         if pending.isEmpty {
             if needsSync { return startSync() }
             if let onIdle {
@@ -181,6 +186,61 @@ final class CommitLog: RecordLog {
         for waiter in batch {
             waiter.done(error == nil ? RecordLocation(segment: segment, offset: inFlightStart + waiter.start, length: waiter.length) : nil)
         }
+        startBatch()
+    }
+
+    /// Seals the active segment and appends to a new one (see the file comment).
+    private func rollOver() {
+        isRollingOver = true
+        sealRequested = false
+        file.sync { [unowned self] error in
+            if let error { return self.rollOverFailed(error, created: nil) }
+            let sequence = self.segments.sequence(of: self.segment) + 1
+            let path = self.segments.path(ofSequence: sequence)
+            let next: AppendOnlyFile
+            do {
+                next = try AppendOnlyFile(loop: self.loop, path: path, truncating: true)
+            } catch {
+                return self.rollOverFailed((error as? UVError) ?? UVError(-5, "create \(path)"), created: nil)
+            }
+            next.append(LogRecord.fileMagic, sync: true) { [unowned self] error in
+                if let error { return self.rollOverFailed(error, created: next) }
+                FileTasks.syncDirectory(self.loop, self.segments.directory) { [unowned self] error in
+                    if let error { return self.rollOverFailed(error, created: next) }
+                    self.switchTo(next, sequence: sequence)
+                }
+            }
+        }
+    }
+
+    private func switchTo(_ next: AppendOnlyFile, sequence: UInt32) {
+        let sealed = segment
+        do {
+            let id = try segments.open(sequence: sequence, sealedBytes: nil)
+            try segments.seal(sealed, bytes: file.size)
+            file.closeWithoutSync()  // synced at the start of the roll-over, nothing appended since
+            file = next
+            segment = id
+        } catch {
+            return rollOverFailed((error as? UVError) ?? UVError(-5, "open \(next.path)"), created: next)
+        }
+        isRollingOver = false
+        Log.info("log segment \(segments.sequence(of: sealed)) sealed at \(segments.sealedBytes(of: sealed) ?? 0) bytes, appending to \(next.path)")
+        onSealed?(sealed)
+        startBatch()
+    }
+
+    /// The new segment is removed (appends go on in the old one); a failed fdatasync of the
+    /// old one has already failed the log for good.
+    private func rollOverFailed(_ error: UVError, created: AppendOnlyFile?) {
+        if let created {
+            created.closeWithoutSync()
+            try? FileSystem.removeFile(created.path)
+        }
+        Log.warning("log segment roll-over failed, appending to \(file.path) meanwhile (next attempt in "
+            + "\(Limits.rollOverRetryDelayMs) ms): \(error)")
+        isRollingOver = false
+        rollOverNotBeforeMs = loop.nowMs + Limits.rollOverRetryDelayMs
         startBatch()
     }
 

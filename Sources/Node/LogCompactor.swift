@@ -1,27 +1,36 @@
-// Log compaction: rewrites linkring.log to its live records (one per key: live values and
-// tombstones) in the background, then swaps the new file in atomically (DESIGN section 6).
+// Log compaction: rewrites one sealed segment at a time to the records still needed, in the
+// background, and swaps it in under its own name (docs/DECISIONS.md, "Log compaction").
 //
-//   every `Limits.compactionCheckIntervalMs` (a duty on the node's cron): CompactionPolicy
-//   says the log is well past its live records
-//   ─▶ remember the log's size S; open linkring.log.compact (a new segment id for reads)
-//   ─▶ per loop iteration, read the next `Limits.compactionSliceBytes` of the old log below S,
-//      keep each record the index still points at (its key's entry has exactly this location:
-//      no read, a location is unique), append them to linkring.log.compact off the loop and
-//      remember each move (fingerprint, old offset → new offset) ─▶ … ─▶ fdatasync
-//   ─▶ between two commit batches: copy the old log's bytes from S on (records committed
-//      meanwhile) to the new file, fdatasync it, rename it over linkring.log, fsync the
-//      directory, let the commit log append to it from then on, and point every moved entry
-//      at its new place (an entry that a newer write moved on keeps its newer place); the old
-//      file is closed once nothing points into it
+//   every `Limits.compactionCheckIntervalMs` (a duty on the node's cron): CompactionPolicy.choose
+//   says which sealed segment gives back the most bytes (or to seal the active one first)
+//   ─▶ create linkring-N.log.compact ─▶ per slice (`Limits.compactionSliceBytes`): read the
+//      segment's next bytes on the thread pool; on the loop, keep each record the index still
+//      points at (its key's entry has exactly this location: no read) and each tombstone or
+//      forget that may still shadow a record of an older segment; append them on the thread
+//      pool and remember each move (fingerprint, old offset → new offset: 16 bytes per record)
+//   ─▶ the last append is fdatasync'ed ─▶ rename over linkring-N.log (thread pool) ─▶ fsync
+//      the directory (thread pool) ─▶ map the new file under a new segment id ─▶ point moved
+//      entries at their new places, `Limits.compactionRelocationsPerTurn` per loop turn (an
+//      entry that a newer write moved on keeps its newer place) ─▶ close the old mapping
+//   ─▶ write the hint file (IndexHint.Writer, also a slice per loop turn), then the next check
 //
-// Reads and writes go on during the rewrite; only the last step holds the next commit batch
-// back. A record kept by a slice may be superseded by one in the copied tail: replay keeps the
-// highest version, so the duplicate is harmless, and the entry follows the newer one.
-// The rename is the commit point: a crash before it leaves the old log whole (start-up
-// removes the .compact file), a crash after it the new one whole. Until the moves are
-// applied the index still reads the old file's records through its still-open descriptor.
+// A segment left with no record is removed instead of renamed. Sealed segments are immutable,
+// so nothing is copied at the swap and commit batches never wait for a compaction; the loop
+// does only bounded slices (sifting one read, relocating a slice of entries). Until the moves
+// are applied, the index reads the old file's records through its still-open mapping.
 //
-// It reads the Store's index and swaps the CommitLog's file; neither refers back to it.
+// What may be dropped. A record no entry points at is superseded by one that is kept (the
+// index holds the highest version, and its record is never dropped) — except that a tombstone
+// the collector removed from the index, or a forget, shadows older records that may lie in an
+// older segment: those are kept unless the segment is the oldest one (then every record they
+// shadow is in it, and dropped too). A current forget in the oldest segment is written as a
+// version-0 delete, which is what its entry is. The rename is the commit point: a crash before
+// it leaves the old segment whole (start-up removes the .compact file), after it the new one
+// whole (synced before the rename); either holds every record still needed, and replay order
+// is unchanged (a segment keeps its sequence number).
+//
+// It reads the Store's index and the segment table, and asks the CommitLog to seal; neither
+// refers back to it.
 
 import LinkRingCore
 import LinkRingServer
@@ -31,17 +40,18 @@ import Glibc
 #endif
 
 final class LogCompactor {
-
     private let loop: EventLoop
     private let cron: Cron
     private let store: Store
     private let commitLog: CommitLog
     private let segments: LogSegments
     private let policy: CompactionPolicy
-    private let logPath: String
-    private let directory: String
+    private let hintPath: String
     private var checkDuty: CronDuty?
     private var rewrite: Rewrite?
+    private var relocation: Relocation?
+    private var hint: IndexHint.Writer?
+    private let nextTurn: Timer
     private var notBeforeMs: UInt64 = 0
     private var isStopping = false
     private(set) var completed = 0
@@ -51,8 +61,9 @@ final class LogCompactor {
     private let killAt = ProcessEnvironment.value(LogCompactor.killAtVariable)
     #endif
     static let killAtVariable = "LINKRING_TEST_COMPACTION_KILL_AT"
-    /// The stages a rewrite passes, in order (the crash tests kill the node at each).
-    static let stages = ["started", "sliced", "synced", "tail-copied", "renamed", "relocated"]
+    /// The stages a rewrite passes, in order (the crash tests kill the node at each), then
+    /// those of the hint written after it.
+    static let stages = ["started", "sliced", "synced", "renamed", "relocating", "relocated"] + IndexHint.Writer.stages
 
     /// Test hook: dies here when LINKRING_TEST_COMPACTION_KILL_AT names `stage` (debug builds only).
     private func reached(_ stage: String) {
@@ -64,114 +75,141 @@ final class LogCompactor {
         #endif
     }
 
-    /// A live record copied into the new file: its key's fingerprint and both places.
+    /// A kept record: its key's fingerprint and both offsets (same segment sequence, same length).
     private struct Move {
         let fingerprint: UInt64
         let from: UInt32
         let to: UInt32
-        let length: UInt16
     }
 
     /// One rewrite in progress.
     private struct Rewrite {
+        let segment: UInt16
+        let sequence: UInt32
+        let path: String
+        let source: ReadableFile
         let file: AppendOnlyFile
-        let oldSegment: UInt16
-        let newSegment: UInt16
-        let logBytesAtStart: Int
-        /// The next byte of the old log to sift, and the new file's size once queued appends land.
-        var readOffset: Int
-        var written: Int
+        let bytes: Int
+        let isOldest: Bool
+        /// The next byte of the segment to sift, and the new file's size once queued appends land.
+        var readOffset = LogRecord.fileMagic.count
+        var written = 0
+        /// Bytes kept that no entry points at (tombstones and forgets shadowing older segments).
+        var keptBytes = 0
         var moves: ContiguousArray<Move> = []
         let startedMs: UInt64
     }
 
-    static func temporaryPath(forLog path: String) -> String { path + ".compact" }
+    /// Moves being applied to the index, a slice per loop turn.
+    private struct Relocation {
+        let done: Rewrite
+        let newSegment: UInt16
+        var next = 0
+        var moved = 0
+    }
 
-    init(loop: EventLoop, cron: Cron, store: Store, commitLog: CommitLog, segments: LogSegments, policy: CompactionPolicy,
-         logPath: String, directory: String) {
+    init(loop: EventLoop, cron: Cron, store: Store, commitLog: CommitLog, segments: LogSegments, policy: CompactionPolicy, hintPath: String) {
         self.loop = loop
         self.cron = cron
         self.store = store
         self.commitLog = commitLog
         self.segments = segments
         self.policy = policy
-        self.logPath = logPath
-        self.directory = directory
+        self.hintPath = hintPath
+        nextTurn = Timer(loop: loop)
     }
 
     func start() {
         checkDuty = cron.every(Limits.compactionCheckIntervalMs, "compaction check") { self.check() }
     }
 
-    /// Shutdown: no new rewrite; one in progress is abandoned (the old log stays).
+    /// Shutdown: no new rewrite; one being written is abandoned (the old segment stays); moves
+    /// not yet applied are applied now (a stop may take a few ms; the hint then sees one place
+    /// per key); a hint being written is abandoned (the stop writes its own).
     func close() {
         isStopping = true
         if let checkDuty { cron.cancel(checkDuty) }
         checkDuty = nil
+        nextTurn.close()
+        abandon()
+        while relocation != nil { relocateSlice(limit: Int.max) }
+        hint?.abandon()
+        hint = nil
     }
 
-    var isRunning: Bool { rewrite != nil }
+    var isRunning: Bool { rewrite != nil || relocation != nil || hint != nil }
 
     private func check() {
-        guard rewrite == nil, !isStopping, commitLog.isWritable, loop.nowMs >= notBeforeMs,
-              policy.shouldCompact(logBytes: commitLog.sizeBytes, recordBytes: store.index.recordBytes) else { return }
-        let temporary = Self.temporaryPath(forLog: logPath)
-        var created: AppendOnlyFile?
-        do {
-            let file = try AppendOnlyFile(loop: loop, path: temporary, truncating: true)
-            created = file
-            try file.appendBlocking(LogRecord.fileMagic)
-            let newSegment = try segments.open(temporary)
-            rewrite = Rewrite(file: file, oldSegment: commitLog.segment, newSegment: newSegment, logBytesAtStart: commitLog.sizeBytes,
-                              readOffset: LogRecord.fileMagic.count, written: file.size, startedMs: loop.nowMs)
-            Log.info("compacting \(logPath): \(commitLog.sizeBytes) bytes, \(store.index.recordBytes) bytes of live records")
-            reached("started")
-            writeNextSlice()
-        } catch {
-            // The rewrite never started: the file (maybe empty) is not left behind until a restart.
-            created?.closeWithoutSync()
-            try? FileSystem.removeFile(temporary)
-            fail("\(error)")
+        guard !isRunning, !isStopping, commitLog.isWritable, loop.nowMs >= notBeforeMs else { return }
+        let index = store.index
+        let sealed = segments.sealed
+        let usage = sealed.map {
+            SegmentUsage(id: $0, bytes: segments.sealedBytes(of: $0) ?? 0, liveBytes: index.recordBytes(inSegment: $0), keptBytes: segments.keptBytes(of: $0))
+        }
+        let active = SegmentUsage(id: commitLog.segment, bytes: commitLog.activeBytes, liveBytes: index.recordBytes(inSegment: commitLog.segment))
+        switch policy.choose(sealed: usage, active: active) {
+        case .nothing: return
+        case .sealActive: commitLog.requestSeal()
+        case .rewrite(let segment): begin(segment, isOldest: segment == sealed.first)
         }
     }
 
-    /// Sifts the next slice of the old log and appends its live records; the last slice ends with fdatasync.
-    private func writeNextSlice() {
-        guard var current = rewrite else { return }
-        if isStopping { return abandon() }
-        let end = min(current.readOffset + Limits.compactionSliceBytes, current.logBytesAtStart)
-        let chunk: [UInt8]
+    private func begin(_ segment: UInt16, isOldest: Bool) {
+        let sequence = segments.sequence(of: segment)
+        let path = segments.path(ofSequence: sequence)
+        let temporary = path + SegmentLayout.compactingSuffix
+        guard let source = segments.file(of: segment), let bytes = segments.sealedBytes(of: segment) else { return }
         do {
-            // A whole record may start before `end` and finish after it: read one record's worth more.
-            let readEnd = min(end + LogRecord.encodedBytes(keyBytes: Limits.shortBytesMax, valueBytes: Limits.longBytesMax),
-                              current.logBytesAtStart)
-            chunk = try FileSystem.readRange(logPath, current.readOffset..<readEnd)
+            let file = try AppendOnlyFile(loop: loop, path: temporary, truncating: true)
+            rewrite = Rewrite(segment: segment, sequence: sequence, path: path, source: source, file: file, bytes: bytes,
+                              isOldest: isOldest, startedMs: loop.nowMs)
         } catch {
+            try? FileSystem.removeFile(temporary)
             return fail("\(error)")
         }
-        var bytes: [UInt8] = []
-        let sifted = sift(chunk, from: current.readOffset, before: end, into: &bytes, moves: &current.moves, writtenBefore: current.written)
-        current.readOffset = sifted
-        current.written += bytes.count
-        rewrite = current
-        let isLast = sifted >= current.logBytesAtStart
-        defer { reached("sliced") }  // the slice's write is under way on the thread pool
-        current.file.append(bytes, sync: isLast) { [unowned self] error in
-            if let error { return self.fail("\(error)") }
-            if isLast { self.reached("synced") }
-            if isLast {
-                self.commitLog.whenIdle { [unowned self] in self.swapIn() }
-            } else {
-                self.writeNextSlice()
+        Log.info("compacting \(path): \(bytes) bytes, \(store.index.recordBytes(inSegment: segment)) bytes of live records")
+        reached("started")
+        readNextSlice()
+    }
+
+    /// Reads the next slice on the thread pool, sifts it on the loop, appends what it keeps.
+    private func readNextSlice() {
+        guard let current = rewrite else { return }
+        let end = min(current.readOffset + Limits.compactionSliceBytes, current.bytes)
+        // A whole record may start before `end` and finish after it: read one record's worth more.
+        let readEnd = min(end + ReplayWindow.recordBytesMax, current.bytes)
+        FileTasks.read(loop, current.source, count: readEnd - current.readOffset, at: current.readOffset) { [weak self] result in
+            guard let self, self.rewrite != nil else { return }
+            if self.isStopping { return self.abandon() }
+            switch result {
+            case .failure(let error): self.fail("\(error)")
+            case .success(let chunk): self.appendSlice(chunk, before: end)
             }
         }
     }
 
-    /// Appends to `output` every record of `chunk` (which starts at byte `start` of the old log)
-    /// that starts before `end` and is its key's current entry; returns where the next slice starts.
-    private func sift(_ chunk: [UInt8], from start: Int, before end: Int, into output: inout [UInt8],
-                      moves: inout ContiguousArray<Move>, writtenBefore: Int) -> Int {
-        guard let current = rewrite else { return end }
+    private func appendSlice(_ chunk: [UInt8], before end: Int) {
+        guard var current = rewrite else { return }
+        var bytes = current.written == 0 ? LogRecord.fileMagic : []
+        let start = current.readOffset
+        current.readOffset = sift(chunk, from: start, before: end, into: &bytes, &current)
+        current.written += bytes.count
+        rewrite = current
+        let isLast = current.readOffset >= current.bytes
+        current.file.append(bytes, sync: isLast) { [weak self] error in
+            guard let self, self.rewrite != nil else { return }
+            if let error { return self.fail("\(error)") }
+            if self.isStopping { return self.abandon() }
+            guard isLast else { return self.readNextSlice() }
+            self.reached("synced")
+            self.swapIn()
+        }
+        reached("sliced")  // the slice's write is under way on the thread pool
+    }
+
+    /// Appends to `output` every record of `chunk` (which starts at byte `start` of the
+    /// segment) that starts before `end` and must be kept; returns where the next slice starts.
+    private func sift(_ chunk: [UInt8], from start: Int, before end: Int, into output: inout [UInt8], _ current: inout Rewrite) -> Int {
         let index = store.index
         var offset = 0
         while start + offset < end {
@@ -181,83 +219,114 @@ final class LogCompactor {
                 continue
             }
             let fingerprint = index.fingerprint(of: record.key)
-            let from = RecordLocation(segment: current.oldSegment, offset: UInt32(start + offset), length: UInt16(next - offset))
-            if index.isCurrent(fingerprint: fingerprint, at: from) {
-                let to = UInt32(writtenBefore + output.count)
-                if record.op == .forget {
-                    // The entry is a version-0 tombstone: a delete says so on its own (same length).
-                    LogRecord(version: 0, op: .delete, key: record.key).encode(into: &output)
-                } else {
-                    output.append(contentsOf: chunk[offset..<next])
-                }
-                moves.append(Move(fingerprint: fingerprint, from: from.offset, to: to, length: from.length))
+            let from = RecordLocation(segment: current.segment, offset: UInt32(start + offset), length: UInt16(next - offset))
+            let isCurrent = index.isCurrent(fingerprint: fingerprint, at: from)
+            // Only a dead tombstone asks whether its key has an entry (one read of that entry's record).
+            let hasEntry = !isCurrent && record.op == .delete && !current.isOldest && index.lookup(record.key) != nil
+            switch SiftDecision.of(record.op, isCurrent: isCurrent, keyHasEntry: hasEntry, isOldest: current.isOldest) {
+            case .keep:
+                current.moves.append(Move(fingerprint: fingerprint, from: from.offset, to: UInt32(current.written + output.count)))
+                output.append(contentsOf: chunk[offset..<next])
+            case .keepAsDelete:
+                current.moves.append(Move(fingerprint: fingerprint, from: from.offset, to: UInt32(current.written + output.count)))
+                LogRecord(version: 0, op: .delete, key: record.key).encode(into: &output)
+            case .keepShadowing:
+                output.append(contentsOf: chunk[offset..<next])
+                current.keptBytes += next - offset
+            case .drop:
+                break
             }
             offset = next
         }
         return start + offset
     }
 
-    /// Between commit batches: the tail, then the rename that makes the new log the log.
+    /// The rename (or removal, for a segment left empty) that makes the rewrite the segment.
     private func swapIn() {
         guard let current = rewrite else { return }
-        if isStopping { return abandon() }
-        // A log that failed its fdatasync keeps the node read-only; a fresh file must not undo that.
-        guard commitLog.acceptsWrites else { return fail("the log failed during the rewrite") }
-        let before = commitLog.sizeBytes
-        let tailStart = current.file.size
-        let tail: [UInt8]
-        do {
-            tail = try FileSystem.readRange(logPath, current.logBytesAtStart..<before)
-            guard current.logBytesAtStart + tail.count == before else { return fail("\(logPath) is shorter than expected") }
-            try current.file.appendBlocking(tail)
-            reached("tail-copied")
-            try FileSystem.rename(current.file.path, to: logPath)
-            reached("renamed")
-        } catch {
-            return fail("\(error)")
+        guard current.written < current.bytes else {
+            // Every byte was still needed: keep the segment, and do not pick it again for that.
+            segments.setKeptBytes(current.segment, current.bytes - LogRecord.fileMagic.count - store.index.recordBytes(inSegment: current.segment))
+            Log.info("compaction of \(current.path) found nothing to drop: kept as it is")
+            return abandon()
         }
-        // From the rename on, linkring.log is the new file: the commit log must append to it.
-        rewrite = nil
-        commitLog.replaceFile(current.file, segment: current.newSegment)
-        do {
-            try FileSystem.syncDirectory(directory)
-        } catch {
-            // The rename might not survive a crash, and with it what is appended from now on:
-            // refuse writes (reads go on), as after a failed fdatasync.
-            Log.error("fsync of \(directory) after compaction failed: \(error)")
-            current.file.markFailed((error as? UVError) ?? UVError(-5, "fsync \(directory)"))
+        let isEmpty = current.written <= LogRecord.fileMagic.count
+        let step: (@escaping (UVError?) -> Void) -> Void = isEmpty
+            ? { [loop] done in FileTasks.remove(loop, current.path, completion: done) }
+            : { [loop] done in FileTasks.rename(loop, current.file.path, to: current.path, completion: done) }
+        step { [weak self] error in
+            guard let self, self.rewrite != nil else { return }
+            if let error { return self.fail("\(error)") }
+            self.reached("renamed")
+            self.rewrite = nil
+            current.file.closeWithoutSync()  // synced before the rename
+            if isEmpty { try? FileSystem.removeFile(current.file.path) }
+            FileTasks.syncDirectory(self.loop, self.segments.directory) { [weak self] error in
+                // Either file is whole and holds every record still needed: a rename that a
+                // crash undoes costs nothing but the space.
+                if let error { Log.warning("fsync of \(self?.segments.directory ?? "") after compaction failed: \(error)") }
+                self?.startRelocation(current, isEmpty: isEmpty)
+            }
         }
-        let moved = relocate(current, tail: tail, tailStart: tailStart)
-        segments.close(current.oldSegment)
-        reached("relocated")
-        completed += 1
-        Log.info("compacted \(logPath): \(before) → \(current.file.size) bytes in \(loop.nowMs - current.startedMs) ms "
-            + "(\(moved) records kept; \(tail.count) bytes committed during the rewrite copied)")
     }
 
-    /// Points every entry still at a moved record (a kept one, or one of the copied tail) at its
-    /// new place; returns the records moved.
-    private func relocate(_ done: Rewrite, tail: [UInt8], tailStart: Int) -> Int {
+    private func startRelocation(_ done: Rewrite, isEmpty: Bool) {
+        if isEmpty {
+            segments.close(done.segment)
+            return finish(Relocation(done: done, newSegment: done.segment))
+        }
+        do {
+            let newSegment = try segments.open(sequence: done.sequence, sealedBytes: done.written)
+            relocation = Relocation(done: done, newSegment: newSegment)
+            // A stop meanwhile: the moves are applied now, so the stop's hint sees the new file.
+            if isStopping { relocateSlice(limit: Int.max) } else { scheduleRelocation() }
+        } catch {
+            // The old mapping still reads the records (the old file lives on while mapped);
+            // entries keep pointing there until a restart maps the new file.
+            Log.error("\(done.path) rewritten but cannot be mapped, entries keep reading the old file: \(error)")
+        }
+    }
+
+    private func scheduleRelocation() {
+        guard !isStopping else { return }
+        nextTurn.start(afterMs: 0) { [unowned self] in self.relocateSlice(limit: Limits.compactionRelocationsPerTurn) }
+    }
+
+    /// Points up to `limit` moved entries at their new places; the last slice finishes.
+    private func relocateSlice(limit: Int) {
+        guard var current = relocation else { return }
         let index = store.index
-        var moved = 0
-        for move in done.moves {
-            let from = RecordLocation(segment: done.oldSegment, offset: move.from, length: move.length)
-            let to = RecordLocation(segment: done.newSegment, offset: move.to, length: move.length)
-            if index.relocate(fingerprint: move.fingerprint, from: from, to: to) { moved += 1 }
+        let end = min(current.next + limit, current.done.moves.count)
+        for position in current.next..<end {
+            let move = current.done.moves[position]
+            if index.relocate(fingerprint: move.fingerprint, fromSegment: current.done.segment, offset: move.from,
+                              toSegment: current.newSegment, offset: move.to) {
+                current.moved += 1
+            }
         }
-        var offset = 0
-        while offset < tail.count, case .record(let record, let next) = LogRecord.decode(tail, at: offset) {
-            let length = UInt16(next - offset)
-            index.relocate(fingerprint: index.fingerprint(of: record.key),
-                           from: RecordLocation(segment: done.oldSegment, offset: UInt32(done.logBytesAtStart + offset), length: length),
-                           to: RecordLocation(segment: done.newSegment, offset: UInt32(tailStart + offset), length: length))
-            offset = next
-        }
-        return moved
+        current.next = end
+        relocation = current
+        reached("relocating")
+        if end < current.done.moves.count { return scheduleRelocation() }
+        relocation = nil
+        segments.close(current.done.segment)
+        segments.setKeptBytes(current.newSegment, current.done.keptBytes)
+        finish(current)
+    }
+
+    private func finish(_ done: Relocation) {
+        reached("relocated")
+        completed += 1
+        Log.info("compacted \(done.done.path): \(done.done.bytes) → \(done.done.written) bytes in \(loop.nowMs - done.done.startedMs) ms "
+            + "(\(done.moved) records moved, \(done.done.keptBytes) bytes of tombstones kept for older segments)")
+        guard !isStopping else { return }
+        hint = IndexHint.Writer(loop: loop, index: store.index, segments: segments, commitLog: commitLog, path: hintPath,
+                                reached: { [unowned self] in self.reached($0) }) { [unowned self] in self.hint = nil }
+        hint?.start()
     }
 
     private func fail(_ reason: String) {
-        Log.warning("log compaction failed, the log stays as it is (next attempt in \(Limits.compactionRetryDelayMs / 1000) s): \(reason)")
+        Log.warning("log compaction failed, the segment stays as it is (next attempt in \(Limits.compactionRetryDelayMs / 1000) s): \(reason)")
         abandon()
         notBeforeMs = loop.nowMs + Limits.compactionRetryDelayMs
     }
@@ -266,7 +335,6 @@ final class LogCompactor {
         guard let current = rewrite else { return }
         rewrite = nil
         current.file.closeWithoutSync()
-        segments.close(current.newSegment)
         try? FileSystem.removeFile(current.file.path)
     }
 }

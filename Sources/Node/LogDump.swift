@@ -1,11 +1,13 @@
-// `linkring-node dump FILE`: a log as text, one record per line, for operators:
+// `linkring-node dump PATH`: a log as text, one record per line, for operators:
 //
 //   OFFSET TIME VERSION put|delete KEY [VALUE]
 //
-// read in chunks as replay reads it (a log of any size, bounded memory); or, for a hint file
-// (linkring.hint, recognised by its magic), one line per index entry:
+// read in chunks as replay reads it (a log of any size, bounded memory). PATH is a data
+// directory (every segment, oldest first, each after a `# FILE: N bytes` line), one segment
+// (linkring-N.log, or an earlier release's linkring.log), or a hint file (linkring.hint,
+// recognised by its magic): its segment table, then one line per index entry,
 //
-//   FINGERPRINT(hex) VERSION OFFSET LENGTH put|delete      and whether its checksum holds
+//   FINGERPRINT(hex) VERSION SEGMENT OFFSET LENGTH put|delete      and whether its checksum holds
 //
 // Torn tails and corrupt ranges are reported as comment lines; the dump never stops early.
 // OFFSET is where the record starts in the file, as replay found it (so it stays right after a
@@ -17,6 +19,27 @@ import LinkRingUV
 enum LogDump {
     static func run(path: String) -> Int32 {
         do {
+            if let names = try? FileSystem.listDirectory(path) {
+                let sequences = names.compactMap(SegmentLayout.sequence(ofFileName:)).sorted()
+                let files = sequences.map { path + "/" + SegmentLayout.fileName($0) }
+                    + (names.contains(SegmentLayout.legacyLogName) ? [path + "/" + SegmentLayout.legacyLogName] : [])
+                guard !files.isEmpty else {
+                    Output.printError("linkring-node dump: \(path) holds no log segment")
+                    return 1
+                }
+                for file in files { try dumpFile(file) }
+                return 0
+            }
+            try dumpFile(path)
+            return 0
+        } catch {
+            Output.printError("linkring-node dump: \(error)")
+            return 1
+        }
+    }
+
+    private static func dumpFile(_ path: String) throws {
+        do {
             let file = try ReadableFile(path: path)
             let size = try file.size()
             let read = { (range: Range<Int>) in try file.read(count: range.count, at: range.lowerBound) }
@@ -25,10 +48,6 @@ enum LogDump {
             } else {
                 try dumpLog(path: path, size: size, read: read)
             }
-            return 0
-        } catch {
-            Output.printError("linkring-node dump: \(error)")
-            return 1
         }
     }
 
@@ -50,33 +69,36 @@ enum LogDump {
         Output.printLine(lines)
     }
 
-    /// A hint file (HintFile.swift): its header, then one line per entry,
-    /// `FINGERPRINT VERSION OFFSET LENGTH put|delete`, then whether its checksum holds.
+    /// A hint file (HintFile.swift): its segment table, then one line per entry,
+    /// `FINGERPRINT VERSION SEGMENT OFFSET LENGTH put|delete`, then whether its checksum holds.
     private static func dumpHint(path: String, size: Int, read: (Range<Int>) throws -> [UInt8]) throws {
-        let header = try read(0..<min(size, HintFile.headerBytes))
-        guard header.count == HintFile.headerBytes, size >= HintFile.headerBytes + HintFile.checksumBytes else {
-            return Output.printLine("# \(path): a hint file shorter than its header (\(size) bytes)")
+        guard case .success(let table) = try HintFile.segments(size: size, read: read) else {
+            return Output.printLine("# \(path): a hint file whose header or segment table is damaged (\(size) bytes)")
         }
-        let count = Int(min(LittleEndian.read(header, at: 20, bytes: 8), UInt64((size - HintFile.headerBytes) / HintFile.entryBytes)))
-        var lines = "# \(path): hint file of \(size) bytes for a log of \(LittleEndian.read(header, at: 8, bytes: 8)) bytes "
-            + "(tail CRC \(LittleEndian.read(header, at: 16, bytes: 4))), \(LittleEndian.read(header, at: 20, bytes: 8)) entries\n"
-        var crc = CRC32C.update(0, header, 0..<header.count)
+        let start = HintFile.headerBytes + table.count * HintFile.segmentBytes
+        let count = (size - start - HintFile.trailerBytes) / HintFile.entryBytes
+        var lines = "# \(path): hint file of \(size) bytes, \(count) entries, over \(table.count) segments:\n"
+        for segment in table {
+            lines += "#   segment \(segment.sequence) (\(SegmentLayout.fileName(segment.sequence))): \(segment.bytes) bytes, tail CRC \(segment.tailCRC)\n"
+        }
+        var crc = CRC32C.update(0, try read(0..<start), 0..<start)
         let perChunk = max(1, Limits.hintChunkBytes / HintFile.entryBytes)
         for first in stride(from: 0, to: count, by: perChunk) {
-            let start = HintFile.headerBytes + first * HintFile.entryBytes
-            let bytes = try read(start..<start + min(perChunk, count - first) * HintFile.entryBytes)
+            let from = start + first * HintFile.entryBytes
+            let bytes = try read(from..<from + min(perChunk, count - first) * HintFile.entryBytes)
             crc = CRC32C.update(crc, bytes, 0..<bytes.count)
             for offset in stride(from: 0, to: bytes.count, by: HintFile.entryBytes) {
-                let entry = HintFile.decodeEntry(bytes, at: offset, segment: 0)
-                lines += "\(String(entry.fingerprint, radix: 16)) \(entry.version) \(entry.offset) \(entry.length) "
+                let (position, entry) = HintFile.decodeEntry(bytes, at: offset)
+                let sequence = Int(position) < table.count ? String(table[Int(position)].sequence) : "?\(position)"
+                lines += "\(String(entry.fingerprint, radix: 16)) \(entry.version) \(sequence) \(entry.offset) \(entry.length) "
                     + "\(entry.isTombstone ? "delete" : "put")\n"
                 flushIfLong(&lines)
             }
         }
-        let end = HintFile.headerBytes + count * HintFile.entryBytes
-        let trailer = try read(end..<min(end + HintFile.checksumBytes, size))
-        let matches = trailer.count == HintFile.checksumBytes && end + HintFile.checksumBytes == size
-            && UInt32(LittleEndian.read(trailer, at: 0, bytes: 4)) == crc
+        let end = start + count * HintFile.entryBytes
+        let trailer = try read(end..<min(end + HintFile.trailerBytes, size))
+        let matches = trailer.count == HintFile.trailerBytes && end + HintFile.trailerBytes == size
+            && trailer == HintFile.trailer(entries: count, crc: crc)
         lines += matches ? "# checksum ok" : "# checksum or length wrong: a node would not use this hint"
         Output.printLine(lines)
     }

@@ -1,46 +1,87 @@
-// The node's log files as the index reads them: a table from segment id (RecordLocation's
-// `segment`) to a file mapped read-only (ReadableFile, `Limits.segmentBytesMax` of address
-// space each: the file grows into it). The index asks for a record by location; a copy of its
+// The node's log segments (SegmentLayout.swift) as the index reads them: a table from segment
+// id (RecordLocation's `segment`) to a file mapped read-only (ReadableFile), with its sequence
+// number and, once sealed, its size. The index asks for a record by location; a copy of its
 // bytes out of the page cache, no system call, and the record's own CRC32C proves them.
 //
 //   index.lookup(key) ─▶ read(segment, offset, length, into: the index's reused buffer) ─▶ memcpy ─▶ CRC
 //
-// Ids are this process's: the live log file gets one when it is opened, a compaction's new
-// file another; an id is freed when its file is closed (a compacted-away log, after the index
-// stopped pointing into it) and reused, so 16 bits are plenty. A record that cannot be read or
-// fails its CRC is logged (rate-limited) and answers nil: the key reads as absent.
+// The active segment is mapped `Limits.segmentBytesMax` long (the file grows into it; only
+// places of durable records are read, so no read passes its end); a sealed one is mapped at
+// its size (sealing remaps it), so address space follows the data. Ids are this process's: a
+// segment gets one when it is opened, a compaction's rewrite of it another (both readable
+// while the index is relocated from the old to the new); an id is freed when its file is
+// closed, and reused. A record that cannot be read or fails its CRC is logged (rate-limited)
+// and answers nil: the key reads as absent.
 
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
 
 final class LogSegments: RecordSource {
-    private var files: [ReadableFile?] = []
+    private struct Segment {
+        let sequence: UInt32
+        var file: ReadableFile
+        /// The size of a sealed segment (nil while it is the active one).
+        var sealedBytes: Int?
+        /// Bytes its last rewrite kept that no entry points at (SegmentUsage.keptBytes).
+        var keptBytes = 0
+    }
+
+    let directory: String
+    private var files: [Segment?] = []
     private var failures = RepeatedFailureReport()
 
-    /// Opens `path` for reading and returns its new segment id.
-    func open(_ path: String) throws -> UInt16 {
-        let file = try ReadableFile(path: path, mappedBytes: Limits.segmentBytesMax)
+    init(directory: String) {
+        self.directory = directory
+    }
+
+    func path(ofSequence sequence: UInt32) -> String { directory + "/" + SegmentLayout.fileName(sequence) }
+
+    /// Opens segment `sequence` for reading (`sealedBytes` nil: the active one) and returns its id.
+    func open(sequence: UInt32, sealedBytes: Int?) throws -> UInt16 {
+        let file = try ReadableFile(path: path(ofSequence: sequence), mappedBytes: sealedBytes ?? Limits.segmentBytesMax)
+        let segment = Segment(sequence: sequence, file: file, sealedBytes: sealedBytes)
         if let free = files.firstIndex(where: { $0 == nil }) {
-            files[free] = file
+            files[free] = segment
             return UInt16(free)
         }
-        precondition(files.count < Int(UInt16.max), "at most 65535 open log segments")
-        files.append(file)
+        guard files.count < Limits.segmentsMax else {
+            throw UVError(-24, "open \(path(ofSequence: sequence)): more than \(Limits.segmentsMax) segments (Limits.segmentsMax)")
+        }
+        files.append(segment)
         return UInt16(files.count - 1)
     }
 
-    /// Closes a segment the index no longer points into; its id may be reused.
-    func close(_ segment: UInt16) {
-        files[Int(segment)] = nil
+    /// The active segment `id` is sealed at `bytes`: remapped at its size from now on.
+    func seal(_ id: UInt16, bytes: Int) throws {
+        guard var segment = files[Int(id)] else { return }
+        segment.file = try ReadableFile(path: segment.file.path, mappedBytes: bytes)
+        segment.sealedBytes = bytes
+        files[Int(id)] = segment
     }
 
-    func path(of segment: UInt16) -> String? {
-        Int(segment) < files.count ? files[Int(segment)]?.path : nil
+    /// Closes a segment the index no longer points into; its id may be reused.
+    func close(_ id: UInt16) {
+        files[Int(id)] = nil
     }
+
+    func setKeptBytes(_ id: UInt16, _ bytes: Int) { files[Int(id)]?.keptBytes = bytes }
+
+    func sequence(of id: UInt16) -> UInt32 { files[Int(id)]!.sequence }
+    func sealedBytes(of id: UInt16) -> Int? { files[Int(id)]?.sealedBytes }
+    func keptBytes(of id: UInt16) -> Int { files[Int(id)]?.keptBytes ?? 0 }
+    func file(of id: UInt16) -> ReadableFile? { files[Int(id)]?.file }
+
+    /// The sealed segments' ids, oldest first.
+    var sealed: [UInt16] {
+        files.indices.filter { files[$0]?.sealedBytes != nil }.map { UInt16($0) }.sorted { sequence(of: $0) < sequence(of: $1) }
+    }
+
+    /// Bytes of every sealed segment.
+    var sealedBytes: Int { files.reduce(0) { $0 + ($1?.sealedBytes ?? 0) } }
 
     func read(_ location: RecordLocation, into buffer: inout [UInt8]) -> Bool {
-        guard Int(location.segment) < files.count, let file = files[Int(location.segment)] else {
+        guard Int(location.segment) < files.count, let file = files[Int(location.segment)]?.file else {
             return fail("no open log segment \(location.segment)")
         }
         do {

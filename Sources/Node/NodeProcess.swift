@@ -3,11 +3,13 @@
 //   parse options ─▶ create + lock the data dir ─▶ its node id (DIR/node-id, made on first
 //   use) ─▶ with peers: data last alive longer ago than --tombstone-grace-ms refused (or set aside
 //   with --rejoin-empty, TombstoneCollector.swift) ─▶ the hosts file's names looked up, aliases
-//   refused (exit 1) ─▶ its membership checked against DIR/membership (NodeMembership) ─▶ replay
-//   linkring.log into the index
-//   (torn tail: truncate + warn; corruption: refuse, or skip with --skip-corrupt; a
-//   linkring.log.compact left by a crash during compaction is removed), or load it from
-//   linkring.hint when a clean stop left one that describes the log (IndexHint.swift)
+//   refused (exit 1) ─▶ its membership checked against DIR/membership (NodeMembership) ─▶ the
+//   log's segments (SegmentLayout.swift; a .compact file left by a crash during compaction is
+//   removed; the single linkring.log of an earlier release becomes segment 1) ─▶ the index
+//   loaded from linkring.hint if it describes them (IndexHint.swift), then the segments
+//   replayed from where the hint ends (all of them without a usable hint): torn tail of the
+//   active segment truncated + warn; corruption, or a torn sealed segment: refuse, or skip with
+//   --skip-corrupt
 //   ─▶ NodeServer (every part of the node, NodeServer.swift) ─▶ listen (and on the admin
 //   address: print "admin address HOST:PORT") ─▶ print "listening on HOST:PORT" ─▶ recover
 //   from peers ─▶ run the loop
@@ -24,8 +26,6 @@ import LinkRingServer
 import LinkRingUV
 
 enum NodeProcess {
-    static let logFileName = "linkring.log"
-
     static func run(_ arguments: [String]) -> Never {
         ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,
                         parse: { try NodeOptions.parse(arguments, readFile: FileSystem.readTextFile).map(checkListed) }) { options in
@@ -59,20 +59,18 @@ enum NodeProcess {
         if let hostsPath = options.hostsPath {
             try HostsStartupCheck.run(options.hostsEntries, source: hostsPath, loop: loop, resolver: resolver)
         }
-        let path = options.dataDirectory + "/" + logFileName
         if options.hostsPath != nil {
-            try TombstoneCollector.checkStaleData(directory: options.dataDirectory, logPath: path, rules: options.tombstones,
-                                                  rejoinEmpty: options.rejoinEmpty)
+            try TombstoneCollector.checkStaleData(directory: options.dataDirectory, rules: options.tombstones, rejoinEmpty: options.rejoinEmpty)
         }
         TombstoneCollector.stampAlive(options.dataDirectory + "/" + TombstoneCollector.aliveFileName)
-        let opened = try openLog(loop: loop, path: path, skipCorrupt: options.skipCorrupt)
+        let opened = try openLog(loop: loop, directory: options.dataDirectory, skipCorrupt: options.skipCorrupt)
         let (index, file) = (opened.index, opened.file)
         let memberships = try options.hostsPath.map {
             try NodeMembership.startingMemberships(file: options.membership, directory: options.dataDirectory, source: $0)
         }
         var random = SystemRandomNumberGenerator()
         let origin = HybridClock.randomOrigin(using: &random)
-        let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, log: opened, logPath: path,
+        let node = NodeServer(loop: loop, cron: cron, logFiles: logFiles, options: options, log: opened,
                               memberships: memberships, origin: origin, identity: NodeServer.Identity(nodeID: nodeID, resolver: resolver))
         let (bound, admin) = try node.start(host: options.listen.host, port: options.listen.port)
         let address = bound.description
@@ -80,7 +78,7 @@ enum NodeProcess {
             node.stop(then: done)
         }
         try shutdown.watchSignals()
-        Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(file.size) bytes, fsync \(options.fsync.rawValue), "
+        Log.info("node \(address): \(index.liveKeys) keys, \(index.tombstones) tombstones, log \(opened.segments.sealedBytes + file.size) bytes in \(opened.segments.sealed.count + 1) segments, fsync \(options.fsync.rawValue), "
             + "version origin \(origin), node id \(nodeID)")
         if let admin { Output.printLine("admin address \(admin)") }
         Output.printLine("listening on \(address)")
@@ -120,8 +118,9 @@ enum NodeProcess {
         #endif
     }
 
-    /// The log as start-up leaves it: the index over it, the file opened for appending, and
-    /// the segment table the index reads records through (the file is `segment` there).
+    /// The log as start-up leaves it: the index over it, the active segment opened for
+    /// appending, and the segment table the index reads records through (the active one is
+    /// `segment` there).
     struct OpenedLog {
         let index: KeyValueIndex
         let file: AppendOnlyFile
@@ -129,34 +128,89 @@ enum NodeProcess {
         let segment: UInt16
     }
 
-    /// Replays the log; returns the index and the file opened for appending.
-    private static func openLog(loop: EventLoop, path: String, skipCorrupt: Bool) throws -> OpenedLog {
-        let unfinished = LogCompactor.temporaryPath(forLog: path)
-        if FileSystem.exists(unfinished) {
-            Log.warning("\(unfinished): removing an unfinished compaction (\(path) is whole)")
-            try FileSystem.removeFile(unfinished)
+    /// The segments' sequence numbers, oldest first, after removing unfinished compactions and
+    /// converting an earlier release's single log; a fresh directory gets segment 1.
+    private static func segmentSequences(loop: EventLoop, directory: String) throws -> [UInt32] {
+        let names = try FileSystem.listDirectory(directory)
+        for name in names where name.hasSuffix(SegmentLayout.compactingSuffix) {
+            Log.warning("\(directory)/\(name): removing an unfinished compaction (the segment it rewrote is whole)")
+            try FileSystem.removeFile(directory + "/" + name)
         }
-        let file = try AppendOnlyFile(loop: loop, path: path)
-        let segments = LogSegments()
-        let segment = try segments.open(path)
-        let reader = try ReadableFile(path: path)
-        let size = try reader.size()
-        if let index = try IndexHint.load(hintPath: NodeServer.hintPath(forLog: path), logPath: path, logBytes: size, segments: segments, segment: segment) {
-            armCrashPointForTests(file)
-            return OpenedLog(index: index, file: file, segments: segments, segment: segment)
+        var sequences = names.compactMap(SegmentLayout.sequence(ofFileName:)).sorted()
+        let legacy = directory + "/" + SegmentLayout.legacyLogName
+        if names.contains(SegmentLayout.legacyLogName) {
+            guard sequences.isEmpty else {
+                throw CommandLineError("\(legacy) (the log of an earlier release) lies beside log segments "
+                    + "(\(SegmentLayout.fileName(sequences[0])) …): the directory was used by two releases. Keep one: move \(legacy) away "
+                    + "to keep the segments, or move the segments away and the node converts \(legacy) into segment 1 at its next start")
+            }
+            try FileSystem.rename(legacy, to: directory + "/" + SegmentLayout.fileName(1))
+            try FileSystem.syncDirectory(directory)
+            Log.warning("\(legacy): converted to \(SegmentLayout.fileName(1)) (log segments; the record format is unchanged)")
+            sequences = [1]
         }
-        let index = KeyValueIndex(source: segments)
-        index.reserveCapacity(size / LogReplay.typicalRecordBytes)
+        if sequences.isEmpty {
+            let first = try AppendOnlyFile(loop: loop, path: directory + "/" + SegmentLayout.fileName(1))
+            try first.appendBlocking(LogRecord.fileMagic)
+            first.closeWithoutSync()
+            try FileSystem.syncDirectory(directory)
+            sequences = [1]
+        }
+        return sequences
+    }
+
+    /// Opens the segments, loads the hint or replays; returns the index and the active segment.
+    private static func openLog(loop: EventLoop, directory: String, skipCorrupt: Bool) throws -> OpenedLog {
+        let sequences = try segmentSequences(loop: loop, directory: directory)
+        let segments = LogSegments(directory: directory)
+        var ids: [UInt16] = []
+        var sizes: [Int] = []
+        for (position, sequence) in sequences.enumerated() {
+            let size = try ReadableFile(path: segments.path(ofSequence: sequence)).size()
+            ids.append(try segments.open(sequence: sequence, sealedBytes: position == sequences.count - 1 ? nil : size))
+            sizes.append(size)
+        }
+        let hinted = try IndexHint.load(hintPath: directory + "/" + IndexHint.fileName, segments: segments, ids: ids, sizes: sizes)
+        let index = hinted?.index ?? KeyValueIndex(source: segments)
+        if hinted == nil { index.reserveCapacity(sizes.reduce(0, +) / LogReplay.typicalRecordBytes) }
+        let from = hinted?.replayFrom ?? (position: 0, offset: 0)
+        var records = 0
+        var activeBytes = sizes.last!
+        for position in from.position..<ids.count {
+            let isActive = position == ids.count - 1
+            let report = try replay(segments, ids[position], size: sizes[position], from: position == from.position ? from.offset : 0,
+                                    isActive: isActive, skipCorrupt: skipCorrupt, into: index, loop: loop)
+            records += report.records
+            if isActive { activeBytes = report.validBytes }
+        }
+        let file = try AppendOnlyFile(loop: loop, path: segments.path(ofSequence: sequences.last!))
+        armCrashPointForTests(file)
+        if activeBytes < file.size {
+            Log.warning("\(file.path): torn tail at byte \(activeBytes) (\(file.size - activeBytes) bytes) truncated")
+            try file.truncate(to: activeBytes)
+        }
+        if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
+        Log.info("\(directory): \(sequences.count) log segments, replayed \(records) records")
+        return OpenedLog(index: index, file: file, segments: segments, segment: ids.last!)
+    }
+
+    /// Replays segment `id` from byte `start` into `index`. A torn tail is the crash's, in the
+    /// active segment (the caller truncates it); in a sealed one (synced whole when it was
+    /// sealed) it is damage, refused as corruption unless `skipCorrupt` (then cut).
+    private static func replay(_ segments: LogSegments, _ id: UInt16, size: Int, from start: Int, isActive: Bool,
+                               skipCorrupt: Bool, into index: KeyValueIndex, loop: EventLoop) throws -> ReplayReport {
+        guard let reader = segments.file(of: id) else { throw UVError(-2, "no open log segment \(id)") }
+        let path = reader.path
         var unplaceable: Int?
-        let report: ReplayReport
-        let replayed = try LogReplay.replay(size: size, chunkBytes: Limits.replayChunkBytes, skipCorrupt: skipCorrupt,
+        let replayed = try LogReplay.replay(size: size, chunkBytes: Limits.replayChunkBytes, skipCorrupt: skipCorrupt, from: start,
                                             read: { try reader.read(count: $0.count, at: $0.lowerBound) }) { record, offset in
-            guard let location = RecordLocation(segment: segment, offset: offset, length: record.encodedBytes) else {
+            guard let location = RecordLocation(segment: id, offset: offset, length: record.encodedBytes) else {
                 unplaceable = unplaceable ?? offset
                 return
             }
             index.apply(record, at: location)
         }
+        let report: ReplayReport
         switch replayed {
         case .success(let result): report = result
         case .failure(let failure):
@@ -168,15 +222,19 @@ enum NodeProcess {
         }
         if let offset = unplaceable {
             throw CommandLineError("\(path): the record at byte \(offset) is beyond what the index can place "
-                + "(a log over \(Limits.segmentBytesMax) bytes, or a record over \(UInt16.max) bytes): this release cannot serve it")
+                + "(a segment over \(Limits.segmentBytesMax) bytes, or a record over \(UInt16.max) bytes): this release cannot serve it")
         }
-        armCrashPointForTests(file)
-        if let tail = report.tornTail {
-            Log.warning("\(path): torn tail at byte \(tail.lowerBound) (\(tail.count) bytes) truncated")
+        if let tail = report.tornTail, !isActive {
+            guard skipCorrupt else {
+                throw CommandLineError("\(path): a sealed segment ends in \(tail.count) bytes that are not a whole record (byte \(tail.lowerBound)): "
+                    + "it was synced whole when sealed, so it is damaged. Start with --skip-corrupt to cut them (their records are lost).")
+            }
+            Log.warning("\(path): damaged tail at byte \(tail.lowerBound) (\(tail.count) bytes) cut (--skip-corrupt)")
+            let file = try AppendOnlyFile(loop: loop, path: path)
             try file.truncate(to: report.validBytes)
+            file.closeWithoutSync()
+            try segments.seal(id, bytes: report.validBytes)
         }
-        if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
-        Log.info("\(path): replayed \(report.records) records")
-        return OpenedLog(index: index, file: file, segments: segments, segment: segment)
+        return report
     }
 }

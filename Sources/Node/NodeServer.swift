@@ -8,7 +8,7 @@
 //    │   └─ admin HTTPServer (--admin-listen) ─▶ NodeAdminRoutes ─▶ NodeService's /_/health
 //    │                                   ├─ Store ─┬─ KeyValueIndex (reads records through LogSegments),
 //    │                                   │         │  HybridClock, VersionSkew
-//    │                                   │         └─ CommitLog (RecordLog) ─▶ linkring.log
+//    │                                   │         └─ CommitLog (RecordLog) ─▶ the active log segment
 //    │                                   ├─ LogCompactor  (read for /_/health)
 //    │                                   └─ NodeMembership (generation gate, /_/health)
 //    ├─ LogCompactor ─── Store (index), CommitLog (swaps its file between batches)
@@ -48,22 +48,25 @@ final class NodeServer {
     private let tombstones: TombstoneCollector
     private let router: NodeService
     private let adminOptions: AdminOptions
-    private let logPath: String
+    private let segments: LogSegments
+    private let hintPath: String
     let store: Store
     let httpServer: HTTPServer
 
     /// Builds the node over a replayed `index` and its log `file`; `cron` and `logFiles` are
     /// the process's, owned from now on (closed by `stop`).
     init(loop: EventLoop, cron: Cron, logFiles: LogFiles, options: NodeOptions, log: NodeProcess.OpenedLog,
-         logPath: String, memberships: MovingMemberships?, origin: UInt64, identity: Identity) {
+         memberships: MovingMemberships?, origin: UInt64, identity: Identity) {
         self.loop = loop
         resolver = identity.resolver
         self.cron = cron
         self.logFiles = logFiles
-        let commitLog = CommitLog(loop: loop, cron: cron, file: log.file, segment: log.segment, policy: options.fsync)
+        let commitLog = CommitLog(loop: loop, cron: cron, file: log.file, segment: log.segment, segments: log.segments,
+                                  segmentBytes: options.segmentBytes, policy: options.fsync)
         let store = Store(index: log.index, log: commitLog, origin: origin, skew: options.skew)
+        let hintPath = options.dataDirectory + "/" + IndexHint.fileName
         let compactor = LogCompactor(loop: loop, cron: cron, store: store, commitLog: commitLog, segments: log.segments,
-                                     policy: options.compaction, logPath: logPath, directory: options.dataDirectory)
+                                     policy: options.compaction, hintPath: hintPath)
         let membership = memberships.map {
             NodeMembership(loop: loop, cron: cron, store: store, options: options, identity: identity, memberships: $0)
         }
@@ -78,7 +81,8 @@ final class NodeServer {
         let router = NodeService(store: store, compactor: compactor, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
-        self.logPath = logPath
+        segments = log.segments
+        self.hintPath = hintPath
         self.store = store
         self.compactor = compactor
         self.membership = membership
@@ -120,11 +124,10 @@ final class NodeServer {
         tombstones.close()
         let lookupsRunning = resolver.close()
         lookupsLeftRunning = lookupsRunning
-        commitLog.drain { [commitLog, logFiles, cron, loop, store, logPath] in
+        commitLog.drain { [commitLog, logFiles, cron, loop, store, segments, hintPath] in
             commitLog.close()
             if commitLog.closeFailure == nil {
-                IndexHint.write(store.index, logPath: logPath, logBytes: commitLog.sizeBytes, segment: commitLog.segment,
-                                hintPath: Self.hintPath(forLog: logPath))
+                IndexHint.write(store.index, segments: segments, active: commitLog.segment, activeBytes: commitLog.activeBytes, hintPath: hintPath)
             }
             logFiles.close()
             cron.close()
@@ -135,10 +138,6 @@ final class NodeServer {
                 loop.stop()
             }
         }
-    }
-
-    static func hintPath(forLog logPath: String) -> String {
-        String(logPath[..<(logPath.lastIndex(of: "/") ?? logPath.startIndex)]) + "/" + IndexHint.fileName
     }
 
     /// The error of the log's final fdatasync, if it failed (the process then exits 1).

@@ -67,7 +67,7 @@ final class TombstoneCollector {
 
     /// Start-up, for a node with peers: refuses data last alive longer ago than the grace
     /// period, or with `rejoinEmpty` sets its log aside so the node starts empty and refills.
-    static func checkStaleData(directory: String, logPath: String, rules: TombstoneRules, rejoinEmpty: Bool) throws {
+    static func checkStaleData(directory: String, rules: TombstoneRules, rejoinEmpty: Bool) throws {
         let path = directory + "/" + aliveFileName
         guard FileSystem.exists(path), let stamp = Int64(try FileSystem.readTextFile(path).split(separator: "\n").first ?? "") else { return }
         let now = WallClock.nowMs()
@@ -78,11 +78,14 @@ final class TombstoneCollector {
                 + "(\(rules.graceMs) ms): its peers may have forgotten deletes it never saw, so its data could bring deleted keys back. "
                 + "Start with --rejoin-empty (its log is set aside and the node refills from its peers), or move the directory away")
         }
-        let aside = logPath + ".stale-\(now)"
-        try FileSystem.rename(logPath, to: aside)
-        try? FileSystem.removeFile(NodeServer.hintPath(forLog: logPath))
+        let suffix = ".stale-\(now)"
+        let logs = try FileSystem.listDirectory(directory).filter {
+            SegmentLayout.sequence(ofFileName: $0) != nil || $0 == SegmentLayout.legacyLogName
+        }
+        for name in logs { try FileSystem.rename(directory + "/" + name, to: directory + "/" + name + suffix) }
+        try? FileSystem.removeFile(directory + "/" + IndexHint.fileName)
         try FileSystem.syncDirectory(directory)
-        Log.warning("\(directory) was last alive \(days) days ago: log set aside as \(aside), "
+        Log.warning("\(directory) was last alive \(days) days ago: its \(logs.count) log files set aside as NAME\(suffix), "
             + "starting empty to refill from the peers (--rejoin-empty)")
     }
 }

@@ -358,7 +358,7 @@ func makeDataWithCorruptSecondRecord() throws -> (data: String, log: String, sta
     let (node, data) = try startNode()
     for name in ["c1", "c2", "c3"] { _ = try request(node.port, "PUT", "/?short=\(name)&long=http://\(name)") }
     #expect(node.stop() == 0)
-    let log = data + "/linkring.log"
+    let log = data + "/linkring-0000000001.log"
     var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: log)))
     let recordBytes = 16 + 2 + 9 + 4
     let starts = [8, 8 + recordBytes, 8 + 2 * recordBytes]

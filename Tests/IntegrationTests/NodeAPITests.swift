@@ -140,7 +140,7 @@ struct NodeAPITests {
         _ = try request(node.port, "PUT", "/?short=d1&long=http://one")
         _ = try request(node.port, "DELETE", "/d1")
         #expect(node.stop() == 0)
-        let (code, output) = try runToExit(Binaries.node, ["dump", data + "/linkring.log"])
+        let (code, output) = try runToExit(Binaries.node, ["dump", data])
         #expect(code == 0 && output.contains(" put d1 http://one") && output.contains(" delete d1") && output.contains("# 2 records"))
     }
 }

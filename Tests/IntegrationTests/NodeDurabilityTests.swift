@@ -55,7 +55,7 @@ struct NodeDurabilityTests {
         let (node, data) = try startNode()
         _ = try request(node.port, "PUT", "/?short=keep&long=http://keep")
         #expect(node.stop() == 0)
-        let log = data + "/linkring.log"
+        let log = data + "/linkring-0000000001.log"
         let handle = try #require(FileHandle(forWritingAtPath: log))
         handle.seekToEndOfFile()
         handle.write(Data([0xA5, 0x01, 0x05, 0x00, 0x40]))  // the start of a record, cut short

@@ -44,6 +44,7 @@ struct TombstoneGraceTests {
         #expect(try request(again.port, "GET", "/old").status == 404, "the old data is not served")
         #expect(try request(again.port, "GET", "/_/health").body.contains("\"keys\":0,"))
         let names = try FileManager.default.contentsOfDirectory(atPath: data)
-        #expect(names.contains { $0.hasPrefix("linkring.log.stale-") })
+        #expect(names.contains { $0.hasPrefix("linkring-0000000001.log.stale-") })
+        #expect(!names.contains("linkring-0000000001.log.compact") && !names.contains("linkring.hint"))
     }
 }

@@ -30,11 +30,15 @@ extension TestCluster {
     }
 }
 
-/// Writes a log that holds `records` (what an older release could have stored).
+/// Writes a log that holds `records` (what an older release could have stored: its single
+/// linkring.log, which the node converts to segment 1), in place of the directory's log.
 func writeLog(_ records: [LogRecord], toDirectory directory: String) throws {
     var bytes = LogRecord.fileMagic
     for record in records { record.encode(into: &bytes) }
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix("linkring-") || name == "linkring.hint" {
+        try FileManager.default.removeItem(atPath: directory + "/" + name)
+    }
     try Data(bytes).write(to: URL(fileURLWithPath: directory + "/linkring.log"))
 }
 
@@ -89,7 +93,7 @@ struct VersionModelTests {
 
         try cluster.restartNode(0)
         #expect(try cluster.stored("locked", on: 0).value == "https://mine.example/", "replay reproduces the replacement")
-        let dump = try runToExit(Binaries.node, ["dump", "\(cluster.directory)/node0/linkring.log"])
+        let dump = try runToExit(Binaries.node, ["dump", "\(cluster.directory)/node0"])
         #expect(dump.output.contains("forget locked"))
     }
 

@@ -16,25 +16,35 @@ struct HintAndReplayTests {
         return index
     }
 
-    func hint(of index: KeyValueIndex, log: HintFile.LogIdentity, chunkBytes: Int = 100) throws -> [UInt8] {
+    let table = [HintFile.SegmentIdentity(sequence: 3, bytes: 12_345, tailCRC: 0xABCD)]
+
+    func hint(of index: KeyValueIndex, segments: [HintFile.SegmentIdentity], ids: [UInt16] = [0], chunkBytes: Int = 100) throws -> [UInt8] {
         var file: [UInt8] = []
-        try HintFile.write(index, log: log, chunkBytes: chunkBytes) { file += $0 }
+        try HintFile.write(index, segments: segments, ids: ids, chunkBytes: chunkBytes) { file += $0 }
         return file
     }
 
-    func load(_ file: [UInt8], log: HintFile.LogIdentity, source: any RecordSource) throws -> (Result<Int, HintFile.HintFailure>, KeyValueIndex) {
+    /// As the node loads a hint: its table must be the one expected (the node checks it
+    /// against the segments), then the entries load into segment ids `ids`.
+    func load(_ file: [UInt8], expecting segments: [HintFile.SegmentIdentity], ids: [UInt16] = [0],
+              source: any RecordSource) throws -> (Result<Int, HintFile.HintFailure>, KeyValueIndex) {
         let index = KeyValueIndex(source: source)
-        let result = try HintFile.load(size: file.count, read: { Array(file[$0]) }, describing: log, segment: 0, into: index, chunkBytes: 64)
-        return (result, index)
+        let read = { (range: Range<Int>) in Array(file[range.clamped(to: 0..<file.count)]) }
+        switch try HintFile.segments(size: file.count, read: read) {
+        case .failure(let failure): return (.failure(failure), index)
+        case .success(let found) where found != segments: return (.failure(HintFile.HintFailure(reason: "stale")), index)
+        case .success:
+            let result = try HintFile.load(size: file.count, read: read, ids: ids, segmentBytes: segments.map(\.bytes), into: index, chunkBytes: 64)
+            return (result, index)
+        }
     }
 
     @Test("a hint file loads the same index, without reading a record")
     func roundTrip() throws {
         let index = filledIndex()
-        let log = HintFile.LogIdentity(logBytes: 12_345, tailCRC: 0xABCD)
-        let file = try hint(of: index, log: log)
-        #expect(file.count == HintFile.headerBytes + index.count * HintFile.entryBytes + 4)
-        let (result, loaded) = try load(file, log: log, source: index.source)
+        let file = try hint(of: index, segments: table)
+        #expect(file.count == HintFile.headerBytes + HintFile.segmentBytes + index.count * HintFile.entryBytes + HintFile.trailerBytes)
+        let (result, loaded) = try load(file, expecting: table, source: index.source)
         #expect(try result.get() == index.count)
         #expect(loaded.contents() == index.contents())
         #expect(loaded.liveKeys == index.liveKeys && loaded.tombstones == index.tombstones && loaded.recordBytes == index.recordBytes)
@@ -42,22 +52,48 @@ struct HintAndReplayTests {
         #expect(loaded.lookup(bytes("k1"))?.value == bytes("http://after"), "a loaded index takes writes")
     }
 
+    @Test("entries are written by position in the segment table, and loaded under the ids the segments have now; entries of a segment newer than the table are left out")
+    func segmentPositions() throws {
+        let memory = RecordsInMemory()
+        let index = KeyValueIndex(source: memory)
+        var expected: [[UInt8]: UInt16] = [:]
+        for key in 0..<30 {
+            let segment = UInt16([4, 7, 9][key % 3])
+            let record = LogRecord(version: UInt64(key + 1), op: .put, key: bytes("k\(key)"), value: bytes("http://v/\(key)"))
+            index.apply(record, at: memory.append(record, segment: segment))
+            if segment != 9 { expected[record.key] = segment == 4 ? 1 : 0 }
+        }
+        let segments = [HintFile.SegmentIdentity(sequence: 1, bytes: 4_000, tailCRC: 1), HintFile.SegmentIdentity(sequence: 2, bytes: 4_000, tailCRC: 2)]
+        let file = try hint(of: index, segments: segments, ids: [4, 7])
+        // At the next start the two segments have ids 1 and 0; segment 9 (newer) is replayed.
+        let moved = RecordsInMemory()
+        moved.setSegment(1, memory.segments[4]!)
+        moved.setSegment(0, memory.segments[7]!)
+        let (result, loaded) = try load(file, expecting: segments, ids: [1, 0], source: moved)
+        #expect(try result.get() == 20)
+        var found: [[UInt8]: UInt16] = [:]
+        loaded.forEachEntry { entry in
+            if let record = moved.record(at: entry.location) { found[record.key] = entry.segment }
+        }
+        #expect(found == expected)
+    }
+
     @Test("a hint damaged at any byte, or cut at any length, is refused")
     func corruptionAtEveryByte() throws {
         let index = filledIndex(keys: 40)
-        let log = HintFile.LogIdentity(logBytes: 999, tailCRC: 7)
-        let file = try hint(of: index, log: log)
+        let segments = [HintFile.SegmentIdentity(sequence: 1, bytes: 999, tailCRC: 7), HintFile.SegmentIdentity(sequence: 2, bytes: 999, tailCRC: 8)]
+        let file = try hint(of: index, segments: segments, ids: [0, 1])
         for position in file.indices {
             var damaged = file
             damaged[position] ^= 0x01
-            let (result, _) = try load(damaged, log: log, source: index.source)
+            let (result, _) = try load(damaged, expecting: segments, ids: [0, 1], source: index.source)
             guard case .failure = result else {
                 Issue.record("a flipped bit at byte \(position) was not noticed")
                 continue
             }
         }
         for length in 0..<file.count {
-            let (result, _) = try load(Array(file.prefix(length)), log: log, source: index.source)
+            let (result, _) = try load(Array(file.prefix(length)), expecting: segments, ids: [0, 1], source: index.source)
             guard case .failure = result else {
                 Issue.record("a hint cut at \(length) bytes was used")
                 continue
@@ -65,14 +101,13 @@ struct HintAndReplayTests {
         }
     }
 
-    @Test("a hint of another log (length, or last bytes) is stale")
-    func staleHint() throws {
+    @Test("an entry pointing past its segment's size makes the hint unusable")
+    func entryPastSegment() throws {
         let index = filledIndex(keys: 10)
-        let file = try hint(of: index, log: HintFile.LogIdentity(logBytes: 500, tailCRC: 1))
-        for other in [HintFile.LogIdentity(logBytes: 501, tailCRC: 1), HintFile.LogIdentity(logBytes: 500, tailCRC: 2)] {
-            let (result, _) = try load(file, log: other, source: index.source)
-            #expect(throws: HintFile.HintFailure.self) { try result.get() }
-        }
+        let short = [HintFile.SegmentIdentity(sequence: 1, bytes: 20, tailCRC: 0)]
+        let file = try hint(of: index, segments: short)
+        let (result, _) = try load(file, expecting: short, source: index.source)
+        #expect(throws: HintFile.HintFailure.self) { try result.get() }
     }
 
     @Test("replay in chunks finds what replay of the whole file finds, and reads a bounded amount at a time", arguments: [1, 4096, 1 << 20])

@@ -109,6 +109,23 @@ package enum Limits {
     /// Bytes of one log file (a segment): the index's record offsets are 32 bits
     /// (RecordLocation), so a batch that would take the file past this is refused (503).
     package static let segmentBytesMax = Int(UInt32.max)
+    /// --segment-bytes default: the active segment is sealed and a new one started once it
+    /// is this long. A compaction rewrites one segment at a time, and holds 16 bytes per live
+    /// record of it (the moves) until its entries are relocated.
+    static let segmentBytesDefault = 256 * 1024 * 1024
+    /// --segment-bytes (tests use small segments).
+    static let segmentBytesRange = (64 * 1024)...(segmentBytesMax / 2)
+    /// After a failed roll-over (a full disk) the log appends to its active segment this long
+    /// before trying again.
+    package static let rollOverRetryDelayMs: UInt64 = 1_000
+    /// Segments a node holds at most (index ids are 16 bits, and each maps its file).
+    package static let segmentsMax = 60_000
+    /// Index entries a compaction points at their new places per loop turn (about 30 ns each:
+    /// a slice stays well under a millisecond, however large the segment).
+    package static let compactionRelocationsPerTurn = 16_384
+    /// Index entries a hint written after a compaction takes per loop turn (about 28 bytes and
+    /// 20 ns each), before its chunk is written on the thread pool.
+    package static let hintEntriesPerTurn = 32_768
     /// Bytes replay reads from the log at a time: start-up memory beyond the index is about
     /// this, whatever the log's size (plus one record, which may straddle two chunks).
     package static let replayChunkBytes = 4 * 1024 * 1024

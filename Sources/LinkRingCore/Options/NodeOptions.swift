@@ -50,6 +50,8 @@ package struct NodeOptions: Sendable {
     package var skew = VersionSkew()
     /// When the log is rewritten to its live records.
     package var compaction = CompactionPolicy()
+    /// The active log segment is sealed and a new one started once it is this long.
+    package var segmentBytes = Limits.segmentBytesDefault
     /// When tombstones are collected, and when a data directory is too old to serve.
     package var tombstones = TombstoneRules()
     /// Set a stale data directory's log aside and start empty (refilled from the peers).
@@ -63,11 +65,12 @@ package struct NodeOptions: Sendable {
 
     static let specs: [OptionSpec] = [
         .value("listen", "HOST:PORT", "address to serve on (port 0 picks a free port)"),
-        .value("data", "DIR", "data directory (created if missing); holds linkring.log"),
+        .value("data", "DIR", "data directory (created if missing); holds the log segments linkring-N.log"),
         .value("fsync", "always|everysec|never", "when a write is durable before it is acknowledged (default always)"),
         .flag("skip-corrupt", "skip corrupt records in the middle of the log instead of refusing to start"),
         .value("compact-min-bytes", "N", "rewrite the log only once it is this long (default 67108864)"),
         .value("compact-ratio", "N", "… and N times the bytes of its live records (default 2)"),
+        .value("segment-bytes", "N", "start a new log segment once the active one is this long (default 268435456)"),
         .value("tombstone-grace-ms", "MS", "keep a tombstone at least this long, and refuse data last alive longer ago (default 864000000, 10 days)"),
         .flag("rejoin-empty", "data last alive longer ago than the grace period: set its log aside and refill from the peers"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
@@ -85,7 +88,7 @@ package struct NodeOptions: Sendable {
 
     static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
-               linkring-node dump LOGFILE      print a log, one record per line
+               linkring-node dump PATH         print a data directory's log, a segment or a hint file
         """
 
     package static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
@@ -115,6 +118,7 @@ package struct NodeOptions: Sendable {
         options.compaction.minLogBytes = try parsed.integer("compact-min-bytes", default: options.compaction.minLogBytes,
                                                             range: Limits.compactionLogBytesMinRange)
         options.compaction.growthRatio = try parsed.integer("compact-ratio", default: options.compaction.growthRatio, range: Limits.compactionGrowthRatioRange)
+        options.segmentBytes = try parsed.integer("segment-bytes", default: options.segmentBytes, range: Limits.segmentBytesRange)
         options.clusterToken = try ClusterToken.read(parsed, readFile: readFile)
         options.skew = try VersionSkew.parse(parsed)
         let graceMs = try parsed.integer("tombstone-grace-ms", default: Int(Limits.tombstoneGraceMsDefault), range: Limits.tombstoneGraceMsRange)

@@ -108,6 +108,8 @@ package final class KeyValueIndex {
     package private(set) var tombstones = 0
     /// Bytes of the log records the entries point at (one per key, tombstones included).
     package private(set) var recordBytes = 0
+    /// The same per segment id: what a compaction of that segment would keep.
+    private var segmentRecordBytes: [Int] = []
     /// Records that could not be read back (I/O error or bad CRC).
     package private(set) var readFailures = 0
     package private(set) var ring: HashRing? = nil
@@ -232,14 +234,24 @@ package final class KeyValueIndex {
     /// go on: a walk from 0 to the end sees every key present throughout exactly once
     /// (a handoff after a membership change walks the index this way).
     package func keys(from cursor: UInt64, slots width: Int) -> (keys: [[UInt8]], next: UInt64?) {
+        var keys: [[UInt8]] = []
+        let next = forEachEntry(from: cursor, slots: width) { entry in
+            if let record = source.record(at: entry.location) { keys.append(record.key) } else { readFailures += 1 }
+        }
+        return (keys, next)
+    }
+
+    /// Calls `body` with every entry whose table order (`tableOrder`) lies in the next stretch
+    /// from `cursor` (about `slots` table slots' share of it); returns the cursor after it, nil
+    /// at the end. A walk from 0 to the end sees every entry present throughout exactly
+    /// once, while the table grows and writes go on (key walks, a hint written a slice at a time).
+    @discardableResult
+    package func forEachEntry(from cursor: UInt64, slots width: Int, _ body: (IndexEntry) -> Void) -> UInt64? {
         let span = (UInt64.max / UInt64(slots.count)).multipliedReportingOverflow(by: UInt64(max(width, 1)))
         let (end, overflow) = cursor.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
         let last = overflow || end == 0 ? UInt64.max : end - 1
-        var keys: [[UInt8]] = []
-        forEachEntry(orderFrom: cursor, through: last) { entry in
-            if let record = source.record(at: entry.location) { keys.append(record.key) } else { readFailures += 1 }
-        }
-        return (keys, last == UInt64.max ? nil : end)
+        forEachEntry(orderFrom: cursor, through: last, body)
+        return last == UInt64.max ? nil : end
     }
 
     /// Calls `body` with every entry whose table order (`tableOrder`) is in `low...high`. An
@@ -256,7 +268,7 @@ package final class KeyValueIndex {
         let first = home(order: low)
         var position = first
         defer { slotsWalked += position - first }
-        for _ in 0..<2 * capacity {  // a wrapped run is shorter than the table
+        for _ in 0..<capacity {  // each slot once: a range's run may wrap past the end, never past home(low)
             let slot = position % capacity
             let entry = slots[slot]
             if entry.isEmpty {
@@ -344,6 +356,7 @@ package final class KeyValueIndex {
     private func account(_ entry: IndexEntry, sign: Int) {
         if entry.isTombstone { tombstones += sign } else { liveKeys += sign }
         recordBytes += sign * Int(entry.length)
+        addSegmentBytes(sign * Int(entry.length), entry.segment)
         if ring != nil { digests[Int(entry.range)] ^= entry.digestContribution }
     }
 
@@ -351,9 +364,38 @@ package final class KeyValueIndex {
     /// record. False when the entry moved on meanwhile (a newer write), which then stays.
     @discardableResult
     package func relocate(fingerprint: UInt64, from: RecordLocation, to: RecordLocation) -> Bool {
-        guard let slot = slot(fingerprint: fingerprint, at: from) else { return false }
-        slots[slot].location = to
-        return true
+        relocate(fingerprint: fingerprint, fromSegment: from.segment, offset: from.offset, toSegment: to.segment, offset: to.offset)
+    }
+
+    /// As `relocate(fingerprint:from:to:)`, for a record that keeps its length (compaction's
+    /// moves need not remember it: a place is its segment and offset).
+    @discardableResult
+    package func relocate(fingerprint: UInt64, fromSegment: UInt16, offset from: UInt32, toSegment: UInt16, offset to: UInt32) -> Bool {
+        var slot = home(fingerprint)
+        while !slots[slot].isEmpty {
+            let entry = slots[slot]
+            if entry.fingerprint == fingerprint && entry.segment == fromSegment && entry.offset == from {
+                addSegmentBytes(-Int(entry.length), fromSegment)
+                addSegmentBytes(Int(entry.length), toSegment)
+                slots[slot].segment = toSegment
+                slots[slot].offset = to
+                return true
+            }
+            slot = next(slot)
+        }
+        return false
+    }
+
+    /// Bytes of the records the entries point at in `segment`.
+    package func recordBytes(inSegment segment: UInt16) -> Int {
+        Int(segment) < segmentRecordBytes.count ? segmentRecordBytes[Int(segment)] : 0
+    }
+
+    private func addSegmentBytes(_ bytes: Int, _ segment: UInt16) {
+        if Int(segment) >= segmentRecordBytes.count {
+            segmentRecordBytes += [Int](repeating: 0, count: Int(segment) + 1 - segmentRecordBytes.count)
+        }
+        segmentRecordBytes[Int(segment)] += bytes
     }
 
     /// Whether the entry of the key with `fingerprint` is the record at `location` (compaction:

@@ -48,8 +48,9 @@ package enum LogReplay {
 
     /// Replays a log of `size` bytes that `read` returns a range of at a time, at most about
     /// `chunkBytes` (plus one record) in memory at once: start-up memory does not grow with
-    /// the log. `apply` gets every valid record and its byte offset, in order.
-    package static func replay(size: Int, chunkBytes: Int, skipCorrupt: Bool, read: (Range<Int>) throws -> [UInt8],
+    /// the log. `apply` gets every valid record and its byte offset, in order. `start`, when
+    /// past the file header, is where a record starts (a hint covered what is before it).
+    package static func replay(size: Int, chunkBytes: Int, skipCorrupt: Bool, from start: Int = 0, read: (Range<Int>) throws -> [UInt8],
                                apply: (LogRecord, Int) -> Void) rethrows -> Result<ReplayReport, ReplayFailure> {
         var report = ReplayReport()
         let magic = LogRecord.fileMagic
@@ -65,7 +66,7 @@ package enum LogReplay {
             return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
         }
         var window = ReplayWindow(size: size, chunkBytes: chunkBytes)
-        var offset = magic.count
+        var offset = max(magic.count, min(start, size))
         report.validBytes = offset
         while offset < size {
             let decoded = try window.decode(at: offset, read)
@@ -108,13 +109,13 @@ package enum LogReplay {
 
 /// The part of a log replay holds in memory: at least one whole record from any offset it is
 /// asked about, read `chunkBytes` at a time.
-struct ReplayWindow {
+package struct ReplayWindow {
     let size: Int
     let chunkBytes: Int
     private var base = 0
     private var bytes: [UInt8] = []
     /// The most bytes one record can take (a longer length field is corruption).
-    static let recordBytesMax = LogRecord.headerBytes + 2 * Limits.logRecordBytesMax + LogRecord.checksumBytes
+    package static let recordBytesMax = LogRecord.headerBytes + 2 * Limits.logRecordBytesMax + LogRecord.checksumBytes
 
     init(size: Int, chunkBytes: Int) {
         self.size = size
