@@ -1,5 +1,5 @@
 // File work that must not block the loop, done on libuv's thread pool (uv_fs_*): read a
-// range of a file, rename, fsync a directory, remove a file. Log compaction
+// range of a file, rename, fsync a directory, remove or close a file. Log compaction
 // and the hint file use them, so the loop never waits for the disk (docs/DECISIONS.md,
 // "Log compaction").
 //
@@ -40,6 +40,13 @@ package enum FileTasks {
         FileTask(loop: loop).start(operation: "remove \(path)", { request, _, callback in
             uv_fs_unlink(loop.loop, request, path, callback)
         }, done: { result, _ in completion(result.error.flatMap { $0.code == -ENOENT ? nil : $0 }) })
+    }
+
+    /// Closes `descriptor` (errors are of no use to anyone then).
+    package static func close(_ loop: EventLoop, _ descriptor: Int32) {
+        FileTask(loop: loop).start(operation: "close", { request, _, callback in
+            uv_fs_close(loop.loop, request, uv_file(descriptor), callback)
+        }, done: { _, _ in })
     }
 
     /// fsyncs the directory `path`, so a rename or a new file in it survives a crash.

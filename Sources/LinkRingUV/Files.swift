@@ -221,9 +221,9 @@ private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
 /// A page not in the cache makes the reading thread wait for the disk, as pread would.
 package final class ReadableFile {
     package let path: String
-    private let descriptor: Int32
-    private let mapping: UnsafeMutableRawPointer?
-    private let mappedBytes: Int
+    private var descriptor: Int32
+    private var mapping: UnsafeMutableRawPointer?
+    private var mappedBytes: Int
 
     package init(path: String, mappedBytes: Int = 0) throws {
         self.path = path
@@ -249,7 +249,18 @@ package final class ReadableFile {
 
     deinit {
         if let mapping { munmap(mapping, mappedBytes) }
-        Glibc.close(descriptor)
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// Unmaps now and closes the descriptor on the thread pool (the last close of a replaced
+    /// file frees its blocks, which can take milliseconds); every later read fails.
+    package func close(on loop: EventLoop) {
+        if let mapping { munmap(mapping, mappedBytes) }
+        mapping = nil
+        mappedBytes = 0
+        guard descriptor >= 0 else { return }
+        FileTasks.close(loop, descriptor)
+        descriptor = -1
     }
 
     /// `count` bytes from `offset`, or fewer when the file ends first; throws on an I/O error.
@@ -260,6 +271,7 @@ package final class ReadableFile {
     /// Replaces `buffer` with `count` bytes from `offset` (fewer when the file ends first),
     /// reusing its storage: a read of a record allocates nothing once the buffer is big enough.
     package func read(into buffer: inout [UInt8], count: Int, at offset: Int) throws {
+        guard descriptor >= 0 else { throw UVError(-9, "read \(path) after it was closed") }
         if let mapping {
             guard offset >= 0, count >= 0, offset + count <= mappedBytes else { throw UVError(-22, "read \(path) past its mapping") }
             buffer.removeAll(keepingCapacity: true)

@@ -82,8 +82,8 @@ final class LogCompactor {
         let to: UInt32
     }
 
-    /// One rewrite in progress.
-    private struct Rewrite {
+    /// One rewrite in progress (a class: its moves grow in place, never copied).
+    private final class Rewrite {
         let segment: UInt16
         let sequence: UInt32
         let path: String
@@ -98,6 +98,18 @@ final class LogCompactor {
         var keptBytes = 0
         var moves: ContiguousArray<Move> = []
         let startedMs: UInt64
+
+        init(segment: UInt16, sequence: UInt32, path: String, source: ReadableFile, file: AppendOnlyFile, bytes: Int, isOldest: Bool,
+             startedMs: UInt64) {
+            self.segment = segment
+            self.sequence = sequence
+            self.path = path
+            self.source = source
+            self.file = file
+            self.bytes = bytes
+            self.isOldest = isOldest
+            self.startedMs = startedMs
+        }
     }
 
     /// Moves being applied to the index, a slice per loop turn.
@@ -189,12 +201,10 @@ final class LogCompactor {
     }
 
     private func appendSlice(_ chunk: [UInt8], before end: Int) {
-        guard var current = rewrite else { return }
+        guard let current = rewrite else { return }
         var bytes = current.written == 0 ? LogRecord.fileMagic : []
-        let start = current.readOffset
-        current.readOffset = sift(chunk, from: start, before: end, into: &bytes, &current)
+        current.readOffset = sift(chunk, from: current.readOffset, before: end, into: &bytes, current)
         current.written += bytes.count
-        rewrite = current
         let isLast = current.readOffset >= current.bytes
         current.file.append(bytes, sync: isLast) { [weak self] error in
             guard let self, self.rewrite != nil else { return }
@@ -209,7 +219,7 @@ final class LogCompactor {
 
     /// Appends to `output` every record of `chunk` (which starts at byte `start` of the
     /// segment) that starts before `end` and must be kept; returns where the next slice starts.
-    private func sift(_ chunk: [UInt8], from start: Int, before end: Int, into output: inout [UInt8], _ current: inout Rewrite) -> Int {
+    private func sift(_ chunk: [UInt8], from start: Int, before end: Int, into output: inout [UInt8], _ current: Rewrite) -> Int {
         let index = store.index
         var offset = 0
         while start + offset < end {
@@ -272,7 +282,7 @@ final class LogCompactor {
 
     private func startRelocation(_ done: Rewrite, isEmpty: Bool) {
         if isEmpty {
-            segments.close(done.segment)
+            segments.close(done.segment, loop: loop)
             return finish(Relocation(done: done, newSegment: done.segment))
         }
         do {
@@ -289,7 +299,9 @@ final class LogCompactor {
 
     private func scheduleRelocation() {
         guard !isStopping else { return }
-        nextTurn.start(afterMs: 0) { [unowned self] in self.relocateSlice(limit: Limits.compactionRelocationsPerTurn) }
+        // Not 0: libuv 1.44 runs a timer re-armed at 0 from its own callback again in the same
+        // pass over the timers, so every slice would run in one loop turn (measured: a 190 ms stall).
+        nextTurn.start(afterMs: 1) { [unowned self] in self.relocateSlice(limit: Limits.compactionRelocationsPerTurn) }
     }
 
     /// Points up to `limit` moved entries at their new places; the last slice finishes.
@@ -309,7 +321,7 @@ final class LogCompactor {
         reached("relocating")
         if end < current.done.moves.count { return scheduleRelocation() }
         relocation = nil
-        segments.close(current.done.segment)
+        segments.close(current.done.segment, loop: loop)
         segments.setKeptBytes(current.newSegment, current.done.keptBytes)
         finish(current)
     }

@@ -60,8 +60,11 @@ final class LogSegments: RecordSource {
         files[Int(id)] = segment
     }
 
-    /// Closes a segment the index no longer points into; its id may be reused.
-    func close(_ id: UInt16) {
+    /// Closes a segment the index no longer points into; its id may be reused. The file's
+    /// descriptor is closed on the thread pool: closing the last reference to a file a
+    /// compaction replaced frees its blocks, which took 35 ms for 170 MB here.
+    func close(_ id: UInt16, loop: EventLoop) {
+        files[Int(id)]?.file.close(on: loop)
         files[Int(id)] = nil
     }
 
