@@ -157,13 +157,16 @@ enum IndexHint {
             }
         }
 
-        /// Shutdown: the partial file is removed; the previous hint stays.
+        /// Shutdown: the partial file is removed now (the stop writes a file of that name next);
+        /// its descriptor is closed now, or by a chunk's append still in flight when it ends
+        /// (closed under the write, the number could be reused by the stop's file). The previous
+        /// hint stays.
         func abandon() {
             guard !isAbandoned else { return }
             isAbandoned = true
             nextTurn.close()
-            file?.closeWithoutSync()
             try? FileSystem.removeFile(path + ".new")
+            if let file, !file.isBusy { file.closeWithoutSync() }
         }
 
         private func nextSlice() {
@@ -186,7 +189,7 @@ enum IndexHint {
             guard let file else { return }
             if !isLast { crc = CRC32C.update(crc, chunk, 0..<chunk.count) }
             file.append(chunk, sync: isLast) { [weak self] error in
-                guard let self, !self.isAbandoned else { return }
+                guard let self, !self.isAbandoned else { return file.closeWithoutSync() }
                 if let error { return self.fail("\(error)") }
                 guard isLast else {
                     return self.nextTurn.start(afterMs: 0) { [weak self] in self?.nextSlice() }

@@ -207,7 +207,7 @@ final class LogCompactor {
         current.written += bytes.count
         let isLast = current.readOffset >= current.bytes
         current.file.append(bytes, sync: isLast) { [weak self] error in
-            guard let self, self.rewrite != nil else { return }
+            guard let self, self.rewrite === current else { return current.file.closeWithoutSync() }  // abandoned meanwhile
             if let error { return self.fail("\(error)") }
             if self.isStopping { return self.abandon() }
             guard isLast else { return self.readNextSlice() }
@@ -343,10 +343,13 @@ final class LogCompactor {
         notBeforeMs = loop.nowMs + Limits.compactionRetryDelayMs
     }
 
+    /// Drops the rewrite: its file is removed now; its descriptor is closed now, or by the
+    /// append still in flight on it when that ends (closing it under the write would let the
+    /// number be reused by a file opened meanwhile, the stop's hint, and the write land there).
     private func abandon() {
         guard let current = rewrite else { return }
         rewrite = nil
-        current.file.closeWithoutSync()
         try? FileSystem.removeFile(current.file.path)
+        if !current.file.isBusy { current.file.closeWithoutSync() }
     }
 }
