@@ -80,7 +80,7 @@ enum IndexHint {
             return nil
         }
         let index = KeyValueIndex(source: segments)
-        let loaded = try HintFile.load(size: size, read: read, ids: Array(ids.prefix(table.count)), segmentBytes: sizes, into: index)
+        let loaded = try HintFile.load(size: size, read: read, ids: Array(ids.prefix(table.count)), segmentBytes: table.map(\.bytes), into: index)
         switch loaded {
         case .success(let entries):
             Log.info("\(hintPath): \(entries) entries loaded in \((MonotonicClock.nowNs() - started) / 1_000_000) ms, "
@@ -128,6 +128,7 @@ enum IndexHint {
         private let nextTurn: Timer
         private var file: AppendOnlyFile?
         private var positions: [UInt16?] = []
+        private var identities: [HintFile.SegmentIdentity] = []
         private var cursor: UInt64? = 0
         private var crc: UInt32 = 0
         private var entries = 0
@@ -149,6 +150,7 @@ enum IndexHint {
         func start() {
             do {
                 let (identities, ids) = try table(segments, active: commitLog.segment, activeBytes: commitLog.activeBytes)
+                self.identities = identities
                 positions = HintFile.positionTable(ids: ids)
                 file = try AppendOnlyFile(loop: loop, path: path + ".new", truncating: true)
                 emit(HintFile.header(segments: identities), isLast: false)
@@ -174,7 +176,7 @@ enum IndexHint {
             var chunk: [UInt8] = []
             chunk.reserveCapacity(Limits.hintEntriesPerTurn * HintFile.entryBytes)
             cursor = index.forEachEntry(from: from, slots: Limits.hintEntriesPerTurn) { entry in
-                guard Int(entry.segment) < positions.count, let position = positions[Int(entry.segment)] else { return }
+                guard let position = HintFile.position(of: entry, positions, identities) else { return }
                 HintFile.appendEntry(entry, position: position, to: &chunk)
                 entries += 1
             }

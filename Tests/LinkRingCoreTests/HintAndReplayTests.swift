@@ -101,13 +101,21 @@ struct HintAndReplayTests {
         }
     }
 
-    @Test("an entry pointing past its segment's size makes the hint unusable")
+    @Test("entries past the bytes the table describes are left out (replayed at start-up); a hint holding one anyway is refused")
     func entryPastSegment() throws {
         let index = filledIndex(keys: 10)
-        let short = [HintFile.SegmentIdentity(sequence: 1, bytes: 20, tailCRC: 0)]
-        let file = try hint(of: index, segments: short)
-        let (result, _) = try load(file, expecting: short, source: index.source)
-        #expect(throws: HintFile.HintFailure.self) { try result.get() }
+        let short = [HintFile.SegmentIdentity(sequence: 1, bytes: 80, tailCRC: 0)]
+        let (result, loaded) = try load(try hint(of: index, segments: short), expecting: short, source: index.source)
+        let within = (try? result.get()) ?? -1
+        #expect(within >= 1 && within < index.count)
+        loaded.forEachEntry { #expect(Int($0.offset) + Int($0.length) <= 80) }
+        // A hint written over a longer segment, its table then edited to 80 bytes (CRC fixed up).
+        var file = try hint(of: index, segments: [HintFile.SegmentIdentity(sequence: 1, bytes: 100_000, tailCRC: 0)])
+        file.replaceSubrange(16..<24, with: HintFile.header(segments: short)[16..<24])
+        let body = file.count - HintFile.trailerBytes
+        file.replaceSubrange(body..<file.count, with: HintFile.trailer(entries: index.count, crc: CRC32C.checksum(file, 0..<body)))
+        let (edited, _) = try load(file, expecting: short, source: index.source)
+        #expect(throws: HintFile.HintFailure.self) { try edited.get() }
     }
 
     @Test("replay in chunks finds what replay of the whole file finds, and reads a bounded amount at a time", arguments: [1, 4096, 1 << 20])

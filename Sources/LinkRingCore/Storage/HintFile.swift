@@ -85,8 +85,8 @@ package enum HintFile {
     }
 
     /// Writes the hint of `index` (over `segments`, whose index ids `ids` gives in the same
-    /// order) through `emit`, in chunks; entries in segments not listed are left out (they are
-    /// newer than the table, and replayed).
+    /// order) through `emit`, in chunks; entries in segments not listed, or past the bytes the
+    /// table describes, are left out (they are replayed).
     package static func write(_ index: KeyValueIndex, segments: [SegmentIdentity], ids: [UInt16],
                               chunkBytes: Int = Limits.hintChunkBytes, emit: ([UInt8]) throws -> Void) throws {
         let positions = positionTable(ids: ids)
@@ -94,7 +94,7 @@ package enum HintFile {
         var crc: UInt32 = 0
         var entries = 0
         try index.forEachEntry { entry in
-            guard Int(entry.segment) < positions.count, let position = positions[Int(entry.segment)] else { return }
+            guard let position = position(of: entry, positions, segments) else { return }
             appendEntry(entry, position: position, to: &chunk)
             entries += 1
             if chunk.count >= chunkBytes {
@@ -105,6 +105,17 @@ package enum HintFile {
         }
         crc = CRC32C.update(crc, chunk, 0..<chunk.count)
         try emit(chunk + trailer(entries: entries, crc: crc))
+    }
+
+    /// The table position of `entry`'s segment, nil when the hint leaves the entry out: a
+    /// segment not in the table, or a record past the bytes described (the active segment's
+    /// records after the hint began, which start-up replays). So every entry a hint holds lies
+    /// within what the table's checks vouch for, and a torn tail cut after a crash never
+    /// leaves an entry pointing past the end of its file.
+    package static func position(of entry: IndexEntry, _ positions: [UInt16?], _ segments: [SegmentIdentity]) -> UInt16? {
+        guard Int(entry.segment) < positions.count, let position = positions[Int(entry.segment)],
+              Int(entry.offset) + Int(entry.length) <= segments[Int(position)].bytes else { return nil }
+        return position
     }
 
     /// For each index id, its position in the table `ids`, or nil.
@@ -135,7 +146,7 @@ package enum HintFile {
 
     /// Loads the entries of a hint of `size` bytes into the empty `index`: an entry's segment
     /// position p becomes the index id `ids[p]`, and must lie within `segmentBytes[p]` (the
-    /// segment's size now). Returns the entries loaded, or why the hint is unusable (the index
+    /// bytes the table describes, which the caller checked against the segment). Returns the entries loaded, or why the hint is unusable (the index
     /// then holds a partial load: the caller starts over with a fresh one). The segment table
     /// must have been checked against the log first (`segments`, then the caller).
     package static func load(size: Int, read: (Range<Int>) throws -> [UInt8], ids: [UInt16], segmentBytes sizes: [Int],
