@@ -12,7 +12,9 @@ before it. Versions are hybrid timestamps (ms since 2020-01-01 << 22) of a few s
 plus 1024 per record: strictly increasing, origin bits 0. The CRC is table-driven pure Python;
 the checksum state after the fixed 8-byte prefix is cached per (keyLen, valueLen), so only
 version, key and value are hashed per record (about 4 s per million records). Check a new
-file with `linkring-node dump FILE`: no "corrupt" or "torn" line may appear.
+file with `linkring-node dump FILE`: no "corrupt" or "torn" line may appear. Written as
+DATA/linkring.log (an earlier release's single log), a node converts it into its first log
+segment at start-up; written as DATA/linkring-0000000001.log it is that segment already.
 """
 import argparse
 import struct
