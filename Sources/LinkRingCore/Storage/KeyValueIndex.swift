@@ -268,7 +268,7 @@ package final class KeyValueIndex {
         let first = home(order: low)
         var position = first
         defer { slotsWalked += position - first }
-        for _ in 0..<capacity {  // each slot once: a range's run may wrap past the end, never past home(low)
+        for _ in 0..<2 * capacity {  // a wrapped run is shorter than the table; the filter below takes each entry once
             let slot = position % capacity
             let entry = slots[slot]
             if entry.isEmpty {
