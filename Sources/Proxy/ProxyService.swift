@@ -410,6 +410,17 @@ final class ProxyService: HTTPRequestHandler {
         if fanOut.isSettled { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
     }
 
+    /// Sends an acknowledged write again, with its version, to the replicas of the membership
+    /// this proxy serves once it has re-read its hosts file (a replica answered 421).
+    private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, on answer: DeferredResponse, _ timer: RequestTimer) {
+        holdForMembership { [unowned self] in
+            let placement = cluster.placement
+            let replicas = placement.isMoving ? placement.allReplicas(forKey: record.key)[...] : placement.replicas(forKey: record.key)
+            guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
+            attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retried: true)
+        }
+    }
+
     /// How many replicas a write of `key` is meant for: its ring's, or every membership's while moving.
     private func replicaCount(of key: [UInt8]) -> Int {
         cluster.placement.isMoving ? cluster.placement.allReplicas(forKey: key).count : cluster.ring.replicaCount
@@ -445,6 +456,13 @@ final class ProxyService: HTTPRequestHandler {
             again.version = version
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
                                 retried: fanOut.wasRetried)
+        }
+        if fanOut.sawNewerGeneration && !fanOut.wasRetried && fanOut.acknowledgements > 0 {
+            // Some replica serves a newer membership and refused (421): once this proxy has
+            // re-read its file, the write goes again (same version) to the replicas it then
+            // knows, before the client's answer; else the write would rest on the replicas of
+            // the old membership alone (a read right after could find only the others).
+            return resendAfterReread(record, existed: fanOut.existed, acknowledged: fanOut.acknowledgements, on: answer, timer)
         }
         if fanOut.acknowledgements > 0 && (fanOut.missing > 0 || targets.count < replicaCount(of: record.key)) {
             metrics.partialWrites += 1

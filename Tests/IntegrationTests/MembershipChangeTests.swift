@@ -257,6 +257,26 @@ struct MembershipChangeTests {
         try Self.finish(load, on: cluster, "two proxies")
     }
 
+    @Test("a write one replica refuses with 421 (it serves a newer membership) goes again once the proxy re-read its file: every replica holds it before the 200")
+    func writeRefusedBy421GoesAgain() throws {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        #expect(cluster.waitFor { (0..<2).allSatisfy { cluster.nodeState($0) == "ready" } })
+        // Generation 1, same nodes: node 0 alone is told; the proxy and node 1 still serve 0.
+        try cluster.writeHosts(generation: 1, indices: [0, 1])
+        kill(cluster.nodes[0]!.pid, SIGHUP)
+        #expect(cluster.waitFor { (try? statusJSON(cluster.ports[0], path: "/_/health"))
+            .flatMap { $0["membership"] as? [String: Any] }?["generation"] as? Int == 1 })
+        for index in 0..<20 {
+            #expect(try put(cluster.proxy.port, "/?short=g421x\(index)&long=https://g.example/\(index)", body: "").status == 200)
+            // Right after the 200, with repair far away: both replicas hold it.
+            for node in 0..<2 {
+                let held = try cluster.nodeRequest(node, "GET", "/g421x\(index)")
+                #expect(held.status == 307, "write \(index) not on node \(node) after its 200")
+            }
+        }
+        #expect(cluster.membership()["generation"] as? Int == 1)
+    }
+
     @Test("a SIGHUP with a file that does not parse, or lists other nodes under the same generation, is refused and logged; the membership stays")
     func badFileRefused() throws {
         let cluster = try Self.readyCluster(nodes: 3)
