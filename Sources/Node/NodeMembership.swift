@@ -148,15 +148,13 @@ final class NodeMembership {
         // Proxies still moving write to this node's old ranges too: wait until they stop.
         guard loop.nowMs >= foreignQuietSinceMs + options.releaseDelayMs else { return }
         guard !isClosed, isServing, release == nil, !memberships.isMoving, antiEntropy != nil, loop.nowMs >= nextReleaseAtMs else { return }
-        let current = memberships.current
-        let ring = self.ring(of: current)
-        guard let selfIndex = current.nodes.firstIndex(of: selfAddress) else { return }
+        guard let owned = store.index.ownedRanges else { return }
         let digests = store.index.digests
-        let holdsReleased = (0..<min(ring.rangeCount, digests.count)).contains {
-            digests[$0] != 0 && !ring.replicas(ofRange: $0).contains(selfIndex)
-        }
+        let holdsReleased = (0..<min(owned.count, digests.count)).contains { digests[$0] != 0 && !owned[$0] }
         nextReleaseAtMs = loop.nowMs + Limits.releaseCheckIntervalMs
         guard holdsReleased else { return }
+        let current = memberships.current
+        let ring = self.ring(of: current)
         let rule = HandoffRule(current: ring, older: [], selfAddress: selfAddress)
         let release = Handoff(loop: loop, cron: cron, store: store, rule: rule, generation: current.generation,
                               timeoutMs: options.peerTimeoutMs, resolver: identity.resolver, purpose: .release(options.tombstones)) {

@@ -57,9 +57,7 @@ final class CreateWriter {
                 "This proxy has not yet heard from any storage node, so it cannot version writes; try again in a moment.")))
         }
         let nodes = cluster.nodes
-        let placement = cluster.placement
-        let replicas = placement.isMoving ? placement.allReplicas(forKey: name) : Array(placement.replicas(forKey: name))
-        attempt.targets = replicas.map { nodes[$0] }.filter { $0.health.isUsable }
+        attempt.targets = cluster.placement.writeReplicas(forKey: name).map { nodes[$0] }.filter { $0.health.isUsable }
         guard !attempt.targets.isEmpty else {
             return attempt.done(.refused(HTTPParseFailure(.serviceUnavailable, "No replica of this name is up; try again in a moment.")))
         }

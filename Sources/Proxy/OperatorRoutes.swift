@@ -97,9 +97,7 @@ final class OperatorRoutes {
         if let query {
             switch ShortLongQuery.parseName(buffer, query, parameter: "key") {
             case .success(let key):
-                let placement = cluster.placement
-                let replicas = placement.isMoving ? placement.allReplicas(forKey: key) : Array(placement.replicas(forKey: key))
-                let holders = replicas.map { JSONText.string(cluster.nodes[$0].address.description) }
+                let holders = cluster.placement.writeReplicas(forKey: key).map { JSONText.string(cluster.nodes[$0].address.description) }
                 keyPart = ",\"key\":\(JSONText.string(String(decoding: key, as: UTF8.self))),\"replicas\":[\(holders.joined(separator: ","))]"
             case .failure(let failure):
                 connection.respondFailure(failure)

@@ -51,7 +51,7 @@ final class ProxyService: HTTPRequestHandler {
     private var skewRefusals = RepeatedFailureReport()
     private var hedgeBudget = HedgeBudget()
     /// Keys acknowledged while a replica missed the write: a read answer older is behind.
-    private(set) var partialWrites = PartialWrites()
+    private var partialWrites = PartialWrites()
     /// The home page, the form, create-only writes and the write token (PublicRoutes.swift).
     private let publicRoutes: PublicRoutes
 
@@ -251,8 +251,7 @@ final class ProxyService: HTTPRequestHandler {
 
     /// A PUT goes to every usable replica; a DELETE first asks them to delete only a live value.
     private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
-        let placement = cluster.placement
-        let replicas = placement.isMoving ? placement.allReplicas(forKey: record.key)[...] : placement.replicas(forKey: record.key)
+        let replicas = cluster.placement.writeReplicas(forKey: record.key)
         guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
         if record.op == .delete {
             return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer, retried: retried)
@@ -414,9 +413,7 @@ final class ProxyService: HTTPRequestHandler {
     /// this proxy serves once it has re-read its hosts file (a replica answered 421).
     private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, on answer: DeferredResponse, _ timer: RequestTimer) {
         holdForMembership { [unowned self] in
-            let placement = cluster.placement
-            let replicas = placement.isMoving ? placement.allReplicas(forKey: record.key)[...] : placement.replicas(forKey: record.key)
-            guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
+            guard let targets = usable(cluster.placement.writeReplicas(forKey: record.key), for: record, on: answer, timer) else { return }
             attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retried: true)
         }
     }

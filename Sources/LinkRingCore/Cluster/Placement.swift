@@ -40,6 +40,12 @@ package struct Placement: Sendable {
     /// The key's replicas in the current membership (indices into `nodes`).
     package func replicas(forKey key: [UInt8]) -> ArraySlice<Int> { current.replicas(forKey: key) }
 
+    /// The replicas a write of `key` goes to: every membership's while data moves, else the
+    /// current ones (a read of a key that moved asks the same).
+    package func writeReplicas(forKey key: [UInt8]) -> ArraySlice<Int> {
+        isMoving ? allReplicas(forKey: key)[...] : replicas(forKey: key)
+    }
+
     /// The key's replicas in every membership, the current ones first, each node once.
     package func allReplicas(forKey key: [UInt8]) -> [Int] {
         var all = Array(current.replicas(forKey: key))

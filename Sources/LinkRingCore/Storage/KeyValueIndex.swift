@@ -247,9 +247,8 @@ package final class KeyValueIndex {
     /// once, while the table grows and writes go on (key walks, a hint written a slice at a time).
     @discardableResult
     package func forEachEntry(from cursor: UInt64, slots width: Int, _ body: (IndexEntry) -> Void) -> UInt64? {
-        let span = (UInt64.max / UInt64(slots.count)).multipliedReportingOverflow(by: UInt64(max(width, 1)))
-        let (end, overflow) = cursor.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
-        let last = overflow || end == 0 ? UInt64.max : end - 1
+        let end = Self.stretchEnd(from: cursor, slots: width, capacity: slots.count)
+        let last = end.map { $0 == 0 ? UInt64.max : $0 - 1 } ?? UInt64.max
         forEachEntry(orderFrom: cursor, through: last, body)
         return last == UInt64.max ? nil : end
     }
@@ -553,11 +552,17 @@ package final class KeyValueIndex {
     /// of a top-32-bit group (a page never splits one) and never ending the group just below
     /// all ones (the next cursor would be the wire's end marker): UInt64.max past the end.
     static func groupEnd(from low: UInt64, slots width: Int, capacity: Int) -> UInt64 {
-        let span = (UInt64.max / UInt64(max(capacity, 1))).multipliedReportingOverflow(by: UInt64(width))
-        let (end, overflow) = low.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
-        guard !overflow else { return UInt64.max }
+        guard let end = stretchEnd(from: low, slots: width, capacity: capacity) else { return UInt64.max }
         let high = end | 0xFFFF_FFFF
         return high >> 32 >= UInt64(UInt32.max - 1) ? UInt64.max : high
+    }
+
+    /// Where a stretch of the table order from `low`, about `width` of `capacity` slots' share
+    /// of it, ends (exclusive); nil when it runs past the end of the order.
+    static func stretchEnd(from low: UInt64, slots width: Int, capacity: Int) -> UInt64? {
+        let span = (UInt64.max / UInt64(max(capacity, 1))).multipliedReportingOverflow(by: UInt64(max(width, 1)))
+        let (end, overflow) = low.addingReportingOverflow(span.overflow ? UInt64.max : span.partialValue)
+        return overflow ? nil : end
     }
 
     /// How many of the sorted `fingerprints` one page takes: at most `limit`, ending where the
