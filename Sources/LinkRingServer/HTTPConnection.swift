@@ -199,7 +199,16 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
         }
         releaseAnsweredSlots()
         lastActivityMs = server.loop.nowMs
-        guard !isDispatching else { return }
+        guard !isDispatching, !server.gather(self) else { return }
+        serve()
+    }
+
+    /// Set while the server holds this connection's answers for one write (`answeringTogether`).
+    var isGathered = false
+
+    /// The answers gathered while the server answered a batch leave now, in one write.
+    func serveGathered() {
+        isGathered = false
         serve()
     }
 

@@ -51,6 +51,9 @@ package final class HTTPServer {
     private var dateSecond: Int64 = -1
     private var onStopped: (() -> Void)?
     private var acceptFailures = RepeatedFailureReport()
+    /// Depth of `answeringTogether` calls, and the connections given answers meanwhile.
+    private var gatheringDepth = 0
+    private var gathered: [HTTPConnection] = []
 
     /// The current `Date` header value (29 bytes), refreshed by the cron.
     package private(set) var date: [UInt8] = []
@@ -234,6 +237,27 @@ package final class HTTPServer {
 
     /// Stops accepting (here and on the admin listener); closes idle connections now and busy
     /// ones after their answer; calls `completion` once every connection of both is closed.
+    /// Runs `body`, which gives many deferred answers at once (the node's durable batch): each
+    /// connection then writes its answers in one system call after `body`, not one per answer
+    /// (the proxy keeps a few connections to a node and a batch answers many requests on each).
+    package func answeringTogether(_ body: () -> Void) {
+        gatheringDepth += 1
+        body()
+        gatheringDepth -= 1
+        guard gatheringDepth == 0 else { return }
+        while let connection = gathered.popLast() { connection.serveGathered() }
+    }
+
+    /// Holds `connection`'s answers for one write if a batch is being answered; false otherwise.
+    func gather(_ connection: HTTPConnection) -> Bool {
+        guard gatheringDepth > 0 else { return false }
+        if !connection.isGathered {
+            connection.isGathered = true
+            gathered.append(connection)
+        }
+        return true
+    }
+
     package func stop(completion: @escaping () -> Void) {
         guard !isStopping else { return }
         isStopping = true

@@ -1,8 +1,13 @@
 // Files: the node's append-only log file and the blocking helpers used at start-up.
 //
-// `AppendOnlyFile.append` runs on libuv's thread pool (uv_fs_write, then uv_fs_fdatasync when
-// asked) and calls back on the loop, so the loop never waits for the disk. One operation is
-// in flight at a time (the caller batches). A failed or short write is undone: the file is
+// `AppendOnlyFile.append` runs on libuv's thread pool as one job (pwrite, then fdatasync when
+// asked: `cuv_append_job` in CUV's shim.h) and calls back on the loop, so the loop never waits
+// for the disk and is woken once per batch. One operation is in flight at a time (the caller
+// batches). With preallocation (the node's log), an append that passes the end of the file
+// first writes zeros ahead of it: later appends overwrite blocks that exist, the file's
+// length does not change, and their fdatasync flushes data without a journal commit. The
+// zeros are given back when the segment is sealed and at a clean close; after a crash, replay
+// reads them as the end of the log (docs/DECISIONS.md, "Preallocated log space"). A failed or short write is undone: the file is
 // truncated back to where the batch started, so the log never keeps half a batch that was
 // never acknowledged. A write that fails with the undo done (a full disk) fails only its batch:
 // the next append tries again, so the log recovers by itself once space is freed. The file is
@@ -26,8 +31,13 @@ package final class AppendOnlyFile {
     package let path: String
     private let loop: EventLoop
     private let descriptor: Int32
-    /// Bytes in the file that are complete (written, and synced when sync was asked).
+    /// Bytes in the file that are complete (written, and synced when sync was asked): where
+    /// the next append goes. With preallocation the file is longer, zeros after this.
     package private(set) var size: Int
+    /// The file's length on disk: `size` plus the zeros written ahead of it.
+    package private(set) var allocatedBytes: Int
+    /// Zeros written ahead at a time (0: none, every append grows the file).
+    private let preallocationBytes: Int
     package private(set) var isBusy = false
     /// Set after an fdatasync error or a failed undo; every later append fails.
     package private(set) var failure: UVError? = nil
@@ -38,46 +48,98 @@ package final class AppendOnlyFile {
     package var crashAtByte: Int? = nil
     #endif
 
-    /// Opens (creating if needed) `path` for appending; `truncating` empties it first.
-    package init(loop: EventLoop, path: String, truncating: Bool = false) throws {
+    /// Opens (creating if needed) `path`; appends go after its last byte (`truncating` empties
+    /// it first). `preallocationBytes` > 0: an append that passes the end first writes that
+    /// many zeros ahead (the node's log segments; docs/DECISIONS.md "Preallocated log space").
+    package init(loop: EventLoop, path: String, truncating: Bool = false, preallocationBytes: Int = 0) throws {
         self.loop = loop
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o644)
+        self.preallocationBytes = preallocationBytes
+        descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         let end = lseek(descriptor, 0, SEEK_END)
         size = Int(max(end, 0))
+        allocatedBytes = size
+    }
+
+    /// Appends go at `length` from now on; the bytes after it (zeros written ahead, or the
+    /// torn tail of a crash) stay until overwritten (start-up, after replay).
+    package func resume(at length: Int) {
+        precondition(length <= allocatedBytes && !isBusy)
+        size = length
     }
 
     /// Cuts the file to `length` bytes now (start-up: the torn tail of a log).
     package func truncate(to length: Int) throws {
         guard ftruncate(descriptor, off_t(length)) == 0 else { throw UVError(-errno, "truncate \(path)") }
         size = length
+        allocatedBytes = length
         guard fdatasync(descriptor) == 0 else { throw UVError(-errno, "fdatasync \(path) after truncating it") }
     }
 
     /// Appends now, blocking (start-up only: the file header of a new log).
     package func appendBlocking(_ bytes: [UInt8]) throws {
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(size)) }
         guard written == bytes.count, fdatasync(descriptor) == 0 else { throw UVError(-errno, "write \(path)") }
         size += bytes.count
+        allocatedBytes = max(allocatedBytes, size)
     }
+
+    /// How long the last operation ran on the loop, in microseconds; nil when it ran on the pool.
+    package private(set) var lastLoopRunUs: UInt64?
 
     /// Appends `bytes` off the loop; `sync` adds an fdatasync. `completion` runs on the loop
     /// with nil on success. The caller must not start another operation before it runs.
-    package func append(_ bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
+    /// `onLoop`: run it on the loop instead, `completion` before this returns — unless it also
+    /// writes zeros ahead, which always goes to the pool (FlushPlacement).
+    package func append(_ bytes: [UInt8], sync: Bool, onLoop: Bool = false, completion: @escaping (UVError?) -> Void) {
+        start(bytes, sync: sync, trim: false, onLoop: onLoop, completion: completion)
+    }
+
+    /// fdatasync off the loop (for `--fsync everysec`).
+    package func sync(completion: @escaping (UVError?) -> Void) {
+        start([], sync: true, trim: false, onLoop: false, completion: completion)
+    }
+
+    /// Gives back the zeros written ahead and fdatasyncs, off the loop: the file is then exactly
+    /// its records (a segment being sealed).
+    package func trimAndSync(completion: @escaping (UVError?) -> Void) {
+        start([], sync: true, trim: allocatedBytes > size, onLoop: false, completion: completion)
+    }
+
+    private func start(_ bytes: [UInt8], sync: Bool, trim: Bool, onLoop: Bool, completion: @escaping (UVError?) -> Void) {
         precondition(!isBusy, "one file operation at a time")
         if let failure {
             completion(failure)
             return
         }
+        #if LINKRING_TEST_HOOKS
+        if let limit = crashAtByte, size + bytes.count > limit { crash(writing: bytes, upTo: limit) }
+        #endif
         isBusy = true
-        FileOperation(file: self, bytes: bytes, sync: sync, completion: completion).start()
+        let end = size + bytes.count
+        let fillTo = preallocationBytes > 0 && end > allocatedBytes && !trim
+            ? (end + preallocationBytes / 2 + preallocationBytes - 1) / preallocationBytes * preallocationBytes : allocatedBytes
+        let job = AppendJob(file: self, bytes: bytes, sync: sync, trim: trim, fillTo: fillTo, completion: completion)
+        guard onLoop && fillTo == allocatedBytes else {
+            lastLoopRunUs = nil
+            return job.start()
+        }
+        let startedNs = MonotonicClock.nowNs()
+        job.runHere()
+        lastLoopRunUs = (MonotonicClock.nowNs() - startedNs) / 1000
+        job.done()
     }
 
-    /// fdatasync off the loop (for `--fsync everysec`).
-    package func sync(completion: @escaping (UVError?) -> Void) {
-        append([], sync: true, completion: completion)
+    #if LINKRING_TEST_HOOKS
+    /// The crash-point test hook: write up to byte `limit` of the file, then die unsynced.
+    private func crash(writing bytes: [UInt8], upTo limit: Int) -> Never {
+        let keep = max(0, min(bytes.count, limit - size))
+        _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, keep, off_t(size)) }
+        kill(getpid(), SIGKILL)
+        fatalError("unreachable: SIGKILL")
     }
+    #endif
 
     /// Fails every later append with `error` (the file can no longer be trusted to persist).
     package func markFailed(_ error: UVError) {
@@ -89,9 +151,10 @@ package final class AppendOnlyFile {
         Glibc.close(descriptor)
     }
 
-    /// Syncs and closes, blocking (shutdown). Throws when the final fdatasync fails: what was
-    /// written since the last sync may not be on disk.
+    /// Gives back the zeros written ahead, syncs and closes, blocking (shutdown). Throws when
+    /// the final fdatasync fails: what was written since the last sync may not be on disk.
     package func closeBlocking() throws(UVError) {
+        if allocatedBytes > size && ftruncate(descriptor, off_t(size)) == 0 { allocatedBytes = size }
         let synced = fdatasync(descriptor) == 0
         let syncError = errno
         Glibc.close(descriptor)
@@ -101,116 +164,96 @@ package final class AppendOnlyFile {
     fileprivate var loopPointer: UnsafeMutablePointer<uv_loop_t> { loop.loop }
     fileprivate var fileDescriptor: Int32 { descriptor }
 
-    fileprivate func finish(appended: Int, error: UVError?, isPermanent: Bool) {
+    fileprivate func finish(appended: Int, allocatedTo: Int, trimmed: Bool, error: UVError?, isPermanent: Bool) {
         isBusy = false
         if error == nil { size += appended }
+        allocatedBytes = trimmed && error == nil ? size : max(allocatedBytes, allocatedTo, size)
         if isPermanent { failure = error }
     }
 
     /// Cuts the file back to its last complete byte after `cause`; nil if that worked, else
     /// an error naming both (the file may now end in bytes that were never acknowledged).
     fileprivate func undoPartialAppend(after cause: UVError) -> UVError? {
-        guard ftruncate(descriptor, off_t(size)) != 0 else { return nil }
+        guard ftruncate(descriptor, off_t(size)) != 0 else {
+            allocatedBytes = size
+            return nil
+        }
         return UVError(-errno, "\(cause); then the undo of the failed write (truncate \(path) back to \(size) bytes)")
     }
 }
 
-/// One append in flight: write (repeated while short), then fdatasync, or truncate on error.
-private final class FileOperation {
+/// One operation in flight: a `cuv_append_job` (CUV's shim.h) run on libuv's thread pool —
+/// trim, zero fill, write, fdatasync, each as asked — then, on the loop, the undo of a failed
+/// write (truncate back to the last complete byte) and the completion.
+private final class AppendJob {
     let file: AppendOnlyFile
-    let bytes: UnsafeMutableRawPointer
-    let count: Int
-    let sync: Bool
     let completion: (UVError?) -> Void
-    var written = 0
-    let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
-    var error: UVError? = nil
-    /// The file cannot take more appends (fdatasync failed, or the undo of a write did).
-    var isPermanent = false
+    let job = UnsafeMutablePointer<cuv_append_job>.allocate(capacity: 1)
+    let request = UnsafeMutablePointer<uv_work_t>.allocate(capacity: 1)
+    let bytes: UnsafeMutableRawPointer
 
-    init(file: AppendOnlyFile, bytes: [UInt8], sync: Bool, completion: @escaping (UVError?) -> Void) {
+    init(file: AppendOnlyFile, bytes: [UInt8], sync: Bool, trim: Bool, fillTo: Int, completion: @escaping (UVError?) -> Void) {
         self.file = file
-        self.count = bytes.count
-        self.sync = sync
         self.completion = completion
         self.bytes = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
         bytes.withUnsafeBytes { if let base = $0.baseAddress { self.bytes.copyMemory(from: base, byteCount: $0.count) } }
+        job.initialize(to: cuv_append_job(fd: file.fileDescriptor, bytes: UnsafeRawPointer(self.bytes), count: bytes.count,
+                                          offset: Int64(file.size), fill_from: Int64(file.allocatedBytes), fill_to: Int64(fillTo),
+                                          sync: sync ? 1 : 0, trim: trim ? 1 : 0, written: 0, failed_step: 0, error: 0, owner: nil))
     }
 
+    /// Queues the job; it keeps itself alive (retained in `owner`) until `done` has run.
     func start() {
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        writeMore()
-    }
-
-    private func writeMore() {
-        guard written < count else { return syncOrFinish() }
-        #if LINKRING_TEST_HOOKS
-        if let limit = file.crashAtByte, file.size + count > limit { crash(at: limit) }
-        #endif
-        var buffer = uv_buf_init((bytes + written).assumingMemoryBound(to: CChar.self), UInt32(count - written))
-        let status = uv_fs_write(file.loopPointer, request, file.fileDescriptor, &buffer, 1, -1, fileOperationStep)
-        if status < 0 { fail(UVError(status, "write \(file.path)")) }
-    }
-
-    #if LINKRING_TEST_HOOKS
-    /// The crash-point test hook: write up to byte `limit` of the file, then die unsynced.
-    private func crash(at limit: Int) -> Never {
-        let keep = max(0, min(count, limit - file.size))
-        _ = Glibc.write(file.fileDescriptor, bytes, keep)
-        kill(getpid(), SIGKILL)
-        fatalError("unreachable: SIGKILL")
-    }
-    #endif
-
-    private func syncOrFinish() {
-        guard sync else { return finish() }
-        isSyncing = true
-        let status = uv_fs_fdatasync(file.loopPointer, request, file.fileDescriptor, fileOperationStep)
-        if status < 0 { fail(UVError(status, "fdatasync \(file.path)")) }
-    }
-
-    private var isSyncing = false
-
-    func step() {
-        let result = Int(request.pointee.result)
-        uv_fs_req_cleanup(request)
-        if isSyncing {
-            if result < 0 {
-                isPermanent = true
-                return fail(UVError(Int32(result), "fdatasync \(file.path)"))
-            }
-            return finish()
+        job.pointee.owner = Unmanaged.passRetained(self).toOpaque()
+        request.pointee.data = UnsafeMutableRawPointer(job)
+        let status = uv_queue_work(file.loopPointer, request, cuv_append_work, appendJobDone)
+        guard status == 0 else {
+            Unmanaged.passUnretained(self).release()
+            return finish(error: UVError(status, "queue a write of \(file.path)"), isPermanent: false, allocatedTo: 0)
         }
-        if result < 0 { return fail(UVError(Int32(result), "write \(file.path)")) }
-        written += result
-        if written < count { return writeMore() }
-        syncOrFinish()
     }
 
-    /// Undoes a partial batch so the log ends at the last acknowledged record; if the undo
-    /// itself fails, that is the error and the file takes no more appends.
-    private func fail(_ failure: UVError) {
-        error = failure
-        if let undoFailure = file.undoPartialAppend(after: failure) {
-            error = undoFailure
-            isPermanent = true
+    /// Does the job on this thread (the loop), blocking; `done` then finishes it.
+    func runHere() {
+        request.pointee.data = UnsafeMutableRawPointer(job)
+        cuv_append_work(request)
+    }
+
+    fileprivate func done() {
+        let result = job.pointee
+        let operation: String
+        switch result.failed_step {
+        case 0: return finish(error: nil, isPermanent: false, allocatedTo: Int(result.fill_to))
+        case 1: operation = "truncate"
+        case 2: operation = "preallocate"
+        case 3: operation = "write"
+        default: operation = "fdatasync"
         }
-        finish()
+        let error = UVError(-result.error, "\(operation) \(file.path)")
+        // The kernel may have dropped the dirty pages of a failed fdatasync: the file is not
+        // to be trusted again. Anything else is undone and the next batch tries again.
+        guard result.failed_step != 4 else { return undo(after: error, isPermanent: true) }
+        undo(after: error, isPermanent: false)
     }
 
-    private func finish() {
-        file.finish(appended: count, error: error, isPermanent: isPermanent)
+    private func undo(after cause: UVError, isPermanent: Bool) {
+        if let undoFailure = file.undoPartialAppend(after: cause) { return finish(error: undoFailure, isPermanent: true, allocatedTo: 0) }
+        finish(error: cause, isPermanent: isPermanent, allocatedTo: 0)
+    }
+
+    private func finish(error: UVError?, isPermanent: Bool, allocatedTo: Int) {
+        file.finish(appended: job.pointee.count, allocatedTo: allocatedTo, trimmed: job.pointee.trim != 0, error: error, isPermanent: isPermanent)
         let completion = self.completion
-        let error = self.error
         bytes.deallocate()
+        job.deallocate()
         request.deallocate()
-        Unmanaged.passUnretained(self).release()
         completion(error)
     }
 }
 
-private func fileOperationStep(_ request: UnsafeMutablePointer<uv_fs_t>?) {
-    Unmanaged<FileOperation>.fromOpaque(request!.pointee.data).takeUnretainedValue().step()
+private func appendJobDone(_ request: UnsafeMutablePointer<uv_work_t>?, _ status: Int32) {
+    let job = request!.pointee.data.assumingMemoryBound(to: cuv_append_job.self)
+    Unmanaged<AppendJob>.fromOpaque(job.pointee.owner).takeRetainedValue().done()
 }
 
 /// A file opened for reading at any offset: with pread, or (`mappedBytes`) through a read-only

@@ -67,10 +67,20 @@ final class CommitLog: RecordLog {
     private var syncDuty: CronDuty?
     private var needsSync = false
     private var onIdle: (() -> Void)?
+    /// Runs the answers of a durable batch (the server's `answeringTogether`: one write per
+    /// connection for the whole batch); by default, just runs them.
+    var answeringTogether: (() -> Void) -> Void = { $0() }
     /// Told the id of each segment sealed by a roll-over.
     var onSealed: ((UInt16) -> Void)?
     private var loggedPermanentFailure = false
     private var refusedWrites = RepeatedFailureReport()
+    /// Batches written (each one write, plus an fdatasync under `always`) and the records they
+    /// carried, since start: `/_/health` shows them, so a load test reads flushes per second
+    /// and records per flush (docs/BENCHMARKS.md, "The PUT path").
+    private(set) var batchesWritten = 0
+    /// Where batches run: on the loop while the disk is fast (FlushPlacement).
+    private(set) var placement = FlushPlacement()
+    private(set) var recordsWritten = 0
 
     /// Bytes in every segment of the log.
     var sizeBytes: Int { segments.sealedBytes + file.size }
@@ -148,7 +158,26 @@ final class CommitLog: RecordLog {
         startBatch()
     }
 
+    /// Starts the next batch if one may start. A batch on the loop finishes inside
+    /// `file.append`, and its `finishBatch` asks for the next one: that call only sets
+    /// `startAgain`, and the loop here starts it, so batches never nest.
     private func startBatch() {
+        guard !isStartingBatch else {
+            startAgain = true
+            return
+        }
+        isStartingBatch = true
+        defer { isStartingBatch = false }
+        repeat {
+            startAgain = false
+            startOneBatch()
+        } while startAgain
+    }
+
+    private var isStartingBatch = false
+    private var startAgain = false
+
+    private func startOneBatch() {
         guard !file.isBusy, !isRollingOver else { return }
         if (sealRequested || file.size >= segmentBytes) && file.size > LogRecord.fileMagic.count && acceptsWrites
             && loop.nowMs >= rollOverNotBeforeMs {
@@ -172,19 +201,35 @@ final class CommitLog: RecordLog {
             return finishBatch(UVError(-27, "\(file.path) would pass \(Limits.segmentBytesMax) bytes (Limits.segmentBytesMax): "
                 + "compaction must shrink it first"))
         }
-        file.append(bytes, sync: policy == .always) { [unowned self] error in self.finishBatch(error) }
+        file.append(bytes, sync: policy == .always, onLoop: placement.runsOnLoop(nowMs: loop.nowMs)) { [unowned self] error in
+            self.finishBatch(error)
+        }
     }
 
     private func finishBatch(_ error: UVError?) {
+        if let tookUs = file.lastLoopRunUs {
+            placement.ranOnLoop(tookUs: tookUs, nowMs: MonotonicClock.nowMs())
+            if placement.runsOnLoop(nowMs: MonotonicClock.nowMs()) == false {
+                Log.warning("\(Limits.loopFlushSlowBatchesMax) log batches within \(Limits.loopFlushSlowWindowMs) ms took over "
+                    + "\(Limits.loopFlushMaxMs) ms on the loop (the last \(tookUs / 1000) ms): batches go to the thread pool for "
+                    + "\(Limits.poolFlushStayMs / 1000) s (the disk is slow)")
+            }
+        } else {
+            placement.ranOnPool()
+        }
         let batch = inFlight
         inFlight.removeAll(keepingCapacity: true)
         if let error {
             report(error, refusedWrites: batch.count)
         } else {
             noteSuccess()
+            batchesWritten += 1
+            recordsWritten += batch.count
         }
-        for waiter in batch {
-            waiter.done(error == nil ? RecordLocation(segment: segment, offset: inFlightStart + waiter.start, length: waiter.length) : nil)
+        answeringTogether {
+            for waiter in batch {
+                waiter.done(error == nil ? RecordLocation(segment: self.segment, offset: self.inFlightStart + waiter.start, length: waiter.length) : nil)
+            }
         }
         startBatch()
     }
@@ -193,13 +238,13 @@ final class CommitLog: RecordLog {
     private func rollOver() {
         isRollingOver = true
         sealRequested = false
-        file.sync { [unowned self] error in
+        file.trimAndSync { [unowned self] error in
             if let error { return self.rollOverFailed(error, created: nil) }
             let sequence = self.segments.sequence(of: self.segment) + 1
             let path = self.segments.path(ofSequence: sequence)
             let next: AppendOnlyFile
             do {
-                next = try AppendOnlyFile(loop: self.loop, path: path, truncating: true)
+                next = try AppendOnlyFile(loop: self.loop, path: path, truncating: true, preallocationBytes: Limits.logPreallocationBytes)
             } catch {
                 return self.rollOverFailed((error as? UVError) ?? UVError(-5, "create \(path)"), created: nil)
             }

@@ -61,7 +61,11 @@ enum LogDump {
         switch result {
         case .success(let report):
             for range in report.skipped { lines += "# corrupt bytes \(range.lowerBound)..<\(range.upperBound) skipped\n" }
-            if let tail = report.tornTail { lines += "# torn tail at byte \(tail.lowerBound) (\(tail.count) bytes)\n" }
+            if let tail = report.tornTail {
+                lines += try NodeProcess.isZeros(path, from: tail.lowerBound, to: tail.upperBound)
+                    ? "# zeros written ahead from byte \(tail.lowerBound) (\(tail.count) bytes): the end of the log\n"
+                    : "# torn tail at byte \(tail.lowerBound) (\(tail.count) bytes)\n"
+            }
             lines += "# \(report.records) records"
         case .failure(let failure):
             lines += "# not a LinkRing log: \(failure.reason)"

@@ -183,15 +183,31 @@ enum NodeProcess {
             records += report.records
             if isActive { activeBytes = report.validBytes }
         }
-        let file = try AppendOnlyFile(loop: loop, path: segments.path(ofSequence: sequences.last!))
+        let file = try AppendOnlyFile(loop: loop, path: segments.path(ofSequence: sequences.last!), preallocationBytes: Limits.logPreallocationBytes)
         armCrashPointForTests(file)
         if activeBytes < file.size {
-            Log.warning("\(file.path): torn tail at byte \(activeBytes) (\(file.size - activeBytes) bytes) truncated")
-            try file.truncate(to: activeBytes)
+            if try isZeros(file.path, from: activeBytes, to: file.size) {
+                file.resume(at: activeBytes)  // space written ahead (preallocation): the log ends here
+            } else {
+                Log.warning("\(file.path): torn tail at byte \(activeBytes) (\(file.size - activeBytes) bytes) truncated")
+                try file.truncate(to: activeBytes)
+            }
         }
         if file.size == 0 { try file.appendBlocking(LogRecord.fileMagic) }
         Log.info("\(directory): \(sequences.count) log segments, replayed \(records) records")
         return OpenedLog(index: index, file: file, segments: segments, segment: ids.last!)
+    }
+
+    /// Whether bytes `start..<end` of the file at `path` are all zero (read a chunk at a time).
+    static func isZeros(_ path: String, from start: Int, to end: Int) throws -> Bool {
+        var offset = start
+        while offset < end {
+            let chunk = try FileSystem.readRange(path, offset..<min(end, offset + Limits.replayChunkBytes))
+            guard !chunk.isEmpty else { return true }
+            if chunk.contains(where: { $0 != 0 }) { return false }
+            offset += chunk.count
+        }
+        return true
     }
 
     /// Replays segment `id` from byte `start` into `index`. A torn tail is the crash's, in the
@@ -203,7 +219,7 @@ enum NodeProcess {
         let path = reader.path
         var unplaceable: Int?
         let replayed = try LogReplay.replay(size: size, chunkBytes: Limits.replayChunkBytes, skipCorrupt: skipCorrupt, from: start,
-                                            read: { try reader.read(count: $0.count, at: $0.lowerBound) }) { record, offset in
+                                            lostPageEndsLog: isActive, read: { try reader.read(count: $0.count, at: $0.lowerBound) }) { record, offset in
             guard let location = RecordLocation(segment: id, offset: offset, length: record.encodedBytes) else {
                 unplaceable = unplaceable ?? offset
                 return

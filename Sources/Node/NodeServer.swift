@@ -78,7 +78,7 @@ final class NodeServer {
             guard membership.memberships.previous.isEmpty, let antiEntropy = membership.antiEntropy else { return nil }
             return antiEntropy.confirmedUnixMs(range: range)
         }
-        let router = NodeService(store: store, compactor: compactor, membership: membership, clusterToken: options.clusterToken,
+        let router = NodeService(store: store, compactor: compactor, commitLog: commitLog, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
         segments = log.segments
@@ -89,7 +89,9 @@ final class NodeServer {
         self.router = router
         logFiles.onHangUp = { membership?.reload() }
         adminOptions = options.admin
-        httpServer = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
+        let server = HTTPServer(loop: loop, limits: options.limits, handler: router, cron: cron)
+        commitLog.answeringTogether = { [unowned server] in server.answeringTogether($0) }
+        httpServer = server
         httpServer.accessLog = logFiles.accessLog
     }
 

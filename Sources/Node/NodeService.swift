@@ -49,6 +49,8 @@ final class NodeService: HTTPRequestHandler {
     /// A strong reference: the GET path reads `store.index` with one load, no runtime call.
     let store: Store
     private let compactor: LogCompactor
+    /// The log, for its batch counters in /_/health.
+    private let commitLog: CommitLog
     /// The node's membership (generation, anti-entropy, handoff); nil for a lone node.
     private let membership: NodeMembership?
     private var antiEntropy: AntiEntropy? { membership?.antiEntropy }
@@ -66,11 +68,12 @@ final class NodeService: HTTPRequestHandler {
     /// The home page, built once.
     let homePage = FormPages.home(asksForToken: false)
 
-    init(store: Store, compactor: LogCompactor, membership: NodeMembership?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
+    init(store: Store, compactor: LogCompactor, commitLog: CommitLog, membership: NodeMembership?, clusterToken: [UInt8]?, fsync: FsyncPolicy,
          urlRules: LongURLRules, nodeID: String) {
         self.nodeID = nodeID
         self.store = store
         self.compactor = compactor
+        self.commitLog = commitLog
         self.membership = membership
         self.tokenGate = clusterToken.map { ClusterTokenGate(token: $0) }
         self.fsync = fsync
@@ -256,6 +259,8 @@ final class NodeService: HTTPRequestHandler {
         let text = "{\"state\":\"\(isReady ? "ready" : "recovering")\",\"node\":\"\(nodeID)\",\"keys\":\(index.liveKeys),\"tombstones\":\(index.tombstones),"
             + "\"logBytes\":\(store.logSizeBytes),\"recordBytes\":\(index.recordBytes),\"compactions\":\(compactor.completed),"
             + "\"compacting\":\(compactor.isRunning),\"fsync\":\"\(fsync.rawValue)\",\"writable\":\(store.isWritable),"
+            + "\"logBatches\":\(commitLog.batchesWritten),\"logBatchRecords\":\(commitLog.recordsWritten),"
+            + "\"logBatchesOnLoop\":\(commitLog.placement.batchesOnLoop),\"logSlowBatches\":\(commitLog.placement.slowBatches),"
             + "\"connections\":\(connections),\"versionsRefused\":\(store.versionsRefused),"
             + "\"farFutureReplaced\":\(store.farFutureReplaced),\"wallClockMs\":\(store.wallClockNowMs),"
             + "\"versionClock\":\(store.versionClock),\"sync\":\(antiEntropy?.statusJSON() ?? "null"),"

@@ -7,6 +7,7 @@
 
 import Foundation
 import Testing
+import LinkRingCore
 
 @Suite("Crash points (real binary)")
 struct CrashPointTests {
@@ -41,6 +42,44 @@ struct CrashPointTests {
             if index >= acked && answer.status != 404 { problems.append("cut \(cut): unacknowledged c\(index) is visible") }
         }
         return (acked, problems)
+    }
+
+    @Test("a crash inside a record written into preallocated zeros: the tail is cut, acknowledged writes stay; at a record's end the zeros are kept")
+    func cutInPreallocatedSpace() throws {
+        let header = 8, record = 20 + 2 + 10  // key "cN", value "http://c/N"
+        for (cut, isInsideRecord) in [(header + 2 * record + 5, true), (header + 2 * record, false)] {
+            let data = makeTemporaryDirectory()
+            let segment = data + "/linkring-0000000001.log"
+            let node = try ServerProcess.start(Binaries.nodeWithTestHooks, ["--listen", "127.0.0.1:0", "--data", data],
+                                               environment: ["LINKRING_TEST_CRASH_AT_BYTE": "\(cut)"])
+            var acked = 0
+            let client = try TestClient(port: node.port)
+            for index in 0..<3 {
+                guard let answer = try? client.request("PUT", "/?short=c\(index)&long=http://c/\(index)", timeoutMs: 3_000),
+                      answer.status == 200 else { break }
+                acked += 1
+            }
+            #expect(node.waitForExit(timeoutMs: 5_000) && node.exitCode == -9, "the node dies at byte \(cut)")
+            #expect(acked == 2)
+            let crashed = try fileSize(segment)
+            #expect(crashed >= Limits.logPreallocationBytes / 2, "the first batch wrote zeros ahead: \(crashed) bytes")
+            let again = try ServerProcess.start(Binaries.nodeWithTestHooks, ["--listen", "127.0.0.1:0", "--data", data])
+            for index in 0..<3 {
+                let answer = try request(again.port, "GET", "/c\(index)")
+                #expect(index < acked ? answer.headers["location"] == "http://c/\(index)" : answer.status == 404, "c\(index) after cut \(cut)")
+            }
+            #expect(again.errors.contains("torn tail") == isInsideRecord, "a torn tail only when a record was cut: \(again.errors)")
+            let kept = try fileSize(segment)
+            #expect(isInsideRecord ? kept == header + 2 * record : kept == crashed, "cut \(cut): \(kept) bytes after the restart")
+            #expect(try request(again.port, "PUT", "/?short=c2&long=http://c/2").status == 200)
+            #expect(again.stop() == 0)
+            let stopped = try fileSize(segment)
+            #expect(stopped == header + 3 * record, "a clean stop leaves exactly the records: \(stopped) bytes")
+        }
+    }
+
+    private func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
     }
 
     @Test("a log cut at every byte of its first writes loses no acknowledged write and always replays")

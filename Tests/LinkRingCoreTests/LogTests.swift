@@ -88,6 +88,36 @@ struct LogTests {
         #expect(try zeroResult.get().tornTail?.count == 4096 && zeroSeen.count == 4)
     }
 
+    @Test("a batch written into preallocated zeros whose earlier page a machine crash lost: a torn tail in the active segment only")
+    func lostPageOfABatch() throws {
+        // A batch of records spanning several pages, written over zeros; the page in the middle
+        // never reached the disk, so it reads as the zeros it overwrote, and valid records follow.
+        let batch = (0..<400).map { LogRecord(version: UInt64(200 + $0), op: .put, key: bytes("k\($0)"), value: bytes("http://example.com/\($0)")) }
+        var log = makeLog(batch) + [UInt8](repeating: 0, count: 8192)
+        let page = LogReplay.pageBytes
+        for offset in page..<(2 * page) { log[offset] = 0 }
+        var seen = 0
+        let lenient = LogReplay.replay(size: log.count, chunkBytes: 1024, skipCorrupt: false, lostPageEndsLog: true,
+                                       read: { Array(log[$0]) }) { _, _ in seen += 1 }
+        let report = try lenient.get()
+        #expect(report.tornTail?.lowerBound ?? 0 <= page && report.validBytes == report.tornTail?.lowerBound)
+        #expect(seen > 0 && seen < batch.count, "the records before the lost page are kept, the rest of the batch dropped")
+        // A sealed segment (or a file not written over zeros) refuses the same bytes as corruption.
+        guard case .failure = replayAll(log).0 else {
+            Issue.record("outside the active segment, bad bytes before valid records are corruption")
+            return
+        }
+        // Bad bytes without a whole zero page before the next record stay corruption, even there.
+        var flipped = makeLog(sampleRecords)
+        flipped[LogRecord.fileMagic.count + sampleRecords[0].encodedBytes + LogRecord.headerBytes] ^= 0x01
+        let strict = LogReplay.replay(size: flipped.count, chunkBytes: 1024, skipCorrupt: false, lostPageEndsLog: true,
+                                      read: { Array(flipped[$0]) }) { _, _ in }
+        guard case .failure = strict else {
+            Issue.record("a flipped byte is corruption, not a lost page")
+            return
+        }
+    }
+
     @Test("a corrupt record before valid ones stops replay, naming the offset; skipCorrupt skips it")
     func corruptMiddle() throws {
         var log = makeLog(sampleRecords)

@@ -51,6 +51,41 @@ struct AppendOnlyFileTests {
         #expect(loop.close())
     }
 
+    @Test("preallocation: zeros ahead of the records, appends overwrite them, sealing and close give them back")
+    func preallocation() throws {
+        let loop = try EventLoop()
+        let path = NSTemporaryDirectory() + "linkring-prealloc-\(UUID().uuidString)"
+        defer { unlink(path) }
+        let chunk = 64 * 1024
+        let file = try AppendOnlyFile(loop: loop, path: path, preallocationBytes: chunk)
+        func onDisk() throws -> Int { try ReadableFile(path: path).size() }
+        #expect(appendOnce(file, loop, Array("0123456789".utf8), sync: true) == nil)
+        let first = try onDisk()
+        #expect(file.size == 10 && file.allocatedBytes == chunk && first == chunk, "zeros written ahead, at least half a chunk")
+        let big = [UInt8](repeating: 0x41, count: chunk)
+        #expect(appendOnce(file, loop, big, sync: true) == nil)
+        #expect(file.size == 10 + chunk && file.allocatedBytes == 2 * chunk, "an append past the end writes the next stretch")
+        let held = try ReadableFile(path: path).read(count: 2 * chunk, at: 0)
+        #expect(held.prefix(10) == ArraySlice("0123456789".utf8) && held[10..<(10 + chunk)].allSatisfy { $0 == 0x41 })
+        #expect(held[(10 + chunk)...].allSatisfy { $0 == 0 })
+        // A batch inside the preallocated stretch may run on the loop: done before append returns.
+        var doneAtOnce = false
+        file.append(Array("xy".utf8), sync: true, onLoop: true) { doneAtOnce = $0 == nil }
+        #expect(doneAtOnce && file.lastLoopRunUs != nil && file.size == 12 + chunk)
+        var trimmed = false
+        file.trimAndSync { trimmed = $0 == nil }
+        loop.run()
+        let afterTrim = try onDisk()
+        #expect(trimmed && afterTrim == 12 + chunk && file.allocatedBytes == file.size)
+        #expect(appendOnce(file, loop, Array("z".utf8), sync: true) == nil)
+        let grown = try onDisk()
+        #expect(grown > file.size)
+        try file.closeBlocking()
+        let closed = try onDisk()
+        #expect(closed == 13 + chunk, "a clean close leaves exactly the records")
+        #expect(loop.close())
+    }
+
     @Test("on a regular file appends grow the file and close syncs without error")
     func regularFile() throws {
         let loop = try EventLoop()

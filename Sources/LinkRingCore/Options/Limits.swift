@@ -115,6 +115,20 @@ package enum Limits {
     static let segmentBytesDefault = 256 * 1024 * 1024
     /// --segment-bytes (tests use small segments).
     static let segmentBytesRange = (64 * 1024)...(segmentBytesMax / 2)
+    /// Zeros the log writes ahead of its active segment's end at a time: a batch then
+    /// overwrites blocks that exist and its fdatasync needs no journal commit (the file's
+    /// length does not change); one batch per this many bytes pays for the next stretch.
+    /// Given back when a segment is sealed and at a clean stop (docs/DECISIONS.md,
+    /// "Preallocated log space").
+    package static let logPreallocationBytes = 1024 * 1024
+    /// A log batch (write + fdatasync) run on the loop is slow past this; `loopFlushSlowBatchesMax`
+    /// slow ones within `loopFlushSlowWindowMs` move batches to the thread pool for
+    /// `poolFlushStayMs` (FlushPlacement).
+    package static let loopFlushMaxMs: UInt64 = 10
+    package static let loopFlushSlowBatchesMax = 3
+    package static let loopFlushSlowWindowMs: UInt64 = 1_000
+    /// How long batches stay on the thread pool after a slow one on the loop.
+    package static let poolFlushStayMs: UInt64 = 5_000
     /// After a failed roll-over (a full disk) the log appends to its active segment this long
     /// before trying again.
     package static let rollOverRetryDelayMs: UInt64 = 1_000

@@ -7,6 +7,9 @@
 //     with zeros). Replay stops there; the caller truncates the file to `validBytes` and warns.
 //     A record that SEEMS to run past the end (a damaged length field) but is followed by a
 //     valid record is corruption, below: truncating there would delete every record after it.
+//   - In the active segment (`lostPageEndsLog`), bad bytes with a whole page-aligned page of
+//     zeros before the next valid record are a torn tail as well: a batch written into
+//     preallocated zeros whose write-back a machine crash cut (`isLostPage`).
 //   - Bad bytes FOLLOWED by a valid record are CORRUPTION in the middle: replay refuses, naming
 //     the byte offset, unless `skipCorrupt` is set; then it skips to the next valid record and
 //     reports every skipped range (as Redis's aof-load-truncated, but for the middle).
@@ -50,7 +53,11 @@ package enum LogReplay {
     /// `chunkBytes` (plus one record) in memory at once: start-up memory does not grow with
     /// the log. `apply` gets every valid record and its byte offset, in order. `start`, when
     /// past the file header, is where a record starts (a hint covered what is before it).
-    package static func replay(size: Int, chunkBytes: Int, skipCorrupt: Bool, from start: Int = 0, read: (Range<Int>) throws -> [UInt8],
+    /// `lostPageEndsLog` (the active segment, written into preallocated zeros): bad bytes with a
+    /// whole zero page between them and the next valid record are a torn tail too (see
+    /// `isLostPage`).
+    package static func replay(size: Int, chunkBytes: Int, skipCorrupt: Bool, from start: Int = 0, lostPageEndsLog: Bool = false,
+                               read: (Range<Int>) throws -> [UInt8],
                                apply: (LogRecord, Int) -> Void) rethrows -> Result<ReplayReport, ReplayFailure> {
         var report = ReplayReport()
         let magic = LogRecord.fileMagic
@@ -79,7 +86,8 @@ package enum LogReplay {
             case .incomplete, .corrupt:
                 let reason: String
                 if case .corrupt(let why) = decoded { reason = why } else { reason = "a record's lengths run past the end of the file" }
-                guard let resume = try nextValidRecord(&window, after: offset, read) else {
+                guard let resume = try nextValidRecord(&window, after: offset, read),
+                      try !(lostPageEndsLog && isLostPage(&window, in: offset..<resume, read)) else {
                     report.tornTail = offset..<size
                     return .success(report)
                 }
@@ -91,6 +99,30 @@ package enum LogReplay {
             }
         }
         return .success(report)
+    }
+
+    /// Bytes of the page the kernel writes back as a unit.
+    package static let pageBytes = 4096
+
+    /// Whether `range` holds a whole page-aligned page of zeros. In a segment written into
+    /// preallocated zeros, a crash of the machine (not of the process) during a batch's
+    /// write-back can keep a later page of the batch and lose an earlier one, which then reads
+    /// as the zeros it overwrote: the batch was never acknowledged (under --fsync always the
+    /// next one starts only after its fdatasync), so the log ends before it, as at any torn
+    /// tail. Corruption in the middle rarely takes the shape of an aligned page of zeros.
+    private static func isLostPage(_ window: inout ReplayWindow, in range: Range<Int>,
+                                   _ read: (Range<Int>) throws -> [UInt8]) rethrows -> Bool {
+        var page = (range.lowerBound + pageBytes - 1) / pageBytes * pageBytes
+        while page + pageBytes <= range.upperBound {
+            var isZero = true
+            for offset in page..<(page + pageBytes) where try window.byte(at: offset, read) != 0 {
+                isZero = false
+                break
+            }
+            if isZero { return true }
+            page += pageBytes
+        }
+        return false
     }
 
     /// The first offset after `offset` where a whole valid record starts.
