@@ -81,6 +81,28 @@ struct SegmentLayoutTests {
                 "\(refused.output)")
     }
 
+    @Test("a new segment the roll-over left as zeros only (killed before its header) is begun again; every key is served")
+    func segmentWithoutHeader() throws {
+        let (node, data) = try startNode(["--segment-bytes", "\(Self.segmentBytes)", "--compact-min-bytes", "1000000000"])
+        var expected = try fill(node.port, count: 300)
+        #expect(node.stop() == 0)
+        let names = try segmentNames(data)
+        let next = data + "/" + SegmentLayout.fileName(UInt32(names.count + 1))
+        #expect(FileManager.default.createFile(atPath: next, contents: Data(count: Limits.logPreallocationBytes)))
+        let (again, _) = try startNode(data: data, ["--segment-bytes", "\(Self.segmentBytes)"])
+        defer { again.stop() }
+        #expect(!again.errors.contains("torn tail"), "zeros are not a torn tail: \(again.errors)")
+        try expectServedValues(expected, port: again.port)
+        #expect(try request(again.port, "PUT", "/?short=after&long=http://after").status == 200)
+        expected["after"] = "http://after"
+        #expect(again.stop() == 0)
+        let header = Array((FileManager.default.contents(atPath: next) ?? Data()).prefix(LogRecord.fileMagic.count))
+        #expect(header == LogRecord.fileMagic, "the segment begins with its header again")
+        let (third, _) = try startNode(data: data, [])
+        defer { third.stop() }
+        try expectServedValues(expected, port: third.port)
+    }
+
     @Test("a sealed segment whose end is damaged is refused (it was synced whole); --skip-corrupt cuts it and serves the rest")
     func damagedSealedSegment() throws {
         let (node, data) = try startNode(["--segment-bytes", "\(Self.segmentBytes)", "--compact-min-bytes", "1000000000"])

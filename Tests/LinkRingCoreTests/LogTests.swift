@@ -107,6 +107,15 @@ struct LogTests {
             Issue.record("outside the active segment, bad bytes before valid records are corruption")
             return
         }
+        // A new active segment whose header never came after its zeros: empty, to be begun again.
+        let blank = [UInt8](repeating: 0, count: 3 * page)
+        let fresh = LogReplay.replay(size: blank.count, chunkBytes: 1024, skipCorrupt: false, lostPageEndsLog: true,
+                                     read: { Array(blank[$0]) }) { _, _ in }
+        #expect(try fresh.get().tornTail == 0..<blank.count)
+        guard case .failure = replayAll(blank).0 else {
+            Issue.record("outside the active segment a file of zeros is not a log")
+            return
+        }
         // Bad bytes without a whole zero page before the next record stay corruption, even there.
         var flipped = makeLog(sampleRecords)
         flipped[LogRecord.fileMagic.count + sampleRecords[0].encodedBytes + LogRecord.headerBytes] ^= 0x01

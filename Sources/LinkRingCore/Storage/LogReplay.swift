@@ -70,6 +70,11 @@ package enum LogReplay {
             return .success(report)
         }
         guard head == magic else {
+            // A segment created with zeros ahead, the machine or process gone before its header.
+            if lostPageEndsLog && head.allSatisfy({ $0 == 0 }) {
+                report.tornTail = 0..<size
+                return .success(report)
+            }
             return .failure(ReplayFailure(offset: 0, reason: "not a LinkRing log (bad file header)"))
         }
         var window = ReplayWindow(size: size, chunkBytes: chunkBytes)
