@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # compare.bash: LinkRing against the systems a user would pick instead, all in one run on this
-# machine, with the targets of issue 2 (node) and issue 3 (proxy) as ratios and PASS/FAIL.
+# machine, with the targets of issue 2 (node), issue 3 (proxy) and issue 16 (durable PUTs) as
+# ratios and PASS/FAIL.
 #
 #   loadtest/compare.bash [--quick] [--only PATH,PATH…]
 #                                       (LINKRING_BIN_DIR=dir: use the binaries there, no build)
@@ -13,6 +14,8 @@
 #     webdis-set-always  webdis ─▶ redis (appendfsync always), GET /SET/kI/…
 #     node-get, node-put     one linkring-node, fsync always
 #     proxy-get, proxy-put   linkring-proxy ─▶ 4 nodes (fsync always), 2 replicas per key
+#     webdis-set-always-c16, node-put-c16, proxy-put-c16   the same PUTs with 16 connections
+#     webdis-set-everysec, node-put-everysec, proxy-put-everysec   appendfsync / --fsync everysec
 #   redis-benchmark -c64 -r100000 -t set,get:
 #     redis-get/set      redis direct          twemproxy-get/set  nutcracker ─▶ 2 redis (ketama)
 #   then log replay of M records and memory per key (as issue 2 asks).
@@ -54,6 +57,11 @@ start_everything() {
     start_redis redis-always always; redis_always_port=$REDIS_PORT redis_always_pid=$REDIS_PID
     start_webdis "$redis_no_port"; webdis_no_port=$WEBDIS_PORT webdis_no_pid=$WEBDIS_PID
     start_webdis "$redis_always_port"; webdis_always_port=$WEBDIS_PORT webdis_always_pid=$WEBDIS_PID
+    start_redis redis-everysec everysec; redis_everysec_port=$REDIS_PORT redis_everysec_pid=$REDIS_PID
+    start_webdis "$redis_everysec_port"; webdis_everysec_port=$WEBDIS_PORT webdis_everysec_pid=$WEBDIS_PID
+    start_node node-everysec --fsync everysec; node_everysec_port=$NODE_PORT node_everysec_pid=$NODE_PID
+    start_cluster cluster-everysec 4 --fsync everysec
+    proxy_everysec_port=$PROXY_PORT proxy_everysec_pids="$PROXY_PID ${CLUSTER_PIDS[*]}"
     start_nutcracker "$redis_no_port" "$redis_no2_port"
     start_node node
     sleep 0.5
@@ -93,7 +101,9 @@ run_redis_benchmark() {
 
 # One measurement of LABEL (see the list at the top); ROUND "warmup" is not recorded.
 measure() {
-    local label=$1 round=$2 seconds=$3 nginx="http://127.0.0.1:$NGINX_PORT"
+    local label=$1 round=$2 seconds=$3 nginx="http://127.0.0.1:$NGINX_PORT" connections=64 script
+    [[ $label != *-c16 ]] || connections=16
+    script=$(case $label in *-get) echo get_keys.lua ;; *) echo put_keys.lua ;; esac)
     case $label in
         nginx-307) run_wrk "$label" "$round" "$seconds" 64 "$NGINX_PID" "$nginx" get_keys.lua "$keys" ;;
         nginx-proxy) run_wrk "$label" "$round" "$seconds" 64 "$NGINXRP_PID $NGINX_PID" \
@@ -102,12 +112,18 @@ measure() {
             "http://127.0.0.1:$webdis_no_port" get_keys.lua "$keys" ;;
         webdis-set-no) LOADTEST_API=webdis run_wrk "$label" "$round" "$seconds" 64 "$webdis_no_pid $redis_no_pid" \
             "http://127.0.0.1:$webdis_no_port" put_keys.lua "$keys" ;;
-        webdis-set-always) LOADTEST_API=webdis run_wrk "$label" "$round" "$seconds" 64 \
+        webdis-set-always | webdis-set-always-c16) LOADTEST_API=webdis run_wrk "$label" "$round" "$seconds" "$connections" \
             "$webdis_always_pid $redis_always_pid" "http://127.0.0.1:$webdis_always_port" put_keys.lua "$keys" ;;
-        node-get | node-put) run_wrk "$label" "$round" "$seconds" 64 "$NODE_PID" "http://127.0.0.1:$NODE_PORT" \
-            "${label#node-}_keys.lua" "$keys" ;;
-        proxy-get | proxy-put) run_wrk "$label" "$round" "$seconds" 64 "$PROXY_PID ${CLUSTER_PIDS[*]}" \
-            "http://127.0.0.1:$PROXY_PORT" "${label#proxy-}_keys.lua" "$keys" ;;
+        webdis-set-everysec) LOADTEST_API=webdis run_wrk "$label" "$round" "$seconds" 64 \
+            "$webdis_everysec_pid $redis_everysec_pid" "http://127.0.0.1:$webdis_everysec_port" put_keys.lua "$keys" ;;
+        node-get | node-put | node-put-c16) run_wrk "$label" "$round" "$seconds" "$connections" "$NODE_PID" \
+            "http://127.0.0.1:$NODE_PORT" "$script" "$keys" ;;
+        proxy-get | proxy-put | proxy-put-c16) run_wrk "$label" "$round" "$seconds" "$connections" "$PROXY_PID ${CLUSTER_PIDS[*]}" \
+            "http://127.0.0.1:$PROXY_PORT" "$script" "$keys" ;;
+        node-put-everysec) run_wrk "$label" "$round" "$seconds" 64 "$node_everysec_pid" \
+            "http://127.0.0.1:$node_everysec_port" put_keys.lua "$keys" ;;
+        proxy-put-everysec) run_wrk "$label" "$round" "$seconds" 64 "$proxy_everysec_pids" \
+            "http://127.0.0.1:$proxy_everysec_port" put_keys.lua "$keys" ;;
         redis) [[ $round == warmup ]] || run_redis_benchmark redis "$round" "$redis_no_port" "$redis_no_pid" ;;
         twemproxy) [[ $round == warmup ]] || run_redis_benchmark twemproxy "$round" "$NUTCRACKER_PORT" \
             "$NUTCRACKER_PID $redis_no_pid $redis_no2_pid" ;;
@@ -115,7 +131,8 @@ measure() {
     esac
 }
 
-paths=(nginx-307 nginx-proxy webdis-get webdis-set-no webdis-set-always node-get node-put proxy-get proxy-put redis twemproxy)
+paths=(nginx-307 nginx-proxy webdis-get webdis-set-no webdis-set-always node-get node-put proxy-get proxy-put redis twemproxy
+    webdis-set-always-c16 node-put-c16 proxy-put-c16 webdis-set-everysec node-put-everysec proxy-put-everysec)
 if [[ -n $only ]]; then
     IFS=, read -r -a chosen <<<"$only"
     for label in "${chosen[@]}"; do
@@ -221,16 +238,31 @@ print_report() {
     row node-put "linkring-node PUT, fsync always"
     row proxy-get "**linkring-proxy → 4 nodes GET**"
     row proxy-put "**linkring-proxy → 4 nodes PUT, fsync always, 2 replicas**"
+    row webdis-set-always-c16 "webdis + redis SET, appendfsync always, 16 connections"
+    row node-put-c16 "linkring-node PUT, fsync always, 16 connections"
+    row proxy-put-c16 "**linkring-proxy → 4 nodes PUT, fsync always, 2 replicas, 16 connections**"
+    row webdis-set-everysec "webdis + redis SET, appendfsync everysec"
+    row node-put-everysec "linkring-node PUT, fsync everysec"
+    row proxy-put-everysec "linkring-proxy → 4 nodes PUT, fsync everysec, 2 replicas"
     echo
     echo "| ratio of req/s | median | per round | by CPU/req | target | verdict |"
     echo "|---|---|---|---|---|---|"
     ratio_row node-get nginx-307 "node GET / nginx 307 (issue 2)" 0.9
     ratio_row proxy-get nginx-proxy "proxy GET / nginx reverse proxy (issue 3)" 1.3
     ratio_row proxy-get webdis-get "proxy GET / webdis GET (issue 3)" 1.2
-    ratio_row proxy-put webdis-set-always "proxy PUT (fsync always ×2) / webdis SET appendfsync always (issue 3)"
+    ratio_row proxy-put webdis-set-always "proxy PUT (fsync always ×2) / webdis SET appendfsync always, c64 (issue 16)" 1.0
+    ratio_row proxy-put-c16 webdis-set-always-c16 "proxy PUT / webdis SET appendfsync always, c16 (issue 16)" 1.0
+    ratio_row node-put webdis-set-always "node PUT (fsync always) / webdis SET appendfsync always, c64 (issue 16)" 2.0
+    ratio_row node-put-c16 webdis-set-always-c16 "node PUT / webdis SET appendfsync always, c16"
+    ratio_row proxy-put-everysec webdis-set-everysec "proxy PUT (fsync everysec ×2) / webdis SET appendfsync everysec"
+    ratio_row node-put-everysec webdis-set-everysec "node PUT (fsync everysec) / webdis SET appendfsync everysec"
     ratio_row proxy-get node-get "proxy hop, LinkRing: proxy GET / node GET"
     ratio_row nginx-proxy nginx-307 "proxy hop, nginx: reverse proxy / 307"
     ratio_row twemproxy-get redis-get "proxy hop, twemproxy: twemproxy GET / redis GET"
+    if measured proxy-put; then
+        echo
+        echo "proxy PUT at c64: server CPU $(stats proxy-put 7 | cut -d' ' -f1) µs per PUT (target ≤ 40: **$(awk -v v="$(stats proxy-put 7 | cut -d' ' -f1)" 'BEGIN { print (v <= 40 ? "PASS" : "FAIL") }')**), p99 $(awk -v v="$(stats proxy-put 5 | cut -d' ' -f1)" 'BEGIN { printf "%.2f", v / 1000 }') ms (target ≤ 5: **$(awk -v v="$(stats proxy-put 5 | cut -d' ' -f1)" 'BEGIN { print (v <= 5000 ? "PASS" : "FAIL") }')**)"
+    fi
     [[ -z $only ]] || return 0
     echo
     read -r put _ <<<"$(stats proxy-put 3)"
@@ -246,7 +278,7 @@ print_report() {
 # LinkRing must answer every request: an error is a bug to report, so the run fails.
 check_linkring_errors() {
     local label count=0
-    for label in node-get node-put proxy-get proxy-put; do
+    for label in node-get node-put proxy-get proxy-put node-put-c16 proxy-put-c16 node-put-everysec proxy-put-everysec; do
         count=$((count + $(total "$label" 8) + $(total "$label" 9)))
     done
     ((count == 0)) || die "LinkRing answered $count errors (see $RESULTS and the wrk-*.txt files)"
