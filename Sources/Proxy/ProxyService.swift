@@ -45,6 +45,8 @@ final class ProxyService: HTTPRequestHandler {
     private var writesAwaitingClock = FIFOQueue<WriteAwaitingClock>()
     /// Requests every replica refused with 421, until the hosts file is re-read.
     private var heldForMembership = FIFOQueue<HeldRequest>()
+    /// When this proxy last re-read its hosts file (MonotonicClock ns; 0: never).
+    private var lastRereadNs: UInt64 = 0
     /// Every request to a node is made here (InternalProtocol.swift); it says the generation.
     private var requests: InternalRequestEncoder { cluster.requests }
     private let options: ProxyOptions
@@ -172,7 +174,7 @@ final class ProxyService: HTTPRequestHandler {
         read.isDone = true
         if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
         if read.sawNewerGeneration && !read.wasRetried {
-            return holdForMembership { [unowned self] in self.read(read.key, answer: read.answer, read.timer, retried: true) }
+            return holdForMembership(since: read.timer) { [unowned self] in self.read(read.key, answer: read.answer, read.timer, retried: true) }
         }
         read.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
         metrics.finish(read.timer, status: 503)
@@ -231,7 +233,9 @@ final class ProxyService: HTTPRequestHandler {
         }
         guard let reply = gather.read.decision else {
             if gather.sawNewerGeneration && !gather.wasRetried {
-                return holdForMembership { [unowned self] in self.read(gather.key, answer: gather.answer, gather.timer, retried: true) }
+                return holdForMembership(since: gather.timer) { [unowned self] in
+                    self.read(gather.key, answer: gather.answer, gather.timer, retried: true)
+                }
             }
             gather.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
             return metrics.finish(gather.timer, status: 503)
@@ -318,8 +322,13 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Holds a request every replica refused with 421 until this proxy has re-read its hosts
     /// file (HostsReloader tells `releaseHeldForMembership`), at most Limits.membershipWaitMs;
-    /// then it is sent once more. Past Limits.requestsAwaitingMembershipMax held, at once.
-    private func holdForMembership(_ retry: @escaping () -> Void) {
+    /// then it is sent once more. Past Limits.requestsAwaitingMembershipMax held, at once. A
+    /// request that began before the last re-read goes again at once: its 421 answered the
+    /// membership this proxy served when it was sent, and the proxy has moved on since (nodes
+    /// that learned the change from a peer refuse the proxy's last old-generation requests after
+    /// its own re-read; held, they waited the whole Limits.membershipWaitMs).
+    private func holdForMembership(since timer: RequestTimer, _ retry: @escaping () -> Void) {
+        if timer.startedNs < lastRereadNs { return retry() }
         guard heldForMembership.count < Limits.requestsAwaitingMembershipMax else { return retry() }
         metrics.heldForMembership += 1
         heldForMembership.append(HeldRequest(retry: retry, deadlineMs: MonotonicClock.nowMs() + Limits.membershipWaitMs))
@@ -327,6 +336,7 @@ final class ProxyService: HTTPRequestHandler {
 
     /// The hosts file was re-read (adopted or not): the held requests go out again.
     func releaseHeldForMembership() {
+        lastRereadNs = MonotonicClock.nowNs()
         for held in heldForMembership.removeAll() { held.retry() }
     }
 
@@ -412,7 +422,7 @@ final class ProxyService: HTTPRequestHandler {
     /// Sends an acknowledged write again, with its version, to the replicas of the membership
     /// this proxy serves once it has re-read its hosts file (a replica answered 421).
     private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, on answer: DeferredResponse, _ timer: RequestTimer) {
-        holdForMembership { [unowned self] in
+        holdForMembership(since: timer) { [unowned self] in
             guard let targets = usable(cluster.placement.writeReplicas(forKey: record.key), for: record, on: answer, timer) else { return }
             attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retried: true)
         }
@@ -473,7 +483,7 @@ final class ProxyService: HTTPRequestHandler {
         guard fanOut.acknowledgements > 0 else {
             if fanOut.sawNewerGeneration && !fanOut.wasRetried {
                 // Every replica serves a newer membership: sent again once this proxy has re-read its file.
-                return holdForMembership { [unowned self] in self.send(record, on: answer, timer, retried: true) }
+                return holdForMembership(since: timer) { [unowned self] in self.send(record, on: answer, timer, retried: true) }
             }
             if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
