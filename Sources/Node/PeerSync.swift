@@ -6,7 +6,10 @@
 // While handoff batches arrive (a membership move streams this node's new ranges to it), a
 // start-up recovery turn (`pausesForHandoff`) waits before each page, Limits.repairPauseWhileHandoffMs
 // at a time: the handoff brings what the pull would fetch, twice over the same disk and loop.
-// It goes on once the batches have stopped for that long, and then finds little left to fetch;
+// It goes on once the batches have stopped for that long, comparing digests again first (a
+// joining node found every range differing before the handoff filled them: paging them all
+// afterwards made the peers list every key once more just as the move ended), so it finds
+// little left to fetch;
 // the node stays `recovering` meanwhile, and proxies end the move only once it is ready.
 // Periodic turns never wait: they repair the writes a replica missed during the move. A peer
 // that is itself receiving handoff batches answers its digests 503 "busy" (every one of its
@@ -128,6 +131,11 @@ final class PeerSync {
             pause.start(afterMs: Limits.repairPauseWhileHandoffMs) { [weak self] in
                 pause.close()
                 guard let self, self.done != nil else { return }
+                guard self.store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) else {
+                    // The handoff filled these ranges since the digests were compared: compare
+                    // again, and page only what still differs (not every range it began with).
+                    return self.requestDigests()
+                }
                 self.fetchPage(range: range, from: from)
             }
             return
