@@ -1,11 +1,13 @@
 // The node's write path to disk: group commit over the append-only log.
 //
 //   submit(record) ─▶ pending bytes + waiters ─(end of loop iteration)─▶ one append
-//        (uv_fs_write [+ fdatasync]) on the thread pool ─▶ every waiter in log order (the
-//        Store applies each record to the index before its answer)
+//        (pwrite [+ fdatasync], on the loop while the disk is fast, else on the thread pool:
+//        FlushPlacement) ─▶ every waiter in log order, their answers gathered into one write
+//        per connection (the Store applies each record to the index before its answer)
 //
 // Every write that arrives in one loop iteration shares one write and one fdatasync; writes
-// arriving while a batch is on disk form the next batch. The index holds only durable data: a
+// arriving while a batch is on disk form the next batch (on the loop: those read in the next
+// iteration, everything that arrived meanwhile). The index holds only durable data: a
 // record is applied after its batch is on disk, so a read never returns a value that a crash
 // could still take back. A failed batch is answered `false` (503) and nothing of it is
 // applied; the file was cut back to its start, so a later batch appends cleanly (a full disk
@@ -199,24 +201,16 @@ final class CommitLog: RecordLog {
         guard inFlightStart + bytes.count <= Limits.segmentBytesMax else {
             // A location could not name these records (RecordLocation's offset is 32 bits).
             return finishBatch(UVError(-27, "\(file.path) would pass \(Limits.segmentBytesMax) bytes (Limits.segmentBytesMax): "
-                + "compaction must shrink it first"))
+                + "compaction must shrink it first"), wasWritten: false)
         }
-        file.append(bytes, sync: policy == .always, onLoop: placement.runsOnLoop(nowMs: loop.nowMs)) { [unowned self] error in
+        file.append(bytes, sync: policy == .always, onLoop: placement.runsOnLoop(nowMs: MonotonicClock.nowMs())) { [unowned self] error in
             self.finishBatch(error)
         }
     }
 
-    private func finishBatch(_ error: UVError?) {
-        if let tookUs = file.lastLoopRunUs {
-            placement.ranOnLoop(tookUs: tookUs, nowMs: MonotonicClock.nowMs())
-            if placement.runsOnLoop(nowMs: MonotonicClock.nowMs()) == false {
-                Log.warning("\(Limits.loopFlushSlowBatchesMax) log batches within \(Limits.loopFlushSlowWindowMs) ms took over "
-                    + "\(Limits.loopFlushMaxMs) ms on the loop (the last \(tookUs / 1000) ms): batches go to the thread pool for "
-                    + "\(Limits.poolFlushStayMs / 1000) s (the disk is slow)")
-            }
-        } else {
-            placement.ranOnPool()
-        }
+    /// Answers the batch on disk (`wasWritten` false: refused before any write) and starts the next.
+    private func finishBatch(_ error: UVError?, wasWritten: Bool = true) {
+        if wasWritten { notePlacement() }
         let batch = inFlight
         inFlight.removeAll(keepingCapacity: true)
         if let error {
@@ -232,6 +226,17 @@ final class CommitLog: RecordLog {
             }
         }
         startBatch()
+    }
+
+    /// Tells the placement where the batch just written ran, and how long it took on the loop.
+    private func notePlacement() {
+        guard let tookUs = file.lastLoopRunUs else { return placement.ranOnPool() }
+        let nowMs = MonotonicClock.nowMs()
+        placement.ranOnLoop(tookUs: tookUs, nowMs: nowMs)
+        guard !placement.runsOnLoop(nowMs: nowMs) else { return }
+        Log.warning("\(Limits.loopFlushSlowBatchesMax) log batches within \(Limits.loopFlushSlowWindowMs) ms took over "
+            + "\(Limits.loopFlushMaxMs) ms on the loop (the last \(tookUs / 1000) ms): batches go to the thread pool for "
+            + "\(Limits.poolFlushStayMs / 1000) s (the disk is slow)")
     }
 
     /// Seals the active segment and appends to a new one (see the file comment).
