@@ -1,7 +1,8 @@
 // The outer shape both executables share: parse the command line, serve, exit.
 //
 //   exit 0  after --help, or after a clean stop (SIGTERM/SIGINT)
-//   exit 2  a bad command line (the message, then the usage, on stderr)
+//   exit 2  a bad command line: the message and one line pointing to --help, on stderr (the
+//           whole usage would push the cause out of sight, or out of a script's `tail` of the log)
 //   exit 1  start-up failed (data directory, port in use, corrupt log, …), or the stop did
 //           (the node's final fdatasync of its log)
 
@@ -21,7 +22,7 @@ package enum ProcessMain {
             }
             options = parsed
         } catch {
-            Output.printError("\(name): \(error)\n\n\(usage)")
+            Output.printError("\(name): \(error)\n\(helpHint(name))")
             ProcessSetup.exit(2)
         }
         do {
@@ -32,4 +33,7 @@ package enum ProcessMain {
         }
         ProcessSetup.exit(0)
     }
+
+    /// The one line after an argument error.
+    package static func helpHint(_ name: String) -> String { "Run '\(name) --help' for the options." }
 }

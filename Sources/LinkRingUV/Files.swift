@@ -352,13 +352,17 @@ package enum FileSystem {
         return String(decoding: try readWholeFile(path), as: UTF8.self)
     }
 
-    /// Creates `path` and its parents (mode 0755) if missing; throws if it is not a writable directory.
+    /// Creates `path` and its parents (mode 0755) if missing; throws if it is not a writable
+    /// directory (ENOTDIR for a file there: "permission denied" from access(2) hid that).
     package static func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part + "/"
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw UVError(-errno, "mkdir \(prefix)") }
         }
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw UVError(-errno, "data directory \(path)") }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw UVError(-ENOTDIR, "data directory \(path)") }
         guard access(path, W_OK | X_OK) == 0 else { throw UVError(-errno, "data directory \(path)") }
     }
 
@@ -430,6 +434,16 @@ package enum FileSystem {
         try syncDirectory(directory.isEmpty ? "/" : directory)
     }
 
+    /// Writes `bytes` as a new file at `path`, without fdatasync (a file that a crash may lose:
+    /// a backup snapshot's listing, which a crash makes worthless anyway).
+    package static func writeFileUnsynced(_ path: String, _ bytes: [UInt8]) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw UVError(-errno, "create \(path)") }
+        defer { close(descriptor) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw UVError(written < 0 ? -errno : Int32(UV_EIO.rawValue), "write \(path)") }
+    }
+
     /// Removes a file; a missing file is not an error.
     package static func removeFile(_ path: String) throws {
         guard unlink(path) == 0 || errno == ENOENT else { throw UVError(-errno, "remove \(path)") }
@@ -453,12 +467,74 @@ package enum FileSystem {
     /// Holds an exclusive lock on `directory/LOCK` for the life of the process, so two nodes
     /// never share a data directory. Throws if another process holds it.
     package static func lockDirectory(_ directory: String) throws {
+        guard case .holder(let holder) = try tryLockDirectory(directory, role: "node") else { return }
+        throw UVError(-EWOULDBLOCK, "lock \(directory)/LOCK (is another linkring-node using this data directory? "
+            + "\(holder.isEmpty ? "" : "held by pid \(holder)"))")
+    }
+
+    /// What `tryLockDirectory` found.
+    package enum LockAttempt: Equatable {
+        /// This process holds the lock until it exits.
+        case acquired
+        /// Another process holds it; its `PID ROLE` line (empty if a release before it wrote one).
+        case holder(String)
+    }
+
+    /// Takes the exclusive lock on `directory/LOCK` for the life of the process and writes
+    /// `PID ROLE` into it (a backup finds the node to ask there), or says who holds it.
+    package static func tryLockDirectory(_ directory: String, role: String) throws -> LockAttempt {
         let path = directory + "/LOCK"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "open \(path)") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? readFully(descriptor, count: 64, at: 0, path: path)) ?? []
             close(descriptor)
-            throw UVError(-EWOULDBLOCK, "lock \(path) (is another linkring-node using this data directory?)")
+            return .holder(String(decoding: holder, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "")
+        }
+        let line = Array("\(getpid()) \(role)\n".utf8)
+        let written = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        guard ftruncate(descriptor, off_t(line.count)) == 0, written == line.count else { throw UVError(-errno, "write \(path)") }
+        return .acquired
+    }
+
+    /// A second name for `existing` (a hard link): the file's data stays while either name does.
+    package static func link(_ existing: String, to new: String) throws {
+        guard Glibc.link(existing, new) == 0 else { throw UVError(-errno, "link \(existing) to \(new)") }
+    }
+
+    /// The size of the file at `path`.
+    package static func fileSize(_ path: String) throws -> Int {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw UVError(-errno, "stat \(path)") }
+        return Int(status.st_size)
+    }
+
+    /// Whether `path` is a directory.
+    package static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Removes an empty directory.
+    package static func removeDirectory(_ path: String) throws {
+        guard rmdir(path) == 0 else { throw UVError(-errno, "remove \(path)") }
+    }
+
+    /// Copies the first `count` bytes of `source` into a new file `destination` (written under
+    /// `.new`, synced, renamed), `chunkBytes` at a time, giving each chunk to `observe` (a
+    /// checksum). Throws if `source` is shorter.
+    package static func copyPrefix(_ source: String, count: Int, to destination: String, chunkBytes: Int,
+                                   observe: ([UInt8]) -> Void) throws {
+        let input = try ReadableFile(path: source)
+        try writeFileAtomically(destination) { write in
+            var offset = 0
+            while offset < count {
+                let chunk = try input.read(count: min(chunkBytes, count - offset), at: offset)
+                guard !chunk.isEmpty else { throw UVError(Int32(UV_EIO.rawValue), "read \(source): it ends at byte \(offset), \(count) expected") }
+                observe(chunk)
+                try write(chunk)
+                offset += chunk.count
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 // dropped on close, which breaks any cycle between the handle and whoever owns it.
 
 import CUV
+import Glibc
 
 /// A `uv_timer_t`: once after `afterMs`, then every `repeatMs` (0 = once).
 package final class Timer: HandleOwner {
@@ -40,6 +41,10 @@ package final class Timer: HandleOwner {
     }
 
     fileprivate func fire() { action?() }
+
+    /// Ignores `signal` in this process (libuv puts back the default action, which for SIGUSR1
+    /// is to die, when the last watcher of a signal closes).
+    package static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
 }
 
 /// A `uv_signal_t` watching one signal.
@@ -66,9 +71,15 @@ package final class SignalWatcher: HandleOwner {
 
     fileprivate func fire() { action?() }
 
+    /// Ignores `signal` in this process (libuv puts back the default action, which for SIGUSR1
+    /// is to die, when the last watcher of a signal closes).
+    package static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
+
     package static let terminate = SIGTERM
     package static let interrupt = SIGINT
     package static let hangUp = SIGHUP
+    /// A backup's request for a snapshot (BackupSnapshots.swift).
+    package static let userSignal = SIGUSR1
 }
 
 /// A `uv_check_t`: runs its action once per loop iteration, after I/O, while started.
@@ -106,6 +117,10 @@ package final class IterationHook: HandleOwner {
     }
 
     fileprivate func fire() { action?() }
+
+    /// Ignores `signal` in this process (libuv puts back the default action, which for SIGUSR1
+    /// is to die, when the last watcher of a signal closes).
+    package static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
 }
 
 private func timerFired(_ handle: UnsafeMutablePointer<uv_timer_t>?) {

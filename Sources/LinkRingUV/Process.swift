@@ -15,6 +15,9 @@ package enum ProcessSetup {
     package static func prepare() {
         cuv_unblock_all_signals()
         cuv_ignore_sigpipe()
+        // A backup asks a node for a snapshot with SIGUSR1; until the node watches it (after
+        // its start-up replay), or in a process that never does, it must not kill.
+        SignalWatcher.ignore(SignalWatcher.userSignal)
         closeInheritedDescriptorsOnExec()
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
@@ -48,6 +51,25 @@ package enum ProcessSetup {
         fflush(nil)
         Glibc._exit(code)
     }
+}
+
+/// Signals to other processes and a blocking wait, for the command-line tools (a backup asks
+/// the node that runs on a data directory for a snapshot); never used on a serving loop.
+package enum OtherProcess {
+    /// Sends `signal` to `pid`; false if there is no such process or it may not be signalled.
+    package static func signal(_ pid: Int32, _ signal: Int32) -> Bool { kill(pid, signal) == 0 }
+
+    /// The command line of `pid`, its words joined by spaces ("" if it is gone).
+    package static func commandLine(_ pid: Int32) -> String {
+        let bytes = (try? FileSystem.readRange("/proc/\(pid)/cmdline", 0..<4096)) ?? []
+        return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+
+    /// This process's pid.
+    package static var selfPID: Int32 { getpid() }
+
+    /// Blocks this thread for `ms` milliseconds.
+    package static func sleep(ms: Int) { usleep(useconds_t(ms * 1000)) }
 }
 
 package enum StandardError {

@@ -228,12 +228,15 @@ package final class TCPListener: HandleOwner {
     private var onConnection: ((TCPStream) -> Void)?
     private var onAcceptError: ((UVError) -> Void)?
     private var isClosing = false
+    /// `HOST:PORT` as asked for, for error messages ("listen 127.0.0.1:9001: address already in use").
+    private let name: String
 
     /// Binds `host:port` (a numeric address or a name resolved now); port 0 picks a free one.
     package init(loop: EventLoop, host: String, port: Int) throws {
         self.loop = loop
+        name = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var address = try SocketAddress.resolve(host: host, port: port)
-        descriptor = try SocketAddress.boundSocket(&address, name: "\(host):\(port)")
+        descriptor = try SocketAddress.boundSocket(&address, name: name)
         do {
             let socket = descriptor
             owned = try OwnedHandle("uv_poll_init_socket", asHandle: cuv_poll_as_handle) { uv_poll_init_socket(loop.loop, $0, socket) }
@@ -253,7 +256,7 @@ package final class TCPListener: HandleOwner {
         self.onConnection = onConnection
         self.onAcceptError = onAcceptError
         guard Glibc.listen(descriptor, backlog) == 0 else {
-            let error = UVError(-errno, "listen")
+            let error = UVError(-errno, "listen \(name)")
             close()
             throw error
         }

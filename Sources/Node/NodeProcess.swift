@@ -1,6 +1,6 @@
 // Start-up and shutdown of `linkring-node`.
 //
-//   parse options ─▶ create + lock the data dir ─▶ its node id (DIR/node-id, made on first
+//   parse options ─▶ create + lock the data dir (refused while a restore is unfinished) ─▶ its node id (DIR/node-id, made on first
 //   use) ─▶ with peers: data last alive longer ago than --tombstone-grace-ms refused (or set aside
 //   with --rejoin-empty, TombstoneCollector.swift) ─▶ the hosts file's names looked up, aliases
 //   refused (exit 1) ─▶ its membership checked against DIR/membership (NodeMembership) ─▶ the
@@ -30,6 +30,7 @@ enum NodeProcess {
         ProcessMain.run(name: "linkring-node", usage: NodeOptions.usage,
                         parse: { try NodeOptions.parse(arguments, readFile: FileSystem.readTextFile).map(checkListed) }) { options in
             if let dumpPath = options.dumpPath { ProcessSetup.exit(LogDump.run(path: dumpPath)) }
+            if let command = options.backupCommand { ProcessSetup.exit(BackupTool.run(command, rules: options.tombstones)) }
             try serve(options)
         }
     }
@@ -54,6 +55,10 @@ enum NodeProcess {
         let logFiles = try LogFiles(loop: loop, options: options.logging, cron: cron)
         try FileSystem.makeDirectory(options.dataDirectory)
         try FileSystem.lockDirectory(options.dataDirectory)
+        if FileSystem.exists(options.dataDirectory + "/" + BackupTool.restoringMarkerName) {
+            throw CommandLineError("\(options.dataDirectory) holds an unfinished restore (\(BackupTool.restoringMarkerName)): "
+                + "run 'linkring-node restore BACKUP \(options.dataDirectory)' again (scripts/restore.bash)")
+        }
         let nodeID = try loadNodeID(directory: options.dataDirectory)
         let resolver = NameResolver(loop: loop)
         if let hostsPath = options.hostsPath {

@@ -17,6 +17,7 @@
 //    │   │                the NameResolver; a peer that answers with this node's id is itself
 //    │   └─ Handoff ──── keys whose replicas changed ─▶ their new replicas (POST /_/handoff)
 //    ├─ TombstoneCollector  index sweep for tombstones past the grace period; alive stamp
+//    ├─ BackupSnapshots  on SIGUSR1, hard-link snapshots of the data directory for backups
 //    └─ LogFiles ─────── stderr / --access-log
 //
 // The router, anti-entropy and the compactor share the one Store; callbacks from libuv reach
@@ -46,6 +47,7 @@ final class NodeServer {
     private let compactor: LogCompactor
     private let membership: NodeMembership?
     private let tombstones: TombstoneCollector
+    private let backups: BackupSnapshots
     private let router: NodeService
     private let adminOptions: AdminOptions
     private let segments: LogSegments
@@ -81,6 +83,7 @@ final class NodeServer {
         let router = NodeService(store: store, compactor: compactor, commitLog: commitLog, membership: membership, clusterToken: options.clusterToken,
                                  fsync: options.fsync, urlRules: options.urlRules, nodeID: identity.nodeID)
         self.commitLog = commitLog
+        backups = BackupSnapshots(loop: loop, directory: options.dataDirectory, commitLog: commitLog, segments: log.segments)
         segments = log.segments
         self.hintPath = hintPath
         self.store = store
@@ -102,6 +105,7 @@ final class NodeServer {
         let adminBound = try httpServer.serveOperatorRoutes(adminOptions, adminHandler: NodeAdminRoutes(router: router))
         compactor.start()
         tombstones.start()
+        try backups.start()
         resolver.start(cron: cron)
         Log.info("the full /_/health: " + adminOptions.describe(adminAddress: adminBound?.description))
         return (HostPort(host: bound.host, port: bound.port), adminBound)
@@ -124,6 +128,7 @@ final class NodeServer {
         membership?.close()
         compactor.close()
         tombstones.close()
+        backups.close()
         let lookupsRunning = resolver.close()
         lookupsLeftRunning = lookupsRunning
         commitLog.drain { [commitLog, logFiles, cron, loop, store, segments, hintPath] in

@@ -269,6 +269,25 @@ package enum Limits {
     /// A process re-reads its hosts file when it meets a newer generation, at most this often.
     package static let generationRereadIntervalMs: UInt64 = 1_000
 
+    // MARK: Backups (BackupListing.swift, the node's BackupSnapshots and BackupTool)
+
+    /// How long `linkring-node backup` waits for a running node's snapshot: covers a node still
+    /// replaying its log at start-up (3.6 s at 10M keys), which takes the request once it serves.
+    package static let backupSnapshotWaitMs = 30_000
+    /// The backup repeats its SIGUSR1 this often while it waits (one sent while the node was
+    /// starting, before it watched the signal, was ignored).
+    package static let backupSignalRepeatMs = 100
+    /// How often the backup looks for the snapshot while it waits.
+    package static let backupSnapshotPollMs = 2
+    /// A snapshot directory older than this is a backup that died before removing it: the node
+    /// removes it (at start-up and at each new snapshot), giving back the disk its links hold.
+    package static let backupSnapshotLifetimeMs: Int64 = 3_600_000
+    /// Bytes read and written at a time when a backup or a restore copies a file.
+    package static let backupCopyChunkBytes = 4 * 1024 * 1024
+    /// A backup restored into one node of a running cluster must be younger than the tombstone
+    /// grace period less this fraction of it (TombstoneRules.isRestorable): a day of 10.
+    package static let restoreGraceMarginDivisor: UInt64 = 10
+
     // MARK: Periods and deadlines
 
     // The periodic duties of the processes' one cron (LinkRingServer's `Cron`,

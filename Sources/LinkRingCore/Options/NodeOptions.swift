@@ -60,6 +60,16 @@ package struct NodeOptions: Sendable {
     package var admin = AdminOptions()
     /// Set when the command is `dump PATH`: print a log as text and exit.
     package var dumpPath: String? = nil
+    /// Set when the command is `backup DATA DEST` or `restore BACKUP DATA` (BackupTool.swift).
+    package var backupCommand: BackupCommand? = nil
+
+    package enum BackupCommand: Equatable, Sendable {
+        /// Copy the data directory `data` (a node may be serving it) into the new directory `destination`.
+        case backup(data: String, destination: String)
+        /// Restore the backup in `backup` into `data`; `wholeCluster`: every node is restored
+        /// from one backup run, so no age limit (TombstoneRules.isRestorable) applies.
+        case restore(backup: String, data: String, wholeCluster: Bool)
+    }
 
     package init() {}
 
@@ -73,6 +83,7 @@ package struct NodeOptions: Sendable {
         .value("segment-bytes", "N", "start a new log segment once the active one is this long (default 268435456)"),
         .value("tombstone-grace-ms", "MS", "keep a tombstone at least this long, and refuse data last alive longer ago (default 864000000, 10 days)"),
         .flag("rejoin-empty", "data last alive longer ago than the grace period: set its log aside and refill from the peers"),
+        .flag("whole-cluster", "restore: every node is restored from one backup run (no age limit; the data is stamped alive now)"),
         .value("hosts", "FILE", "the cluster's hosts file (optional for a lone node)"),
         .value("clock-skew-ms", "MS", "refuse versions this far ahead of the wall clock (default 1000; hosts run NTP)"),
         .value("self", "HOST:PORT", "this node's entry in the hosts file (default: --listen)"),
@@ -89,6 +100,9 @@ package struct NodeOptions: Sendable {
     static let synopsis = """
         linkring-node --listen HOST:PORT --data DIR [options]
                linkring-node dump PATH         print a data directory's log, a segment or a hint file
+               linkring-node backup DATA DEST  copy a data directory, also while its node serves, into the new directory DEST
+               linkring-node restore BACKUP DATA [--whole-cluster] [--tombstone-grace-ms MS]
+                                               restore a backup into a data directory whose node is stopped
         """
 
     package static var usage: String { CommandLineOptions.usage(synopsis: synopsis, specs: specs) }
@@ -103,7 +117,14 @@ package struct NodeOptions: Sendable {
             options.dumpPath = parsed.positional[1]
             return options
         }
+        if let command = try parseBackupCommand(parsed) {
+            options.backupCommand = command
+            options.tombstones = TombstoneRules(graceMs: UInt64(try parsed.integer("tombstone-grace-ms", default: Int(Limits.tombstoneGraceMsDefault),
+                                                                                   range: Limits.tombstoneGraceMsRange)))
+            return options
+        }
         if let extra = parsed.positional.first { throw CommandLineError("unexpected argument '\(extra)'") }
+        if parsed.has("whole-cluster") { throw CommandLineError("--whole-cluster belongs to 'linkring-node restore'") }
         guard let listen = parsed.string("listen") else { throw CommandLineError("--listen HOST:PORT is required") }
         options.listen = try HostPort(parsing: listen)
         guard let data = parsed.string("data"), !data.isEmpty else { throw CommandLineError("--data DIR is required") }
@@ -130,6 +151,21 @@ package struct NodeOptions: Sendable {
         try options.readCluster(parsed, readFile: readFile)
         options.admin = try AdminOptions.parse(parsed, publicAddress: options.listen, nodes: options.nodes, hostsPath: options.hostsPath)
         return options
+    }
+
+    /// `backup DATA DEST` or `restore BACKUP DATA`, or nil for another command.
+    private static func parseBackupCommand(_ parsed: ParsedOptions) throws -> BackupCommand? {
+        guard let verb = parsed.positional.first, verb == "backup" || verb == "restore" else { return nil }
+        let wholeCluster = parsed.has("whole-cluster")
+        guard parsed.positional.count == 3, !parsed.positional[1].isEmpty, !parsed.positional[2].isEmpty else {
+            throw CommandLineError(verb == "backup" ? "backup takes DATA_DIR DEST (the data directory, and a new directory for the copy)"
+                                                    : "restore takes BACKUP DATA_DIR (a backup's directory, and the node's data directory)")
+        }
+        if verb == "backup" {
+            if wholeCluster { throw CommandLineError("--whole-cluster belongs to 'linkring-node restore'") }
+            return .backup(data: parsed.positional[1], destination: parsed.positional[2])
+        }
+        return .restore(backup: parsed.positional[1], data: parsed.positional[2], wholeCluster: wholeCluster)
     }
 
     /// With `--hosts`, the node must find itself in the file (by --self, else --listen).
