@@ -5,14 +5,15 @@
 # the proxy again; then the proxy, so its --restart-command does not start nodes again; then
 # every node of the hosts file (stopNode.bash: locally by recorded PID, remote ones over SSH),
 # and any other node this run directory still has a PID file for. Each gets SIGTERM and, after
-# LINKRING_STOP_TIMEOUT_S, SIGKILL. Safe to run twice.
+# LINKRING_STOP_TIMEOUT_S, SIGKILL. Safe to run twice. A watcher that was never started is not
+# mentioned (only logged).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/cluster.bash
 source "$(dirname "$0")/lib/cluster.bash"
 
 main() {
     local i file failed=0
-    stop_recorded checkProxyServer "checkProxyServer.bash --watch" "proxy watcher"
+    stop_recorded checkProxyServer "checkProxyServer.bash --watch" "proxy watcher" quiet
     stop_recorded proxy "linkring-proxy --listen $LINKRING_PROXY " "proxy $LINKRING_PROXY"
     load_hosts
     for i in "${!NODE_HOSTS[@]}"; do

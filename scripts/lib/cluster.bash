@@ -200,8 +200,13 @@ stop_pid() {
     die "$what (pid $pid) survived SIGKILL"
 }
 
-# stop_recorded NAME NEEDLE WHAT: stops the process recorded for NAME, if any.
+# stop_recorded NAME NEEDLE WHAT [quiet]: stops the process recorded for NAME, if any; `quiet`
+# says nothing when NAME never had a PID file (a watcher that was never started).
 stop_recorded() {
+    if [ "${4:-}" = quiet ] && [ ! -e "$(pid_file "$1")" ]; then
+        log_line "$3 was not started (no $(pid_file "$1"))"
+        return 0
+    fi
     if is_running "$1" "$2"; then
         stop_pid "$RUNNING_PID" "$2" "$3"
         rm -f "$(pid_file "$1")"
@@ -220,9 +225,10 @@ take_lock() {
 # start_process NAME WHAT BINARY ARGS...: starts BINARY in the background, records its PID and
 # waits for its `listening on` line; fails with the end of its log if it exits or times out.
 start_process() {
-    local name="$1" what="$2" out="$LOG_DIR/$1.out" err="$LOG_DIR/$1.log" pid tenths
+    local name="$1" what="$2" out="$LOG_DIR/$1.out" err="$LOG_DIR/$1.log" pid tenths logged
     shift 2
     : >"$out"
+    logged="$(stat -c %s "$err" 2>/dev/null || echo 0)"
     setsid "$@" </dev/null >"$out" 2>>"$err" 9>&- &
     pid=$!
     echo "$pid" >"$(pid_file "$name")"
@@ -234,8 +240,9 @@ start_process() {
         # Not process_matches: until the fork has exec'd, the command line is still bash's.
         if ! process_alive "$pid"; then
             rm -f "$(pid_file "$name")"
-            die "$what exited during start; the end of $err:
-$(tail -n 5 "$err")"
+            # The cause is the first thing it wrote (earlier starts' lines come before it).
+            die "$what exited during start: $(tail -c +$((logged + 1)) "$err" | head -n 5)
+(the whole log: $err)"
         fi
         sleep 0.1
     done
@@ -342,7 +349,7 @@ make_bundle() {
     mapfile -t libraries < <(runtime_libraries "$LINKRING_BIN_DIR/linkring-node")
     cp -L "$LINKRING_BIN_DIR/linkring-node" "${libraries[@]}" "$dir/bin/"
     cp "$LINKRING_ROOT/scripts/startNode.bash" "$LINKRING_ROOT/scripts/stopNode.bash" "$LINKRING_ROOT/scripts/reloadNode.bash" "$dir/scripts/"
-    cp "$LINKRING_ROOT/scripts/lib/common.bash" "$LINKRING_ROOT/scripts/lib/cluster.bash" "$dir/scripts/lib/"
+    cp "$LINKRING_ROOT/scripts/lib/common.bash" "$LINKRING_ROOT/scripts/lib/cluster.bash" "$LINKRING_ROOT/scripts/lib/nodeData.bash" "$dir/scripts/lib/"
     cp "$LINKRING_HOSTS" "$dir/hosts.txt"
     (cd "$dir" && find bin scripts hosts.txt -type f | sort | xargs sha256sum >MANIFEST)
 }
