@@ -137,7 +137,7 @@ enum BackupTool {
         }
         let now = WallClock.nowMs()
         if !wholeCluster && !rules.isRestorable(takenUnixMs: manifest.takenUnixMs, nowUnixMs: now) {
-            throw CommandLineError("the backup in \(backup) was taken \(days(now - manifest.takenUnixMs)) days ago; restored into a running "
+            throw CommandLineError("the backup in \(backup) was taken \(age(now - manifest.takenUnixMs)) ago; restored into a running "
                 + "cluster it could bring back keys deleted since, whose tombstones the peers may have collected (--tombstone-grace-ms "
                 + "\(rules.graceMs), less a tenth for the node to catch up). Restore a newer backup, or start the node empty and let "
                 + "it refill from its peers; restore every node of the cluster from one backup run with --whole-cluster")
@@ -192,5 +192,7 @@ enum BackupTool {
         }
     }
 
-    private static func days(_ ms: Int64) -> String { "\(ms / 86_400_000).\(ms % 86_400_000 / 8_640_000)" }
+    private static func age(_ ms: Int64) -> String {
+        ms < 86_400_000 ? "\(ms / 1000) s" : "\(ms / 86_400_000).\(ms % 86_400_000 / 8_640_000) days"
+    }
 }

@@ -14,7 +14,9 @@
 # start finds everything running and copies nothing; a changed bundle is copied over the
 # running binaries; addNode.bash, removeNode.bash and replaceNode.bash change the membership
 # over SSH (the new hosts file copied, every node told), the key readable throughout;
-# stopService.bash stops the nodes over SSH. The namespaces, sshd and all
+# clearDatabases.bash refuses while they run; backup.bash copies every node over SSH while it
+# serves; stopService.bash stops the nodes over SSH; clearDatabases.bash then removes their data
+# there and restore.bash brings it back (the key reads again). The namespaces, sshd and all
 # files are removed on exit, whatever happened. Skips only where network namespaces cannot be
 # created.
 set -euo pipefail
@@ -197,10 +199,36 @@ expect_in "$out" "replaced by $HOST_A:9003 (generation 3)" "replaceNode over SSH
 [ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://$PROXY/over-ssh")" = "307 https://example.org/ssh" ] ||
     fail "the key is not readable after three membership changes"
 
+step "clearDatabases.bash refuses while the remote nodes run, naming them"
+out="$("$SCRIPTS/clearDatabases.bash" --yes 2>&1)" && fail "clearDatabases.bash ran while the cluster runs"
+expect_in "$out" "$HOST_A: node $HOST_A:9001 runs (pid" "a remote node named"
+[ -d "$TMP/remote-$HOST_A/run/data/node-${HOST_A}_9001" ] || fail "the refusal removed remote data"
+
+step "backup.bash backs up the remote nodes over SSH while they serve"
+out="$("$SCRIPTS/backup.bash" "$TMP/backup" 2>&1)" || fail "backup.bash failed: $out"
+echo "$out" | tail -n 3
+for node in "${HOST_A}_9001" "${HOST_A}_9003" "${HOST_B}_9002"; do
+    expect_in "$(head -n 1 "$TMP/backup/node-$node/MANIFEST" 2>&1)" "linkring-backup 1" "the backup of node $node"
+done
+[ -z "$(ls "$TMP/remote-$HOST_A/run/backups" 2>/dev/null)" ] || fail "the remote copy of a backup was left on $HOST_A"
+
 step "stopService.bash stops the remote nodes over SSH"
 pids="$(cat "$TMP"/remote-*/run/pids/node-*.pid "$LINKRING_RUN_DIR/pids/proxy.pid")"
 out="$("$SCRIPTS/stopService.bash" 2>&1)" || fail "stopService.bash failed: $out"
 echo "$out"
 expect_in "$out" "$HOST_B: node $HOST_B:9002 stopped" "stopping a node on B"
 for pid in $pids; do ! alive "$pid" || fail "pid $pid still runs after stopService"; done
+
+step "clearDatabases.bash --yes removes the remote nodes' data over SSH; restore.bash brings it back"
+out="$("$SCRIPTS/clearDatabases.bash" --yes 2>&1)" || fail "clearDatabases.bash failed: $out"
+echo "$out"
+expect_in "$out" "$HOST_B: removed $TMP/remote-$HOST_B/run/data/node-${HOST_B}_9002 (" "a remote removal"
+[ ! -e "$TMP/remote-$HOST_A/run/data/node-${HOST_A}_9001" ] || fail "the data of $HOST_A:9001 is still there"
+expect_in "$(cat "$LINKRING_RUN_DIR/logs/clearDatabases.log")" "$HOST_A: removed" "the log of the removal"
+out="$("$SCRIPTS/restore.bash" --yes "$TMP/backup" 2>&1)" || fail "restore.bash failed: $out"
+echo "$out" | tail -n 2
+"$SCRIPTS/startService.bash" >/dev/null 2>&1 || fail "startService.bash after the restore failed"
+[ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://$PROXY/over-ssh")" = "307 https://example.org/ssh" ] ||
+    fail "the key is not readable after the restore over SSH"
+"$SCRIPTS/stopService.bash" >/dev/null 2>&1 || fail "the last stopService.bash failed"
 echo "ok"
