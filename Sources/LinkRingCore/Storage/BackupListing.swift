@@ -16,6 +16,7 @@
 //   linkring-backup 1                          (linkring-snapshot 1 in a snapshot)
 //   taken-unix-ms 1764190000000                when the node took the snapshot (its wall clock)
 //   file linkring-0000000001.log 1234 crc32c=0a1b2c3d   (no crc32c= in a snapshot)
+//   end 3                                      the number of files: a listing cut anywhere is refused
 //
 // Unknown lines are refused, not skipped: a manifest this release cannot read in full is not
 // one it can restore.
@@ -63,7 +64,7 @@ package struct BackupListing: Equatable, Sendable {
             if let crc = file.crc { text += " crc32c=" + Self.hex(crc) }
             text += "\n"
         }
-        return text
+        return text + "end \(files.count)\n"
     }
 
     /// The listing in `text`, which must be of `kind`; the error names the line and what is wrong.
@@ -74,9 +75,13 @@ package struct BackupListing: Equatable, Sendable {
         guard header == "\(kind.rawValue) \(formatVersion)" else {
             throw BackupListingError(line: 1, "'\(header)' is not '\(kind.rawValue) \(formatVersion)' (another kind of file, or another release's format)")
         }
+        guard let end = lines.last, lines.count >= 3, end.hasPrefix("end "), let count = Int(end.dropFirst(4)) else {
+            throw BackupListingError(line: lines.count, "no 'end N' last line: the listing is cut short")
+        }
+        guard count == lines.count - 3 else { throw BackupListingError(line: lines.count, "'\(end)' but \(lines.count - 3) lines before it") }
         var taken: Int64?
         var files: [File] = []
-        for (position, line) in lines.enumerated().dropFirst() {
+        for (position, line) in lines.enumerated().dropFirst().dropLast() {
             let words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             switch words.first {
             case "taken-unix-ms" where words.count == 2 && taken == nil:
