@@ -7,7 +7,7 @@
 #                               plots and their CSVs to loadtest/plots/
 #
 #   build_release (unless LINKRING_BIN_DIR is set) ─▶ copy the binaries once into RUN_DIR/bin
-#   ─▶ compare.bash ─▶ sweep.bash ─▶ loads.bash ─▶ failover.bash ─▶ pause.bash ─▶ rebalance.bash, each with the same copy and
+#   ─▶ compare.bash ─▶ sweep.bash ─▶ loads.bash ─▶ failover.bash ─▶ pause.bash ─▶ rebalance.bash ─▶ backup.bash, each with the same copy and
 #   its results under RUN_DIR ─▶ RUN_DIR/summary.md (every driver's report, in order)
 #
 # Exit status 1 when a driver breaks (a server dies, a wrong answer, LinkRing answers an error,
@@ -28,7 +28,7 @@ log "run directory: $RUN_DIR (binaries built $BINARIES_BUILT)"
 
 flag=() failed=()
 [[ $mode == quick ]] && flag=(--quick)
-for driver in compare sweep loads failover pause rebalance; do
+for driver in compare sweep loads failover pause rebalance backup; do
     started=$SECONDS
     if "$LOADTEST_DIR/$driver.bash" "${flag[@]}" >"$RUN_DIR/$driver.log" 2>&1; then
         log "$driver: ok ($((SECONDS - started)) s)"
@@ -39,7 +39,7 @@ for driver in compare sweep loads failover pause rebalance; do
     fi
 done
 
-for driver in compare sweep loads failover pause rebalance; do
+for driver in compare sweep loads failover pause rebalance backup; do
     cat "$RUN_DIR/$driver-$mode/summary.md" 2>/dev/null && echo
 done >"$RUN_DIR/summary.md"
 if [[ $mode == full ]]; then
