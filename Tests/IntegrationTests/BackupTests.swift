@@ -1,0 +1,90 @@
+// Backups of a serving node with the real binary (docs/DECISIONS.md, "Backups while serving"):
+// while two clients overwrite keys (small segments: roll-overs; a low compaction threshold:
+// sealed segments rewritten and renamed under the snapshot's links), backups are taken one
+// after another; each, restored into a new directory, serves every write acknowledged before
+// it began (the value then, or a later one), and no key deleted before it. The node removes no
+// acknowledged write for a backup and leaves no snapshot behind.
+
+import Foundation
+import Testing
+
+@Suite("Backups (real binary)")
+struct BackupTests {
+    static let keysPerWriter = 40
+    static let rounds = 60
+    static let backups = 6
+
+    @Test("backups taken during writes, roll-overs and compactions each hold every write acknowledged before they began")
+    func backupsUnderWrites() throws {
+        let (node, data) = try startNode(["--segment-bytes", "65536", "--compact-min-bytes", "20000"])
+        defer { node.stop() }
+        for key in 0..<10 {
+            #expect(try request(node.port, "PUT", "/?short=gone\(key)&long=http://gone").status == 200)
+            #expect(try request(node.port, "DELETE", "/gone\(key)").status == 200)
+        }
+        // The latest round each key was acknowledged at.
+        let acknowledged = Locked<[String: Int]>([:])
+        let failures = Locked<[String]>([])
+        let taken = Locked<[(directory: String, before: [String: Int])]>([])
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            do {
+                if worker == 2 {
+                    let backups = try takeBackups(of: data, while: acknowledged)
+                    taken.update { $0 = backups }
+                    return
+                }
+                let client = try TestClient(port: node.port)
+                for round in 0..<Self.rounds {
+                    for key in 0..<Self.keysPerWriter {
+                        let name = "w\(worker)k\(key)"
+                        let status = try client.request("PUT", "/?short=\(name)&long=http://v/\(name)/\(round)").status
+                        guard status == 200 else { throw HarnessError("PUT \(name): \(status)") }
+                        acknowledged.update { $0[name] = round }
+                    }
+                }
+            } catch {
+                failures.update { $0.append("worker \(worker): \(error)") }
+            }
+        }
+        #expect(failures.value.isEmpty, "\(failures.value)")
+        #expect(taken.value.count == Self.backups)
+        #expect(node.errors.contains("backup snapshot") && node.errors.contains("sealed at") && node.errors.contains("compacted"), "\(node.errors)")
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: data).contains { $0.hasPrefix("backup-") }), "a snapshot was left")
+        for (number, backup) in taken.value.enumerated() {
+            try expectRestored(backup.directory, holds: backup.before, number: number)
+        }
+    }
+
+    /// Backups one after another while the writers run; each with what was acknowledged before it began.
+    private func takeBackups(of data: String, while acknowledged: Locked<[String: Int]>) throws -> [(directory: String, before: [String: Int])] {
+        var taken: [(directory: String, before: [String: Int])] = []
+        for _ in 0..<Self.backups {
+            usleep(150_000)
+            let before = acknowledged.value
+            let destination = makeTemporaryDirectory() + "/backup"
+            let result = try runToExit(Binaries.node, ["backup", data, destination])
+            guard result.code == 0, result.output.contains("its node serving") else { throw HarnessError("backup: \(result.output)") }
+            taken.append((destination, before))
+        }
+        return taken
+    }
+
+    /// Restores `backup` into a new directory and checks a node started on it.
+    private func expectRestored(_ backup: String, holds before: [String: Int], number: Int) throws {
+        let data = makeTemporaryDirectory() + "/restored"
+        let restored = try runToExit(Binaries.node, ["restore", backup, data])
+        #expect(restored.code == 0, "\(restored.output)")
+        let (node, _) = try startNode(data: data)
+        defer { node.stop() }
+        #expect(!node.errors.contains("corrupt") && !node.errors.contains("torn"), "backup \(number): \(node.errors)")
+        let client = try TestClient(port: node.port)
+        for (key, round) in before {
+            let answer = try client.request("GET", "/\(key)")
+            let served = answer.headers["location"].flatMap { $0.split(separator: "/").last.flatMap { Int($0) } }
+            #expect(answer.status == 307 && (served ?? -1) >= round, "backup \(number): \(key) acknowledged at round \(round), serves \(answer.status) \(served ?? -1)")
+        }
+        for key in 0..<10 {
+            #expect(try client.request("GET", "/gone\(key)").status == 404, "backup \(number): gone\(key) came back")
+        }
+    }
+}
