@@ -10,8 +10,8 @@ import Testing
 
 @Suite("Backups (real binary)")
 struct BackupTests {
-    static let keysPerWriter = 40
-    static let rounds = 60
+    static let keys = 80
+    static let rounds = 100
     static let backups = 6
 
     @Test("backups taken during writes, roll-overs and compactions each hold every write acknowledged before they began")
@@ -22,51 +22,29 @@ struct BackupTests {
             #expect(try request(node.port, "PUT", "/?short=gone\(key)&long=http://gone").status == 200)
             #expect(try request(node.port, "DELETE", "/gone\(key)").status == 200)
         }
-        // The latest round each key was acknowledged at.
-        let acknowledged = Locked<[String: Int]>([:])
-        let failures = Locked<[String]>([])
-        let taken = Locked<[(directory: String, before: [String: Int])]>([])
-        DispatchQueue.concurrentPerform(iterations: 3) { worker in
-            do {
-                if worker == 2 {
-                    let backups = try takeBackups(of: data, while: acknowledged)
-                    taken.update { $0 = backups }
-                    return
-                }
-                let client = try TestClient(port: node.port)
-                for round in 0..<Self.rounds {
-                    for key in 0..<Self.keysPerWriter {
-                        let name = "w\(worker)k\(key)"
-                        let status = try client.request("PUT", "/?short=\(name)&long=http://v/\(name)/\(round)").status
-                        guard status == 200 else { throw HarnessError("PUT \(name): \(status)") }
-                        acknowledged.update { $0[name] = round }
-                    }
-                }
-            } catch {
-                failures.update { $0.append("worker \(worker): \(error)") }
-            }
-        }
-        #expect(failures.value.isEmpty, "\(failures.value)")
-        #expect(taken.value.count == Self.backups)
-        #expect(node.errors.contains("backup snapshot") && node.errors.contains("sealed at") && node.errors.contains("compacted"), "\(node.errors)")
-        #expect(!(try FileManager.default.contentsOfDirectory(atPath: data).contains { $0.hasPrefix("backup-") }), "a snapshot was left")
-        for (number, backup) in taken.value.enumerated() {
-            try expectRestored(backup.directory, holds: backup.before, number: number)
-        }
-    }
-
-    /// Backups one after another while the writers run; each with what was acknowledged before it began.
-    private func takeBackups(of data: String, while acknowledged: Locked<[String: Int]>) throws -> [(directory: String, before: [String: Int])] {
+        // Key k is always written by worker k % 2 (runWrites strides), so its SEQs are acknowledged in order.
+        let ops = (0..<Self.rounds).flatMap { round in (0..<Self.keys).map { WriteOp.put("k\($0)", seq: round) } }
+        let ledger = Ledger()
+        let writers = DispatchGroup()
+        DispatchQueue.global().async(group: writers) { runWrites(port: node.port, ops, workers: 2, ledger: ledger) }
         var taken: [(directory: String, before: [String: Int])] = []
         for _ in 0..<Self.backups {
             usleep(150_000)
-            let before = acknowledged.value
+            let before = ledger.ackedSeqs()
             let destination = makeTemporaryDirectory() + "/backup"
             let result = try runToExit(Binaries.node, ["backup", data, destination])
-            guard result.code == 0, result.output.contains("its node serving") else { throw HarnessError("backup: \(result.output)") }
+            #expect(result.code == 0 && result.output.contains("its node serving"), "\(result.output)")
             taken.append((destination, before))
         }
-        return taken
+        writers.wait()
+        #expect(taken.filter { $0.before.count < Self.keys || $0.before.values.contains { $0 < Self.rounds - 1 } }.count >= 3,
+                "at least 3 backups while the writes went on")
+        #expect(ledger.writeFailures.isEmpty, "\(ledger.writeFailures)")
+        #expect(node.errors.contains("backup snapshot") && node.errors.contains("sealed at") && node.errors.contains("compacted"), "\(node.errors)")
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: data).contains { $0.hasPrefix("backup-") }), "a snapshot was left")
+        for (number, backup) in taken.enumerated() {
+            try expectRestored(backup.directory, holds: backup.before, number: number)
+        }
     }
 
     /// Restores `backup` into a new directory and checks a node started on it.

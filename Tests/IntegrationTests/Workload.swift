@@ -32,6 +32,9 @@ final class Ledger: @unchecked Sendable {
         }
     }
 
+    /// Every key's highest acknowledged SEQ now.
+    func ackedSeqs() -> [String: Int] { lock.withLock { ackedSeq } }
+
     func recentKey(_ index: Int) -> String? { lock.withLock { recent.isEmpty ? nil : recent[index % recent.count] } }
     func ackedDelete(_ key: String) { lock.withLock { deleted.insert(key) } }
     func writeFailed(_ detail: String) { lock.withLock { writeFailures.append(detail) } }
