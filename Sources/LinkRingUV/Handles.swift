@@ -41,10 +41,6 @@ package final class Timer: HandleOwner {
     }
 
     fileprivate func fire() { action?() }
-
-    /// Ignores `signal` in this process (libuv puts back the default action, which for SIGUSR1
-    /// is to die, when the last watcher of a signal closes).
-    package static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
 }
 
 /// A `uv_signal_t` watching one signal.
@@ -117,10 +113,6 @@ package final class IterationHook: HandleOwner {
     }
 
     fileprivate func fire() { action?() }
-
-    /// Ignores `signal` in this process (libuv puts back the default action, which for SIGUSR1
-    /// is to die, when the last watcher of a signal closes).
-    package static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
 }
 
 private func timerFired(_ handle: UnsafeMutablePointer<uv_timer_t>?) {

@@ -1,8 +1,9 @@
 // Start-up and shutdown of `linkring-node`.
 //
-//   parse options ─▶ create + lock the data dir (refused while a restore is unfinished) ─▶ its node id (DIR/node-id, made on first
-//   use) ─▶ with peers: data last alive longer ago than --tombstone-grace-ms refused (or set aside
-//   with --rejoin-empty, TombstoneCollector.swift) ─▶ the hosts file's names looked up, aliases
+//   parse options ─▶ create + lock the data dir (refused while a restore is unfinished:
+//   BackupTool.swift) ─▶ its node id (DIR/node-id, made on first use) ─▶ with peers: data
+//   last alive longer ago than --tombstone-grace-ms refused (or set aside with --rejoin-empty,
+//   TombstoneCollector.swift) ─▶ the hosts file's names looked up, aliases
 //   refused (exit 1) ─▶ its membership checked against DIR/membership (NodeMembership) ─▶ the
 //   log's segments (SegmentLayout.swift; a .compact file left by a crash during compaction is
 //   removed; the single linkring.log of an earlier release becomes segment 1) ─▶ the index
