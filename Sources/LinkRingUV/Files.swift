@@ -409,7 +409,11 @@ package enum FileSystem {
     /// As `writeFileAtomically(_:_:)`, with the contents written in the chunks `body` passes to
     /// the function it is given (a large file is never whole in memory). Throws, leaving the
     /// old file, if `body` or any step throws; the partial `.new` file is removed.
-    package static func writeFileAtomically(_ path: String, chunks body: ((([UInt8]) throws -> Void)) throws -> Void) throws {
+    /// `syncingEachChunk`: fdatasync after every chunk, so the disk never has a large file's
+    /// dirty pages to write at once (a backup's copy: one fsync of 55 MB at the end made a
+    /// serving node's own fdatasync on the same disk wait 11 ms).
+    package static func writeFileAtomically(_ path: String, syncingEachChunk: Bool = false,
+                                            chunks body: ((([UInt8]) throws -> Void)) throws -> Void) throws {
         let temporary = path + ".new"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw UVError(-errno, "create \(temporary)") }
@@ -423,6 +427,7 @@ package enum FileSystem {
                     guard written > 0 else { throw UVError(written < 0 ? -errno : Int32(UV_EIO.rawValue), "write \(temporary)") }
                     done += written
                 }
+                if syncingEachChunk && fdatasync(descriptor) != 0 { throw UVError(-errno, "fdatasync \(temporary)") }
             }
             guard fsync(descriptor) == 0 else { throw UVError(-errno, "fsync \(temporary)") }
         } catch {
@@ -521,12 +526,12 @@ package enum FileSystem {
     }
 
     /// Copies the first `count` bytes of `source` into a new file `destination` (written under
-    /// `.new`, synced, renamed), `chunkBytes` at a time, giving each chunk to `observe` (a
+    /// `.new`, renamed), `chunkBytes` at a time, each synced, giving each chunk to `observe` (a
     /// checksum). Throws if `source` is shorter.
     package static func copyPrefix(_ source: String, count: Int, to destination: String, chunkBytes: Int,
                                    observe: ([UInt8]) -> Void) throws {
         let input = try ReadableFile(path: source)
-        try writeFileAtomically(destination) { write in
+        try writeFileAtomically(destination, syncingEachChunk: true) { write in
             var offset = 0
             while offset < count {
                 let chunk = try input.read(count: min(chunkBytes, count - offset), at: offset)

@@ -282,8 +282,10 @@ package enum Limits {
     /// A snapshot directory older than this is a backup that died before removing it: the node
     /// removes it (at start-up and at each new snapshot), giving back the disk its links hold.
     package static let backupSnapshotLifetimeMs: Int64 = 3_600_000
-    /// Bytes read and written at a time when a backup or a restore copies a file.
-    package static let backupCopyChunkBytes = 4 * 1024 * 1024
+    /// Bytes read, written and fdatasync'ed at a time when a backup or a restore copies a file:
+    /// the disk flushes at most this much at once, so a serving node's own fdatasync (on the
+    /// same disk) waits for at most about that (a few ms), not for the whole copy.
+    package static let backupCopyChunkBytes = 1024 * 1024
     /// A backup restored into one node of a running cluster must be younger than the tombstone
     /// grace period less this fraction of it (TombstoneRules.isRestorable): a day of 10.
     package static let restoreGraceMarginDivisor: UInt64 = 10
