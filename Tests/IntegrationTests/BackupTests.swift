@@ -1,7 +1,7 @@
 // Backups of a serving node with the real binary (docs/DECISIONS.md, "Backups while serving"):
 // while two clients overwrite keys (small segments: roll-overs; a low compaction threshold:
 // sealed segments rewritten and renamed under the snapshot's links), backups are taken one
-// after another; each, restored into a new directory, serves every write acknowledged before
+// after another, on until one follows a completed compaction; each, restored into a new directory, serves every write acknowledged before
 // it began (the value then, or a later one), and no key deleted before it. The node removes no
 // acknowledged write for a backup and leaves no snapshot behind.
 
@@ -11,8 +11,9 @@ import Testing
 @Suite("Backups (real binary)")
 struct BackupTests {
     static let keys = 80
-    static let rounds = 100
-    static let backups = 6
+    static let rounds = 200
+    static let backupsMin = 6
+    static let backupsMax = 40
 
     @Test("backups taken during writes, roll-overs and compactions each hold every write acknowledged before they began")
     func backupsUnderWrites() throws {
@@ -28,23 +29,34 @@ struct BackupTests {
         let writers = DispatchGroup()
         DispatchQueue.global().async(group: writers) { runWrites(port: node.port, ops, workers: 2, ledger: ledger) }
         var taken: [(directory: String, before: [String: Int])] = []
-        for _ in 0..<Self.backups {
-            usleep(150_000)
+        var whileWriting = 0
+        // Backups every 100 ms while the writes go on, and on until one follows a compaction
+        // (checked once a second): then some snapshot linked a segment a rewrite had replaced.
+        let deadline = Date().addingTimeInterval(30)
+        while taken.count < Self.backupsMax && Date() < deadline {
+            let isWriting = writers.wait(timeout: .now() + .milliseconds(100)) == .timedOut
+            if !isWriting && taken.count >= Self.backupsMin && backupFollowsCompaction(node.errors) { break }
             let before = ledger.ackedSeqs()
             let destination = makeTemporaryDirectory() + "/backup"
             let result = try runToExit(Binaries.node, ["backup", data, destination])
             #expect(result.code == 0 && result.output.contains("its node serving"), "\(result.output)")
             taken.append((destination, before))
+            if isWriting { whileWriting += 1 }
         }
         writers.wait()
-        #expect(taken.filter { $0.before.count < Self.keys || $0.before.values.contains { $0 < Self.rounds - 1 } }.count >= 3,
-                "at least 3 backups while the writes went on")
         #expect(ledger.writeFailures.isEmpty, "\(ledger.writeFailures)")
-        #expect(node.errors.contains("backup snapshot") && node.errors.contains("sealed at") && node.errors.contains("compacted"), "\(node.errors)")
+        #expect(whileWriting >= 3, "\(whileWriting) backups while the writes went on")
+        #expect(node.errors.contains("sealed at") && backupFollowsCompaction(node.errors), "\(node.errors)")
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: data).contains { $0.hasPrefix("backup-") }), "a snapshot was left")
         for (number, backup) in taken.enumerated() {
             try expectRestored(backup.directory, holds: backup.before, number: number)
         }
+    }
+
+    /// Whether the node's log shows a backup snapshot after a completed compaction.
+    private func backupFollowsCompaction(_ log: String) -> Bool {
+        guard let compacted = log.range(of: "INFO compacted "), let snapshot = log.range(of: "backup snapshot", options: .backwards) else { return false }
+        return compacted.lowerBound < snapshot.lowerBound
     }
 
     /// Restores `backup` into a new directory and checks a node started on it.
