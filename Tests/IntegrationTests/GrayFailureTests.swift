@@ -50,6 +50,29 @@ struct GrayFailureTests {
         }, "node 0 did not get the \(onNode0.count) writes it missed")
     }
 
+    @Test("a DELETE that meets a newer version on the live replica while the other is frozen goes again at once, not once the frozen node is found down")
+    func conflictBesideAFrozenReplica() throws {
+        let cluster = try TestCluster(nodeCount: 4, proxyArguments: ["--silence-to-down-ms", "3000"])
+        let port = cluster.proxy.port
+        for key in 0..<100 { #expect(try put(port, "/?short=w\(key)&long=https://w.example/\(key)", body: "").status == 200) }
+        #expect(try put(port, "/?short=race&long=https://old.example/", body: "").status == 200)
+        let replicas = try cluster.replicas(of: "race")
+        let frozen = cluster.nodes[replicas[0]]!
+        // The live replica holds a version 400 ms ahead of the proxy's (a PUT minted a moment
+        // later elsewhere): the DELETE's version is older there, 409, and must go again.
+        let aheadMs = UInt64(Date().timeIntervalSince1970 * 1000) - 1_577_836_800_000 + 400
+        let newer = aheadMs << 22 | 1023
+        #expect(try request(cluster.ports[replicas[1]], "PUT", "/_/kv?v=\(newer)&short=race", body: Array("https://newer.example/".utf8)).status == 200)
+        kill(frozen.pid, SIGSTOP)
+        defer { kill(frozen.pid, SIGCONT) }
+        let started = Date()
+        let answer = try request(port, "DELETE", "/race")
+        let ms = Date().timeIntervalSince(started) * 1000
+        #expect(answer.status == 200)
+        #expect(ms < 1_500, "the DELETE took \(Int(ms)) ms: it waited for the frozen replica (--silence-to-down-ms 3000)")
+        #expect(try request(port, "GET", "/race").status == 404)
+    }
+
     struct Outcome: Sendable {
         var what: String
         var key: String

@@ -212,6 +212,15 @@ for node in "${HOST_A}_9001" "${HOST_A}_9003" "${HOST_B}_9002"; do
 done
 [ -z "$(ls "$TMP/remote-$HOST_A/run/backups" 2>/dev/null)" ] || fail "the remote copy of a backup was left on $HOST_A"
 
+step "status.bash shows the remote nodes' keys and log size, read on their own hosts over SSH"
+out="$("$SCRIPTS/status.bash" 2>&1)" || fail "status.bash failed: $out"
+echo "$out"
+for node in "$HOST_A:9001" "$HOST_A:9003" "$HOST_B:9002"; do
+    row="$(awk -v n="$node" '$1 == n' <<<"$out")"
+    [ -n "$row" ] || fail "status.bash lists no row for $node"
+    awk '{ exit !($5 ~ /^[0-9]+$/ && $6 ~ /^[0-9.]+$/) }' <<<"$row" || fail "no keys or log size for $node: $row"
+done
+
 step "stopService.bash stops the remote nodes over SSH"
 pids="$(cat "$TMP"/remote-*/run/pids/node-*.pid "$LINKRING_RUN_DIR/pids/proxy.pid")"
 out="$("$SCRIPTS/stopService.bash" 2>&1)" || fail "stopService.bash failed: $out"

@@ -2,10 +2,13 @@
 """The node table of scripts/status.bash: python3 status_table.py PROXY_STATUS_URL
 
 Reads the proxy's /_/status, then each node's /_/health (1 s time-out each; a node that does
-not answer shows its proxy state only), and prints one line per node. Exit 1 if the proxy does
+not answer shows its proxy state only), and prints one line per node. A node's health fetched
+on its own host (status.bash does that over SSH for remote nodes) is read from the file
+LINKRING_HEALTH_DIR/ADDRESS instead, when it holds a JSON document. Exit 1 if the proxy does
 not answer.
 """
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -22,6 +25,17 @@ def fetch(url):
             return None
     except (OSError, ValueError):
         return None
+
+
+def node_health(address):
+    directory = os.environ.get("LINKRING_HEALTH_DIR")
+    if directory:
+        try:
+            with open(os.path.join(directory, address), encoding="utf-8") as fetched:
+                return json.load(fetched)
+        except (OSError, ValueError):
+            pass
+    return fetch(f"http://{address}/_/health") or {}
 
 
 def size(value):
@@ -45,7 +59,7 @@ def main():
           f"{' (data moving)' if membership.get('moving') else ''}  {ring.get('nodes', 0)} nodes, {ring.get('replicas', 0)} replicas")
     rows = [("NODE", "STATE", "READINESS", "RING", "KEYS", "LOG", "LAST REPAIR")]
     for node in status.get("nodes", []):
-        health = fetch(f"http://{node['address']}/_/health") or {}
+        health = node_health(node["address"])
         sync = health.get("sync") or {}
         repair = "-"
         if sync.get("rounds"):
