@@ -105,6 +105,20 @@ class Faults:
         self._register(f"filler {path}", lambda: os.path.exists(path) and os.unlink(path))
         return path, written
 
+    def top_up(self, path):
+        """Appends to the filler until the filesystem is full again (compaction may free space
+        meanwhile: a disk that is full stays full); returns the bytes added."""
+        written = 0
+        chunk = b"\0" * FILL_CHUNK_BYTES
+        with open(path, "ab", buffering=0) as filler:
+            while True:
+                try:
+                    written += filler.write(chunk)
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+                    return written
+
     def unfill(self, path):
         os.unlink(path)
         self._forget(f"filler {path}")
