@@ -92,18 +92,9 @@ class Faults:
     def fill(self, directory):
         """Writes a filler file until the filesystem is full; returns its path and size."""
         path = os.path.join(directory, "filler")
-        written = 0
-        chunk = b"\0" * FILL_CHUNK_BYTES
-        with open(path, "wb", buffering=0) as filler:
-            while True:
-                try:
-                    written += filler.write(chunk)
-                except OSError as error:
-                    if error.errno != errno.ENOSPC:
-                        raise
-                    break
+        open(path, "wb").close()
         self._register(f"filler {path}", lambda: os.path.exists(path) and os.unlink(path))
-        return path, written
+        return path, self.top_up(path)
 
     def top_up(self, path):
         """Appends to the filler until the filesystem is full again (compaction may free space
