@@ -128,9 +128,14 @@ final class Handoff {
         guard cursor != nil, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
         let deadlineNs = MonotonicClock.nowNs() + Limits.handoffScanMicrosecondsPerTick * 1000
         while let from = cursor {
-            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep)
+            // Only keys that go anywhere are read from the log (most of a node's keys stay).
+            var walked = 0
+            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep) { [rule] fingerprint in
+                walked += 1
+                return rule.hasTargets(forHash: fingerprint)
+            }
             for key in step.keys { enqueue(key) }
-            scanned += step.keys.count
+            scanned += walked
             cursor = step.next
             if MonotonicClock.nowNs() >= deadlineNs { break }
         }

@@ -109,7 +109,7 @@ final class HostsReloader {
         moveStartedMs = loop.nowMs
         let (added, removed) = install(memberships)
         Log.info("SIGHUP: \(options.hostsPath) re-read: \(before.summary) ─▶ \(incoming.summary): \(added) added, \(removed) removed; "
-                 + "writes go to the replicas of both, reads ask both, until every node has handed its data off")
+                 + "writes go to the replicas of both, a read of a key that moves asks a replica of both (else every replica), until every node has handed its data off")
         sentinel.logTable()
         settled()
     }
@@ -159,7 +159,7 @@ final class HostsReloader {
         moveStartedMs = loop.nowMs
         _ = install(memberships)
         Log.info("\(node.address) is still handing off data from \(previous.map { "generation \($0.generation)" }.joined(separator: ", ")): "
-                 + "writes go to the replicas of all, reads ask all, until every node has handed its data off")
+                 + "writes go to the replicas of all, a read of a key that moves asks a replica of all (else every replica), until every node has handed its data off")
     }
 
     /// Installs the placement of `memberships` and a client per node; returns (added, removed).

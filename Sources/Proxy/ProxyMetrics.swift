@@ -19,6 +19,8 @@ final class ProxyMetrics {
     var heldForMembership: UInt64 = 0
     var writesWithoutLateReplicas: UInt64 = 0
     var behindAnswers: UInt64 = 0
+    var movingReadsAtKeeper: UInt64 = 0
+    var movingReadsEverywhere: UInt64 = 0
     private(set) var total: UInt64 = 0
 
     /// Rows of `requests`: the methods of the API, then every other method.
@@ -59,6 +61,10 @@ final class ProxyMetrics {
                 "Writes answered once acknowledged, without waiting for a late replica (repair copies it).", writesWithoutLateReplicas)
         counter(&text, "linkring_proxy_behind_answers_total",
                 "Replica answers older than a write this proxy acknowledged while that replica missed it (asked elsewhere).", behindAnswers)
+        counter(&text, "linkring_proxy_moving_reads_at_keeper_total",
+                "Reads of a moving key answered by a replica of every membership alone.", movingReadsAtKeeper)
+        counter(&text, "linkring_proxy_moving_reads_everywhere_total",
+                "Reads of a moving key that asked every replica of every membership.", movingReadsEverywhere)
         counter(&text, "linkring_proxy_clock_skew_refusals_total", "Versions refused for clock skew: node answers 422, or 409 versions too far ahead of this proxy's clock.", skewRefusals)
         text += "# HELP linkring_proxy_client_connections Open client connections.\n# TYPE linkring_proxy_client_connections gauge\n"
         text += "linkring_proxy_client_connections \(clientConnections)\n"

@@ -20,9 +20,12 @@
 //   /, POST /, create-only PUTs, favicon, robots; the write token ─▶ PublicRoutes.swift
 //
 // While data moves after a membership change (Placement.swift), a write goes to the replicas
-// of every membership still moving, and a read of a key whose replicas changed asks all of them
-// and answers with the newest (MovingRead.swift): no replica that has not caught up answers for
-// a key alone. A key whose replicas are the same in every membership is read as always.
+// of every membership still moving. A read of a key whose replicas changed asks a keeper (a
+// replica in every membership: every writer sends to it, whatever membership it serves) as a
+// read asks one replica when nothing moves; without a ready keeper, or when it fails, is late,
+// behind or recovering, it asks all of them and answers with the newest (MovingRead.swift): no
+// replica that has not caught up answers for a key alone. A key whose replicas are the same in
+// every membership is read as always.
 //
 // A key is only ever read from or written to its own replicas (no rehashing on failure), so a
 // node that comes back never holds writes it should not have.
@@ -96,7 +99,7 @@ final class ProxyService: HTTPRequestHandler {
         if cluster.placement.isMoving {
             // A key whose replicas are the same in every membership does not move: read as always.
             let all = cluster.placement.allReplicas(forKey: key)
-            if all.count > cluster.ring.replicaCount { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
+            if all.count > cluster.ring.replicaCount { return readMoving(key, all, answer: answer, timer, retried: retried) }
         }
         let nodes = cluster.nodes
         var order: [NodeClient] = []
@@ -109,6 +112,23 @@ final class ProxyService: HTTPRequestHandler {
         let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
         read.wasRetried = retried
         read.floor = partialWrites.floor(of: key)
+        if !askNextReplica(read) { finishUnanswered(read) }
+    }
+
+    /// A read of a key that moves: a ready keeper (Placement.keepers) is asked as one replica
+    /// is when nothing moves; without one, every replica of every membership.
+    private func readMoving(_ key: [UInt8], _ all: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
+        let nodes = cluster.nodes
+        let keepers = cluster.placement.keepers(forKey: key)
+        var order: [NodeClient] = []
+        for index in keepers where nodes[index].health.isPreferred { order.append(nodes[index]) }
+        for index in keepers where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
+        guard !order.isEmpty else { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
+        hedgeBudget.earn()
+        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
+        read.wasRetried = retried
+        read.floor = partialWrites.floor(of: key)
+        read.everywhere = all
         if !askNextReplica(read) { finishUnanswered(read) }
     }
 
@@ -143,11 +163,14 @@ final class ProxyService: HTTPRequestHandler {
             metrics.behindAnswers += 1  // it missed a write this proxy acknowledged: never the answer
         } else if case .failed = reply {
             metrics.retries += 1
+        } else if reply.isFromRecoveringNode && read.everywhere != nil {
+            // A keeper that is recovering may have missed writes: the next keeper, or everyone.
         } else if reply.isFromRecoveringNode && (read.next < read.order.count || (read.outstanding > 0 && !read.isHedged)) {
             // Kept while a replica is left to ask, or one not known to be late may still answer.
             if read.fallback == nil { read.fallback = reply }
         } else {
             read.isDone = true
+            if read.everywhere != nil { metrics.movingReadsAtKeeper += 1 }
             return answerRead(read.key, reply, on: read.answer, read.timer)
         }
         if read.outstanding == 0 && !askNextReplica(read) { finishUnanswered(read) }
@@ -158,6 +181,15 @@ final class ProxyService: HTTPRequestHandler {
     /// next replica is asked too, once, if the budget allows.
     private func hedge(_ read: ReadAttempt) {
         guard !read.isDone else { return }
+        if let everywhere = read.everywhere {
+            // A late keeper of a moving key: every replica of every membership is asked instead.
+            guard !read.isHedged else { return }
+            guard hedgeBudget.spend() else { return metrics.hedgesRefused += 1 }
+            read.isHedged = true
+            read.isDone = true
+            metrics.hedges += 1
+            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retried: read.wasRetried)
+        }
         if let fallback = read.fallback {
             read.isDone = true
             return answerRead(read.key, fallback, on: read.answer, read.timer)
@@ -172,6 +204,10 @@ final class ProxyService: HTTPRequestHandler {
     /// No replica is left to ask: the recovering node's answer if there was one, else 503.
     private func finishUnanswered(_ read: ReadAttempt) {
         read.isDone = true
+        if let everywhere = read.everywhere {
+            // No keeper of a moving key answered for it: every replica of every membership is asked.
+            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retried: read.wasRetried)
+        }
         if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
         if read.sawNewerGeneration && !read.wasRetried {
             return holdForMembership(since: read.timer) { [unowned self] in self.read(read.key, answer: read.answer, read.timer, retried: true) }
@@ -194,6 +230,7 @@ final class ProxyService: HTTPRequestHandler {
     /// asked; the newest answer wins (MovingRead.swift). No hedging: every answer counts.
     private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
                                 askedAgain: Bool = false) {
+        if !askedAgain { metrics.movingReadsEverywhere += 1 }
         let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
         gather.floor = partialWrites.floor(of: key)
         gather.wasRetried = retried
@@ -618,6 +655,9 @@ final class ReadAttempt {
     var wasRetried = false
     /// The version of a write of this key the proxy acknowledged while a replica missed it.
     var floor: UInt64?
+    /// A read of a moving key asked of its keepers: every replica of every membership (asked
+    /// when no keeper answers for the key).
+    var everywhere: [Int]?
 
     /// An answer (a value or a 404) older than the floor: its replica has not caught up.
     func isBehind(_ reply: NodeReply) -> Bool {

@@ -146,6 +146,12 @@ struct MembershipChangeTests {
         let added = try Self.growByOne(cluster, &load)
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
         try Self.finish(load, on: cluster, "grow")
+        // Reads of moving keys asked a keeper alone, and those without one asked everyone.
+        let metrics = try TestClient(port: cluster.proxy.port).request("GET", "/_/metrics").body
+        for name in ["linkring_proxy_moving_reads_at_keeper_total", "linkring_proxy_moving_reads_everywhere_total"] {
+            let value = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            #expect((value ?? 0) > 0, "\(name): \(value.map(String.init) ?? "absent")")
+        }
         let health = try statusJSON(cluster.ports[added], path: "/_/health")
         #expect((health["keys"] as? Int ?? 0) > 500, "the new node holds about a fifth of the keys: \(health)")
         #expect(cluster.proxy.errors.contains("every node has handed its data off"))

@@ -86,6 +86,61 @@ struct MembershipTests {
         #expect(shrunk.nodes.map(\.port) == [1, 2, 3, 5, 4])
     }
 
+    @Test("a moving key's keepers are the replicas of every membership (grow, shrink, two changes at once); a read asks one of them alone")
+    func keepers() {
+        var moving = MovingMemberships(current: membership(1, [1, 2, 3, 4]))
+        let rings = [[1, 2, 3, 4], [1, 2, 3, 4, 5], [2, 3, 4, 5]].enumerated().map { generation, ports in
+            HashRing(nodes: membership(UInt64(generation + 1), ports).nodes, vnodesPerNode: 64, replicas: 2)
+        }
+        moving.move(to: membership(2, [1, 2, 3, 4, 5]))
+        let grown = Placement(moving, vnodesPerNode: 64, replicas: 2)
+        moving.move(to: membership(3, [2, 3, 4, 5]))
+        let twice = Placement(moving, vnodesPerNode: 64, replicas: 2)
+        for (placement, used) in [(grown, rings[0...1]), (twice, rings[0...2])] {
+            var withKeeper = 0, withoutKeeper = 0
+            for index in 0..<2_000 {
+                let key = bytes("key-\(index)")
+                let keepers = Set(placement.keepers(forKey: key).map { placement.nodes[$0] })
+                let sets = used.map { ring in Set(ring.replicas(forKey: key).map { ring.nodes[$0] }) }
+                let inEvery = sets.dropFirst().reduce(sets[0]) { $0.intersection($1) }
+                #expect(keepers == inEvery, "key-\(index)")
+                guard placement.allReplicas(forKey: key).count > 2 else { continue }
+                if keepers.isEmpty { withoutKeeper += 1 } else { withKeeper += 1 }
+            }
+            // One change: about four in five moving keys keep a replica (4 → 5 here); the others change both (read everywhere).
+            print("keepers over \(used.count) memberships: \(withKeeper) moving keys with one, \(withoutKeeper) without")
+            #expect(withKeeper > (used.count == 2 ? 3 : 1) * withoutKeeper, "\(withKeeper) with a keeper, \(withoutKeeper) without")
+        }
+    }
+
+    @Test("handoff scan: the fingerprint test agrees with the key's targets, so a scan reads only keys that go somewhere")
+    func handoffScanFilter() {
+        let before = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)
+        let after = HashRing(nodes: membership(2, [1, 2, 3, 4, 5]).nodes, vnodesPerNode: 64, replicas: 2)
+        let rules = [HandoffRule(current: after, older: [before], selfAddress: HostPort(host: "127.0.0.1", port: 1)),
+                     HandoffRule(current: before, older: [after], selfAddress: HostPort(host: "127.0.0.1", port: 5)),
+                     HandoffRule(current: after, older: [], selfAddress: HostPort(host: "127.0.0.1", port: 2))]
+        let index = KeyValueIndex()
+        for key in 0..<3_000 { index.apply(LogRecord(version: UInt64(key + 1), op: .put, key: bytes("key-\(key)"), value: bytes("v"))) }
+        for rule in rules {
+            var moving = 0
+            for key in 0..<3_000 {
+                let key = bytes("key-\(key)")
+                #expect(rule.hasTargets(forHash: StableHash.hash(key)) == !rule.targets(forKey: key).isEmpty)
+                if !rule.targets(forKey: key).isEmpty { moving += 1 }
+            }
+            var read: [[UInt8]] = []
+            var cursor: UInt64? = 0
+            while let from = cursor {
+                let step = index.keys(from: from, slots: 256) { rule.hasTargets(forHash: $0) }
+                read += step.keys
+                cursor = step.next
+            }
+            #expect(read.count == moving && read.allSatisfy { !rule.targets(forKey: $0).isEmpty })
+            #expect(moving > 0 && moving < 3_000)
+        }
+    }
+
     @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to its new replicas only (not to one that kept it)")
     func handoffRule() {
         let before = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)

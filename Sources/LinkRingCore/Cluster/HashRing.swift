@@ -137,6 +137,11 @@ package struct HashRing: Sendable {
         replicas(ofRange: rangeIndex(forKey: key))
     }
 
+    /// The replicas of a key whose StableHash is `hash`.
+    package func replicas(forHash hash: UInt64) -> ArraySlice<Int> {
+        replicas(ofRange: rangeIndex(forHash: hash))
+    }
+
     /// The number of key ranges (ring points).
     package var rangeCount: Int { points.count }
 }

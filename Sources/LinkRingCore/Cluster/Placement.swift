@@ -4,8 +4,11 @@
 // nodes (the current membership's in file order, then the nodes only older ones list), so a
 // replica is one index into that list whatever ring named it. Not moving, a key's replicas are
 // the current ring's (the hot path, unchanged); moving, a write goes to the replicas of every
-// ring and a read asks them all and keeps the newest answer: a key is found wherever it is,
-// and no replica that has not caught up can answer for it alone.
+// ring. A read of a key that moves asks a keeper (a replica in every membership: it has held
+// the key throughout and every writer sends to it) as a read asks one replica when nothing
+// moves; without a ready keeper, or when the keeper fails, is late, is behind or recovering,
+// it asks them all and keeps the newest answer: a key is found wherever it is, and no replica
+// that has not caught up can answer for it alone.
 //
 // `HandoffRule` is a node's: which of a key's current replicas this node must hand the key
 // to. A key whose replicas are the same in every membership, this node among them, stays put;
@@ -46,6 +49,16 @@ package struct Placement: Sendable {
         isMoving ? allReplicas(forKey: key)[...] : replicas(forKey: key)
     }
 
+    /// The key's current replicas that were its replicas in every older membership too: each
+    /// has held the key throughout and is sent every write whatever membership its writer
+    /// serves (older proxies write the older replicas, finished ones the current), so while
+    /// data moves one of them answers a read as a replica does when nothing moves.
+    package func keepers(forKey key: [UInt8]) -> [Int] {
+        current.replicas(forKey: key).filter { replica in
+            older.allSatisfy { ring, nodeIndex in ring.replicas(forKey: key).contains { nodeIndex[$0] == replica } }
+        }
+    }
+
     /// The key's replicas in every membership, the current ones first, each node once.
     package func allReplicas(forKey key: [UInt8]) -> [Int] {
         var all = Array(current.replicas(forKey: key))
@@ -74,17 +87,31 @@ package struct HandoffRule: Sendable {
     /// key has it, and a write it missed comes from its new peers by anti-entropy). Without
     /// older memberships (releasing ranges), every replica but this node.
     package func targets(forKey key: [UInt8]) -> [Int] {
-        let replicas = current.replicas(forKey: key)
-        if let selfIndex, replicas.contains(selfIndex), older.allSatisfy({ isUnchanged(key, replicas, in: $0) }) { return [] }
-        return replicas.filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, key) }
+        let hash = StableHash.hash(key)
+        guard isHandedOff(hash) else { return [] }
+        return current.replicas(forHash: hash).filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, hash) }
     }
 
-    private func wasReplicaInEveryOlder(_ node: Int, _ key: [UInt8]) -> Bool {
-        !older.isEmpty && older.allSatisfy { older in older.ring.replicas(forKey: key).contains { older.currentIndex[$0] == node } }
+    /// Whether a key whose StableHash (the index's fingerprint) is `hash` goes anywhere: the
+    /// handoff's scan asks this of every entry before it reads the key from the log, so a node
+    /// that keeps most of its keys reads only those that move.
+    package func hasTargets(forHash hash: UInt64) -> Bool {
+        isHandedOff(hash) && current.replicas(forHash: hash).contains { $0 != selfIndex && !wasReplicaInEveryOlder($0, hash) }
     }
 
-    private func isUnchanged(_ key: [UInt8], _ replicas: ArraySlice<Int>, in older: (ring: HashRing, currentIndex: [Int])) -> Bool {
-        let before = older.ring.replicas(forKey: key)
+    /// False for a key this node replicates in every membership with the same replicas.
+    private func isHandedOff(_ hash: UInt64) -> Bool {
+        guard let selfIndex else { return true }
+        let replicas = current.replicas(forHash: hash)
+        return !(replicas.contains(selfIndex) && older.allSatisfy { isUnchanged(hash, replicas, in: $0) })
+    }
+
+    private func wasReplicaInEveryOlder(_ node: Int, _ hash: UInt64) -> Bool {
+        !older.isEmpty && older.allSatisfy { older in older.ring.replicas(forHash: hash).contains { older.currentIndex[$0] == node } }
+    }
+
+    private func isUnchanged(_ hash: UInt64, _ replicas: ArraySlice<Int>, in older: (ring: HashRing, currentIndex: [Int])) -> Bool {
+        let before = older.ring.replicas(forHash: hash)
         return before.count == replicas.count && before.allSatisfy { replicas.contains(older.currentIndex[$0]) }
     }
 }
