@@ -13,6 +13,16 @@
 //       Limits.handoffRetryDelayMs (the target down, restarting, frozen: the change waits for it)
 //   done: every key scanned, every queue empty, nothing in flight ─▶ `onDone`
 //
+// A key this node keeps (its replica before and after) whose other old replica is a node
+// leaving the cluster waits for that node, which hands the key to the new replica itself
+// (`HandoffRule.leavingHolder`): the scan starts once the leaving node answered a first
+// /_/health (one that does not, dead before the change, is waited for by nothing); this node
+// asks again every Limits.handoffLeavingPollMs and is done once it reports its handoff done; if it stops
+// answering for Limits.handoffLeavingSilenceMs first (killed, or removed while dead), the keys
+// deferred to it are scanned again and sent from here. Removing a live node so moves each of
+// its keys once, not from both of its holders (at 1M keys the keepers' copies were 870k
+// records, 6 s of every node's CPU at once).
+//
 // Writes in flight when the change came are queued again as they are applied (the Store's
 // `onApplied`), for Limits.handoffInFlightWindowMs: the scan may have passed their key. Later
 // writes need no handoff: they come from proxies that serve this generation (older ones are
@@ -53,6 +63,23 @@ final class Handoff {
         init(address: HostPort) { self.address = address }
     }
 
+    /// A leaving node that held keys this node keeps, and whether it has handed them off.
+    private final class LeavingSource {
+        /// `unconfirmed` until its first answer: the scan waits for that (a node that does not
+        /// answer then, dead before the change, is `gone` at once and nothing waits for it).
+        enum State { case unconfirmed, handingOff, done, gone }
+        let address: HostPort
+        var state = State.unconfirmed
+        /// Keys whose copy from here waits for this node (counted as the scan meets them).
+        var deferred = 0
+        var connection: NodeConnection?
+        var isAsking = false
+        var nextAskMs: UInt64 = 0
+        var failingSinceMs: UInt64?
+
+        init(address: HostPort) { self.address = address }
+    }
+
     private let loop: EventLoop
     private let cron: Cron
     private let store: Store
@@ -78,6 +105,11 @@ final class Handoff {
     private var unacknowledged: [[UInt8]: (targets: Int, version: UInt64)] = [:]
     /// Releasing: keys removed from the index.
     private(set) var released = 0
+    /// Moving: the leaving nodes this node's kept keys wait for (HandoffRule.leavingNodes).
+    private var leaving: [HostPort: LeavingSource] = [:]
+    /// A leaving node went silent with keys deferred to it: once this pass ends, another sends them.
+    private var rescanPending = false
+    private var isRescan = false
 
     init(loop: EventLoop, cron: Cron, store: Store, rule: HandoffRule, generation: UInt64, timeoutMs: UInt64,
          resolver: NameResolver, purpose: Purpose = .move, requests: @escaping (HostPort) -> InternalRequestEncoder) {
@@ -93,6 +125,7 @@ final class Handoff {
         flusher = OutputFlusher(loop: loop)
         targets = rule.current.nodes.map { Target(address: $0) }
         startedMs = loop.nowMs
+        if case .move = purpose { for node in rule.leavingNodes { leaving[node] = LeavingSource(address: node) } }
     }
 
     /// Starts the duty; `done` runs once everything was handed off.
@@ -103,14 +136,20 @@ final class Handoff {
             return Log.info("releasing the keys of ranges this node no longer holds (generation \(generation)): "
                             + "each goes once its replicas acknowledged it")
         }
-        store.onApplied = { [unowned self] key in self.enqueue(key) }
+        store.onApplied = { [unowned self] key in if self.isWanted(StableHash.hash(key)) { self.enqueue(key) } }
         duty = cron.every(Limits.handoffIntervalMs, "handoff of generation \(generation)") { [unowned self] in self.tick() }
         Log.info("handoff for generation \(generation): \(store.index.count) keys to look at")
     }
 
     private func tick() {
         if store.onApplied != nil && loop.nowMs - startedMs >= Limits.handoffInFlightWindowMs { store.onApplied = nil }
+        if cursor == nil && rescanPending {
+            rescanPending = false
+            isRescan = true
+            cursor = 0
+        }
         scan()
+        askLeavingNodes()
         for target in targets where target.inFlight.isEmpty && !target.keys.isEmpty && loop.nowMs >= target.nextBatchAtMs {
             target.nextBatchAtMs = loop.nowMs + Limits.handoffBatchIntervalMs
             sendBatch(to: target)
@@ -119,26 +158,88 @@ final class Handoff {
     }
 
     private var isDone: Bool {
-        cursor == nil && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
+        cursor == nil && !rescanPending && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
+            && leaving.values.allSatisfy { $0.deferred == 0 || $0.state != .handingOff }
     }
 
     /// The next slice of keys (at most Limits.handoffScanMicrosecondsPerTick of the loop),
     /// unless a target's queue is full.
     private func scan() {
         guard cursor != nil, targets.allSatisfy({ $0.keys.count < Limits.handoffQueuedKeysMax }) else { return }
+        guard leaving.values.allSatisfy({ $0.state != .unconfirmed }) else { return }
         let deadlineNs = MonotonicClock.nowNs() + Limits.handoffScanMicrosecondsPerTick * 1000
         while let from = cursor {
             // Only keys that go anywhere are read from the log (most of a node's keys stay).
             var walked = 0
-            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep) { [rule] fingerprint in
+            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep) { fingerprint in
                 walked += 1
-                return rule.hasTargets(forHash: fingerprint)
+                return isWanted(fingerprint)
             }
             for key in step.keys { enqueue(key) }
             scanned += walked
             cursor = step.next
             if MonotonicClock.nowNs() >= deadlineNs { break }
         }
+    }
+
+    /// Whether the key with this StableHash goes from here (now): it goes somewhere, and not by
+    /// a leaving node still handing it off; in a rescan, only if it waited for one now gone.
+    private func isWanted(_ hash: UInt64) -> Bool {
+        guard rule.hasTargets(forHash: hash) else { return false }
+        guard !leaving.isEmpty, let holder = rule.leavingHolder(forHash: hash), let source = leaving[holder] else { return !isRescan }
+        guard source.state == .gone else {
+            if !isRescan { source.deferred += 1 }
+            return false
+        }
+        return true
+    }
+
+    /// Asks each leaving node with keys deferred to it whether its handoff is done.
+    private func askLeavingNodes() {
+        for source in leaving.values where !source.isAsking && loop.nowMs >= source.nextAskMs
+            && (source.state == .unconfirmed || (source.state == .handingOff && source.deferred > 0)) {
+            source.isAsking = true
+            source.nextAskMs = loop.nowMs + Limits.handoffLeavingPollMs
+            if source.connection == nil || source.connection!.isClosed {
+                source.connection = NodeConnection(address: source.address, loop: loop, flusher: flusher, resolver: resolver,
+                                                   connectTimeoutMs: timeoutMs)
+            }
+            let request = requests(source.address).makeHealthPing()
+            source.connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
+                source.isAsking = false
+                self.heard(from: source, reply)
+            })
+        }
+    }
+
+    private func heard(from source: LeavingSource, _ reply: NodeReply) {
+        guard duty != nil, source.state == .handingOff || source.state == .unconfirmed else { return }
+        if case .answered(let status, _, let body, _) = reply {
+            source.failingSinceMs = nil
+            if source.state == .unconfirmed { source.state = .handingOff }
+            guard status == 200 else { return }
+            let report = NodeReport.parse(body)
+            if let seen = report.generation, seen > generation { onNewerGeneration?() }
+            guard report.generation == generation, !report.isMoving else { return }
+            source.state = .done
+            source.connection?.fail(nil)
+            source.connection = nil
+            return Log.info("\(source.address), leaving, handed off itself the \(source.deferred) key(s) it held that this node keeps: "
+                            + "they need no copy from here")
+        }
+        source.connection?.fail(nil)
+        source.connection = nil
+        if source.state == .unconfirmed {
+            source.state = .gone
+            return Log.info("\(source.address), leaving, does not answer: this node sends the keys it keeps that it held too")
+        }
+        let since = source.failingSinceMs ?? loop.nowMs
+        source.failingSinceMs = since
+        guard loop.nowMs - since >= Limits.handoffLeavingSilenceMs else { return }
+        source.state = .gone
+        rescanPending = true
+        Log.warning("\(source.address), leaving, has not answered for \(loop.nowMs - since) ms before its handoff was done: "
+                    + "this node sends the \(source.deferred) key(s) it held that this node keeps")
     }
 
     private func enqueue(_ key: [UInt8]) {
@@ -253,6 +354,7 @@ final class Handoff {
 
     func checkDeadlines(nowMs: UInt64) {
         for target in targets { target.connection?.checkDeadlines(nowMs: nowMs) }
+        for source in leaving.values { source.connection?.checkDeadlines(nowMs: nowMs) }
     }
 
     /// Keys looked at, records and bytes sent, keys waiting, rate and ETA (/_/health).
@@ -280,6 +382,10 @@ final class Handoff {
         for target in targets {
             target.connection?.fail(nil)
             target.connection = nil
+        }
+        for source in leaving.values {
+            source.connection?.fail(nil)
+            source.connection = nil
         }
         flusher.close()
     }

@@ -231,7 +231,9 @@ final class ProxyService: HTTPRequestHandler {
     private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
                                 askedAgain: Bool = false) {
         if !askedAgain { metrics.movingReadsEverywhere += 1 }
-        let gather = MovingReadAnswers(MovingRead(asking: replicas.count), answer: answer, key: key, timer: timer)
+        let holders = cluster.placement.olderReplicas(forKey: key)
+        let read = MovingRead(asking: replicas.count, holders: Set(replicas.indices.filter { holders.contains(replicas[$0]) }))
+        let gather = MovingReadAnswers(read, answer: answer, key: key, timer: timer)
         gather.floor = partialWrites.floor(of: key)
         gather.wasRetried = retried
         gather.wasAskedAgain = askedAgain
@@ -261,6 +263,12 @@ final class ProxyService: HTTPRequestHandler {
             // A 404 while some replica failed: the one that holds the key may be the one that failed.
             return readEverywhere(gather.key, cluster.placement.allReplicas(forKey: gather.key), answer: gather.answer, gather.timer,
                                   retried: gather.wasRetried, askedAgain: true)
+        }
+        if gather.read.isUnheardAbsence {
+            // Every replica that held the key before the change failed; the new ones never saw it.
+            gather.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET",
+                detail: "the replicas that held this key before the membership change could not answer; try again."))
+            return metrics.finish(gather.timer, status: 503)
         }
         if let floor = gather.floor, let newest = gather.read.newestVersion, newest < floor {
             metrics.behindAnswers += 1  // every replica that answered missed a write this proxy acknowledged

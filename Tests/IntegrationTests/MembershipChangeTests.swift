@@ -194,6 +194,9 @@ struct MembershipChangeTests {
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
         let removed = try statusJSON(cluster.ports[4], path: "/_/health")["membership"] as? [String: Any]
         #expect(removed?["member"] as? Bool == false && removed?["moving"] as? Bool == false, "\(removed ?? [:])")
+        // The nodes that kept its keys left them to it: each moved once, not from both holders.
+        #expect((0...3).contains { cluster.nodes[$0]!.errors.contains("leaving, handed off itself the ") },
+                "no node deferred a kept key to the leaving node")
         cluster.kill9(4)
         try Self.finish(load, on: cluster, "shrink")
 
@@ -207,6 +210,26 @@ struct MembershipChangeTests {
         let stranger = try runToExit(Binaries.node, ["--listen", "127.0.0.1:\(try freePort())", "--data", cluster.directory + "/stranger",
                                                      "--hosts", cluster.hostsPath])
         #expect(stranger.code == 2 && stranger.output.contains("is not listed in"), "\(stranger.output)")
+    }
+
+    @Test("a leaving node that goes silent before its handoff is done (frozen, then killed): the nodes that kept its keys send them; nothing lost")
+    func leavingNodeSilent() throws {
+        let cluster = try Self.readyCluster(nodes: 5)
+        var load = ChangeLoad(cluster: cluster, prefix: "q", keys: 3_000)
+        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
+        load.write(port: cluster.proxy.port, seq: 1)
+        kill(cluster.nodes[4]!.pid, SIGSTOP)  // frozen before it re-reads the file: it hands nothing off
+        cluster.hangUpAll()
+        usleep(500_000)
+        cluster.kill9(4)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        // Silent from the keepers' first question (frozen before it could answer): they send
+        // themselves what they keep; a node that answered first and then fell silent is waited
+        // for Limits.handoffLeavingSilenceMs, then the same.
+        #expect((0...3).contains { cluster.nodes[$0]!.errors.contains("leaving, does not answer")
+                                   || cluster.nodes[$0]!.errors.contains("leaving, has not answered for") },
+                "no node sent itself the keys it keeps that the silent leaving node held too")
+        try Self.finish(load, on: cluster, "leaving node silent")
     }
 
     @Test("replace a dead node: its ranges get their second copy back from the surviving replicas")

@@ -204,6 +204,24 @@ struct MembershipTests {
         missingWithFailure.giveUp(1)
         #expect(missingWithFailure.decision == .missing(isRecovering: false) && missingWithFailure.failures == 1,
                 "the proxy asks again before it trusts this 404")
+        #expect(!missingWithFailure.isUnheardAbsence, "without holders named, a 404 is an absence")
+        // Replica 0 is new to the key, 1 and 2 held it: a 404 that never saw the key counts only
+        // when a holder gave it; a tombstone or a value counts from anyone.
+        var newOnly = MovingRead(asking: 3, holders: [1, 2])
+        newOnly.answered(0, status: 404, version: 0, body: [], isRecovering: false)
+        newOnly.giveUp(1)
+        newOnly.giveUp(2)
+        #expect(newOnly.isDone && newOnly.isUnheardAbsence, "the holders failed: the new replica's 404 is not an answer")
+        var holderAnswered = MovingRead(asking: 3, holders: [1, 2])
+        holderAnswered.answered(0, status: 404, version: 0, body: [], isRecovering: false)
+        holderAnswered.answered(1, status: 404, version: 0, body: [], isRecovering: false)
+        holderAnswered.giveUp(2)
+        #expect(!holderAnswered.isUnheardAbsence)
+        var tombstone = MovingRead(asking: 3, holders: [1, 2])
+        tombstone.answered(0, status: 404, version: 9, body: [], isRecovering: false)
+        tombstone.giveUp(1)
+        tombstone.answered(2, status: 503, version: nil, body: [], isRecovering: false)
+        #expect(!tombstone.isUnheardAbsence && tombstone.decision == .missing(isRecovering: false))
     }
 
     @Test("X-Generation: parsed as a number; malformed is 400; the encoder sends it on every internal request")

@@ -8,7 +8,10 @@
 // could not be asked (down) is not waited for, but a "missing" decision without it is not
 // trusted: the proxy asks every replica once more before it answers 404; a replica that is only late is (the proxy does not give
 // up on it: without its answer, one that has not caught up could answer alone). When none
-// answered, there is no decision: the proxy answers 503.
+// answered, there is no decision: the proxy answers 503. Nor is "never written" trusted from
+// new replicas alone: when no replica that held the key before the change (`holders`) answered
+// and none that did answer ever saw the key, a new one may simply not have received it yet (its
+// holders down, their handoff not there): `isUnheardAbsence`, answered 503, not 404.
 
 package struct MovingRead: Sendable {
     private var settled: [Bool]
@@ -16,9 +19,13 @@ package struct MovingRead: Sendable {
     /// Replicas that failed or could not be asked: a "missing" decision without them may be a
     /// replica that has not caught up speaking alone (the proxy asks once more).
     package private(set) var failures = 0
+    /// Positions of replicas that held the key before the change (replicas in an older membership).
+    private let holders: Set<Int>
+    private var heardFromHolder = false
 
-    package init(asking replicas: Int) {
+    package init(asking replicas: Int, holders: Set<Int> = []) {
         settled = [Bool](repeating: false, count: replicas)
+        self.holders = holders
     }
 
     /// Every replica answered, failed, could not be asked or is late.
@@ -43,9 +50,16 @@ package struct MovingRead: Sendable {
             failures += 1
             return
         }
+        if holders.contains(position) { heardFromHolder = true }
         let version = version ?? 0
         if let best, !VersionOrder.isNewer(version, value, than: best.version, best.value) { return }
         best = (version, value, isRecovering)
+    }
+
+    /// Only replicas new to the key answered, and none of them ever saw it: no 404 to trust.
+    package var isUnheardAbsence: Bool {
+        guard let best, !holders.isEmpty else { return false }
+        return best.value == nil && best.version == 0 && !heardFromHolder
     }
 
     /// The version of the newest answer (0: a 404 that never saw the key), nil when none answered.

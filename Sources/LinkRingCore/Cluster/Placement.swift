@@ -59,6 +59,13 @@ package struct Placement: Sendable {
         }
     }
 
+    /// The key's replicas in the older memberships still moving (they held it before the change).
+    package func olderReplicas(forKey key: [UInt8]) -> Set<Int> {
+        var holders = Set<Int>()
+        for (ring, nodeIndex) in older { for replica in ring.replicas(forKey: key) { holders.insert(nodeIndex[replica]) } }
+        return holders
+    }
+
     /// The key's replicas in every membership, the current ones first, each node once.
     package func allReplicas(forKey key: [UInt8]) -> [Int] {
         var all = Array(current.replicas(forKey: key))
@@ -90,6 +97,24 @@ package struct HandoffRule: Sendable {
         let hash = StableHash.hash(key)
         guard isHandedOff(hash) else { return [] }
         return current.replicas(forHash: hash).filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, hash) }
+    }
+
+    /// Nodes of the older membership that the current one lacks (they leave the cluster), when
+    /// one older membership moves; none with more (what each leaving node holds is less certain).
+    package var leavingNodes: [HostPort] {
+        guard older.count == 1 else { return [] }
+        return older[0].ring.nodes.indices.filter { older[0].currentIndex[$0] < 0 }.map { older[0].ring.nodes[$0] }
+    }
+
+    /// For a key (by its StableHash) that this node keeps — its replica in the current and the
+    /// older membership — the leaving node that was its other replica: that node hands the key
+    /// to the new replica itself, so this node's copy waits for it (Handoff). Nil otherwise, and
+    /// when more than one older membership moves.
+    package func leavingHolder(forHash hash: UInt64) -> HostPort? {
+        guard older.count == 1, let selfIndex, current.replicas(forHash: hash).contains(selfIndex) else { return nil }
+        let before = older[0].ring.replicas(forHash: hash)
+        guard before.contains(where: { older[0].currentIndex[$0] == selfIndex }) else { return nil }
+        return before.first { older[0].currentIndex[$0] < 0 }.map { older[0].ring.nodes[$0] }
     }
 
     /// Whether a key whose StableHash (the index's fingerprint) is `hash` goes anywhere: the

@@ -243,6 +243,12 @@ package enum Limits {
     /// records/s per target. Unpaced, four sources swamped a joining node (a 1.5 s stall of its
     /// reads); at 40 ms a million keys took 50 s to move (loadtest/rebalance.bash).
     package static let handoffBatchIntervalMs: UInt64 = 10
+    /// A node keeping keys that a leaving node also held asks that node's /_/health this often
+    /// until it reports its handoff done (then its own copies of those keys need not go).
+    package static let handoffLeavingPollMs: UInt64 = 500
+    /// A leaving node that has not answered for this long before reporting its handoff done is
+    /// taken as gone: the keys deferred to it are sent from here after all.
+    package static let handoffLeavingSilenceMs: UInt64 = 3_000
     /// The handoff duty's period: scan a slice of the keys, send the batches that are due.
     package static let handoffIntervalMs: UInt64 = 5
     /// Records in one handoff batch (`POST /_/handoff`); one batch per target node in flight.
