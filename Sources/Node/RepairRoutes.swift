@@ -25,6 +25,8 @@ extension NodeService {
     private static let binary: [UInt8] = Array("application/octet-stream".utf8)
     /// The body of a digests request refused while handoff batches arrive (PeerSync.isBusy).
     static let busyAnswer: [UInt8] = Array("busy: receiving a handoff; repair later\n".utf8)
+    /// The same while the index is re-partitioned for a new membership (the same "busy:" start).
+    static let partitioningAnswer: [UInt8] = Array("busy: re-partitioning its index for a new membership; repair later\n".utf8)
 
     func routeRepair(_ head: HTTPRequestHead, _ buffer: [UInt8], path: Range<Int>, query: Range<Int>?, body: Range<Int>,
                      on connection: HTTPConnection) {
@@ -46,6 +48,10 @@ extension NodeService {
             return answerRecords(buffer, body, on: connection)
         }
         guard head.method == .get else { return connection.respondMethodNotAllowed(allow: "GET") }
+        if store.isPartitioning {
+            // Digests and pages are still the old ring's: a turn waits, as for a busy peer.
+            return connection.respond(.serviceUnavailable, body: Self.partitioningAnswer)
+        }
         if isDigests, store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) {
             // Its ranges are filling: every one would differ and be paged in full, each round.
             return connection.respond(.serviceUnavailable, body: Self.busyAnswer)

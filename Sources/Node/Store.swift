@@ -171,6 +171,10 @@ final class Store {
         }
     }
 
+    /// Set while the index's ranges for a new membership are computed off the loop: digests
+    /// and key pages are still the old ring's, so peers are answered "busy" meanwhile.
+    var isPartitioning = false
+
     /// Keeps digests and key lists per key range of `ring` from now on (a new membership).
     func partition(by ring: HashRing) {
         index.partition(by: ring)

@@ -230,4 +230,38 @@ struct IndexTests {
         for (key, stored) in index.contents() { expected[ring.rangeIndex(forKey: key)] ^= EntryHash.of(key, stored) }
         #expect(index.digests == expected)
     }
+
+    @Test("ranges computed off the loop from a snapshot, applied after writes, deletes, removals and growth, equal a partition on the spot", arguments: [false, true])
+    func partitionFromASnapshot(grows: Bool) {
+        let old = HashRing(nodes: (1...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let new = HashRing(nodes: (2...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let seed = UInt64.random(in: 0...UInt64.max)
+        let index = KeyValueIndex(orderSeed: seed)
+        index.partition(by: old)
+        for key in 0..<3_000 { index.apply(put("k\(key)", 5)) }
+        let snapshot = index.partitionSnapshot()
+        let ranges = KeyValueIndex.ranges(of: snapshot.fingerprints, in: new)
+        // Meanwhile (the pool computes): overwrites, deletes, keys removed, new keys (maybe a growth).
+        for key in stride(from: 0, to: 3_000, by: 7) { index.apply(put("k\(key)", 8)) }
+        for key in stride(from: 1, to: 3_000, by: 11) { index.apply(LogRecord(version: 9, op: .delete, key: bytes("k\(key)"))) }
+        for key in stride(from: 2, to: 3_000, by: 13) { _ = index.remove(bytes("k\(key)"), ifVersionAtMost: 5) }
+        for key in 0..<(grows ? 3_000 : 200) { index.apply(put("new\(key)", 6)) }
+        #expect((index.capacity != snapshot.capacity) == grows)
+        index.partition(by: new, snapshot: snapshot, ranges: ranges)
+        var expected = [UInt64](repeating: 0, count: new.rangeCount)
+        for (key, stored) in index.contents() { expected[new.rangeIndex(forKey: key)] ^= EntryHash.of(key, stored) }
+        #expect(index.digests == expected)
+        // Every entry carries its range in the new ring (pages list each key under it).
+        var paged = 0
+        for range in 0..<new.rangeCount {
+            var cursor: UInt32? = 0
+            while let from = cursor {
+                let page = index.page(range: range, from: from, limit: 500)
+                paged += page.entries.count
+                #expect(page.entries.allSatisfy { new.rangeIndex(forKey: $0.key) == range })
+                cursor = page.next
+            }
+        }
+        #expect(paged == index.count)
+    }
 }

@@ -512,6 +512,49 @@ package final class KeyValueIndex {
         }
     }
 
+    /// What re-partitioning needs of the table, taken on the loop: each entry's slot and
+    /// fingerprint, in slot order (about 12 bytes per key, for the length of one change).
+    package func partitionSnapshot() -> PartitionSnapshot {
+        var snapshot = PartitionSnapshot(capacity: slots.count)
+        snapshot.slots.reserveCapacity(count)
+        snapshot.fingerprints.reserveCapacity(count)
+        let table = slots  // a local copy of the reference: no exclusivity check per slot
+        for slot in table.indices where !table[slot].isEmpty {
+            snapshot.slots.append(UInt32(slot))
+            snapshot.fingerprints.append(table[slot].fingerprint)
+        }
+        return snapshot
+    }
+
+    /// The range of each fingerprint in `ring`: the slow part of re-partitioning (a multi-probe
+    /// ring lookup per key), pure, so it runs off the loop.
+    package static func ranges(of fingerprints: [UInt64], in ring: HashRing) -> [UInt32] {
+        fingerprints.map { UInt32(ring.rangeIndex(forHash: $0)) }
+    }
+
+    /// `partition(by:)` with the ranges computed from `snapshot` meanwhile: an entry still in
+    /// the slot it had then takes its computed range; one written or moved since is looked up
+    /// now (all of them if the table grew).
+    package func partition(by ring: HashRing, snapshot: PartitionSnapshot, ranges: [UInt32]) {
+        guard snapshot.capacity == slots.count, ranges.count == snapshot.slots.count else { return partition(by: ring) }
+        self.ring = ring
+        // The table and the digests are worked on as locals (moved out and back): one pass with
+        // no exclusivity check or copy-on-write test of a class property per slot.
+        var table = ContiguousArray<IndexEntry>()
+        swap(&table, &slots)
+        var sums = [UInt64](repeating: 0, count: ring.rangeCount)
+        var next = 0
+        for slot in table.indices where !table[slot].isEmpty {
+            while next < snapshot.slots.count && Int(snapshot.slots[next]) < slot { next += 1 }
+            let isSame = next < snapshot.slots.count && Int(snapshot.slots[next]) == slot && snapshot.fingerprints[next] == table[slot].fingerprint
+            let range = isSame ? Int(ranges[next]) : ring.rangeIndex(forHash: table[slot].fingerprint)
+            table[slot].range = UInt32(range)
+            sums[range] ^= table[slot].digestContribution
+        }
+        swap(&table, &slots)
+        digests = sums
+    }
+
     /// Up to `limit` entries of `range` whose table order's top 32 bits are at least `from`, in
     /// table order, with their keys and values read from the log; and the cursor of the next
     /// page (nil at the end). Entries sharing their top 32 bits stay on one page. The cursor is
@@ -584,4 +627,13 @@ package final class KeyValueIndex {
         if cut < fingerprints.count && top(cut) == UInt32.max { cut = fingerprints.count }
         return cut
     }
+}
+
+/// The table's entries when a re-partitioning began (`KeyValueIndex.partitionSnapshot`).
+package struct PartitionSnapshot: Sendable {
+    package let capacity: Int
+    package var slots: [UInt32] = []
+    package var fingerprints: [UInt64] = []
+
+    init(capacity: Int) { self.capacity = capacity }
 }
