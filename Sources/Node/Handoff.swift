@@ -15,7 +15,7 @@
 //
 // A key this node keeps (its replica before and after) whose other old replica is a node
 // leaving the cluster waits for that node, which hands the key to the new replica itself
-// (`HandoffRule.leavingHolder`): the scan starts once the leaving node answered a first
+// (`HandoffRule.plan`, `.leavesTo`): the scan starts once the leaving node answered a first
 // /_/health (one that does not, dead before the change, is waited for by nothing); this node
 // asks again every Limits.handoffLeavingPollMs and is done once it reports its handoff done; if it stops
 // answering for Limits.handoffLeavingSilenceMs first (killed, or removed while dead), the keys
@@ -100,6 +100,9 @@ final class Handoff {
     /// A target answered 421: it serves a newer membership than this node's.
     var onNewerGeneration: (() -> Void)?
     private let purpose: Purpose
+    /// The index's entries carry their range in the rule's current ring (it was partitioned by
+    /// it before this handoff began): the scan skips one ring lookup per entry.
+    private let rangesAreCurrent: Bool
     /// Releasing: per key sent, the targets that have still to acknowledge it and the lowest
     /// version one acknowledged (bounded by the targets' queues: the scan waits for them).
     private var unacknowledged: [[UInt8]: (targets: Int, version: UInt64)] = [:]
@@ -125,6 +128,7 @@ final class Handoff {
         flusher = OutputFlusher(loop: loop)
         targets = rule.current.nodes.map { Target(address: $0) }
         startedMs = loop.nowMs
+        rangesAreCurrent = store.index.ring.map { SyncCodec.ringID($0) == SyncCodec.ringID(rule.current) } ?? false
         if case .move = purpose { for node in rule.leavingNodes { leaving[node] = LeavingSource(address: node) } }
     }
 
@@ -171,9 +175,9 @@ final class Handoff {
         while let from = cursor {
             // Only keys that go anywhere are read from the log (most of a node's keys stay).
             var walked = 0
-            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep) { fingerprint in
+            let step = store.index.keys(from: from, slots: Limits.handoffScanKeysPerStep) { fingerprint, range in
                 walked += 1
-                return isWanted(fingerprint)
+                return isWanted(fingerprint, currentRange: rangesAreCurrent ? range : nil)
             }
             for key in step.keys { enqueue(key) }
             scanned += walked
@@ -184,9 +188,14 @@ final class Handoff {
 
     /// Whether the key with this StableHash goes from here (now): it goes somewhere, and not by
     /// a leaving node still handing it off; in a rescan, only if it waited for one now gone.
-    private func isWanted(_ hash: UInt64) -> Bool {
-        guard rule.hasTargets(forHash: hash) else { return false }
-        guard !leaving.isEmpty, let holder = rule.leavingHolder(forHash: hash), let source = leaving[holder] else { return !isRescan }
+    private func isWanted(_ hash: UInt64, currentRange: Int? = nil) -> Bool {
+        let holder: HostPort
+        switch rule.plan(forHash: hash, currentRange: currentRange) {
+        case .stays: return false
+        case .sends: return !isRescan
+        case .leavesTo(let node): holder = node
+        }
+        guard let source = leaving[holder] else { return !isRescan }
         guard source.state == .gone else {
             if !isRescan { source.deferred += 1 }
             return false

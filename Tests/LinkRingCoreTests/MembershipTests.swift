@@ -119,26 +119,38 @@ struct MembershipTests {
         let after = HashRing(nodes: membership(2, [1, 2, 3, 4, 5]).nodes, vnodesPerNode: 64, replicas: 2)
         let rules = [HandoffRule(current: after, older: [before], selfAddress: HostPort(host: "127.0.0.1", port: 1)),
                      HandoffRule(current: before, older: [after], selfAddress: HostPort(host: "127.0.0.1", port: 5)),
-                     HandoffRule(current: after, older: [], selfAddress: HostPort(host: "127.0.0.1", port: 2))]
+                     HandoffRule(current: after, older: [], selfAddress: HostPort(host: "127.0.0.1", port: 2)),
+                     // A node that stays while node 5 leaves: it leaves to node 5 the keys both held.
+                     HandoffRule(current: before, older: [after], selfAddress: HostPort(host: "127.0.0.1", port: 1))]
         let index = KeyValueIndex()
         for key in 0..<3_000 { index.apply(LogRecord(version: UInt64(key + 1), op: .put, key: bytes("key-\(key)"), value: bytes("v"))) }
+        var leftToLeaving = 0
         for rule in rules {
             var moving = 0
             for key in 0..<3_000 {
                 let key = bytes("key-\(key)")
-                #expect(rule.hasTargets(forHash: StableHash.hash(key)) == !rule.targets(forKey: key).isEmpty)
+                let hash = StableHash.hash(key)
+                let plan = rule.plan(forHash: hash)
+                #expect((plan != .stays) == !rule.targets(forKey: key).isEmpty)
+                #expect(rule.plan(forHash: hash, currentRange: rule.current.rangeIndex(forKey: key)) == plan)
+                if case .leavesTo(let node) = plan {
+                    // This node kept the key and its other old replica is a node that leaves.
+                    #expect(rule.current.replicas(forKey: key).contains(rule.selfIndex ?? -1) && !rule.current.nodes.contains(node))
+                    leftToLeaving += 1
+                }
                 if !rule.targets(forKey: key).isEmpty { moving += 1 }
             }
             var read: [[UInt8]] = []
             var cursor: UInt64? = 0
             while let from = cursor {
-                let step = index.keys(from: from, slots: 256) { rule.hasTargets(forHash: $0) }
+                let step = index.keys(from: from, slots: 256) { fingerprint, _ in rule.plan(forHash: fingerprint) != .stays }
                 read += step.keys
                 cursor = step.next
             }
             #expect(read.count == moving && read.allSatisfy { !rule.targets(forKey: $0).isEmpty })
             #expect(moving > 0 && moving < 3_000)
         }
+        #expect(leftToLeaving > 0, "a keeper leaves some keys to the leaving node")
     }
 
     @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to its new replicas only (not to one that kept it)")

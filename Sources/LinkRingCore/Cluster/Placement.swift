@@ -94,9 +94,9 @@ package struct HandoffRule: Sendable {
     /// key has it, and a write it missed comes from its new peers by anti-entropy). Without
     /// older memberships (releasing ranges), every replica but this node.
     package func targets(forKey key: [UInt8]) -> [Int] {
-        let hash = StableHash.hash(key)
-        guard isHandedOff(hash) else { return [] }
-        return current.replicas(forHash: hash).filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, hash) }
+        let rings = lookUp(StableHash.hash(key), currentRange: nil)
+        guard isHandedOff(rings) else { return [] }
+        return rings.replicas.filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, rings) }
     }
 
     /// Nodes of the older membership that the current one lacks (they leave the cluster), when
@@ -106,37 +106,51 @@ package struct HandoffRule: Sendable {
         return older[0].ring.nodes.indices.filter { older[0].currentIndex[$0] < 0 }.map { older[0].ring.nodes[$0] }
     }
 
-    /// For a key (by its StableHash) that this node keeps — its replica in the current and the
-    /// older membership — the leaving node that was its other replica: that node hands the key
-    /// to the new replica itself, so this node's copy waits for it (Handoff). Nil otherwise, and
-    /// when more than one older membership moves.
-    package func leavingHolder(forHash hash: UInt64) -> HostPort? {
-        guard older.count == 1, let selfIndex, current.replicas(forHash: hash).contains(selfIndex) else { return nil }
-        let before = older[0].ring.replicas(forHash: hash)
-        guard before.contains(where: { older[0].currentIndex[$0] == selfIndex }) else { return nil }
-        return before.first { older[0].currentIndex[$0] < 0 }.map { older[0].ring.nodes[$0] }
+    /// What the handoff's scan does with a key, by its StableHash (the index's fingerprint) and,
+    /// when the index is partitioned by the current ring, the entry's range there (one ring
+    /// lookup saved: the scan asks this of every entry, at every node at once, at the change):
+    /// nothing (it stays, or goes nowhere from here), send it, or leave it to a leaving node.
+    package enum ScanPlan: Equatable {
+        case stays
+        case sends
+        /// This node keeps the key (its replica in the current and the older membership); the
+        /// leaving node that was its other replica hands it to the new replica itself (Handoff).
+        /// Only with one older membership.
+        case leavesTo(HostPort)
     }
 
-    /// Whether a key whose StableHash (the index's fingerprint) is `hash` goes anywhere: the
-    /// handoff's scan asks this of every entry before it reads the key from the log, so a node
-    /// that keeps most of its keys reads only those that move.
-    package func hasTargets(forHash hash: UInt64) -> Bool {
-        isHandedOff(hash) && current.replicas(forHash: hash).contains { $0 != selfIndex && !wasReplicaInEveryOlder($0, hash) }
+    package func plan(forHash hash: UInt64, currentRange: Int? = nil) -> ScanPlan {
+        let rings = lookUp(hash, currentRange: currentRange)
+        guard isHandedOff(rings), rings.replicas.contains(where: { $0 != selfIndex && !wasReplicaInEveryOlder($0, rings) }) else {
+            return .stays
+        }
+        guard older.count == 1, let selfIndex, rings.replicas.contains(selfIndex),
+              rings.before[0].contains(where: { older[0].currentIndex[$0] == selfIndex }),
+              let leaving = rings.before[0].first(where: { older[0].currentIndex[$0] < 0 }) else { return .sends }
+        return .leavesTo(older[0].ring.nodes[leaving])
+    }
+
+    /// A key's replicas in the current ring and in each older one (that ring's node indices).
+    private struct Rings {
+        let replicas: ArraySlice<Int>
+        let before: [ArraySlice<Int>]
+    }
+
+    private func lookUp(_ hash: UInt64, currentRange: Int?) -> Rings {
+        Rings(replicas: current.replicas(ofRange: currentRange ?? current.rangeIndex(forHash: hash)),
+              before: older.map { $0.ring.replicas(forHash: hash) })
     }
 
     /// False for a key this node replicates in every membership with the same replicas.
-    private func isHandedOff(_ hash: UInt64) -> Bool {
-        guard let selfIndex else { return true }
-        let replicas = current.replicas(forHash: hash)
-        return !(replicas.contains(selfIndex) && older.allSatisfy { isUnchanged(hash, replicas, in: $0) })
+    private func isHandedOff(_ rings: Rings) -> Bool {
+        guard let selfIndex, rings.replicas.contains(selfIndex) else { return true }
+        return !older.indices.allSatisfy { ring in
+            rings.before[ring].count == rings.replicas.count
+                && rings.before[ring].allSatisfy { rings.replicas.contains(older[ring].currentIndex[$0]) }
+        }
     }
 
-    private func wasReplicaInEveryOlder(_ node: Int, _ hash: UInt64) -> Bool {
-        !older.isEmpty && older.allSatisfy { older in older.ring.replicas(forHash: hash).contains { older.currentIndex[$0] == node } }
-    }
-
-    private func isUnchanged(_ hash: UInt64, _ replicas: ArraySlice<Int>, in older: (ring: HashRing, currentIndex: [Int])) -> Bool {
-        let before = older.ring.replicas(forHash: hash)
-        return before.count == replicas.count && before.allSatisfy { replicas.contains(older.currentIndex[$0]) }
+    private func wasReplicaInEveryOlder(_ node: Int, _ rings: Rings) -> Bool {
+        !older.isEmpty && older.indices.allSatisfy { ring in rings.before[ring].contains { older[ring].currentIndex[$0] == node } }
     }
 }

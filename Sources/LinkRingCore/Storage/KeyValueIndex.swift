@@ -232,14 +232,14 @@ package final class KeyValueIndex {
     /// from `cursor`, about `slots` table slots' share of it, and the cursor after it (nil at
     /// the end). A table order is a cursor that stays valid while the table grows and writes
     /// go on: a walk from 0 to the end sees every key present throughout exactly once
-    /// (a handoff after a membership change walks the index this way). Only entries whose
-    /// fingerprint `isWanted` are read: the fingerprint is the ring's hash, so a walk that
-    /// wants the keys of some ranges reads those alone.
+    /// (a handoff after a membership change walks the index this way). Only entries that
+    /// `isWanted` (by fingerprint, the ring's hash, and range in the attached ring) are read: a
+    /// walk that wants the keys of some ranges reads those alone.
     package func keys(from cursor: UInt64, slots width: Int,
-                      where isWanted: (_ fingerprint: UInt64) -> Bool = { _ in true }) -> (keys: [[UInt8]], next: UInt64?) {
+                      where isWanted: (_ fingerprint: UInt64, _ range: Int) -> Bool = { _, _ in true }) -> (keys: [[UInt8]], next: UInt64?) {
         var keys: [[UInt8]] = []
         let next = forEachEntry(from: cursor, slots: width) { entry in
-            guard isWanted(entry.fingerprint) else { return }
+            guard isWanted(entry.fingerprint, Int(entry.range)) else { return }
             if let record = source.record(at: entry.location) { keys.append(record.key) } else { readFailures += 1 }
         }
         return (keys, next)
