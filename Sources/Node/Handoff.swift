@@ -7,6 +7,7 @@
 //     scan the next keys, for at most Limits.handoffScanMicrosecondsPerTick ─▶ each target's
 //       queue of keys (paused while a queue holds Limits.handoffQueuedKeysMax: back-pressure)
 //     each target with no batch in flight, at most one batch per Limits.handoffBatchIntervalMs
+//     (a few times that at first, less and less over Limits.handoffRampMs)
 //     (the pace that keeps the foreground's latency), no retry pending: the next keys' current records
 //       (read at send time: the newest version goes) ─▶ POST /_/handoff ─▶ 200 once durable
 //       there ─▶ counted; a failure keeps the batch and sends it again after
@@ -155,11 +156,17 @@ final class Handoff {
         scan()
         askLeavingNodes()
         for target in targets where target.inFlight.isEmpty && !target.keys.isEmpty && loop.nowMs >= target.nextBatchAtMs {
-            target.nextBatchAtMs = loop.nowMs + Limits.handoffBatchIntervalMs
+            target.nextBatchAtMs = loop.nowMs + batchIntervalMs
             sendBatch(to: target)
         }
         if isDone { finish() }
     }
+
+    /// The pace per target: `Limits.handoffRampIntervalsMax` times Limits.handoffBatchIntervalMs
+    /// at the start, down to it over Limits.handoffRampMs — at a change every node partitions,
+    /// scans and begins to send at once, and a full pace from the first batch starved the
+    /// foreground for a second or two.
+    private var batchIntervalMs: UInt64 { HandoffPace.batchIntervalMs(afterMs: loop.nowMs - startedMs) }
 
     private var isDone: Bool {
         cursor == nil && !rescanPending && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }

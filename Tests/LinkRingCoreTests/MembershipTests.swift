@@ -153,6 +153,22 @@ struct MembershipTests {
         #expect(leftToLeaving > 0, "a keeper leaves some keys to the leaving node")
     }
 
+    @Test("a handoff starts slowly: a few batch intervals per batch at first, down to one over the ramp, never below")
+    func handoffPace() {
+        let base = Limits.handoffBatchIntervalMs
+        #expect(HandoffPace.batchIntervalMs(afterMs: 0) == base * Limits.handoffRampIntervalsMax)
+        #expect(HandoffPace.batchIntervalMs(afterMs: Limits.handoffRampMs) == base)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs) == base)
+        let half = HandoffPace.batchIntervalMs(afterMs: Limits.handoffRampMs / 2)
+        #expect(half > base && half < base * Limits.handoffRampIntervalsMax)
+        var last = UInt64.max
+        for elapsed in stride(from: UInt64(0), through: Limits.handoffRampMs + 100, by: 50) {
+            let interval = HandoffPace.batchIntervalMs(afterMs: elapsed)
+            #expect(interval <= last && interval >= base)
+            last = interval
+        }
+    }
+
     @Test("handoff: a key that stays put is not sent; one whose replicas changed goes to its new replicas only (not to one that kept it)")
     func handoffRule() {
         let before = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)

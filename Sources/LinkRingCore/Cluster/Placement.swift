@@ -154,3 +154,15 @@ package struct HandoffRule: Sendable {
         !older.isEmpty && older.indices.allSatisfy { ring in rings.before[ring].contains { older[ring].currentIndex[$0] == node } }
     }
 }
+
+/// A handoff's pace per target: one batch per Limits.handoffBatchIntervalMs once under way, a
+/// few times that at its start, coming down linearly over Limits.handoffRampMs (every node
+/// begins its handoff at the same moment; at full pace at once, the first seconds of a remove
+/// at 1M keys answered a quarter of the foreground's requests).
+package enum HandoffPace {
+    package static func batchIntervalMs(afterMs elapsed: UInt64) -> UInt64 {
+        let ramp = max(Limits.handoffRampMs, 1)
+        let left = ramp - min(elapsed, ramp)
+        return Limits.handoffBatchIntervalMs + Limits.handoffBatchIntervalMs * (Limits.handoffRampIntervalsMax - 1) * left / ramp
+    }
+}

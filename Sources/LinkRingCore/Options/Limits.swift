@@ -243,6 +243,10 @@ package enum Limits {
     /// records/s per target. Unpaced, four sources swamped a joining node (a 1.5 s stall of its
     /// reads); at 40 ms a million keys took 50 s to move (loadtest/rebalance.bash).
     package static let handoffBatchIntervalMs: UInt64 = 10
+    /// A handoff starts at this many times that interval per target and comes down to it over
+    /// `handoffRampMs` (a slow start: every node begins at the same moment).
+    package static let handoffRampIntervalsMax: UInt64 = 4
+    package static let handoffRampMs: UInt64 = 3_000
     /// A node keeping keys that a leaving node also held asks that node's /_/health this often
     /// until it reports its handoff done (then its own copies of those keys need not go).
     package static let handoffLeavingPollMs: UInt64 = 500
