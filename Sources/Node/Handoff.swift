@@ -216,10 +216,7 @@ final class Handoff {
             && (source.state == .unconfirmed || (source.state == .handingOff && source.deferred > 0)) {
             source.isAsking = true
             source.nextAskMs = loop.nowMs + Limits.handoffLeavingPollMs
-            if source.connection == nil || source.connection!.isClosed {
-                source.connection = NodeConnection(address: source.address, loop: loop, flusher: flusher, resolver: resolver,
-                                                   connectTimeoutMs: timeoutMs)
-            }
+            if source.connection == nil || source.connection!.isClosed { source.connection = connect(to: source.address) }
             let request = requests(source.address).makeHealthPing()
             source.connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
                 source.isAsking = false
@@ -304,14 +301,15 @@ final class Handoff {
     }
 
     private func send(_ body: [UInt8], to target: Target) {
-        if target.connection == nil || target.connection!.isClosed {
-            target.connection = NodeConnection(address: target.address, loop: loop, flusher: flusher, resolver: resolver,
-                                               connectTimeoutMs: timeoutMs)
-        }
+        if target.connection == nil || target.connection!.isClosed { target.connection = connect(to: target.address) }
         let request = requests(target.address).makeHandoff(records: body)
         target.connection!.send(NodeRequest(bytes: request, deadlineMs: loop.nowMs + timeoutMs) { [unowned self] reply in
             self.sent(body.count, to: target, reply)
         })
+    }
+
+    private func connect(to address: HostPort) -> NodeConnection {
+        NodeConnection(address: address, loop: loop, flusher: flusher, resolver: resolver, connectTimeoutMs: timeoutMs)
     }
 
     private func sent(_ bytes: Int, to target: Target, _ reply: NodeReply) {

@@ -98,37 +98,42 @@ final class ProxyService: HTTPRequestHandler {
     private func read(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
         if cluster.placement.isMoving {
             // A key whose replicas are the same in every membership does not move: read as always.
-            let all = cluster.placement.allReplicas(forKey: key)
-            if all.count > cluster.ring.replicaCount { return readMoving(key, all, answer: answer, timer, retried: retried) }
+            let moving = cluster.placement.moving(forKey: key)
+            if moving.all.count > cluster.ring.replicaCount { return readMoving(key, moving, answer: answer, timer, retried: retried) }
         }
-        let nodes = cluster.nodes
-        var order: [NodeClient] = []
-        order.reserveCapacity(cluster.ring.replicaCount)
-        let replicas = cluster.ring.replicas(forKey: key)
-        for index in replicas where nodes[index].health.isPreferred { order.append(nodes[index]) }
-        for index in replicas where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
-        for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
-        hedgeBudget.earn()
-        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
-        read.wasRetried = retried
-        read.floor = partialWrites.floor(of: key)
-        if !askNextReplica(read) { finishUnanswered(read) }
+        let order = byHealth(cluster.ring.replicas(forKey: key), recoveringToo: true)
+        startRead(key, order: order, answer: answer, timer, retried: retried)
     }
 
     /// A read of a key that moves: a ready keeper (Placement.keepers) is asked as one replica
     /// is when nothing moves; without one, every replica of every membership.
-    private func readMoving(_ key: [UInt8], _ all: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
+    private func readMoving(_ key: [UInt8], _ moving: Placement.MovingReplicas, answer: DeferredResponse, _ timer: RequestTimer,
+                            retried: Bool) {
+        let order = byHealth(moving.keepers[...], recoveringToo: false)
+        guard !order.isEmpty else { return readEverywhere(key, moving, answer: answer, timer, retried: retried) }
+        startRead(key, order: order, answer: answer, timer, retried: retried, everywhere: moving)
+    }
+
+    /// The node clients of `replicas`: preferred ones first, then ready ones, then (if
+    /// `recoveringToo`) any other that is usable.
+    private func byHealth(_ replicas: ArraySlice<Int>, recoveringToo: Bool) -> [NodeClient] {
         let nodes = cluster.nodes
-        let keepers = cluster.placement.keepers(forKey: key)
         var order: [NodeClient] = []
-        for index in keepers where nodes[index].health.isPreferred { order.append(nodes[index]) }
-        for index in keepers where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
-        guard !order.isEmpty else { return readEverywhere(key, all, answer: answer, timer, retried: retried) }
+        order.reserveCapacity(replicas.count)
+        for index in replicas where nodes[index].health.isPreferred { order.append(nodes[index]) }
+        for index in replicas where nodes[index].health.isReady && !nodes[index].health.isPreferred { order.append(nodes[index]) }
+        guard recoveringToo else { return order }
+        for index in replicas where nodes[index].health.isUsable && !nodes[index].health.isReady { order.append(nodes[index]) }
+        return order
+    }
+
+    private func startRead(_ key: [UInt8], order: [NodeClient], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
+                           everywhere: Placement.MovingReplicas? = nil) {
         hedgeBudget.earn()
         let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
         read.wasRetried = retried
         read.floor = partialWrites.floor(of: key)
-        read.everywhere = all
+        read.everywhere = everywhere
         if !askNextReplica(read) { finishUnanswered(read) }
     }
 
@@ -228,11 +233,11 @@ final class ProxyService: HTTPRequestHandler {
 
     /// While data moves, for a key whose replicas changed: every replica of every membership is
     /// asked; the newest answer wins (MovingRead.swift). No hedging: every answer counts.
-    private func readEverywhere(_ key: [UInt8], _ replicas: [Int], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
-                                askedAgain: Bool = false) {
+    private func readEverywhere(_ key: [UInt8], _ moving: Placement.MovingReplicas, answer: DeferredResponse, _ timer: RequestTimer,
+                                retried: Bool, askedAgain: Bool = false) {
         if !askedAgain { metrics.movingReadsEverywhere += 1 }
-        let holders = cluster.placement.olderReplicas(forKey: key)
-        let read = MovingRead(asking: replicas.count, holders: Set(replicas.indices.filter { holders.contains(replicas[$0]) }))
+        let replicas = moving.all
+        let read = MovingRead(asking: replicas.count, holders: Set(replicas.indices.filter { moving.holders.contains(replicas[$0]) }))
         let gather = MovingReadAnswers(read, answer: answer, key: key, timer: timer)
         gather.floor = partialWrites.floor(of: key)
         gather.wasRetried = retried
@@ -261,7 +266,7 @@ final class ProxyService: HTTPRequestHandler {
         gather.isAnswered = true
         if gather.read.failures > 0 && !gather.wasAskedAgain, gather.read.decision.map({ !$0.isFound }) ?? false {
             // A 404 while some replica failed: the one that holds the key may be the one that failed.
-            return readEverywhere(gather.key, cluster.placement.allReplicas(forKey: gather.key), answer: gather.answer, gather.timer,
+            return readEverywhere(gather.key, cluster.placement.moving(forKey: gather.key), answer: gather.answer, gather.timer,
                                   retried: gather.wasRetried, askedAgain: true)
         }
         if gather.read.isUnheardAbsence {
@@ -663,9 +668,9 @@ final class ReadAttempt {
     var wasRetried = false
     /// The version of a write of this key the proxy acknowledged while a replica missed it.
     var floor: UInt64?
-    /// A read of a moving key asked of its keepers: every replica of every membership (asked
-    /// when no keeper answers for the key).
-    var everywhere: [Int]?
+    /// A read of a moving key asked of its keepers: where the key is (every replica of every
+    /// membership is asked when no keeper answers for it).
+    var everywhere: Placement.MovingReplicas?
 
     /// An answer (a value or a 404) older than the floor: its replica has not caught up.
     func isBehind(_ reply: NodeReply) -> Bool {

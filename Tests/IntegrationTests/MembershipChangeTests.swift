@@ -129,6 +129,14 @@ struct MembershipChangeTests {
         return added
     }
 
+    /// Generation 1 drops node 4 of five: the file, writers, `beforeHangUp`, then SIGHUP to all.
+    static func shrinkByOne(_ cluster: TestCluster, _ load: inout ChangeLoad, beforeHangUp: () -> Void = {}) throws {
+        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
+        load.write(port: cluster.proxy.port, seq: 1)
+        beforeHangUp()
+        cluster.hangUpAll()
+    }
+
     /// Stops the load (no miss, no stale read, no failed write), then every acknowledged key
     /// reads back through the proxy and sits on its current replicas.
     static func finish(_ load: ChangeLoad, on cluster: TestCluster, _ label: String) throws {
@@ -188,9 +196,7 @@ struct MembershipChangeTests {
     func shrink() throws {
         let cluster = try Self.readyCluster(nodes: 5)
         var load = ChangeLoad(cluster: cluster, prefix: "s", keys: 3_000)
-        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
-        load.write(port: cluster.proxy.port, seq: 1)
-        cluster.hangUpAll()
+        try Self.shrinkByOne(cluster, &load)
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
         let removed = try statusJSON(cluster.ports[4], path: "/_/health")["membership"] as? [String: Any]
         #expect(removed?["member"] as? Bool == false && removed?["moving"] as? Bool == false, "\(removed ?? [:])")
@@ -216,10 +222,8 @@ struct MembershipChangeTests {
     func leavingNodeSilent() throws {
         let cluster = try Self.readyCluster(nodes: 5)
         var load = ChangeLoad(cluster: cluster, prefix: "q", keys: 3_000)
-        try cluster.writeHosts(generation: 1, indices: [0, 1, 2, 3])
-        load.write(port: cluster.proxy.port, seq: 1)
-        kill(cluster.nodes[4]!.pid, SIGSTOP)  // frozen before it re-reads the file: it hands nothing off
-        cluster.hangUpAll()
+        // Frozen before it re-reads the file: it hands nothing off.
+        try Self.shrinkByOne(cluster, &load) { kill(cluster.nodes[4]!.pid, SIGSTOP) }
         usleep(500_000)
         cluster.kill9(4)
         #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")

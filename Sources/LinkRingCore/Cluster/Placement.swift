@@ -53,17 +53,27 @@ package struct Placement: Sendable {
     /// has held the key throughout and is sent every write whatever membership its writer
     /// serves (older proxies write the older replicas, finished ones the current), so while
     /// data moves one of them answers a read as a replica does when nothing moves.
-    package func keepers(forKey key: [UInt8]) -> [Int] {
-        current.replicas(forKey: key).filter { replica in
-            older.allSatisfy { ring, nodeIndex in ring.replicas(forKey: key).contains { nodeIndex[$0] == replica } }
-        }
+    package func keepers(forKey key: [UInt8]) -> [Int] { moving(forKey: key).keepers }
+
+    /// Where a key is while data moves, from one lookup in each ring (a read of a moving key
+    /// needs all three).
+    package struct MovingReplicas: Sendable {
+        /// Every membership's replicas, the current ones first, each node once (`allReplicas`).
+        package let all: [Int]
+        /// The current replicas that are replicas in every older membership (`keepers`).
+        package let keepers: [Int]
+        /// The older memberships' replicas: they held the key before the change.
+        package let holders: Set<Int>
     }
 
-    /// The key's replicas in the older memberships still moving (they held it before the change).
-    package func olderReplicas(forKey key: [UInt8]) -> Set<Int> {
-        var holders = Set<Int>()
-        for (ring, nodeIndex) in older { for replica in ring.replicas(forKey: key) { holders.insert(nodeIndex[replica]) } }
-        return holders
+    package func moving(forKey key: [UInt8]) -> MovingReplicas {
+        let hash = StableHash.hash(key)
+        let replicas = current.replicas(forHash: hash)
+        let before = older.map { ring, nodeIndex in ring.replicas(forHash: hash).map { nodeIndex[$0] } }
+        var all = Array(replicas)
+        for olderReplicas in before { for replica in olderReplicas where !all.contains(replica) { all.append(replica) } }
+        return MovingReplicas(all: all, keepers: replicas.filter { replica in before.allSatisfy { $0.contains(replica) } },
+                              holders: Set(before.joined()))
     }
 
     /// The key's replicas in every membership, the current ones first, each node once.

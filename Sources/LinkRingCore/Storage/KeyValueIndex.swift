@@ -503,13 +503,7 @@ package final class KeyValueIndex {
     /// Attaches a ring: from now on each entry knows its range and digests are kept per
     /// range. Places the entries already present (once, after start-up or a ring change).
     package func partition(by ring: HashRing) {
-        self.ring = ring
-        digests = [UInt64](repeating: 0, count: ring.rangeCount)
-        for slot in slots.indices where !slots[slot].isEmpty {
-            let range = ring.rangeIndex(forHash: slots[slot].fingerprint)
-            slots[slot].range = UInt32(range)
-            digests[range] ^= slots[slot].digestContribution
-        }
+        assignRanges(ring, computed: nil)
     }
 
     /// What re-partitioning needs of the table, taken on the loop: each entry's slot and
@@ -536,17 +530,25 @@ package final class KeyValueIndex {
     /// the slot it had then takes its computed range; one written or moved since is looked up
     /// now (all of them if the table grew).
     package func partition(by ring: HashRing, snapshot: PartitionSnapshot, ranges: [UInt32]) {
-        guard snapshot.capacity == slots.count, ranges.count == snapshot.slots.count else { return partition(by: ring) }
+        let isCurrent = snapshot.capacity == slots.count && ranges.count == snapshot.slots.count
+        assignRanges(ring, computed: isCurrent ? (snapshot, ranges) : nil)
+    }
+
+    /// Attaches `ring` and gives every entry its range (from `computed` where the entry is still
+    /// the one the snapshot saw in its slot, else looked up) and every range its digest. The
+    /// table and the digests are worked on as locals (moved out and back): one pass with no
+    /// exclusivity check or copy-on-write test of a class property per slot.
+    private func assignRanges(_ ring: HashRing, computed: (snapshot: PartitionSnapshot, ranges: [UInt32])?) {
         self.ring = ring
-        // The table and the digests are worked on as locals (moved out and back): one pass with
-        // no exclusivity check or copy-on-write test of a class property per slot.
         var table = ContiguousArray<IndexEntry>()
         swap(&table, &slots)
         var sums = [UInt64](repeating: 0, count: ring.rangeCount)
+        let known = computed?.snapshot ?? PartitionSnapshot(capacity: 0)
+        let ranges = computed?.ranges ?? []
         var next = 0
         for slot in table.indices where !table[slot].isEmpty {
-            while next < snapshot.slots.count && Int(snapshot.slots[next]) < slot { next += 1 }
-            let isSame = next < snapshot.slots.count && Int(snapshot.slots[next]) == slot && snapshot.fingerprints[next] == table[slot].fingerprint
+            while next < known.slots.count && Int(known.slots[next]) < slot { next += 1 }
+            let isSame = next < known.slots.count && Int(known.slots[next]) == slot && known.fingerprints[next] == table[slot].fingerprint
             let range = isSame ? Int(ranges[next]) : ring.rangeIndex(forHash: table[slot].fingerprint)
             table[slot].range = UInt32(range)
             sums[range] ^= table[slot].digestContribution
