@@ -42,6 +42,8 @@ final class AntiEntropy {
     private var roundRepaired = 0
     /// After `close`, callbacks of failed turns start nothing new (the loop must be able to end).
     private var isClosed = false
+    /// Start-up recovery's pending retries, one per peer at most.
+    private var retryTimers: [ObjectIdentifier: Timer] = [:]
 
     // Figures for /_/health.
     private var rounds = 0
@@ -99,10 +101,13 @@ final class AntiEntropy {
                     Log.warning("recovery from \(peer.address) gave up after \(attempt) attempts: \(failure)")
                     return self.peerFinished(completion)
                 }
-                // A one-shot delay, not a periodic duty: a timer of its own.
+                // A one-shot delay, not a periodic duty: a timer of its own (closed by `close`
+                // if the node stops first: an open handle keeps its timer for ever).
                 let retry = Timer(loop: self.loop)
+                self.retryTimers[ObjectIdentifier(retry)] = retry
                 retry.start(afterMs: Limits.recoveryRetryDelayMs) { [weak self] in
                     retry.close()
+                    self?.retryTimers[ObjectIdentifier(retry)] = nil
                     guard let self, !self.isClosed else { return }
                     self.recover(peer, attempt: isBusy ? attempt : attempt + 1, completion: completion)
                 }
@@ -185,6 +190,8 @@ final class AntiEntropy {
         }
         roundDuty = nil
         deadlineDuty = nil
+        for timer in retryTimers.values { timer.close() }
+        retryTimers = [:]
         for peer in peers { peer.close() }
         flusher.close()
     }

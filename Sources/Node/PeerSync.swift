@@ -49,6 +49,8 @@ final class PeerSync {
     private let tombstones: TombstoneRules
     private var connection: NodeConnection?
     private var done: ((Int, String?) -> Void)?
+    /// The pause while handoff batches arrive (closed by `close` if the node stops first).
+    private var handoffPause: Timer?
     private var differing: [Int] = []
     private var repaired = 0
     private(set) var lastCompareMicroseconds: UInt64 = 0
@@ -128,9 +130,12 @@ final class PeerSync {
     private func fetchPage(range: Int, from: UInt32) {
         if pausesForHandoff, store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) {
             let pause = Timer(loop: loop)
+            handoffPause = pause
             pause.start(afterMs: Limits.repairPauseWhileHandoffMs) { [weak self] in
                 pause.close()
-                guard let self, self.done != nil else { return }
+                guard let self else { return }
+                self.handoffPause = nil
+                guard self.done != nil else { return }
                 guard self.store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) else {
                     // The handoff filled these ranges since the digests were compared: compare
                     // again, and page only what still differs (not every range it began with).
@@ -237,6 +242,8 @@ final class PeerSync {
     }
 
     func close() {
+        handoffPause?.close()
+        handoffPause = nil
         connection?.fail(nil)
         connection = nil
         finish("node stopping")

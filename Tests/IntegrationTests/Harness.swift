@@ -29,6 +29,10 @@ enum Binaries {
         return url
     }
 
+    /// Whether the executables are built with a sanitizer (scripts/sanitize.bash says so in
+    /// $LINKRING_SANITIZED): their memory figures are the sanitizer's, not LinkRing's.
+    static var areSanitized: Bool { environment("LINKRING_SANITIZED") != nil }
+
     static var node: String { directory.appendingPathComponent("linkring-node").path }
     static var proxy: String { directory.appendingPathComponent("linkring-proxy").path }
 
