@@ -17,7 +17,8 @@
 //   compaction; a proxy still moving may have written one meanwhile)
 //
 // Requests from a process of an older generation are answered 421 by the router
-// (`isOlder`), so that it re-reads its own file; /_/health answers everyone.
+// (`isOlder`), so that it re-reads its own file; /_/health answers everyone. A write among them
+// of a key this node `replicates` in its own membership is kept first, then refused.
 
 import LinkRingCore
 import LinkRingServer
@@ -37,6 +38,11 @@ final class NodeMembership {
     private var handoff: Handoff?
     /// Counts builds: a re-partitioning finished off the loop for an older one is dropped.
     private var builds = 0
+    /// The current membership's ring and this node's index in it (nil: not listed), from the
+    /// moment the membership changes (the index's ranges follow off the loop).
+    private var currentRing: (ring: HashRing, selfIndex: Int?)?
+    /// Writes of a process of an older membership kept before their 421 (NodeService.refuseOlder).
+    var olderWritesKept = 0
     /// Releasing ranges this node no longer holds, and when it may next look for them.
     private var release: Handoff?
     private var nextReleaseAtMs: UInt64 = 0
@@ -79,6 +85,12 @@ final class NodeMembership {
         HashRing(nodes: membership.nodes, vnodesPerNode: options.vnodes, replicas: min(options.replicas, membership.entries.count))
     }
 
+    /// Whether this node is one of `key`'s replicas in the membership it serves.
+    func replicates(_ key: [UInt8]) -> Bool {
+        guard let (ring, selfIndex) = currentRing, let selfIndex else { return false }
+        return ring.replicas(forKey: key).contains(selfIndex)
+    }
+
     /// Whether a request that says `generation` comes from a process of an older membership.
     /// A newer one makes this node re-read its hosts file.
     func isOlder(_ generation: UInt64) -> Bool {
@@ -110,6 +122,7 @@ final class NodeMembership {
     private func build(offLoop: Bool = false, then: (() -> Void)? = nil) {
         let current = memberships.current
         let ring = self.ring(of: current)
+        currentRing = (ring, current.nodes.firstIndex(of: selfAddress))
         builds += 1
         guard offLoop else {
             store.partition(by: ring)
@@ -277,7 +290,8 @@ final class NodeMembership {
         let handoffText = handoff.map { $0.progress.json } ?? "null"
         return "{\"generation\":\(generation),\"member\":\(member),\"moving\":\(memberships.isMoving),"
             + "\"movingFrom\":\"\(MembershipReport.encodePrevious(memberships.previous))\",\"handoff\":\(handoffText),"
-            + "\"released\":\(releasedKeys + (release?.released ?? 0)),\"releasing\":\(release != nil)}"
+            + "\"released\":\(releasedKeys + (release?.released ?? 0)),\"releasing\":\(release != nil),"
+            + "\"olderWritesKept\":\(olderWritesKept)}"
     }
 
     var handoffProgress: HandoffProgress? { handoff?.progress }

@@ -147,9 +147,7 @@ final class NodeService: HTTPRequestHandler {
         if ASCII.equals(buffer, path, Self.healthPath) { return answerHealth(head, on: connection) }
         if ASCII.equals(buffer, path, Self.stylePath) { return connection.respondStylesheet() }
         if let generation = head.generation, let membership, membership.isOlder(generation) {
-            return connection.respond(.misdirectedRequest, contentType: ContentType.text, body: Array(
-                ("this node serves membership generation \(membership.generation), newer than the request's \(generation): "
-                 + "the sender re-reads its hosts file\n").utf8))
+            return refuseOlder(generation, membership, head, buffer, path: path, query: query, body: body, on: connection)
         }
         guard ASCII.equals(buffer, path, Self.kvPath) else {
             return routeRepair(head, buffer, path: path, query: query, body: body, on: connection)
@@ -157,6 +155,44 @@ final class NodeService: HTTPRequestHandler {
         switch InternalRequest.parse(head.method, buffer, query: query, body: body, rules: urlRules) {
         case .success(let request): perform(request, on: connection)
         case .failure(let failure): connection.respondFailure(failure)
+        }
+    }
+
+    /// 421 to a request of a process that serves an older membership: it re-reads its hosts
+    /// file and sends again. A write (or a DELETE's tombstone) of a key this node replicates in
+    /// its own membership is made durable first: its writer may have told its client "stored" without waiting for
+    /// this (late) replica, and a proxy of this membership reads the key here alone, so the
+    /// write must not wait for that writer's re-read or for repair (docs/DECISIONS.md, "Writes
+    /// of a process that has not re-read its file").
+    private func refuseOlder(_ generation: UInt64, _ membership: NodeMembership, _ head: HTTPRequestHead, _ buffer: [UInt8],
+                             path: Range<Int>, query: Range<Int>?, body: Range<Int>, on connection: HTTPConnection) {
+        let text = Array(("this node serves membership generation \(membership.generation), newer than the request's \(generation): "
+                          + "the sender re-reads its hosts file\n").utf8)
+        guard ASCII.equals(buffer, path, Self.kvPath),
+              case .success(let request) = InternalRequest.parse(head.method, buffer, query: query, body: body, rules: urlRules),
+              let record = keptOlderWrite(request), membership.replicates(record.key) else {
+            return connection.respond(.misdirectedRequest, contentType: ContentType.text, body: text)
+        }
+        membership.olderWritesKept += 1
+        write(record, on: connection, concurrent: true) { $0.respond(.misdirectedRequest, contentType: ContentType.text, body: text) }
+    }
+
+    /// What `refuseOlder` keeps of `request`: a write, or the tombstone of a DELETE that finds
+    /// a live value, whose version this node takes (not too far ahead, not older than what it
+    /// holds); nothing for a read or a create-only write (the sender sends those again).
+    private func keptOlderWrite(_ request: InternalRequest) -> LogRecord? {
+        guard store.acceptsWrites else { return nil }
+        switch request {
+        case .write(let record):
+            guard store.refusal(of: record.version, from: Self.writer(of: record.version)) == nil,
+                  store.newerVersion(held: store.index.lookup(record.key), than: record) == nil else { return nil }
+            return record
+        case .deleteIfLive(let record):
+            guard store.refusal(of: record.version, from: Self.writer(of: record.version)) == nil,
+                  case .deletesValue = store.liveDeletion(record) else { return nil }
+            return record
+        case .read, .createIfAbsent:
+            return nil
         }
     }
 

@@ -310,6 +310,37 @@ struct MembershipChangeTests {
         #expect(cluster.membership()["generation"] as? Int == 1)
     }
 
+    @Test("a write of a process that has not re-read its file is kept before the 421 by a node that replicates the key in its newer membership; by no other node")
+    func olderWriteKeptByReplica() throws {
+        // A proxy that settled such a write without this (late) replica told its client it is
+        // stored, while proxies of the newer membership read the key here alone (CI found 2
+        // stale reads when the 421 dropped it: two proxies reloaded seconds apart).
+        let cluster = try TestCluster(nodeCount: 3, nodeArguments: ["--sync-interval-ms", "3600000"])
+        #expect(cluster.waitFor { (0..<3).allSatisfy { cluster.nodeState($0) == "ready" } })
+        try cluster.writeHosts(generation: 1, indices: [0, 1, 2])
+        kill(cluster.nodes[0]!.pid, SIGHUP)
+        #expect(cluster.waitFor { (try? statusJSON(cluster.ports[0], path: "/_/health"))
+            .flatMap { $0["membership"] as? [String: Any] }?["generation"] as? Int == 1 })
+        // The same nodes: a key's replicas are the same in both generations.
+        let keys = (0..<100).map { "older\($0)" }
+        let replicated = try #require(try keys.first { try cluster.replicas(of: $0).contains(0) })
+        let elsewhere = try #require(try keys.first { try !cluster.replicas(of: $0).contains(0) })
+        let version = VersionModelTests.version(aheadMs: 0)
+        for (key, kept) in [(replicated, true), (elsewhere, false)] {
+            let answer = try request(cluster.ports[0], "PUT", "/_/kv?v=\(version)&short=\(key)", body: Array("http://older.example/\(key)".utf8),
+                                     headers: ["X-Generation: 0"] + cluster.tokenHeaders)
+            #expect(answer.status == 421, "\(key): \(answer.status) \(answer.body)")
+            #expect(try cluster.nodeRequest(0, "GET", "/\(key)").status == (kept ? 307 : 404), "\(key) kept: \(kept)")
+        }
+        // A DELETE's first ask (only a live value) leaves its tombstone the same way.
+        let deleted = try request(cluster.ports[0], "DELETE", "/_/kv?v=\(VersionModelTests.version(aheadMs: 0))&if=live&short=\(replicated)",
+                                  headers: ["X-Generation: 0"] + cluster.tokenHeaders)
+        #expect(deleted.status == 421)
+        #expect(try cluster.nodeRequest(0, "GET", "/\(replicated)").status == 404)
+        let membership = try statusJSON(cluster.ports[0], path: "/_/health")["membership"] as? [String: Any]
+        #expect(membership?["olderWritesKept"] as? Int == 2, "\(membership ?? [:])")
+    }
+
     @Test("a SIGHUP with a file that does not parse, or lists other nodes under the same generation, is refused and logged; the membership stays")
     func badFileRefused() throws {
         let cluster = try Self.readyCluster(nodes: 3)

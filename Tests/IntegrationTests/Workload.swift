@@ -43,12 +43,14 @@ final class Ledger: @unchecked Sendable {
     func stop() { lock.withLock { stopped = true } }
     var isStopped: Bool { lock.withLock { stopped } }
 
-    func checkRead(_ key: String, floor: Int, status: Int, location: String?) {
+    /// Judges one read through `port` (named in what is recorded, to tell two proxies apart;
+    /// negative for a writer reading its own write back).
+    func checkRead(_ key: String, floor: Int, status: Int, location: String?, port: Int = 0) {
         lock.withLock {
             reads += 1
-            guard status == 307, let location else { readErrors.append("\(key): status \(status)"); return }
+            guard status == 307, let location else { readErrors.append("\(key): status \(status) via :\(port)"); return }
             let seq = Int(location.split(separator: "/").last ?? "") ?? -1
-            if seq < floor { staleReads.append("\(key): got seq \(seq), acknowledged \(floor)") }
+            if seq < floor { staleReads.append("\(key): got seq \(seq), acknowledged \(floor), via :\(port)") }
         }
     }
 
@@ -84,7 +86,7 @@ func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger, r
                     if answer.status == 200 { ledger.acked(key, seq: seq) } else { ledger.writeFailed("PUT \(key): \(answer.status)") }
                     if readBack && answer.status == 200 {
                         let read = try client.request("GET", "/\(key)")
-                        ledger.checkRead(key, floor: seq, status: read.status, location: read.headers["location"])
+                        ledger.checkRead(key, floor: seq, status: read.status, location: read.headers["location"], port: -port)
                     }
                 case .delete(let key):
                     let answer = try client.request("DELETE", "/\(key)")
@@ -110,7 +112,7 @@ func startReader(port: Int, keys: [String], ledger: Ledger) -> Thread {
             do {
                 if client == nil { client = try TestClient(port: port) }
                 let answer = try client!.request("GET", "/\(key)")
-                ledger.checkRead(key, floor: floor, status: answer.status, location: answer.headers["location"])
+                ledger.checkRead(key, floor: floor, status: answer.status, location: answer.headers["location"], port: port)
             } catch {
                 ledger.readFailed("\(key): \(error)")
                 client = nil
