@@ -8,7 +8,8 @@
 //   SIGHUP, or a request or peer that carries a newer generation (at most once per
 //   Limits.generationRereadIntervalMs): re-read the file
 //     newer ─▶ DIR/membership written ─▶ digests per range of the new ring ─▶ anti-entropy
-//              with the new ring's peers ─▶ Handoff ─▶ done: DIR/membership without the old
+//              with the new ring's peers (its periodic rounds paused until the handoff is
+//              done) ─▶ Handoff ─▶ done: DIR/membership without the old
 //     same ─▶ nothing · older or conflicting ─▶ ERROR, the current membership stays
 //   no move under way for --release-delay-ms (the proxies have ended theirs), and keys of
 //   ranges this node no longer holds in the index ─▶ a release (Handoff, `.release`): each such
@@ -161,6 +162,7 @@ final class NodeMembership {
         }
         writeState()
         guard memberships.isMoving else { return settled() }
+        antiEntropy?.roundsPaused = true
         let rule = HandoffRule(current: ring, older: memberships.previous.map { self.ring(of: $0) }, selfAddress: selfAddress)
         let handoff = Handoff(loop: loop, cron: cron, store: store, rule: rule, generation: current.generation,
                               timeoutMs: options.peerTimeoutMs, resolver: identity.resolver) { [options] address in
@@ -170,6 +172,7 @@ final class NodeMembership {
         self.handoff = handoff
         handoff.start { [unowned self] in
             self.memberships.finishMove()
+            self.antiEntropy?.roundsPaused = false
             self.writeState()
             self.settled()
             Log.info("membership generation \(current.generation): every key this node held is on its new replicas")

@@ -236,6 +236,32 @@ struct MembershipChangeTests {
         try Self.finish(load, on: cluster, "leaving node silent")
     }
 
+    @Test("a node runs no periodic repair round while its handoff is unfinished (its peers' ranges are still filling); rounds resume once it is done")
+    func repairRoundsWaitForTheHandoff() throws {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "100"])
+        #expect(cluster.waitFor { (0..<2).allSatisfy { cluster.nodeState($0) == "ready" } })
+        runWrites(port: cluster.proxy.port, (0..<300).map { .put("rr\($0)", seq: 0) }, ledger: Ledger())
+        // The joining node is dead: node 0's handoff cannot end, and a round with it fails at once.
+        let added = try cluster.addSlot()
+        try cluster.writeHosts(generation: 1, indices: [0, 1, added])
+        try cluster.startNode(added)
+        cluster.kill9(added)
+        cluster.hangUpAll()
+        func sync() -> (moving: Bool, rounds: Int)? {
+            guard let health = try? statusJSON(cluster.ports[0], path: "/_/health"),
+                  let membership = health["membership"] as? [String: Any], membership["generation"] as? Int == 1,
+                  let rounds = (health["sync"] as? [String: Any])?["rounds"] as? Int else { return nil }
+            return (membership["moving"] as? Bool ?? false, rounds)
+        }
+        #expect(cluster.waitFor { sync()?.moving == true })
+        let before = try #require(sync())
+        usleep(1_000_000)
+        let after = try #require(sync())
+        #expect(after.moving && after.rounds == before.rounds, "rounds while moving: \(before) then \(after)")
+        try cluster.startNode(added)
+        #expect(cluster.waitFor(timeoutMs: 20_000) { sync().map { !$0.moving && $0.rounds > after.rounds } ?? false }, "\(String(describing: sync()))")
+    }
+
     @Test("replace a dead node: its ranges get their second copy back from the surviving replicas")
     func replaceDead() throws {
         let cluster = try Self.readyCluster(nodes: 4)
