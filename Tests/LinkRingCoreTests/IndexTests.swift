@@ -231,15 +231,30 @@ struct IndexTests {
         #expect(index.digests == expected)
     }
 
-    @Test("ranges computed off the loop from a snapshot, applied after writes, deletes, removals and growth, equal a partition on the spot", arguments: [false, true])
-    func partitionFromASnapshot(grows: Bool) {
+    @Test("ranges computed off the loop from a snapshot (whole, or taken a slice at a time between writes), applied after writes, deletes, removals and growth, equal a partition on the spot",
+          arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func partitionFromASnapshot(grows: Bool, sliced: Bool) {
         let old = HashRing(nodes: (1...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
         let new = HashRing(nodes: (2...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
         let seed = UInt64.random(in: 0...UInt64.max)
         let index = KeyValueIndex(orderSeed: seed)
         index.partition(by: old)
         for key in 0..<3_000 { index.apply(put("k\(key)", 5)) }
-        let snapshot = index.partitionSnapshot()
+        var snapshot = index.startPartitionSnapshot()
+        if sliced {
+            // Between slices: overwrites, deletes and removals (entries move between slots).
+            var round = 0
+            while !index.continuePartitionSnapshot(&snapshot, slots: 500) {
+                round += 1
+                for key in stride(from: round, to: 3_000, by: 97) { index.apply(put("k\(key)", 6)) }
+                for key in stride(from: round + 40, to: 3_000, by: 89) { index.apply(LogRecord(version: 7, op: .delete, key: bytes("k\(key)"))) }
+                for key in stride(from: round + 20, to: 3_000, by: 83) { _ = index.remove(bytes("k\(key)"), ifVersionAtMost: 5) }
+                index.apply(put("slice\(round)", 6))
+            }
+            #expect(round > 3 && snapshot.nextSlot == index.capacity)
+        } else {
+            snapshot = index.partitionSnapshot()
+        }
         let ranges = KeyValueIndex.ranges(of: snapshot.fingerprints, in: new)
         // Meanwhile (the pool computes): overwrites, deletes, keys removed, new keys (maybe a growth).
         for key in stride(from: 0, to: 3_000, by: 7) { index.apply(put("k\(key)", 8)) }

@@ -509,15 +509,37 @@ package final class KeyValueIndex {
     /// What re-partitioning needs of the table, taken on the loop: each entry's slot and
     /// fingerprint, in slot order (about 12 bytes per key, for the length of one change).
     package func partitionSnapshot() -> PartitionSnapshot {
+        var snapshot = startPartitionSnapshot()
+        while !continuePartitionSnapshot(&snapshot, slots: slots.count) {}
+        return snapshot
+    }
+
+    /// An empty snapshot of this table, to be filled a slice at a time.
+    package func startPartitionSnapshot() -> PartitionSnapshot {
         var snapshot = PartitionSnapshot(capacity: slots.count)
         snapshot.slots.reserveCapacity(count)
         snapshot.fingerprints.reserveCapacity(count)
+        return snapshot
+    }
+
+    /// Adds the entries of the next `count` slots to `snapshot`; true once every slot is in
+    /// (or the table grew: the snapshot is then of no use, and `partition(by:snapshot:ranges:)`
+    /// looks every entry up). The table may change between slices: an entry's range depends on
+    /// its fingerprint alone, so a pair (slot, fingerprint) taken before the entry moved, was
+    /// replaced or deleted is simply not used, and one written after its slice is looked up.
+    package func continuePartitionSnapshot(_ snapshot: inout PartitionSnapshot, slots count: Int) -> Bool {
         let table = slots  // a local copy of the reference: no exclusivity check per slot
-        for slot in table.indices where !table[slot].isEmpty {
+        guard table.count == snapshot.capacity else {
+            snapshot.nextSlot = snapshot.capacity
+            return true
+        }
+        let end = min(snapshot.nextSlot + count, table.count)
+        for slot in snapshot.nextSlot..<end where !table[slot].isEmpty {
             snapshot.slots.append(UInt32(slot))
             snapshot.fingerprints.append(table[slot].fingerprint)
         }
-        return snapshot
+        snapshot.nextSlot = end
+        return end == table.count
     }
 
     /// The range of each fingerprint in `ring`: the slow part of re-partitioning (a multi-probe
@@ -636,6 +658,8 @@ package struct PartitionSnapshot: Sendable {
     package let capacity: Int
     package var slots: [UInt32] = []
     package var fingerprints: [UInt64] = []
+    /// The first slot not yet looked at (`continuePartitionSnapshot`).
+    package var nextSlot = 0
 
     init(capacity: Int) { self.capacity = capacity }
 }
