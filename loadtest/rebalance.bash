@@ -146,7 +146,7 @@ p99_verdict() {
     echo
     echo "- client-visible errors and misses during the load: **$errors** (GET $(field get_errors "$result"), PUT $(field put_errors "$result"))"
     echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
-    echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes)_total' | tr '\n' ' ')"
+    echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes|moving_reads_at_keeper|moving_reads_everywhere|hedged_reads)_total' | tr '\n' ' ')"
     if [[ -s $RUN_DIR/errors.txt ]]; then
         echo
         echo "first errors (all in $RUN_DIR/errors.txt):"
