@@ -3,7 +3,9 @@
 # is added while GETs and PUTs run through the proxy, then node 1 is removed (handed off, then
 # stopped); per second: answers, client-visible errors (a miss is an error: failover_load.py
 # checks every Location) and p99 latency, plotted. Reports each change's time, records and MB
-# handed off, and the foreground throughput and p99 during each move against before.
+# handed off, and the foreground throughput and p99 during each move against before; and the
+# GET p99 of a light wrk probe (loadtest/wrk/probe_get.lua) before and in the first seconds of
+# each move, as a client that does not itself starve for CPU sees it.
 #
 #   loadtest/rebalance.bash [--quick] [--keys N]   (LINKRING_BIN_DIR=dir: those binaries, no build)
 #
@@ -18,10 +20,10 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-keys=1000000 duration_s=60 add_at_s=10 gap_s=6 mode=full
+keys=1000000 duration_s=60 add_at_s=10 gap_s=6 probe_s=12 mode=full
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --quick) keys=20000 duration_s=24 add_at_s=5 gap_s=4 mode=quick; shift ;;
+        --quick) keys=20000 duration_s=24 add_at_s=5 gap_s=4 probe_s=2 mode=quick; shift ;;
         --keys) keys=$2; shift 2 ;;
         *) die "usage: $0 [--quick] [--keys N]" ;;
     esac
@@ -29,6 +31,7 @@ done
 need_command gnuplot gnuplot-nox
 need_command python3 python3
 need_command curl curl
+need_command wrk wrk
 make_run_dir "rebalance-$mode"
 log "run directory: $RUN_DIR"
 prepare_binaries
@@ -75,6 +78,19 @@ print(records, size)'
 
 start_failover_load rebalance-load "$keys" "$duration_s" 8 4
 load_pid=$LOAD_PID
+# probe NAME SECONDS: a light GET latency probe (wrk, one connection, ~400 requests/s) beside the
+# load, in the background; its wrk-result line goes to probe-NAME.txt.
+probe() {
+    timeout $(($2 + 20)) wrk -t1 -c1 -d"$2s" --timeout 5s -s "$LOADTEST_DIR/wrk/probe_get.lua" \
+        "http://127.0.0.1:$PROXY_PORT" -- "$keys" 2 >"$RUN_DIR/probe-$1.txt" 2>&1 &
+}
+# probe_p99 NAME: the probe's p99 in ms ("-" if it gave no result).
+probe_p99() {
+    awk '/^wrk-result/ { for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) { split($i, kv, "="); printf "%.1f", kv[2] / 1000; found = 1 } }
+         END { if (!found) printf "-" }' "$RUN_DIR/probe-$1.txt" 2>/dev/null || echo "-"
+}
+sleep 2
+probe before $((add_at_s - 3))
 
 sleep_until "$add_at_s"
 # change GENERATION WHAT: SIGHUP everywhere (the hosts file is written), and the wait for the
@@ -82,6 +98,7 @@ sleep_until "$add_at_s"
 change() {
     local generation=$1 what=$2
     CHANGE_T=$(since_start "$EPOCHREALTIME")
+    probe "generation-$generation" "$probe_s"
     hang_up_all
     log "$what at t=${CHANGE_T}s"
     MOVED_T=$(wait_moved "$generation")
@@ -144,6 +161,9 @@ p99_verdict() {
     echo "| add node 4 (4 → 5) | $add_s $(verdict "$(awk -v s="$add_s" 'BEGIN { print (s <= 30) }')") | $add_records | $(rate "$add_records" "$add_s") | $(megabytes "$add_bytes" "$add_s") | $add_rps ($(percent "$add_rps" "$before_rps") % $(verdict "$(awk -v a="$add_rps" -v b="$before_rps" 'BEGIN { print (a >= 0.7 * b) }')")) | $add_low | $add_get_p99 / $add_put_p99 $(p99_verdict "$add_get_p99" "$add_put_p99") |"
     echo "| remove node 0 (5 → 4) | $remove_s $(verdict "$(awk -v s="$remove_s" 'BEGIN { print (s <= 30) }')") | $remove_records | $(rate "$remove_records" "$remove_s") | $(megabytes "$remove_bytes" "$remove_s") | $remove_rps ($(percent "$remove_rps" "$before_rps") % $(verdict "$(awk -v a="$remove_rps" -v b="$before_rps" 'BEGIN { print (a >= 0.7 * b) }')")) | $remove_low | $remove_get_p99 / $remove_put_p99 $(p99_verdict "$remove_get_p99" "$remove_put_p99") |"
     echo
+    echo "- GET p99 of a light probe beside the load (wrk, 1 connection, ~400 requests/s; the load generator is Python and"
+    echo "  shares the two cores, so its own queueing is in the figures above): before $(probe_p99 before) ms, first ${probe_s} s of"
+    echo "  the add $(probe_p99 generation-1) ms, first ${probe_s} s of the remove $(probe_p99 generation-2) ms"
     echo "- client-visible errors and misses during the load: **$errors** (GET $(field get_errors "$result"), PUT $(field put_errors "$result"))"
     echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
     echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes|moving_reads_at_keeper|moving_reads_everywhere|hedged_reads)_total' | tr '\n' ' ')"
