@@ -160,10 +160,10 @@ final class NodeService: HTTPRequestHandler {
 
     /// 421 to a request of a process that serves an older membership: it re-reads its hosts
     /// file and sends again. A write (or a DELETE's tombstone) of a key this node replicates in
-    /// its own membership is made durable first: its writer may have told its client "stored" without waiting for
-    /// this (late) replica, and a proxy of this membership reads the key here alone, so the
-    /// write must not wait for that writer's re-read or for repair (docs/DECISIONS.md, "Writes
-    /// of a process that has not re-read its file").
+    /// its own membership is made durable first: its writer may have told its client "stored"
+    /// without waiting for this (late) replica, and a proxy of this membership reads the key
+    /// here alone, so the write must not wait for that writer's re-read or for repair
+    /// (docs/DECISIONS.md, "Writes of a process that has not re-read its file").
     private func refuseOlder(_ generation: UInt64, _ membership: NodeMembership, _ head: HTTPRequestHead, _ buffer: [UInt8],
                              path: Range<Int>, query: Range<Int>?, body: Range<Int>, on connection: HTTPConnection) {
         let text = Array(("this node serves membership generation \(membership.generation), newer than the request's \(generation): "
