@@ -40,9 +40,10 @@ private enum Writing {
 private func expectPipeline(port: Int, _ requests: [UInt8], count: Int, writing: Writing = .wholeBeforeReading,
                             pauseMs: UInt32 = 0, _ check: (Int, TestResponse) -> Bool) throws {
     let client = try TestClient(port: port)
-    let sending = writing == .concurrently ? client.sendConcurrently(requests, timeoutMs: 5_000) : nil
+    let timeoutMs = 5_000 * Binaries.waitScale
+    let sending = writing == .concurrently ? client.sendConcurrently(requests, timeoutMs: timeoutMs) : nil
     if sending == nil {
-        let sent = client.send(requests, timeoutMs: 5_000)
+        let sent = client.send(requests, timeoutMs: timeoutMs)
         #expect(sent == requests.count, "the server stopped reading after \(sent) of \(requests.count) bytes")
     }
     usleep(pauseMs * 1_000)
@@ -50,7 +51,7 @@ private func expectPipeline(port: Int, _ requests: [UInt8], count: Int, writing:
     var wrong = 0
     do {
         while answered < count {
-            if !check(answered, try client.readResponse(timeoutMs: 5_000)) { wrong += 1 }
+            if !check(answered, try client.readResponse(timeoutMs: timeoutMs)) { wrong += 1 }
             answered += 1
         }
     } catch {

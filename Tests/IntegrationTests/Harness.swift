@@ -33,6 +33,12 @@ enum Binaries {
     /// $LINKRING_SANITIZED): their memory figures are the sanitizer's, not LinkRing's.
     static var areSanitized: Bool { environment("LINKRING_SANITIZED") != nil }
 
+    /// How much longer a test waits for a server that is sanitized: those are unoptimized
+    /// debug builds under AddressSanitizer, an order of magnitude slower, and CI runs the
+    /// suites in parallel on two cores (a 3,000-request pipeline through such a proxy once
+    /// went 5 s without an answer there, and passes alone in a minute).
+    static var waitScale: Int { areSanitized ? 6 : 1 }
+
     static var node: String { directory.appendingPathComponent("linkring-node").path }
     static var proxy: String { directory.appendingPathComponent("linkring-proxy").path }
 
