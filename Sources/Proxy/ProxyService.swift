@@ -364,7 +364,7 @@ final class ProxyService: HTTPRequestHandler {
             // Replicas that deleted a value in the first ask hold this very tombstone durably:
             // they acknowledge the DELETE even if every replica fails the second time.
             attemptWrite(record, to: targets, attempt: 1, existed: deletedOn > 0, acknowledged: deletedOn, on: answer, timer,
-                         retried: probe.wasRetried)
+                         retried: probe.wasRetried, firstAsk: probe)
         }
     }
 
@@ -431,9 +431,10 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool, acknowledged: Int = 0,
-                              on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool) {
+                              on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool, firstAsk: DeleteProbeAnswers? = nil) {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
         fanOut.wasRetried = retried
+        fanOut.firstAsk = firstAsk
         let request = requests.makeWrite(record)
         // While data moves, a write waits for every replica, late ones too (up to
         // --node-timeout-ms): a replica that has not applied it must not be read right after.
@@ -512,14 +513,14 @@ final class ProxyService: HTTPRequestHandler {
             var again = record
             again.version = version
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
-                                retried: fanOut.wasRetried)
+                                retried: fanOut.wasRetried, firstAsk: fanOut.firstAsk)
         }
         if fanOut.sawNewerGeneration && !fanOut.wasRetried && fanOut.acknowledgements > 0 {
             // Some replica serves a newer membership and refused (421): once this proxy has
             // re-read its file, the write goes again (same version) to the replicas it then
             // knows, before the client's answer; else the write would rest on the replicas of
             // the old membership alone (a read right after could find only the others).
-            return resendAfterReread(record, existed: fanOut.existed, acknowledged: fanOut.acknowledgements, on: answer, timer)
+            return resendAfterReread(record, existed: fanOut.foundValue, acknowledged: fanOut.acknowledgements, on: answer, timer)
         }
         if fanOut.acknowledgements > 0 && (fanOut.missing > 0 || targets.count < replicaCount(of: record.key)) {
             metrics.partialWrites += 1
@@ -539,10 +540,26 @@ final class ProxyService: HTTPRequestHandler {
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
             return metrics.finish(timer, status: 503)
         }
-        if record.op == .put {
+        guard record.op == .delete else {
             answer.respond(.ok, body: Pages.recorded(ShortLong(short: record.key, long: record.value)))
-            metrics.finish(timer, status: 200)
-        } else if fanOut.existed {
+            return metrics.finish(timer, status: 200)
+        }
+        answerDelete(record, fanOut, on: answer, timer)
+    }
+
+    /// 200 when a replica held a live value, else 404 — but not while a replica that replied to
+    /// the tombstone has not yet replied to the first ask it was found late on: it read that ask
+    /// too, and may have deleted the value with it (then its tombstone found nothing live).
+    /// Both replicas of a live key late on the first ask answered 404 (session 9's note).
+    private func answerDelete(_ record: LogRecord, _ fanOut: WriteFanOut, on answer: DeferredResponse, _ timer: RequestTimer) {
+        if let firstAsk = fanOut.firstAsk {
+            firstAsk.onLateReply = nil
+            if !fanOut.foundValue && firstAsk.awaitsLateReply(fromAnyOf: fanOut.repliedTargets) {
+                firstAsk.onLateReply = { [unowned self] in answerDelete(record, fanOut, on: answer, timer) }
+                return
+            }
+        }
+        if fanOut.foundValue {
             answer.respond(.ok, body: Pages.deleted(short: record.key))
             metrics.finish(timer, status: 200)
         } else {
@@ -579,7 +596,7 @@ final class WriteFanOut {
     private var waiting: Int
     /// Replicas found late that have not replied, and which.
     private(set) var lateWaiting = 0
-    private var lateTargets = LateReplicas()
+    private var lateTargets = ReplicaPositions()
     private(set) var acknowledgements = 0
     private(set) var failures = 0
     private(set) var refusals = 0
@@ -594,6 +611,10 @@ final class WriteFanOut {
     /// already sent again after the proxy re-read its hosts file.
     var sawNewerGeneration = false
     var wasRetried = false
+    /// A DELETE's first ask, whose late replies may still say a replica deleted a live value.
+    var firstAsk: DeleteProbeAnswers?
+    /// Replicas that replied to this attempt, whatever they said.
+    private(set) var repliedTargets = ReplicaPositions()
 
     /// `acknowledgements`: replicas that already made this very record durable (a DELETE's
     /// first ask), whatever this attempt's replies are.
@@ -628,8 +649,12 @@ final class WriteFanOut {
 
     /// The replica at `position` replied (before its kind of reply is counted).
     func replied(_ position: Int) {
+        _ = repliedTargets.mark(position)
         if lateTargets.clear(position) { lateWaiting -= 1 }
     }
+
+    /// A DELETE found a live value: in this attempt, an earlier one, or a late first ask.
+    var foundValue: Bool { existed || firstAsk?.deletedLate == true }
 
     func acknowledged(existed: Bool) {
         waiting -= 1
@@ -725,43 +750,63 @@ struct WriteAwaitingClock {
 
 /// The answers to a DELETE's first ask, shared by its replies' callbacks. A replica found late
 /// (frozen or slow, SlowNodeRules.swift) counts as not asked, so the DELETE is decided without
-/// it — as a tombstone on every replica, never as "nothing to delete" — and its reply, if it
-/// comes, is ignored.
+/// it — as a tombstone on every replica, never as "nothing to delete". Its reply, if it comes,
+/// no longer counts for the decision, but a live value it deleted still makes the DELETE a 200:
+/// that replica's tombstone then finds the value already gone.
 final class DeleteProbeAnswers {
     var answers: DeleteProbe
     var isDecided = false
     /// Whether this DELETE was already sent again after a re-read of the hosts file (421).
     var wasRetried = false
-    private var lateTargets = LateReplicas()
+    private var lateTargets = ReplicaPositions()
+    /// Late replicas whose reply to the first ask has not come yet.
+    private var lateUnanswered = ReplicaPositions()
+    /// A late replica's first ask deleted a live value.
+    private(set) var deletedLate = false
+    /// Runs after each late reply while a DELETE's answer waits for one (ProxyService.answerDelete).
+    var onLateReply: (() -> Void)?
 
     init(_ answers: DeleteProbe) {
         self.answers = answers
     }
 
     func late(_ position: Int) {
-        if lateTargets.mark(position) { answers.couldNotSend() }
+        guard lateTargets.mark(position) else { return }
+        answers.couldNotSend()
+        _ = lateUnanswered.mark(position)
     }
 
     func replied(_ position: Int, _ reply: WriteReply) {
-        if !lateTargets.contains(position) { answers.note(reply) }
+        guard lateTargets.contains(position) else { return answers.note(reply) }
+        _ = lateUnanswered.clear(position)
+        if case .acknowledged(existed: true) = reply { deletedLate = true }
+        onLateReply?()
+    }
+
+    /// Whether a late first ask to one of `positions` has not been answered yet.
+    func awaitsLateReply(fromAnyOf positions: ReplicaPositions) -> Bool {
+        lateUnanswered.intersects(positions)
     }
 }
 
-/// Which replicas of one write or DELETE were found late, by their position among its targets
-/// (`Limits.replicasRange` allows at most 16, far below 64): each is counted once, whichever comes first.
-struct LateReplicas {
+/// A set of one write's or DELETE's replicas, by their position among its targets
+/// (`Limits.replicasRange` allows at most 16, far below 64): those found late, those that
+/// replied. Each is counted once, whichever comes first.
+struct ReplicaPositions {
     private var bits: UInt64 = 0
 
     func contains(_ position: Int) -> Bool { bits & (1 << UInt64(position)) != 0 }
 
-    /// Marks `position` late; false when it already was.
+    /// Adds `position`; false when it already was in.
     mutating func mark(_ position: Int) -> Bool {
         guard !contains(position) else { return false }
         bits |= 1 << UInt64(position)
         return true
     }
 
-    /// Clears `position` (its reply came); true when it had been late.
+    func intersects(_ other: ReplicaPositions) -> Bool { bits & other.bits != 0 }
+
+    /// Removes `position`; true when it had been in.
     mutating func clear(_ position: Int) -> Bool {
         guard contains(position) else { return false }
         bits &= ~(1 << UInt64(position))

@@ -49,11 +49,11 @@ func deleteFlood(port: Int, keys: [String], count: Int, workers: Int = 8) -> [In
 
 @Suite("DELETE of absent keys (real cluster)", .serialized)
 struct AbsentDeleteTests {
-    /// These two assert what a DELETE does when every replica answers its first ask in time.
-    /// Sanitized debug builds in CI's parallel suites answer past the late limit (10 ms) so
-    /// often that the proxy takes the unconditional DELETE for many of them (tombstones written,
-    /// the footprint changes; a live key's DELETE can answer 404, session 9's note): they run in
-    /// the release stage only.
+    /// These two assert what a DELETE does when every replica answers in time. Sanitized debug
+    /// builds in CI's parallel suites answer past the late limit (10 ms) so often that the proxy
+    /// takes the unconditional DELETE for many of them (tombstones written: the footprint
+    /// changes) and settles writes without a late replica (copies differ until repair): they
+    /// run in the release stage only.
     static let needsPromptReplicas: Comment = "replicas of sanitized builds are found late: the DELETE takes its unconditional path"
 
     @Test("a flood of 6,000 DELETEs of absent and already-deleted keys through the proxy: all 404, every node's counts and log size unchanged",
@@ -144,5 +144,44 @@ struct AbsentDeleteTests {
             let status = try request(port, "DELETE", "/\(key)").status
             #expect(status == (copies[0].value == nil ? 404 : 200), "\(key): \(copies) then DELETE \(status)")
         }
+    }
+}
+
+/// The proxy's one connection per node (--pipeline-depth 1) makes the tombstone a second
+/// connection, which a node reads after it has applied the first ask: the replica order that
+/// sanitized builds in CI met by chance.
+@Suite("DELETE with both replicas late (real cluster)", .serialized)
+struct LateDeleteTests {
+    @Test("a DELETE whose first ask both replicas answer late (frozen 300 ms) still answers 200 for a live key, and deletes it")
+    func bothReplicasLateOnFirstAsk() throws {
+        let cluster = try TestCluster(nodeCount: 3, nodeArguments: ["--sync-interval-ms", "60000"],
+                                      proxyArguments: ["--silence-to-down-ms", "5000", "--pipeline-depth", "1"])
+        let port = cluster.proxy.port
+        #expect(cluster.waitFor { (0..<3).allSatisfy { (try? cluster.proxyState(of: $0)) == "up" } })
+        // Enough answers for every node's latency window, so that lateness is 10 ms, not unknown.
+        let warmUp = try TestClient(port: port)
+        let warmUpEnd = Date().addingTimeInterval(1.5)
+        var key = 0
+        while Date() < warmUpEnd {
+            _ = try warmUp.request("PUT", "/?short=w\(key % 300)&long=https://w.example/\(key)")
+            _ = try warmUp.request("GET", "/w\(key % 300)")
+            key += 1
+        }
+        #expect(try request(port, "PUT", "/?short=gone&long=https://gone.example/").status == 200)
+        let status = try deleteWithReplicasFrozen("gone", in: cluster)
+        #expect(status == 200, "the key was live on both replicas; the DELETE answered \(status)")
+        #expect(try request(port, "GET", "/gone").status == 404)
+        for index in try cluster.replicas(of: "gone") { #expect(try cluster.stored("gone", on: index).value == nil) }
+        #expect(try deleteWithReplicasFrozen("never", in: cluster) == 404, "a key nobody holds, both replicas late: still 404")
+    }
+
+    /// DELETE /key through the proxy while every replica of `key` is stopped for 300 ms.
+    func deleteWithReplicasFrozen(_ key: String, in cluster: TestCluster) throws -> Int {
+        let replicas = try cluster.replicas(of: key)
+        for index in replicas { kill(cluster.nodes[index]!.pid, SIGSTOP) }
+        let resume = DispatchWorkItem { for index in replicas { kill(cluster.nodes[index]!.pid, SIGCONT) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3, execute: resume)
+        defer { resume.wait() }
+        return try request(cluster.proxy.port, "DELETE", "/\(key)").status
     }
 }
