@@ -7,29 +7,31 @@
 //
 //   [ consumed … | head ─▶ live elements … ]      count = storage.count - head
 //
-// `@inlinable`: it sits on the hot paths of other modules, where a generic call that is not
-// specialised would cost more than the work it does.
+// `@inlinable` and `public`: it sits on the hot paths of other modules, where a generic call
+// that is not specialised costs more than the work it does (a metadata lookup per call). This
+// toolchain (Swift 6.3) neither inlines nor specialises an `@inlinable package` declaration in
+// another module, only a `public` one (docs/DECISIONS.md, "Access").
 
-package struct FIFOQueue<Element> {
+public struct FIFOQueue<Element> {
     @usableFromInline var storage: [Element] = []
     @usableFromInline var head = 0
     /// Consumed elements kept before the storage is compacted.
-    static var compactAfter: Int { 1_024 }
+    @usableFromInline static var compactAfter: Int { 1_024 }
 
-    @inlinable package init() {}
+    @inlinable public init() {}
 
-    @inlinable package var count: Int { storage.count - head }
-    @inlinable package var isEmpty: Bool { head == storage.count }
+    @inlinable public var count: Int { storage.count - head }
+    @inlinable public var isEmpty: Bool { head == storage.count }
     /// The oldest element, if any.
-    @inlinable package var first: Element? { head < storage.count ? storage[head] : nil }
+    @inlinable public var first: Element? { head < storage.count ? storage[head] : nil }
 
-    @inlinable package mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         storage.append(element)
     }
 
     /// Removes and returns the oldest element.
     @inlinable @discardableResult
-    package mutating func popFirst() -> Element? {
+    public mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]
         head += 1
@@ -44,7 +46,7 @@ package struct FIFOQueue<Element> {
     }
 
     /// Removes every element; returns them, oldest first.
-    @inlinable package mutating func removeAll() -> [Element] {
+    @inlinable public mutating func removeAll() -> [Element] {
         let live = Array(storage[head...])
         storage.removeAll()
         head = 0
@@ -52,5 +54,5 @@ package struct FIFOQueue<Element> {
     }
 
     /// The live elements, oldest first (for a walk that does not remove them).
-    @inlinable package var elements: ArraySlice<Element> { storage[head...] }
+    @inlinable public var elements: ArraySlice<Element> { storage[head...] }
 }

@@ -7,7 +7,7 @@
 // request (proxy + nodes); filling gave 100k req/s at 12 µs. A further connection opens only
 // when every open one has `pipelineDepth` requests in flight (a slow or very busy node).
 
-package enum PoolChoice: Equatable, Sendable {
+public enum PoolChoice: Equatable, Sendable {
     /// Send on the connection at this position of the pool.
     case use(Int)
     /// Open a new connection and send on it.
@@ -16,9 +16,10 @@ package enum PoolChoice: Equatable, Sendable {
     case full
 
     /// `pending[i]`: requests in flight (or buffered) on the i-th open connection.
-    /// Inlinable so the proxy's call is specialized (no generic dispatch per request).
+    /// Inlinable and public so the proxy's call is specialized (no generic dispatch per
+    /// request; an `@inlinable package` one is not: docs/DECISIONS.md, "Access").
     @inlinable
-    package static func pick<Counts: Collection<Int>>(pending: Counts, pipelineDepth: Int, poolSize: Int) -> PoolChoice {
+    public static func pick<Counts: Collection<Int>>(pending: Counts, pipelineDepth: Int, poolSize: Int) -> PoolChoice {
         for (position, count) in pending.enumerated() where count < pipelineDepth {
             return .use(position)
         }

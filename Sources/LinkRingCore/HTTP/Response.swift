@@ -123,9 +123,10 @@ package enum Response {
 }
 
 extension Array where Element == UInt8 {
-    /// Appends the UTF-8 bytes of a constant, straight from the binary.
+    /// Appends the UTF-8 bytes of a constant, straight from the binary (public: inlined in
+    /// other modules, which an `@inlinable package` one is not).
     @inlinable
-    package mutating func append(_ text: StaticString) {
+    public mutating func append(_ text: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }
