@@ -550,7 +550,7 @@ final class ProxyService: HTTPRequestHandler {
     /// 200 when a replica held a live value, else 404 — but not while a replica that replied to
     /// the tombstone has not yet replied to the first ask it was found late on: it read that ask
     /// too, and may have deleted the value with it (then its tombstone found nothing live).
-    /// Both replicas of a live key late on the first ask answered 404 (session 9's note).
+    /// Both replicas of a live key late on the first ask answered 404 before (LateDeleteTests).
     private func answerDelete(_ record: LogRecord, _ fanOut: WriteFanOut, on answer: DeferredResponse, _ timer: RequestTimer) {
         if let firstAsk = fanOut.firstAsk {
             firstAsk.onLateReply = nil
