@@ -81,14 +81,21 @@ while time.time() < deadline:
 sys.exit(1)
 PY
 }
-# handed_off: records and bytes every node reported sending in its last handoff.
+# handed_off [PORT…]: records and bytes every node reported sending in its last handoff: the
+# nodes of the proxy's status, each node at PORT asked itself (a removed node, still running:
+# the proxy no longer asks it, and its status lacked the largest part of the remove).
 handed_off() {
-    curl -fsS --max-time 5 "http://127.0.0.1:$PROXY_PORT/_/status" | python3 -c '
-import json, sys
-nodes = json.load(sys.stdin)["nodes"]
-records = sum((n.get("handoff") or {}).get("sentRecords", 0) for n in nodes)
-size = sum((n.get("handoff") or {}).get("sentBytes", 0) for n in nodes)
-print(records, size)'
+    python3 - "$PROXY_PORT" "$@" <<'PY'
+import http.client, json, sys
+def get(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    connection.request("GET", path)
+    return json.loads(connection.getresponse().read())
+sent = {n["address"]: n.get("handoff") or {} for n in get(sys.argv[1], "/_/status")["nodes"]}
+for port in sys.argv[2:]:
+    sent["127.0.0.1:" + port] = (get(port, "/_/health").get("membership") or {}).get("handoff") or {}
+print(sum(h.get("sentRecords", 0) for h in sent.values()), sum(h.get("sentBytes", 0) for h in sent.values()))
+PY
 }
 
 start_failover_load rebalance-load "$keys" "$duration_s" 8 4
@@ -109,7 +116,7 @@ probe before $((add_at_s - 3))
 
 sleep_until "$add_at_s"
 # change GENERATION WHAT: SIGHUP everywhere (the hosts file is written), and the wait for the
-# move; sets CHANGE_T, MOVED_T, RECORDS, BYTES.
+# move; sets CHANGE_T, MOVED_T, RECORDS, BYTES. LEAVING_PORT: a node the change removes.
 change() {
     local generation=$1 what=$2
     CHANGE_T=$(since_start "$EPOCHREALTIME")
@@ -117,7 +124,7 @@ change() {
     hang_up_all
     log "$what at t=${CHANGE_T}s"
     MOVED_T=$(wait_moved "$generation")
-    read -r RECORDS BYTES <<<"$(handed_off)"
+    read -r RECORDS BYTES <<<"$(handed_off ${LEAVING_PORT:+"$LEAVING_PORT"})"
     log "generation $generation moved at t=${MOVED_T}s: $RECORDS records, $BYTES bytes handed off"
 }
 write_hosts 1 0 1 2 3 4
@@ -127,6 +134,7 @@ change 1 "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added"
 add_t=$CHANGE_T added_t=$MOVED_T add_records=$RECORDS add_bytes=$BYTES
 sleep_until "$(awk -v t="$added_t" -v g="$gap_s" 'BEGIN { print int(t + g + 1) }')"
 write_hosts 2 1 2 3 4
+LEAVING_PORT=${CLUSTER_PORTS[0]}
 change 2 "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed"
 remove_t=$CHANGE_T removed_t=$MOVED_T remove_records=$RECORDS remove_bytes=$BYTES
 stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
