@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # rebalance.bash: membership change under load (issue 14). With N keys on 4 nodes, a 5th node
-# is added while GETs and PUTs run through the proxy, then node 1 is removed (handed off, then
+# is added while GETs and PUTs run through the proxy, then node 0 is removed (handed off, then
 # stopped); per second: answers, client-visible errors (a miss is an error: failover_load.py
 # checks every Location) and p99 latency, plotted. Reports each change's time, records and MB
 # handed off, and the foreground throughput and p99 during each move against before; and the
 # GET p99 of a light wrk probe (loadtest/wrk/probe_get.lua) before and in the first seconds of
-# each move, as a client that does not itself starve for CPU sees it.
+# each move, as a client that does not itself starve for CPU sees it; and per second, the GET
+# p99 of a per-request probe through the whole load (latency_probe.py, probe_seconds.csv).
 #
 #   loadtest/rebalance.bash [--quick] [--keys N]   (LINKRING_BIN_DIR=dir: those binaries, no build)
 #
@@ -100,6 +101,10 @@ PY
 
 start_failover_load rebalance-load "$keys" "$duration_s" 8 4
 load_pid=$LOAD_PID
+# Per-second GET latency of a light probe through the whole load (latency_probe.py).
+python3 "$LOADTEST_DIR/latency_probe.py" "$PROXY_PORT" "$keys" "$duration_s" "$START_EPOCH" 2 "$RUN_DIR/probe_seconds.csv" \
+    >"$RUN_DIR/latency_probe.out" 2>&1 &
+latency_probe_pid=$!
 # probe NAME SECONDS: a light GET latency probe (wrk, one connection, ~400 requests/s) beside the
 # load, in the background; its wrk-result line goes to probe-NAME.txt.
 probe() {
@@ -142,6 +147,7 @@ stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
 deadline=$((SECONDS + duration_s + 180))
 while is_running "$load_pid" && ((SECONDS < deadline)); do sleep 0.2; done
 stop_process "$load_pid" 5 || die "the load generator failed (see $RUN_DIR/rebalance-load.err)"
+wait "$latency_probe_pid" || die "the latency probe failed (see $RUN_DIR/latency_probe.out)"
 result=$(grep '^failover-result ' "$RUN_DIR/rebalance-load.out") || die "no failover-result line"
 errors=$(($(field get_errors "$result") + $(field put_errors "$result")))
 
@@ -156,6 +162,14 @@ window() {
 read -r before_rps _ before_get_p99 before_put_p99 <<<"$(window 1 "$add_at_s")"
 read -r add_rps add_low add_get_p99 add_put_p99 <<<"$(window "$add_t" "$(awk -v t="$added_t" 'BEGIN { print t + 1 }')")"
 read -r remove_rps remove_low remove_get_p99 remove_put_p99 <<<"$(window "$remove_t" "$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')")"
+# probe_seconds FROM TO: the median and the worst of latency_probe.py's per-second p99 over
+# the whole seconds in [FROM, TO).
+probe_seconds() {
+    local values
+    values=$(awk -F, -v from="$1" -v to="$2" 'NR > 1 && $1 >= int(from) && $1 < to { print $4 }' "$RUN_DIR/probe_seconds.csv" | sort -n)
+    [[ -n $values ]] || { echo "-"; return; }
+    awk '{ v[NR] = $1 } END { printf "median %.1f ms, worst %.1f ms", v[int((NR + 1) / 2)], v[NR] }' <<<"$values"
+}
 percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b ? a * 100 / b : 0 }'; }
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 add_s=$(seconds_between "$add_t" "$added_t") remove_s=$(seconds_between "$remove_t" "$removed_t")
@@ -187,6 +201,9 @@ p99_verdict() {
     echo "- GET p99 of a light probe beside the load (wrk, 1 connection, ~400 requests/s; the load generator is Python and"
     echo "  shares the two cores, so its own queueing is in the figures above): before $(probe_p99 before) ms, first ${probe_s} s of"
     echo "  the add $(probe_p99 generation-1) ms, first ${probe_s} s of the remove $(probe_p99 generation-2) ms"
+    echo "- per-second GET p99 of a per-request probe (latency_probe.py, 1 connection, a GET every 2 ms;"
+    echo "  probe_seconds.csv): before $(probe_seconds 1 "$add_at_s"); add $(probe_seconds "$add_t" "$(awk -v t="$added_t" 'BEGIN { print t + 1 }')");"
+    echo "  remove $(probe_seconds "$remove_t" "$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')")"
     echo "- client-visible errors and misses during the load: **$errors** (GET $(field get_errors "$result"), PUT $(field put_errors "$result"))"
     echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
     echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes|moving_reads_at_keeper|moving_reads_everywhere|hedged_reads)_total' | tr '\n' ' ')"
