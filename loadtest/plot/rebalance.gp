@@ -11,9 +11,9 @@ set grid
 set xlabel "seconds since the load started"
 set xrange [0:duration]
 mark(t, name, color, row) = sprintf("set arrow from %f, graph 0 to %f, graph 1 nohead lc rgb '%s' dt 2 lw 2; set label '%s' at %f, graph %f left offset 0.5,0 tc rgb '%s'", t, t, color, name, t, row, color)
-eval mark(add_t, "add node 5", "#2ca02c", 0.95)
+eval mark(add_t, "add node 4 (a 5th)", "#2ca02c", 0.95)
 eval mark(added_t, "moved", "#7f7f7f", 0.87)
-eval mark(remove_t, "remove node 1", "#d62728", 0.95)
+eval mark(remove_t, "remove node 0", "#d62728", 0.95)
 eval mark(removed_t, "moved", "#7f7f7f", 0.87)
 set ylabel "answers per second"
 set yrange [0:*]
