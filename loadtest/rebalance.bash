@@ -160,8 +160,10 @@ window() {
               printf "%.0f %d %.1f %.1f\n", n ? sum / n : 0, low, gw, pw }' "$RUN_DIR/per_second.csv"
 }
 read -r before_rps _ before_get_p99 before_put_p99 <<<"$(window 1 "$add_at_s")"
-read -r add_rps add_low add_get_p99 add_put_p99 <<<"$(window "$add_t" "$(awk -v t="$added_t" 'BEGIN { print t + 1 }')")"
-read -r remove_rps remove_low remove_get_p99 remove_put_p99 <<<"$(window "$remove_t" "$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')")"
+# Each move's window ends after the second it was done in.
+add_end=$(awk -v t="$added_t" 'BEGIN { print t + 1 }') remove_end=$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')
+read -r add_rps add_low add_get_p99 add_put_p99 <<<"$(window "$add_t" "$add_end")"
+read -r remove_rps remove_low remove_get_p99 remove_put_p99 <<<"$(window "$remove_t" "$remove_end")"
 # probe_seconds FROM TO: the median and the worst of latency_probe.py's per-second p99 over
 # the whole seconds in [FROM, TO).
 probe_seconds() {
@@ -202,8 +204,8 @@ p99_verdict() {
     echo "  shares the two cores, so its own queueing is in the figures above): before $(probe_p99 before) ms, first ${probe_s} s of"
     echo "  the add $(probe_p99 generation-1) ms, first ${probe_s} s of the remove $(probe_p99 generation-2) ms"
     echo "- per-second GET p99 of a per-request probe (latency_probe.py, 1 connection, a GET every 2 ms;"
-    echo "  probe_seconds.csv): before $(probe_seconds 1 "$add_at_s"); add $(probe_seconds "$add_t" "$(awk -v t="$added_t" 'BEGIN { print t + 1 }')");"
-    echo "  remove $(probe_seconds "$remove_t" "$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')")"
+    echo "  probe_seconds.csv): before $(probe_seconds 1 "$add_at_s"); add $(probe_seconds "$add_t" "$add_end");"
+    echo "  remove $(probe_seconds "$remove_t" "$remove_end")"
     echo "- client-visible errors and misses during the load: **$errors** (GET $(field get_errors "$result"), PUT $(field put_errors "$result"))"
     echo "- acknowledged PUTs read back after the run: $(field verified "$result") right, $(field verify_wrong "$result") wrong, $(field verify_unchecked "$result") not read in time"
     echo "- proxy counters: $(http_get "$PROXY_PORT" /_/metrics | grep -E '^linkring_proxy_(held_for_membership|failovers|retries|partial_writes|moving_reads_at_keeper|moving_reads_everywhere|hedged_reads)_total' | tr '\n' ' ')"
