@@ -96,6 +96,23 @@ struct CreateOnlyTests {
         #expect(try request(port, "GET", "/lopsided").headers["location"] == "http://held.example/")
     }
 
+    @Test("a create a replica already holds (its version and link, copied there by repair before the proxy asked) is acknowledged; another link or version is refused")
+    func createAlreadyCopied() throws {
+        // CI once saw both racers told 412: the winner's create reached its second replica after
+        // repair had copied it there from the first, and was refused by its own link.
+        let (node, _) = try startNode()
+        defer { node.stop() }
+        let version = (UInt64(Date().timeIntervalSince1970 * 1000) - 1_577_836_800_000) << 22
+        #expect(try put(node.port, "/_/kv?v=\(version)&short=copied", body: "http://mine.example/").status == 200)
+        let same = try put(node.port, "/_/kv?v=\(version)&if=absent&short=copied", body: "http://mine.example/")
+        #expect(same.status == 200 && same.body == "absent\n", "the create is stored here already: \(same.status) \(same.body)")
+        let otherLink = try put(node.port, "/_/kv?v=\(version)&if=absent&short=copied", body: "http://other.example/")
+        #expect(otherLink.status == 412 && otherLink.body == "http://mine.example/")
+        let otherVersion = try put(node.port, "/_/kv?v=\(version + 1)&if=absent&short=copied", body: "http://mine.example/")
+        #expect(otherVersion.status == 412, "another create of the same link is another writer's")
+        #expect(try request(node.port, "GET", "/_/kv?short=copied").body == "http://mine.example/")
+    }
+
     @Test("generated names: PUT /?long=L and POST / without a name make 7-character names; JSON on request")
     func generatedNames() throws {
         let cluster = try TestCluster()
