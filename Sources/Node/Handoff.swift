@@ -85,6 +85,8 @@ final class Handoff {
     private let cron: Cron
     private let store: Store
     private let rule: HandoffRule
+    /// The rule's answers, kept per range pair (the scan asks them of every key at the change).
+    private let plans: HandoffPlans
     private let requests: (HostPort) -> InternalRequestEncoder
     private let resolver: NameResolver
     private let flusher: OutputFlusher
@@ -122,6 +124,7 @@ final class Handoff {
         self.cron = cron
         self.store = store
         self.rule = rule
+        plans = HandoffPlans(rule)
         self.generation = generation
         self.timeoutMs = timeoutMs
         self.resolver = resolver
@@ -166,7 +169,15 @@ final class Handoff {
     /// at the start, down to it over Limits.handoffRampMs — at a change every node partitions,
     /// scans and begins to send at once, and a full pace from the first batch starved the
     /// foreground for a second or two.
-    private var batchIntervalMs: UInt64 { HandoffPace.batchIntervalMs(afterMs: loop.nowMs - startedMs) }
+    /// A node that stays while a live node leaves goes slower until that one is done (HandoffPace).
+    private var batchIntervalMs: UInt64 {
+        HandoffPace.batchIntervalMs(afterMs: loop.nowMs - startedMs, besideLeavingNode: isBesideLeavingNode)
+    }
+
+    /// This node stays in the membership and a node that leaves it is still handing off.
+    private var isBesideLeavingNode: Bool {
+        rule.selfIndex != nil && leaving.values.contains { $0.state == .unconfirmed || $0.state == .handingOff }
+    }
 
     private var isDone: Bool {
         cursor == nil && !rescanPending && targets.allSatisfy { $0.keys.isEmpty && $0.inFlight.isEmpty }
@@ -197,7 +208,7 @@ final class Handoff {
     /// a leaving node still handing it off; in a rescan, only if it waited for one now gone.
     private func isWanted(_ hash: UInt64, currentRange: Int? = nil) -> Bool {
         let holder: HostPort
-        switch rule.plan(forHash: hash, currentRange: currentRange) {
+        switch plans.plan(forHash: hash, currentRange: currentRange) {
         case .stays: return false
         case .sends: return !isRescan
         case .leavesTo(let node): holder = node
@@ -256,7 +267,7 @@ final class Handoff {
     }
 
     private func enqueue(_ key: [UInt8]) {
-        let keyTargets = rule.targets(forKey: key)
+        let keyTargets = plans.targets(forKey: key)
         guard !keyTargets.isEmpty else { return }
         if case .release(let rules) = purpose {
             guard let version = store.index.lookup(key)?.version else { return }

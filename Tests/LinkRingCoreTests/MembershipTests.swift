@@ -153,7 +153,36 @@ struct MembershipTests {
         #expect(leftToLeaving > 0, "a keeper leaves some keys to the leaving node")
     }
 
-    @Test("a handoff starts slowly: a few batch intervals per batch at first, down to one over the ramp, never below")
+    @Test("handoff plans kept per range pair answer exactly as the rule: add, remove, release, two older memberships")
+    func handoffPlansMatchRule() {
+        let four = HashRing(nodes: membership(1, [1, 2, 3, 4]).nodes, vnodesPerNode: 64, replicas: 2)
+        let five = HashRing(nodes: membership(2, [1, 2, 3, 4, 5]).nodes, vnodesPerNode: 64, replicas: 2)
+        let three = HashRing(nodes: membership(3, [1, 2, 3]).nodes, vnodesPerNode: 16, replicas: 2)
+        let node = { (port: Int) in HostPort(host: "127.0.0.1", port: port) }
+        let rules = [HandoffRule(current: five, older: [four], selfAddress: node(1)),
+                     HandoffRule(current: five, older: [four], selfAddress: node(5)),
+                     HandoffRule(current: four, older: [five], selfAddress: node(5)),  // leaving
+                     HandoffRule(current: four, older: [five], selfAddress: node(2)),  // keeps some for node 5
+                     HandoffRule(current: five, older: [], selfAddress: node(3)),      // releasing
+                     HandoffRule(current: three, older: [five, four], selfAddress: node(1))]
+        for rule in rules {
+            let plans = HandoffPlans(rule)
+            var kinds = Set<String>()
+            for pass in 0..<2 {  // the second pass answers from what the first kept
+                for index in 0..<4_000 {
+                    let key = bytes("key-\(index)")
+                    let hash = StableHash.hash(key)
+                    let plan = plans.plan(forHash: hash, currentRange: index % 2 == 0 ? rule.current.rangeIndex(forHash: hash) : nil)
+                    #expect(plan == rule.plan(forHash: hash), "pass \(pass), key \(index)")
+                    #expect(plans.targets(forKey: key) == rule.targets(forKey: key), "pass \(pass), key \(index)")
+                    kinds.insert("\(plan)".prefix(5).description)
+                }
+            }
+            #expect(kinds.count >= 2, "a rule that sends some keys and not others: \(kinds)")
+        }
+    }
+
+    @Test("a handoff starts slowly: a few batch intervals per batch at first, down to one over the ramp, never below; slower beside a leaving node")
     func handoffPace() {
         let base = Limits.handoffBatchIntervalMs
         #expect(HandoffPace.batchIntervalMs(afterMs: 0) == base * Limits.handoffRampIntervalsMax)
@@ -161,6 +190,11 @@ struct MembershipTests {
         #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs) == base)
         let half = HandoffPace.batchIntervalMs(afterMs: Limits.handoffRampMs / 2)
         #expect(half > base && half < base * Limits.handoffRampIntervalsMax)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, besideLeavingNode: true)
+                == base * Limits.handoffBesideLeavingFactor, "a staying node goes slower while a live node leaves")
+        #expect(HandoffPace.batchIntervalMs(afterMs: 0, besideLeavingNode: true)
+                == base * Limits.handoffRampIntervalsMax * Limits.handoffBesideLeavingFactor)
+        #expect(Limits.handoffBesideLeavingFactor > 1)
         var last = UInt64.max
         for elapsed in stride(from: UInt64(0), through: Limits.handoffRampMs + 100, by: 50) {
             let interval = HandoffPace.batchIntervalMs(afterMs: elapsed)

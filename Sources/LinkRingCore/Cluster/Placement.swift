@@ -104,10 +104,22 @@ package struct HandoffRule: Sendable {
     /// key has it, and a write it missed comes from its new peers by anti-entropy). Without
     /// older memberships (releasing ranges), every replica but this node.
     package func targets(forKey key: [UInt8]) -> [Int] {
-        let rings = lookUp(StableHash.hash(key), currentRange: nil)
+        targets(lookUp(StableHash.hash(key), currentRange: nil))
+    }
+
+    /// `targets(forKey:)` of a key whose range is `currentRange` in the current ring and
+    /// `olderRanges[i]` in the i-th older one (HandoffPlans keeps the answer per range pair).
+    package func targets(currentRange: Int, olderRanges: [Int]) -> [Int] {
+        targets(rings(currentRange: currentRange, olderRanges: olderRanges))
+    }
+
+    private func targets(_ rings: Rings) -> [Int] {
         guard isHandedOff(rings) else { return [] }
         return rings.replicas.filter { $0 != selfIndex && !wasReplicaInEveryOlder($0, rings) }
     }
+
+    /// The older memberships' rings, newest first.
+    package var olderRings: [HashRing] { older.map(\.ring) }
 
     /// Nodes of the older membership that the current one lacks (they leave the cluster), when
     /// one older membership moves; none with more (what each leaving node holds is less certain).
@@ -130,7 +142,16 @@ package struct HandoffRule: Sendable {
     }
 
     package func plan(forHash hash: UInt64, currentRange: Int? = nil) -> ScanPlan {
-        let rings = lookUp(hash, currentRange: currentRange)
+        plan(lookUp(hash, currentRange: currentRange))
+    }
+
+    /// `plan(forHash:)` of a key whose range is `currentRange` in the current ring and
+    /// `olderRanges[i]` in the i-th older one: a key's plan depends on its ranges alone.
+    package func plan(currentRange: Int, olderRanges: [Int]) -> ScanPlan {
+        plan(rings(currentRange: currentRange, olderRanges: olderRanges))
+    }
+
+    private func plan(_ rings: Rings) -> ScanPlan {
         guard isHandedOff(rings), rings.replicas.contains(where: { $0 != selfIndex && !wasReplicaInEveryOlder($0, rings) }) else {
             return .stays
         }
@@ -151,6 +172,11 @@ package struct HandoffRule: Sendable {
               before: older.map { $0.ring.replicas(forHash: hash) })
     }
 
+    private func rings(currentRange: Int, olderRanges: [Int]) -> Rings {
+        Rings(replicas: current.replicas(ofRange: currentRange),
+              before: zip(older, olderRanges).map { $0.ring.replicas(ofRange: $1) })
+    }
+
     /// False for a key this node replicates in every membership with the same replicas.
     private func isHandedOff(_ rings: Rings) -> Bool {
         guard let selfIndex, rings.replicas.contains(selfIndex) else { return true }
@@ -165,14 +191,95 @@ package struct HandoffRule: Sendable {
     }
 }
 
+/// A node's HandoffRule with its answers kept per range pair. At a change every node asks the
+/// plan of each of its keys (600k at 1M keys, every node at once): by hash, that was two
+/// multi-probe ring lookups and an array of the older rings' replicas per key — a third of
+/// each node's CPU in the first seconds of a remove, when the foreground fell to a third. A
+/// key's plan and targets depend only on its range in the current ring (the index entry
+/// carries it) and in the older one, so each pair is worked out once: a key then costs one
+/// older-ring lookup and a table read. With no older membership (releasing) the current range
+/// alone decides; with several (a change before the last one ended), or past
+/// Limits.handoffPlanPairsMax pairs, nothing is kept and the rule answers each time.
+/// Used on the node's loop only.
+package final class HandoffPlans {
+    package let rule: HandoffRule
+    /// The one older ring, if any (nil too when nothing is kept).
+    private let older: HashRing?
+    private let olderRangeCount: Int
+    private let isKept: Bool
+    /// Per pair (current range × olderRangeCount + older range): 0 not yet known, 1 stays,
+    /// 2 sends, 3 + i leaves the key to node i of the older ring.
+    private var plans: [UInt16]
+    private var targetLists: [[Int]?]
+
+    package init(_ rule: HandoffRule) {
+        self.rule = rule
+        let olderRings = rule.olderRings
+        older = olderRings.count == 1 ? olderRings[0] : nil
+        olderRangeCount = older?.rangeCount ?? 1
+        let pairs = rule.current.rangeCount * olderRangeCount
+        isKept = olderRings.count <= 1 && pairs <= Limits.handoffPlanPairsMax
+        plans = isKept ? [UInt16](repeating: 0, count: pairs) : []
+        targetLists = isKept ? [[Int]?](repeating: nil, count: pairs) : []
+    }
+
+    package func plan(forHash hash: UInt64, currentRange: Int? = nil) -> HandoffRule.ScanPlan {
+        guard isKept else { return rule.plan(forHash: hash, currentRange: currentRange) }
+        let (pair, current, olderRange) = self.pair(hash, currentRange)
+        var code = plans[pair]
+        if code == 0 {
+            code = Self.code(of: rule.plan(currentRange: current, olderRanges: olderRange.map { [$0] } ?? []), older: older)
+            plans[pair] = code
+        }
+        switch code {
+        case 1: return .stays
+        case 2: return .sends
+        default: return .leavesTo(older!.nodes[Int(code) - 3])
+        }
+    }
+
+    package func targets(forKey key: [UInt8]) -> [Int] {
+        guard isKept else { return rule.targets(forKey: key) }
+        let (pair, current, olderRange) = self.pair(StableHash.hash(key), nil)
+        if let known = targetLists[pair] { return known }
+        let targets = rule.targets(currentRange: current, olderRanges: olderRange.map { [$0] } ?? [])
+        targetLists[pair] = targets
+        return targets
+    }
+
+    /// The key's pair, its current range and its range in the older ring (nil: none).
+    private func pair(_ hash: UInt64, _ currentRange: Int?) -> (pair: Int, current: Int, older: Int?) {
+        let current = currentRange ?? rule.current.rangeIndex(forHash: hash)
+        guard let older else { return (current, current, nil) }
+        let olderRange = older.rangeIndex(forHash: hash)
+        return (current * olderRangeCount + olderRange, current, olderRange)
+    }
+
+    private static func code(of plan: HandoffRule.ScanPlan, older: HashRing?) -> UInt16 {
+        switch plan {
+        case .stays: return 1
+        case .sends: return 2
+        case .leavesTo(let node): return 3 + UInt16(older!.nodes.firstIndex(of: node)!)
+        }
+    }
+}
+
 /// A handoff's pace per target: one batch per Limits.handoffBatchIntervalMs once under way, a
 /// few times that at its start, coming down linearly over Limits.handoffRampMs (every node
 /// begins its handoff at the same moment; at full pace at once, the first seconds of a remove
 /// at 1M keys answered a quarter of the foreground's requests).
+///
+/// A node that stays while a live node leaves (`besideLeavingNode`) goes
+/// Limits.handoffBesideLeavingFactor times slower until that node is done: the leaving node
+/// sends most of the records (once per key it held) and sets the remove's length, while the
+/// staying nodes' own share (keys whose both replicas change, which they send beside it) went
+/// in the first 4–5 s at full pace, every node at 20–30 % of a core at once and the
+/// foreground at a third of its answers.
 package enum HandoffPace {
-    package static func batchIntervalMs(afterMs elapsed: UInt64) -> UInt64 {
+    package static func batchIntervalMs(afterMs elapsed: UInt64, besideLeavingNode: Bool = false) -> UInt64 {
         let ramp = max(Limits.handoffRampMs, 1)
         let left = ramp - min(elapsed, ramp)
-        return Limits.handoffBatchIntervalMs + Limits.handoffBatchIntervalMs * (Limits.handoffRampIntervalsMax - 1) * left / ramp
+        let interval = Limits.handoffBatchIntervalMs + Limits.handoffBatchIntervalMs * (Limits.handoffRampIntervalsMax - 1) * left / ramp
+        return besideLeavingNode ? interval * Limits.handoffBesideLeavingFactor : interval
     }
 }

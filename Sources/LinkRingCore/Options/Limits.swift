@@ -238,8 +238,10 @@ package enum Limits {
     /// whole at a change, the snapshot held the loop 4–22 ms at 600k keys, at every node at once.
     package static let partitionSnapshotSlotsPerTurn = 65_536
     /// Loop time a node's handoff spends scanning its keys per tick of its duty (each key costs
-    /// a ring lookup per membership, a microsecond or two in all): at most a fifth of the loop.
-    package static let handoffScanMicrosecondsPerTick: UInt64 = 1_000
+    /// an older-ring lookup and a table read, HandoffPlans; a key that goes, a log read): at
+    /// most a twelfth of the loop. At 1M keys a staying node still scans its 550k keys in
+    /// about 4 s of a remove (about 140k keys/s).
+    package static let handoffScanMicrosecondsPerTick: UInt64 = 400
     /// Keys scanned between two looks at the clock.
     package static let handoffScanKeysPerStep = 256
     /// One batch per target node at most this often (and one in flight): at most about 85,000
@@ -250,6 +252,9 @@ package enum Limits {
     /// `handoffRampMs` (a slow start: every node begins at the same moment).
     package static let handoffRampIntervalsMax: UInt64 = 4
     package static let handoffRampMs: UInt64 = 3_000
+    /// A node that stays while a live node leaves sends this many times slower until the
+    /// leaving node's handoff is done (Handoff.batchIntervalMs).
+    package static let handoffBesideLeavingFactor: UInt64 = 3
     /// A node keeping keys that a leaving node also held asks that node's /_/health this often
     /// until it reports its handoff done (then its own copies of those keys need not go).
     package static let handoffLeavingPollMs: UInt64 = 500
@@ -267,6 +272,9 @@ package enum Limits {
     /// Keys waiting for one target node; the scan pauses while any target has more
     /// (back-pressure: memory stays bounded however slow a target is).
     package static let handoffQueuedKeysMax = 16_384
+    /// Range pairs (current × older ring) whose handoff plans a node keeps (HandoffPlans: two
+    /// bytes and a list each; 5 × 64 by 4 × 64 ranges is 81,920 pairs).
+    package static let handoffPlanPairsMax = 1 << 18
     /// For this long after a change, records a node applies are queued for handoff again (the
     /// writes in flight when it came; later ones reach every new replica from the proxies).
     package static let handoffInFlightWindowMs: UInt64 = 1_000
