@@ -224,29 +224,37 @@ final class NodeService: HTTPRequestHandler {
             }
         case .createIfAbsent(let record):
             guard admitsVersion(of: record, on: connection) else { return }
-            if holdsDurably(record) { return connection.respond(WriteAnswer.acknowledged(existed: false)) }
-            if let held = liveValue(of: record.key) { return connection.respond(WriteAnswer.taken(version: held.version, value: held.value)) }
-            if let newer = store.newerVersion(held: store.index.lookup(record.key), than: record) {
+            let stored = store.index.lookup(record.key)  // one read of the log for the three checks
+            if Self.isThisCreate(record, stored) { return connection.respond(WriteAnswer.acknowledged(existed: false)) }
+            if let held = liveValue(of: record.key, stored: stored) {
+                return connection.respond(WriteAnswer.taken(version: held.version, value: held.value))
+            }
+            if let newer = store.newerVersion(held: stored, than: record) {
                 return connection.respond(WriteAnswer.newer(version: newer))  // a newer tombstone
             }
             create(record, on: connection, concurrent: true) { $0.respond(WriteAnswer.acknowledged(existed: false)) }
         }
     }
 
-    /// True when this very create (its version and link) is durable here already: repair
-    /// copied it from the replica the proxy asked first before the proxy asked this one. The
-    /// create is stored here, so it is acknowledged; refusing it would make the create lose
+    /// True when `stored`, the key's durable entry, is this very create (its version and link):
+    /// repair copied it from the replica the proxy asked first before the proxy asked this one.
+    /// The create is stored here, so it is acknowledged; refusing it would make the create lose
     /// to itself (docs/DECISIONS.md "Create-only writes").
-    private func holdsDurably(_ record: LogRecord) -> Bool {
-        guard let stored = store.index.lookup(record.key) else { return false }
+    private static func isThisCreate(_ record: LogRecord, _ stored: StoredValue?) -> Bool {
+        guard let stored else { return false }
         return stored.version == record.version && stored.value == record.value
     }
 
     /// The live value `key` holds, durable or a create on its way to the log: what a
     /// create-only write must not replace.
     func liveValue(of key: [UInt8]) -> (version: UInt64, value: [UInt8])? {
+        liveValue(of: key, stored: store.index.lookup(key))
+    }
+
+    /// `liveValue(of:)` with the key's durable entry already looked up.
+    private func liveValue(of key: [UInt8], stored: StoredValue?) -> (version: UInt64, value: [UInt8])? {
         if let pending = pendingCreates.record(for: key) { return (pending.version, pending.value) }
-        if let stored = store.index.lookup(key), let value = stored.value { return (stored.version, value) }
+        if let stored, let value = stored.value { return (stored.version, value) }
         return nil
     }
 

@@ -193,8 +193,8 @@ package struct HandoffRule: Sendable {
 
 /// A node's HandoffRule with its answers kept per range pair. At a change every node asks the
 /// plan of each of its keys (600k at 1M keys, every node at once): by hash, that was two
-/// multi-probe ring lookups and an array of the older rings' replicas per key — a third of
-/// each node's CPU in the first seconds of a remove, when the foreground fell to a third. A
+/// multi-probe ring lookups and an array of the older rings' replicas per key — a third of a
+/// staying node's CPU in the first seconds of a remove, when the foreground fell to a third. A
 /// key's plan and targets depend only on its range in the current ring (the index entry
 /// carries it) and in the older one, so each pair is worked out once: a key then costs one
 /// older-ring lookup and a table read. With no older membership (releasing) the current range
