@@ -39,6 +39,28 @@ package struct ConnectionLoad: Equatable {
     }
 }
 
+/// Whether a housekeeping tick may judge client time-outs (header, idle, linger). libuv runs
+/// timers before it polls, so the tick that follows a long turn of the loop (a pipeline answered
+/// for seconds under a sanitizer, a process stopped or starved of CPU) comes before the bytes
+/// clients sent meanwhile are read: judged then, a client would be cut for the server's own
+/// delay. A tick later than its period by more than `Limits.loopStallForgivenMs` therefore
+/// judges nothing; the next one, after the loop has polled, does. (Measured: an
+/// AddressSanitizer node spent 20 s of one turn answering a 30,000-GET pipeline, then answered
+/// 408 to the request whose rest had been waiting in its socket.)
+package struct TimeoutJudge: Equatable {
+    private let periodMs: UInt64
+    private var lastTickMs: UInt64? = nil
+
+    package init(periodMs: UInt64) { self.periodMs = periodMs }
+
+    /// Called on every tick at `nowMs` (monotonic): true when this tick came on time.
+    package mutating func mayJudge(nowMs: UInt64) -> Bool {
+        defer { lastTickMs = nowMs }
+        guard let last = lastTickMs, nowMs > last else { return true }
+        return nowMs - last <= periodMs + Limits.loopStallForgivenMs
+    }
+}
+
 /// The connection's limits (`Limits.connection…` in production; small ones in tests).
 package struct ConnectionBudget: Equatable {
     package var inputBytesMax = Limits.connectionInputBytesMax

@@ -293,16 +293,26 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
                 inputStart = HTTPRequestParser.skipEmptyLines(input, from: inputStart, to: input.count)
             }
             guard inputStart < input.count else { break }
-            if requestStartedMs == nil { requestStartedMs = server.loop.nowMs }
-            guard let head = nextHead() else { break }
+            guard let head = nextHead() else {
+                noteRequestIncomplete()
+                break
+            }
             let bodyEnd = head.bodyStart + head.contentLength
             guard bodyEnd <= input.count else {
                 pendingHead = head
+                noteRequestIncomplete()
                 sendContinueIfExpected(head)
                 break
             }
             dispatch(head, bodyEnd: bodyEnd)
         }
+    }
+
+    /// Starts the header time-out of a request whose first bytes are here but not all of it, at
+    /// the moment it is seen so: late in a long turn of the loop, its cached time is stale.
+    private func noteRequestIncomplete() {
+        guard requestStartedMs == nil, !noMoreRequests else { return }
+        requestStartedMs = server.loop.freshNowMs()
     }
 
     private func nextHead() -> HTTPRequestHead? {
@@ -402,7 +412,7 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
             return
         }
         if pendingAnswers > 0 { return }
-        if let started = requestStartedMs, nowMs - started >= limits.headerTimeoutMs {
+        if let started = requestStartedMs, nowMs >= started + limits.headerTimeoutMs {
             requestStartedMs = nil
             pendingHead = nil
             answerAndEnd(HTTPParseFailure(.requestTimeout, "The request did not arrive within \(limits.headerTimeoutMs) ms."))

@@ -48,6 +48,7 @@ package final class HTTPServer {
     /// True when the server made its own cron (no process cron given): it closes it on stop.
     private let ownsCron: Bool
     private var housekeeping: CronDuty?
+    private var timeoutJudge = TimeoutJudge(periodMs: Limits.serverHousekeepingIntervalMs)
     private var dateSecond: Int64 = -1
     private var onStopped: (() -> Void)?
     private var acceptFailures = RepeatedFailureReport()
@@ -210,6 +211,7 @@ package final class HTTPServer {
         refreshDate()
         let now = loop.nowMs
         trimHeapAfterClosedConnections(nowMs: now)
+        guard timeoutJudge.mayJudge(nowMs: now) else { return }
         var index = 0
         while index < connections.count {
             let connection = connections[index]

@@ -62,6 +62,13 @@ package final class EventLoop {
     /// The loop's cached monotonic time in milliseconds (updated once per iteration).
     package var nowMs: UInt64 { uv_now(loop) }
 
+    /// The monotonic time now, in the same milliseconds as `nowMs`, which it also updates: for
+    /// a time stamp taken late in a long iteration, where the cached time would be stale.
+    package func freshNowMs() -> UInt64 {
+        uv_update_time(loop)
+        return uv_now(loop)
+    }
+
     /// Closes the loop and frees its memory; returns false if handles are still open (a leak:
     /// the loop is then kept, as libuv requires).
     package func close() -> Bool {

@@ -51,7 +51,11 @@ private func expectPipeline(port: Int, _ requests: [UInt8], count: Int, writing:
     var wrong = 0
     do {
         while answered < count {
-            if !check(answered, try client.readResponse(timeoutMs: timeoutMs)) { wrong += 1 }
+            let response = try client.readResponse(timeoutMs: timeoutMs)
+            if !check(answered, response) {
+                if wrong == 0 { Issue.record("answer \(answered) is wrong: \(response.status), location \(response.headers["location"]?.prefix(40) ?? "none"), body \(response.body.prefix(300))") }
+                wrong += 1
+            }
             answered += 1
         }
     } catch {

@@ -318,6 +318,9 @@ package enum Limits {
     // --ping-interval-ms, --status-interval-s) are registered with the same cron.
     /// The HTTP server's housekeeping: connection time-outs and the cached Date header.
     package static let serverHousekeepingIntervalMs: UInt64 = 100
+    /// A housekeeping tick later than its period by more than this judges no client time-out:
+    /// the loop itself was busy or stopped meanwhile (`TimeoutJudge`, ConnectionFlow.swift).
+    package static let loopStallForgivenMs: UInt64 = 1_000
     /// A node's check of its repair requests' deadlines (anti-entropy with its peers).
     package static let peerDeadlineCheckIntervalMs: UInt64 = 100
     /// The proxy's check of its node requests' deadlines.
