@@ -25,6 +25,7 @@ static inline uv_handle_t *cuv_stream_as_handle(uv_stream_t *s) { return (uv_han
 static inline uv_handle_t *cuv_timer_as_handle(uv_timer_t *t) { return (uv_handle_t *)t; }
 static inline uv_handle_t *cuv_signal_as_handle(uv_signal_t *s) { return (uv_handle_t *)s; }
 static inline uv_handle_t *cuv_check_as_handle(uv_check_t *c) { return (uv_handle_t *)c; }
+static inline uv_handle_t *cuv_idle_as_handle(uv_idle_t *i) { return (uv_handle_t *)i; }
 static inline uv_handle_t *cuv_process_as_handle(uv_process_t *p) { return (uv_handle_t *)p; }
 static inline uv_handle_t *cuv_poll_as_handle(uv_poll_t *p) { return (uv_handle_t *)p; }
 static inline uv_req_t *cuv_getaddrinfo_as_req(uv_getaddrinfo_t *r) { return (uv_req_t *)r; }

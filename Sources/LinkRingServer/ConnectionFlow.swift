@@ -7,7 +7,9 @@
 //
 // A connection parses while it owes fewer than `answersOwedMax` answers, none of them
 // blocking, and holds at most `outputBytesMax` of answers unsent; past either it stops
-// parsing. It keeps reading while it may parse (what is left unparsed is then one incomplete
+// parsing. It also stops for the rest of a loop turn once it handled
+// `Limits.connectionRequestsPerTurnMax` requests in it: a long pipeline goes on next turn,
+// after the other connections had theirs. It keeps reading while it may parse (what is left unparsed is then one incomplete
 // request, bounded by the request size limits) or while its unparsed input is below
 // `inputBytesMax`; past that it stops reading. Reading ahead that far while an answer is owed
 // keeps a pipelining client's next requests ready without a stop and a start of reading (two
@@ -30,12 +32,16 @@ package struct ConnectionLoad: Equatable {
     package var answersOwed = 0
     /// Of those, answers a blocking (public) handler owes: the next request waits for them.
     package var blockingAnswersOwed = 0
+    /// The connection handled its share of requests for this loop turn; it goes on next turn.
+    package var hasUsedTurn = false
 
-    package init(unparsedInputBytes: Int = 0, unsentOutputBytes: Int = 0, answersOwed: Int = 0, blockingAnswersOwed: Int = 0) {
+    package init(unparsedInputBytes: Int = 0, unsentOutputBytes: Int = 0, answersOwed: Int = 0, blockingAnswersOwed: Int = 0,
+                 hasUsedTurn: Bool = false) {
         self.unparsedInputBytes = unparsedInputBytes
         self.unsentOutputBytes = unsentOutputBytes
         self.answersOwed = answersOwed
         self.blockingAnswersOwed = blockingAnswersOwed
+        self.hasUsedTurn = hasUsedTurn
     }
 }
 
@@ -71,7 +77,7 @@ package struct ConnectionBudget: Equatable {
 
     /// Whether the next request may be parsed and handled now.
     package func mayParse(_ load: ConnectionLoad) -> Bool {
-        load.blockingAnswersOwed == 0 && load.answersOwed < answersOwedMax && load.unsentOutputBytes <= outputBytesMax
+        !load.hasUsedTurn && load.blockingAnswersOwed == 0 && load.answersOwed < answersOwedMax && load.unsentOutputBytes <= outputBytesMax
     }
 
     /// Whether the connection should read from its socket now.

@@ -98,6 +98,11 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     private var closeAfterResponse = false
     /// True while the handler runs: an answer given then is picked up by the parsing loop.
     private var isDispatching = false
+    /// Requests handled in the loop turn whose cached time is `turnMs`; at
+    /// Limits.connectionRequestsPerTurnMax the connection waits for the server's next turn.
+    private var requestsThisTurn = 0
+    private var turnMs: UInt64 = 0
+    private var hasUsedTurn = false
     private var isDraining = false
     private var peerEnded = false
     /// `close()` was called; `isClosed` follows in the close callback.
@@ -165,7 +170,7 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
     private var load: ConnectionLoad {
         ConnectionLoad(unparsedInputBytes: input.count - inputStart,
                        unsentOutputBytes: output.count + stream.queuedWriteBytes + heldAnswerBytes,
-                       answersOwed: slots.count, blockingAnswersOwed: blockingSlots)
+                       answersOwed: slots.count, blockingAnswersOwed: blockingSlots, hasUsedTurn: hasUsedTurn)
     }
 
     private func appendAnswer(_ status: Int, _ context: ResponseContext, _ logged: LoggedRequest?,
@@ -305,7 +310,30 @@ package final class HTTPConnection: TCPStreamDelegate, Responder {
                 break
             }
             dispatch(head, bodyEnd: bodyEnd)
+            countRequestThisTurn()
         }
+    }
+
+    /// Counts a handled request against the turn's share; at the share, the rest of the
+    /// pipeline waits for the next turn (`takeTurn`).
+    private func countRequestThisTurn() {
+        let now = server.loop.nowMs
+        if now != turnMs {
+            turnMs = now
+            requestsThisTurn = 0
+        }
+        requestsThisTurn += 1
+        guard requestsThisTurn >= Limits.connectionRequestsPerTurnMax, !hasUsedTurn else { return }
+        hasUsedTurn = true
+        server.serveNextTurn(self)
+    }
+
+    /// The server's next turn: a new share of requests, and the pipeline goes on.
+    func takeTurn() {
+        hasUsedTurn = false
+        requestsThisTurn = 0
+        turnMs = server.loop.nowMs
+        serve()
     }
 
     /// Starts the header time-out of a request whose first bytes are here but not all of it, at

@@ -55,6 +55,10 @@ package final class HTTPServer {
     /// Depth of `answeringTogether` calls, and the connections given answers meanwhile.
     private var gatheringDepth = 0
     private var gathered: [HTTPConnection] = []
+    /// Connections that handled their share of a turn (Limits.connectionRequestsPerTurnMax),
+    /// served again next turn by `nextTurn` (made at first need).
+    private var waitingForTurn: [HTTPConnection] = []
+    private var nextTurn: NextTurnWork?
 
     /// The current `Date` header value (29 bytes), refreshed by the cron.
     package private(set) var date: [UInt8] = []
@@ -260,6 +264,20 @@ package final class HTTPServer {
         return true
     }
 
+    /// Serves `connection` again next turn, after the other connections had theirs.
+    func serveNextTurn(_ connection: HTTPConnection) {
+        waitingForTurn.append(connection)
+        if nextTurn == nil { nextTurn = NextTurnWork(loop: loop) { [unowned self] in self.serveWaitingConnections() } }
+        nextTurn?.start()
+    }
+
+    private func serveWaitingConnections() {
+        let waiting = waitingForTurn
+        waitingForTurn.removeAll(keepingCapacity: true)
+        if waiting.isEmpty { nextTurn?.stop() }
+        for connection in waiting where !connection.isClosed { connection.takeTurn() }
+    }
+
     package func stop(completion: @escaping () -> Void) {
         guard !isStopping else { return }
         isStopping = true
@@ -283,6 +301,8 @@ package final class HTTPServer {
     private func finishStopWhenIdle() {
         guard isStopping, !isStopped, connections.isEmpty, admin == nil else { return }
         isStopped = true
+        nextTurn?.close()
+        nextTurn = nil
         if let housekeeping { cron.cancel(housekeeping) }
         housekeeping = nil
         if ownsCron { cron.close() }

@@ -1,4 +1,4 @@
-// Timers, signal watchers and per-iteration check hooks.
+// Timers, signal watchers, per-iteration check hooks and next-turn work.
 //
 // Each is a `final class` owning one handle (OwnedHandle: allocated once, the owner retained
 // into `handle.data`, released and freed by the one close callback). The action closure is
@@ -113,6 +113,48 @@ package final class IterationHook: HandleOwner {
     }
 
     fileprivate func fire() { action?() }
+}
+
+/// A `uv_idle_t`: runs its action once per loop iteration, before the loop polls, while
+/// started; while it is, the poll does not block (work left for the next turn goes on at once).
+package final class NextTurnWork: HandleOwner {
+    private let handle: OwnedHandle<uv_idle_t>
+    private var action: (() -> Void)?
+    private(set) var isActive = false
+
+    package init(loop: EventLoop, _ action: @escaping () -> Void) {
+        do {
+            handle = try OwnedHandle("uv_idle_init", asHandle: cuv_idle_as_handle) { uv_idle_init(loop.loop, $0) }
+        } catch {
+            preconditionFailure("\(error)")  // uv_idle_init cannot fail on a live loop
+        }
+        handle.retain(self)
+        self.action = action
+    }
+
+    package func start() {
+        guard !isActive, !handle.isClosing else { return }
+        isActive = true
+        mustSucceed(uv_idle_start(handle.pointer, idleFired), "uv_idle_start")
+    }
+
+    package func stop() {
+        guard isActive, !handle.isClosing else { return }
+        isActive = false
+        mustSucceed(uv_idle_stop(handle.pointer), "uv_idle_stop")
+    }
+
+    package func close() {
+        isActive = false
+        action = nil
+        handle.close()
+    }
+
+    fileprivate func fire() { action?() }
+}
+
+private func idleFired(_ handle: UnsafeMutablePointer<uv_idle_t>?) {
+    Unmanaged<NextTurnWork>.fromOpaque(handle!.pointee.data).takeUnretainedValue().fire()
 }
 
 private func timerFired(_ handle: UnsafeMutablePointer<uv_timer_t>?) {

@@ -9,6 +9,8 @@
 //     arrive, in request order; a guard timer fails a test that stalls (as main did: reading
 //     resumed only when a queued write completed, never after writes that completed at once).
 
+import Foundation
+import Glibc
 import LinkRingCore
 import LinkRingServer
 import LinkRingUV
@@ -28,6 +30,13 @@ struct ConnectionFlowRuleTests {
         #expect(!budget.mayParse(ConnectionLoad(unsentOutputBytes: budget.outputBytesMax + 1)))
         #expect(budget.isOutputFull(ConnectionLoad(unsentOutputBytes: budget.outputBytesMax + 1)))
         #expect(!budget.isOutputFull(ConnectionLoad(unsentOutputBytes: budget.outputBytesMax)))
+    }
+
+    @Test("a connection that handled its turn's share parses no more this turn and reads ahead only up to the input limit")
+    func turnShare() {
+        #expect(!budget.mayParse(ConnectionLoad(hasUsedTurn: true)))
+        #expect(budget.shouldRead(ConnectionLoad(unparsedInputBytes: budget.inputBytesMax - 1, hasUsedTurn: true)))
+        #expect(!budget.shouldRead(ConnectionLoad(unparsedInputBytes: budget.inputBytesMax, hasUsedTurn: true)))
     }
 
     @Test("while it may parse, a connection reads whatever it holds (the rest is one incomplete request)")
@@ -76,11 +85,11 @@ struct ConnectionFlowRuleTests {
 /// at most at once.
 final class NextTurnHandler: HTTPRequestHandler {
     private var held: [(name: [UInt8], answer: DeferredResponse)] = []
-    private let turn: Timer
+    private let turn: LinkRingUV.Timer
     private(set) var owedMax = 0
     private(set) var handled = 0
 
-    init(loop: EventLoop) { turn = Timer(loop: loop) }
+    init(loop: EventLoop) { turn = LinkRingUV.Timer(loop: loop) }
 
     func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
         handled += 1
@@ -114,7 +123,7 @@ final class PipelineClient: TCPStreamDelegate {
     private(set) var failures: [String] = []
     var onDone: (() -> Void)?
 
-    init(loop: EventLoop, port: Int, requests: [UInt8], expected: [[UInt8]], readAfterMs: UInt64, pause: Timer) throws {
+    init(loop: EventLoop, port: Int, requests: [UInt8], expected: [[UInt8]], readAfterMs: UInt64, pause: LinkRingUV.Timer) throws {
         self.expected = expected
         stream = try TCPStream.connect(loop: loop, host: "127.0.0.1", port: port) { [unowned self] error in
             if let error { return self.fail("connect: \(error)") }
@@ -159,8 +168,8 @@ final class PipelineFixture {
     let handler: NextTurnHandler
     let server: HTTPServer
     let client: PipelineClient
-    private let pause: Timer
-    private let guardTimer: Timer
+    private let pause: LinkRingUV.Timer
+    private let guardTimer: LinkRingUV.Timer
     private(set) var timedOut = false
 
     init(budget: ConnectionBudget = ConnectionBudget(), requests: [UInt8], expected: [[UInt8]], readAfterMs: UInt64 = 0,
@@ -169,8 +178,8 @@ final class PipelineFixture {
         handler = NextTurnHandler(loop: loop)
         server = HTTPServer(loop: loop, limits: ServerLimits(), handler: handler, budget: budget)
         let port = try server.start(host: "127.0.0.1", port: 0).port
-        pause = Timer(loop: loop)
-        guardTimer = Timer(loop: loop)
+        pause = LinkRingUV.Timer(loop: loop)
+        guardTimer = LinkRingUV.Timer(loop: loop)
         client = try PipelineClient(loop: loop, port: port, requests: requests, expected: expected, readAfterMs: readAfterMs, pause: pause)
         client.onDone = { [unowned self] in self.tearDown() }
         guardTimer.start(afterMs: guardMs) { [unowned self] in
@@ -250,5 +259,85 @@ struct ConnectionPipelineTests {
     @Test("a client that reads nothing for 500 ms, then reads: every blocking answer arrives, in order")
     func readsLate() throws {
         try expectAllAnswered(20_000, kind: "serial", budget: budget(inputBytesMax: 4_096, outputBytesMax: 4_096), readAfterMs: 500)
+    }
+}
+
+/// Records the order in which requests are handled and answers each at once; stops the server
+/// once `total` were handled.
+private final class OrderRecordingHandler: HTTPRequestHandler {
+    private(set) var order: [[UInt8]] = []
+    private let total: Int
+    var onAllHandled: (() -> Void)?
+
+    init(total: Int) { self.total = total }
+
+    func handle(_ head: HTTPRequestHead, _ buffer: [UInt8], body: Range<Int>, on connection: HTTPConnection) {
+        order.append(Array(buffer[head.target]))
+        connection.respond(.ok, contentType: ContentType.text, body: [])
+        if order.count == total { onAllHandled?() }
+    }
+}
+
+@Suite("Connection back-pressure: a turn's share of requests", .serialized)
+struct ConnectionTurnShareTests {
+    @Test("a 2,000-request pipeline and a lone request read in the same turn: the lone one is handled within the pipeline's first turn's share")
+    func pipelineSharesTheLoop() throws {
+        let loop = try EventLoop()
+        let pipelineLength = 2_000
+        let handler = OrderRecordingHandler(total: pipelineLength + 1)
+        let server = HTTPServer(loop: loop, limits: ServerLimits(), handler: handler)
+        let port = try server.start(host: "127.0.0.1", port: 0).port
+        handler.onAllHandled = { server.stop {} }
+        // Both connect and write before the loop runs: the server reads both in its first turns.
+        let pipelining = try BlockingClient(port: port)
+        let lone = try BlockingClient(port: port)
+        pipelining.drainAnswers()
+        lone.drainAnswers()
+        pipelining.send((0..<pipelineLength).flatMap { Array("GET /p\($0) HTTP/1.1\r\nHost: t\r\n\r\n".utf8) })
+        lone.send(Array("GET /lone HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
+        loop.run()
+        #expect(loop.close())
+        let position = handler.order.firstIndex(of: Array("/lone".utf8))
+        #expect(handler.order.count == pipelineLength + 1)
+        #expect(position.map { $0 <= min(Limits.connectionRequestsPerTurnMax, pipelineLength / 2) } == true,
+                "the lone request was handled at position \(position ?? -1) of \(handler.order.count)")
+        #expect(handler.order.filter { $0 != Array("/lone".utf8) } == (0..<pipelineLength).map { Array("/p\($0)".utf8) }, "pipeline order kept")
+    }
+}
+
+/// A blocking socket connected to 127.0.0.1:`port` (the kernel completes the handshake before
+/// the server's loop accepts); closed on deinit.
+private final class BlockingClient {
+    private let socket: Int32
+
+    init(port: Int) throws {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw UVError(-errno, "connect") }
+    }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads and drops every answer on another thread, so that the server's output never
+    /// fills (a full output would stop the pipeline by itself).
+    func drainAnswers() {
+        let socket = socket
+        Thread.detachNewThread {
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while chunk.withUnsafeMutableBytes({ recv(socket, $0.baseAddress, $0.count, 0) }) > 0 {}
+        }
+    }
+
+    deinit {
+        shutdown(socket, Int32(SHUT_RDWR))
+        Glibc.close(socket)
     }
 }
