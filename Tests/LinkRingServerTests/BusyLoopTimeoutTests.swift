@@ -112,28 +112,17 @@ private final class SplitRequestClient: @unchecked Sendable {
     }
 
     private func exchange() -> [Int] {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return [] }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = first.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard let client = try? BlockingClient(port: port) else { return [] }
+        client.setReceiveTimeout(seconds: 10)
+        client.send(first)
         usleep(restAfterMs * 1_000)
-        _ = rest.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        client.send(rest)
         var received: [UInt8] = []
         var statuses: [Int] = []
-        var chunk = [UInt8](repeating: 0, count: 4_096)
         while statuses.count < 2 {
-            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { break }
-            received += chunk[..<count]
+            let bytes = client.receive()
+            guard !bytes.isEmpty else { break }
+            received += bytes
             var start = 0
             while case .response(let head) = HTTPResponseParser.parse(received, from: start, to: received.count) {
                 statuses.append(head.status)
