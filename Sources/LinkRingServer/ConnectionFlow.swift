@@ -9,11 +9,11 @@
 // blocking, and holds at most `outputBytesMax` of answers unsent; past either it stops
 // parsing. It also stops for the rest of a loop turn once it handled
 // `Limits.connectionRequestsPerTurnMax` requests in it: a long pipeline goes on next turn,
-// after the other connections had theirs. It keeps reading while it may parse (what is left unparsed is then one incomplete
-// request, bounded by the request size limits) or while its unparsed input is below
-// `inputBytesMax`; past that it stops reading. Reading ahead that far while an answer is owed
-// keeps a pipelining client's next requests ready without a stop and a start of reading (two
-// epoll_ctl calls) per request, and costs a non-pipelining client nothing.
+// after the other connections had theirs. It keeps reading while it may parse (what is left
+// unparsed is then one incomplete request, bounded by the request size limits) or while its
+// unparsed input is below `inputBytesMax`; past that it stops reading. Reading ahead that far
+// while an answer is owed keeps a pipelining client's next requests ready without a stop and a
+// start of reading (two epoll_ctl calls) per request, and costs a non-pipelining client nothing.
 //
 // Every event that lowers what the connection holds (an answer given, a write completed at once
 // or later, input parsed) is followed by the same decision, so reading always resumes when the
