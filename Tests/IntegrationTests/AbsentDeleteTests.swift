@@ -47,13 +47,6 @@ func deleteFlood(port: Int, keys: [String], count: Int, workers: Int = 8) -> [In
     return tally.statuses
 }
 
-/// Node requests the proxy found late so far (`linkring_node_late_requests_total`, every node).
-func lateNodeRequests(proxyPort: Int) throws -> Int {
-    let metrics = try request(proxyPort, "GET", "/_/metrics").body
-    return metrics.split(separator: "\n").filter { $0.hasPrefix("linkring_node_late_requests_total") }
-        .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
-}
-
 @Suite("DELETE of absent keys (real cluster)", .serialized)
 struct AbsentDeleteTests {
     /// These two assert what a DELETE does when every replica answers in time. Sanitized debug
@@ -77,14 +70,14 @@ struct AbsentDeleteTests {
 
         let absent = (0..<3_000).map { "never\($0)" }
         let deleted = (0..<20).map { "kept\($0)" }
-        let lateBefore = try lateNodeRequests(proxyPort: port)
+        let lateBefore = try metricSum(port, "linkring_node_late_requests_total")
         let statuses = deleteFlood(port: port, keys: absent + deleted, count: 6_000)
         #expect(statuses == [404: 6_000], "\(statuses)")
         usleep(600_000)  // three repair rounds: they must not change anything either
         // A first ask found late makes that DELETE unconditional (DECISIONS "Tombstones only
         // over values"): at most one tombstone on each of the key's 2 replicas. On a loaded CI
         // runner some are late; with none late, nothing at all may change.
-        let late = try lateNodeRequests(proxyPort: port) - lateBefore
+        let late = try metricSum(port, "linkring_node_late_requests_total") - lateBefore
         var tombstonesAdded = 0
         for node in 0..<3 {
             let after = try cluster.footprint(node)

@@ -382,3 +382,11 @@ func startNode(data: String? = nil, _ extra: [String] = []) throws -> (ServerPro
     let node = try ServerProcess.start(Binaries.node, ["--listen", "127.0.0.1:0", "--data", directory] + extra)
     return (node, directory)
 }
+
+/// The sum of every sample of the metric `name` in the /_/metrics of the process at `port`
+/// (one per node for the proxy's `linkring_node_…` families).
+func metricSum(_ port: Int, _ name: String) throws -> Int {
+    let metrics = try request(port, "GET", "/_/metrics").body
+    return metrics.split(separator: "\n").filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+        .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+}

@@ -325,14 +325,22 @@ struct MembershipChangeTests {
         kill(cluster.nodes[0]!.pid, SIGHUP)
         #expect(cluster.waitFor { (try? statusJSON(cluster.ports[0], path: "/_/health"))
             .flatMap { $0["membership"] as? [String: Any] }?["generation"] as? Int == 1 })
+        var answeredWithoutLate = 0
         for index in 0..<20 {
+            let withoutLateBefore = try metricSum(cluster.proxy.port, "linkring_proxy_writes_without_late_replicas_total")
             #expect(try put(cluster.proxy.port, "/?short=g421x\(index)&long=https://g.example/\(index)", body: "").status == 200)
+            // A replica found late (its 421 took longer than its late limit: a loaded CI runner)
+            // is not waited for, as for any write (DECISIONS "Slow and frozen nodes"): then
+            // only the other replica must hold it; repair, an hour away here, copies it.
+            let wasLate = try metricSum(cluster.proxy.port, "linkring_proxy_writes_without_late_replicas_total") > withoutLateBefore
+            if wasLate { answeredWithoutLate += 1 }
             // Right after the 200, with repair far away: both replicas hold it.
             for node in 0..<2 {
                 let held = try cluster.nodeRequest(node, "GET", "/g421x\(index)")
-                #expect(held.status == 307, "write \(index) not on node \(node) after its 200")
+                #expect(held.status == 307 || (wasLate && node == 0), "write \(index) not on node \(node) after its 200")
             }
         }
+        #expect(answeredWithoutLate < 20, "every write found node 0 late: nothing was checked")
         #expect(cluster.membership()["generation"] as? Int == 1)
     }
 
