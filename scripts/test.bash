@@ -31,15 +31,23 @@ fi
 
 passed=()
 failed=()
-step() {  # NAME COMMAND…
-    local name=$1 started=$SECONDS
+failed_logs=()
+step() {  # NAME COMMAND…  (its output is also kept, so the summary can name what failed)
+    local name=$1 started=$SECONDS log="$TMPDIR/step-$((${#passed[@]} + ${#failed[@]})).log"
     shift
     echo "=== $name"
-    if "$@"; then
+    if "$@" 2>&1 | tee "$log"; then
         passed+=("$name ($((SECONDS - started))s)")
     else
         failed+=("$name ($((SECONDS - started))s)")
+        failed_logs+=("$log")
     fi
+}
+# The lines of a failed step's output that say what failed (a CI log may show only its tail).
+failure_lines_max=40
+print_failure_lines() {  # LOG
+    grep -a -E '✘|error:|FAIL|[Ff]ailed|recorded an issue|Fatal|fatal' "$1" | grep -a -v -E '^PASS|, 0 failed' \
+        | head -n "$failure_lines_max" | cut -c1-400 || true
 }
 
 step "swift tests" swift test --skip-build
@@ -52,6 +60,9 @@ step "load tests (quick)" bash loadtest/run.bash --quick
 
 echo
 for name in "${passed[@]}"; do echo "PASS $name"; done
-for name in "${failed[@]+"${failed[@]}"}"; do echo "FAIL $name"; done
+for i in "${!failed[@]}"; do
+    echo "FAIL ${failed[$i]}; what it said:"
+    print_failure_lines "${failed_logs[$i]}" | sed 's/^/    /'
+done
 echo "${#passed[@]} passed, ${#failed[@]} failed"
 [ ${#failed[@]} -eq 0 ]
