@@ -42,7 +42,7 @@ final class NodeMembership {
     /// The current membership's ring and this node's index in it (nil: not listed), from the
     /// moment the membership changes (the index's ranges follow off the loop).
     private var currentRing: (ring: HashRing, selfIndex: Int?)?
-    /// Takes a re-partitioning's snapshot a slice per loop turn (`takeSnapshot`).
+    /// Takes a re-partitioning's snapshot, then applies it, a slice per loop turn (`inSlices`).
     private var snapshotTimer: Timer?
     /// Writes of a process of an older membership kept before their 421 (NodeService.refuseOlder).
     var olderWritesKept = 0
@@ -120,9 +120,10 @@ final class NodeMembership {
 
     /// Anti-entropy for the current ring and, while moving, the handoff; DIR/membership written.
     /// At a change (`offLoop`) the index's ranges are computed on the thread pool first, from a
-    /// snapshot taken a slice per loop turn: on the loop, 600k keys held it 30–80 ms at every
-    /// node at once (the first second of a move at 1M keys answered a third of its requests,
-    /// p99 10 ms), the whole snapshot alone 4–22 ms. `then` runs once all is in place.
+    /// snapshot taken a slice per loop turn, and applied a slice per loop turn: on the loop,
+    /// 600k keys held it 30–80 ms at every node at once (the first second of a move at 1M keys
+    /// answered a third of its requests, p99 10 ms), the whole snapshot alone 4–22 ms, the
+    /// whole apply 20–60 ms. `then` runs once all is in place.
     private func build(offLoop: Bool = false, then: (() -> Void)? = nil) {
         let current = memberships.current
         let ring = self.ring(of: current)
@@ -139,14 +140,15 @@ final class NodeMembership {
         takeSnapshot(of: index, build: build) { [unowned self] snapshot, snapshotNs, slices in
             PoolWork.start(on: loop, { KeyValueIndex.ranges(of: snapshot.fingerprints, in: ring) }) { [weak self] ranges in
                 guard let self, !self.isClosed, self.builds == build else { return }
-                let applyNs = MonotonicClock.nowNs()
-                if let ranges { index.partition(by: ring, snapshot: snapshot, ranges: ranges) } else { index.partition(by: ring) }
-                self.store.isPartitioning = false
-                let endNs = MonotonicClock.nowNs()
-                Log.info("index re-partitioned for generation \(current.generation) in \((endNs - startNs) / 1_000_000) ms: "
-                         + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, \((endNs - applyNs) / 1_000) µs to apply; "
-                         + "the rest on the thread pool")
-                self.assemble(current, ring, then: then)
+                index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
+                self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
+                    self.store.isPartitioning = false
+                    let endNs = MonotonicClock.nowNs()
+                    Log.info("index re-partitioned for generation \(current.generation) in \((endNs - startNs) / 1_000_000) ms: "
+                             + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, "
+                             + "\(applyNs / 1_000) µs in \(applySlices) slice(s) to apply; the rest on the thread pool")
+                    self.assemble(current, ring, then: then)
+                }
             }
         }
     }
@@ -155,6 +157,14 @@ final class NodeMembership {
     /// loop turn, then hands it over with the loop time it took and its number of slices.
     private func takeSnapshot(of index: KeyValueIndex, build: Int, then: @escaping (PartitionSnapshot, UInt64, Int) -> Void) {
         var snapshot = index.startPartitionSnapshot()
+        inSlices(build: build, { index.continuePartitionSnapshot(&snapshot, slots: Limits.partitionSnapshotSlotsPerTurn) }) { loopNs, slices in
+            then(snapshot, loopNs, slices)
+        }
+    }
+
+    /// Runs `slice` once per loop turn (a 1 ms timer) until it returns true, then `then` with
+    /// the loop time the slices took and their number; dropped if a newer build began.
+    private func inSlices(build: Int, _ slice: @escaping () -> Bool, then: @escaping (UInt64, Int) -> Void) {
         var loopNs: UInt64 = 0
         var slices = 0
         snapshotTimer?.close()
@@ -163,13 +173,13 @@ final class NodeMembership {
         timer.start(afterMs: 0, repeatMs: 1) { [weak self] in
             guard let self, !self.isClosed, self.builds == build else { return timer.close() }
             let sliceStartNs = MonotonicClock.nowNs()
-            let isDone = index.continuePartitionSnapshot(&snapshot, slots: Limits.partitionSnapshotSlotsPerTurn)
+            let isDone = slice()
             loopNs += MonotonicClock.nowNs() - sliceStartNs
             slices += 1
             guard isDone else { return }
             timer.close()
             self.snapshotTimer = nil
-            then(snapshot, loopNs, slices)
+            then(loopNs, slices)
         }
     }
 

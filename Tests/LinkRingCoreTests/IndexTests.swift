@@ -231,6 +231,53 @@ struct IndexTests {
         #expect(index.digests == expected)
     }
 
+    @Test("a re-partitioning applied a slice at a time, between writes, deletes, removals (entries shifted back) and a growth, equals one on the spot; a second one begun before the first ended finishes it first",
+          arguments: [false, true])
+    func partitionAppliedInSlices(grows: Bool) {
+        let old = HashRing(nodes: (1...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let new = HashRing(nodes: (2...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let index = KeyValueIndex(orderSeed: UInt64.random(in: 0...UInt64.max))
+        index.partition(by: old)
+        for key in 0..<3_000 { index.apply(put("k\(key)", 5)) }
+        let snapshot = index.partitionSnapshot()
+        index.beginPartition(by: new, snapshot: snapshot, ranges: KeyValueIndex.ranges(of: snapshot.fingerprints, in: new))
+        var round = 0
+        while !index.continuePartition(slots: 300) {
+            round += 1
+            for key in stride(from: round, to: 3_000, by: 97) { index.apply(put("k\(key)", 6)) }
+            for key in stride(from: round + 40, to: 3_000, by: 89) { index.apply(LogRecord(version: 7, op: .delete, key: bytes("k\(key)"))) }
+            for key in stride(from: round + 20, to: 3_000, by: 83) { _ = index.remove(bytes("k\(key)"), ifVersionAtMost: 5) }
+            for key in 0..<(grows && round == 3 ? 3_000 : 5) { index.apply(put("new\(round)-\(key)", 6)) }
+        }
+        #expect(round > 3 && !index.isPartitionPending)
+        expectPartitioned(index, by: new)
+        // A change begun while the last one's walk is under way: that walk is finished first.
+        index.beginPartition(by: old, snapshot: nil, ranges: [])
+        _ = index.continuePartition(slots: 300)
+        index.apply(put("between", 6))
+        index.beginPartition(by: new, snapshot: nil, ranges: [])
+        while !index.continuePartition(slots: 700) { index.apply(put("later\(index.count)", 6)) }
+        expectPartitioned(index, by: new)
+    }
+
+    /// Every entry's digest counted in its range of `ring`, and every key paged under that range.
+    private func expectPartitioned(_ index: KeyValueIndex, by ring: HashRing) {
+        var expected = [UInt64](repeating: 0, count: ring.rangeCount)
+        for (key, stored) in index.contents() { expected[ring.rangeIndex(forKey: key)] ^= EntryHash.of(key, stored) }
+        #expect(index.digests == expected)
+        var paged = 0
+        for range in 0..<ring.rangeCount {
+            var cursor: UInt32? = 0
+            while let from = cursor {
+                let page = index.page(range: range, from: from, limit: 500)
+                paged += page.entries.count
+                #expect(page.entries.allSatisfy { ring.rangeIndex(forKey: $0.key) == range })
+                cursor = page.next
+            }
+        }
+        #expect(paged == index.count)
+    }
+
     @Test("ranges computed off the loop from a snapshot (whole, or taken a slice at a time between writes), applied after writes, deletes, removals and growth, equal a partition on the spot",
           arguments: [(false, false), (true, false), (false, true), (true, true)])
     func partitionFromASnapshot(grows: Bool, sliced: Bool) {

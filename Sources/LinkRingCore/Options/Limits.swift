@@ -242,6 +242,10 @@ package enum Limits {
     /// Index slots a re-partitioning's snapshot copies per loop turn (about 0.3–1.5 ms): taken
     /// whole at a change, the snapshot held the loop 4–22 ms at 600k keys, at every node at once.
     package static let partitionSnapshotSlotsPerTurn = 65_536
+    /// Index slots a re-partitioning's apply walks per loop turn (KeyValueIndex.continuePartition):
+    /// in one pass it held every node's loop 20–60 ms at once at 600k keys (the slowest second
+    /// of every move, p99 about 30 ms).
+    package static let partitionApplySlotsPerTurn = 65_536
     /// Loop time a node's handoff spends scanning its keys per tick of its duty (each key costs
     /// an older-ring lookup and a table read, HandoffPlans; a key that goes, a log read): at
     /// most a fifth of the loop. 400 µs changed nothing measurable in a remove's first seconds

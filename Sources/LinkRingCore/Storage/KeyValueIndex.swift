@@ -67,9 +67,25 @@ package struct IndexEntry: Sendable, Equatable {
     package var segment: UInt16 = 0
     /// 0 marks an empty slot (every record is longer).
     package var length: UInt16 = 0
-    package var range: UInt32 = 0
+    /// The key's ring range, and in the top bit the mark of the re-partitioning that gave it
+    /// (KeyValueIndex: while one is applied a slice at a time, it tells the entries done).
+    private(set) var rangeBits: UInt32 = 0
 
     package static let tombstoneTieBreak = UInt32.max
+    static let partitionBit: UInt32 = 1 << 31
+
+    package var range: UInt32 {
+        get { rangeBits & ~Self.partitionBit }
+        set { rangeBits = (rangeBits & Self.partitionBit) | newValue }
+    }
+
+    var partitionMark: Bool {
+        get { rangeBits & Self.partitionBit != 0 }
+        set { rangeBits = newValue ? rangeBits | Self.partitionBit : rangeBits & ~Self.partitionBit }
+    }
+
+    /// Takes `other`'s range and mark (a write that replaces an entry keeps its place in the ring).
+    mutating func takeRange(of other: IndexEntry) { rangeBits = other.rangeBits }
 
     package init(fingerprint: UInt64, version: UInt64, tieBreakHigh: UInt32, location: RecordLocation) {
         self.fingerprint = fingerprint
@@ -114,6 +130,11 @@ package final class KeyValueIndex {
     package private(set) var readFailures = 0
     package private(set) var ring: HashRing? = nil
     package private(set) var digests: [UInt64] = []
+    /// The `IndexEntry.partitionMark` of an entry whose range is in `ring` (and counted in
+    /// `digests`): flipped at each re-partitioning, so the entries need no second pass to clear it.
+    private var partitionMark = false
+    /// A re-partitioning applied a slice at a time (`beginPartition`), until its walk ends.
+    private var pendingPartition: PendingPartition?
     /// Per range of the ring, whether this node holds it (set by its membership); writes
     /// applied to a range it does not hold are counted in `foreignApplied` (a proxy that still
     /// writes to every membership's replicas: the node waits for them to stop before it
@@ -340,7 +361,10 @@ package final class KeyValueIndex {
 
     private func insert(_ incoming: IndexEntry, at slot: Int) {
         var entry = incoming
-        if let ring { entry.range = UInt32(ring.rangeIndex(forHash: entry.fingerprint)) }
+        if let ring {
+            entry.range = UInt32(ring.rangeIndex(forHash: entry.fingerprint))
+            entry.partitionMark = partitionMark
+        }
         slots[slot] = entry
         count += 1
         account(entry, sign: 1)
@@ -349,7 +373,7 @@ package final class KeyValueIndex {
     private func replace(_ slot: Int, with incoming: IndexEntry) {
         var entry = incoming
         let previous = slots[slot]
-        entry.range = previous.range
+        entry.takeRange(of: previous)
         slots[slot] = entry
         account(previous, sign: -1)
         account(entry, sign: 1)
@@ -360,7 +384,8 @@ package final class KeyValueIndex {
         if entry.isTombstone { tombstones += sign } else { liveKeys += sign }
         recordBytes += sign * Int(entry.length)
         addSegmentBytes(sign * Int(entry.length), entry.segment)
-        if ring != nil { digests[Int(entry.range)] ^= entry.digestContribution }
+        // An entry a slice-wise re-partitioning has not reached yet counts once it does.
+        if ring != nil && entry.partitionMark == partitionMark { digests[Int(entry.range)] ^= entry.digestContribution }
     }
 
     /// Points the entry that is at `from` (with this fingerprint) at `to`: compaction moved its
@@ -458,6 +483,8 @@ package final class KeyValueIndex {
             // The entry may fill the hole when the hole lies on its path from home to where it is.
             if (probe - homeSlot + capacity) % capacity >= (probe - hole + capacity) % capacity {
                 slots[hole] = slots[probe]
+                // Moved back, it may land behind a slice-wise walk's place: it gets its range now.
+                if pendingPartition != nil { assignRangeNow(hole) }
                 hole = probe
             }
             probe = next(probe)
@@ -496,6 +523,8 @@ package final class KeyValueIndex {
             while !slots[slot].isEmpty { slot = next(slot) }
             slots[slot] = entry
         }
+        // Entries keep their marks; a slice-wise walk starts again (those done are skipped).
+        pendingPartition?.restart()
     }
 
     // MARK: ring ranges
@@ -503,7 +532,8 @@ package final class KeyValueIndex {
     /// Attaches a ring: from now on each entry knows its range and digests are kept per
     /// range. Places the entries already present (once, after start-up or a ring change).
     package func partition(by ring: HashRing) {
-        assignRanges(ring, computed: nil)
+        beginPartition(by: ring, snapshot: nil, ranges: [])
+        while !continuePartition(slots: slots.count) {}
     }
 
     /// What re-partitioning needs of the table, taken on the loop: each entry's slot and
@@ -552,31 +582,61 @@ package final class KeyValueIndex {
     /// the slot it had then takes its computed range; one written or moved since is looked up
     /// now (all of them if the table grew).
     package func partition(by ring: HashRing, snapshot: PartitionSnapshot, ranges: [UInt32]) {
-        let isCurrent = snapshot.capacity == slots.count && ranges.count == snapshot.slots.count
-        assignRanges(ring, computed: isCurrent ? (snapshot, ranges) : nil)
+        beginPartition(by: ring, snapshot: snapshot, ranges: ranges)
+        while !continuePartition(slots: slots.count) {}
     }
 
-    /// Attaches `ring` and gives every entry its range (from `computed` where the entry is still
-    /// the one the snapshot saw in its slot, else looked up) and every range its digest. The
-    /// table and the digests are worked on as locals (moved out and back): one pass with no
-    /// exclusivity check or copy-on-write test of a class property per slot.
-    private func assignRanges(_ ring: HashRing, computed: (snapshot: PartitionSnapshot, ranges: [UInt32])?) {
+    /// Attaches `ring` and starts giving every entry its range in it, a slice of the table at a
+    /// time (`continuePartition`): at 600k keys the whole pass held a node's loop 20–60 ms, at
+    /// every node at once, the slowest second of every move. From now on a write gets its
+    /// range in `ring` and counts in the new digests at once; an entry the walk has not reached
+    /// counts when it does (its mark tells). Until the walk ends, the digests are partial and
+    /// the ranges mixed: the node answers repair 503 meanwhile (Store.isPartitioning). A walk
+    /// still under way is finished first.
+    package func beginPartition(by ring: HashRing, snapshot: PartitionSnapshot?, ranges: [UInt32]) {
+        if pendingPartition != nil { while !continuePartition(slots: slots.count) {} }
         self.ring = ring
+        partitionMark.toggle()
+        digests = [UInt64](repeating: 0, count: ring.rangeCount)
+        let isCurrent = snapshot.map { $0.capacity == slots.count && ranges.count == $0.slots.count } ?? false
+        pendingPartition = PendingPartition(known: isCurrent ? snapshot! : PartitionSnapshot(capacity: 0), ranges: isCurrent ? ranges : [])
+    }
+
+    /// Gives the entries of the next `count` slots their range (from the snapshot where the
+    /// entry is still the one it saw in its slot, else looked up) and counts them in the
+    /// digests; true once the walk is over. The table and the digests are worked on as locals
+    /// (moved out and back): no exclusivity check or copy-on-write test per slot.
+    package func continuePartition(slots count: Int) -> Bool {
+        guard var walk = pendingPartition, let ring else { return true }
         var table = ContiguousArray<IndexEntry>()
         swap(&table, &slots)
-        var sums = [UInt64](repeating: 0, count: ring.rangeCount)
-        let known = computed?.snapshot ?? PartitionSnapshot(capacity: 0)
-        let ranges = computed?.ranges ?? []
-        var next = 0
-        for slot in table.indices where !table[slot].isEmpty {
-            while next < known.slots.count && Int(known.slots[next]) < slot { next += 1 }
-            let isSame = next < known.slots.count && Int(known.slots[next]) == slot && known.fingerprints[next] == table[slot].fingerprint
-            let range = isSame ? Int(ranges[next]) : ring.rangeIndex(forHash: table[slot].fingerprint)
+        var sums: [UInt64] = []
+        swap(&sums, &digests)
+        let mark = partitionMark
+        let end = table.count - walk.nextSlot <= count ? table.count : walk.nextSlot + count
+        for slot in walk.nextSlot..<end where !table[slot].isEmpty && table[slot].partitionMark != mark {
+            let range = walk.computedRange(slot: slot, fingerprint: table[slot].fingerprint) ?? ring.rangeIndex(forHash: table[slot].fingerprint)
             table[slot].range = UInt32(range)
+            table[slot].partitionMark = mark
             sums[range] ^= table[slot].digestContribution
         }
         swap(&table, &slots)
-        digests = sums
+        swap(&sums, &digests)
+        walk.nextSlot = end
+        pendingPartition = end == slots.count ? nil : walk
+        return pendingPartition == nil
+    }
+
+    /// True while a re-partitioning's walk is under way.
+    package var isPartitionPending: Bool { pendingPartition != nil }
+
+    /// Gives the entry at `slot` its range in `ring` now, if the walk has not.
+    private func assignRangeNow(_ slot: Int) {
+        guard let ring, !slots[slot].isEmpty, slots[slot].partitionMark != partitionMark else { return }
+        let range = ring.rangeIndex(forHash: slots[slot].fingerprint)
+        slots[slot].range = UInt32(range)
+        slots[slot].partitionMark = partitionMark
+        digests[range] ^= slots[slot].digestContribution
     }
 
     /// Up to `limit` entries of `range` whose table order's top 32 bits are at least `from`, in
@@ -650,6 +710,37 @@ package final class KeyValueIndex {
         }
         if cut < fingerprints.count && top(cut) == UInt32.max { cut = fingerprints.count }
         return cut
+    }
+}
+
+/// Where a slice-wise re-partitioning is (`KeyValueIndex.beginPartition`): the next slot, and
+/// the ranges computed off the loop with the place of the next snapshot entry to match.
+struct PendingPartition {
+    let known: PartitionSnapshot
+    let ranges: [UInt32]
+    var nextSlot = 0
+    private var nextKnown = 0
+    /// False once the table grew: the snapshot's slots mean nothing then.
+    private var isSnapshotCurrent = true
+
+    init(known: PartitionSnapshot, ranges: [UInt32]) {
+        self.known = known
+        self.ranges = ranges
+    }
+
+    /// The table grew: the walk starts over, every entry looked up.
+    mutating func restart() {
+        nextSlot = 0
+        isSnapshotCurrent = false
+    }
+
+    /// The range computed for the entry at `slot`, if the snapshot saw this fingerprint there
+    /// (slots come in increasing order).
+    mutating func computedRange(slot: Int, fingerprint: UInt64) -> Int? {
+        guard isSnapshotCurrent else { return nil }
+        while nextKnown < known.slots.count && Int(known.slots[nextKnown]) < slot { nextKnown += 1 }
+        guard nextKnown < known.slots.count, Int(known.slots[nextKnown]) == slot, known.fingerprints[nextKnown] == fingerprint else { return nil }
+        return Int(ranges[nextKnown])
     }
 }
 
