@@ -141,6 +141,7 @@ final class NodeMembership {
             PoolWork.start(on: loop, { KeyValueIndex.ranges(of: snapshot.fingerprints, in: ring) }) { [weak self] ranges in
                 guard let self, !self.isClosed, self.builds == build else { return }
                 index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
+                index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: current.nodes.firstIndex(of: self.selfAddress))
                 self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
                     self.store.isPartitioning = false
                     let endNs = MonotonicClock.nowNs()
@@ -187,7 +188,7 @@ final class NodeMembership {
     private func assemble(_ current: Membership, _ ring: HashRing, then: (() -> Void)?) {
         defer { then?() }
         let selfIndex = current.nodes.firstIndex(of: selfAddress)
-        store.index.ownedRanges = selfIndex.map { index in (0..<ring.rangeCount).map { ring.replicas(ofRange: $0).contains(index) } }
+        store.index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: selfIndex)
         if let selfIndex {
             antiEntropy = AntiEntropy(loop: loop, cron: cron, store: store, ring: ring, membership: current, selfIndex: selfIndex,
                                       options: options, identity: identity)
@@ -213,6 +214,11 @@ final class NodeMembership {
             self.settled()
             Log.info("membership generation \(current.generation): every key this node held is on its new replicas")
         }
+    }
+
+    /// Per range of `ring`, whether the node at `selfIndex` replicates it (nil: not listed).
+    private static func ownedRanges(in ring: HashRing, selfIndex: Int?) -> [Bool]? {
+        selfIndex.map { index in (0..<ring.rangeCount).map { ring.replicas(ofRange: $0).contains(index) } }
     }
 
     /// No move under way (from now): ranges no longer held go after --release-delay-ms.

@@ -345,7 +345,11 @@ package final class KeyValueIndex {
 
     @inline(__always)
     private func countIfForeign(_ slot: Int) {
-        if let owned = ownedRanges, Int(slots[slot].range) < owned.count, !owned[Int(slots[slot].range)] { foreignApplied += 1 }
+        // An entry a slice-wise re-partitioning has not reached yet still has its older range.
+        let entry = slots[slot]
+        if let owned = ownedRanges, entry.partitionMark == partitionMark, Int(entry.range) < owned.count, !owned[Int(entry.range)] {
+            foreignApplied += 1
+        }
     }
 
     /// Applies `record` to an index over `RecordsInMemory` (appending it there first).
