@@ -260,6 +260,29 @@ struct IndexTests {
         expectPartitioned(index, by: new)
     }
 
+    @Test("while a slice-wise re-partitioning walks, a write to an entry it has not reached is not judged foreign by the new ring's ranges; new keys and walked entries are")
+    func foreignWritesDuringTheWalk() {
+        let old = HashRing(nodes: (1...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let new = HashRing(nodes: (2...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let owned = (0..<new.rangeCount).map { new.replicas(ofRange: $0).contains(0) }
+        let isForeign = { (key: String) in !owned[new.rangeIndex(forKey: Array(key.utf8))] }
+        let index = KeyValueIndex(orderSeed: 7)
+        index.partition(by: old)
+        let keys = (0..<3_000).map { "k\($0)" }
+        for key in keys { index.apply(put(key, 5)) }
+        index.beginPartition(by: new, snapshot: nil, ranges: [])
+        index.ownedRanges = owned
+        for key in keys { index.apply(put(key, 6)) }  // not reached yet: still in their older ranges
+        let added = (0..<500).map { "new\($0)" }
+        for key in added { index.apply(put(key, 6)) }
+        #expect(index.foreignApplied == added.filter(isForeign).count)
+        while !index.continuePartition(slots: 256) {}
+        let before = index.foreignApplied
+        for key in keys { index.apply(put(key, 7)) }
+        #expect(index.foreignApplied - before == keys.filter(isForeign).count)
+        #expect(keys.filter(isForeign).count > 0)
+    }
+
     /// Every entry's digest counted in its range of `ring`, and every key paged under that range.
     private func expectPartitioned(_ index: KeyValueIndex, by ring: HashRing) {
         var expected = [UInt64](repeating: 0, count: ring.rangeCount)
