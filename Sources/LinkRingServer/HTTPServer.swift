@@ -274,8 +274,9 @@ package final class HTTPServer {
     private func serveWaitingConnections() {
         let waiting = waitingForTurn
         waitingForTurn.removeAll(keepingCapacity: true)
-        if waiting.isEmpty { nextTurn?.stop() }
         for connection in waiting where !connection.isClosed { connection.takeTurn() }
+        // No connection asked for another turn: the loop may block in its poll again.
+        if waitingForTurn.isEmpty { nextTurn?.stop() }
     }
 
     package func stop(completion: @escaping () -> Void) {
