@@ -333,20 +333,6 @@ struct IndexTests {
         for key in 0..<(grows ? 3_000 : 200) { index.apply(put("new\(key)", 6)) }
         #expect((index.capacity != snapshot.capacity) == grows)
         index.partition(by: new, snapshot: snapshot, ranges: ranges)
-        var expected = [UInt64](repeating: 0, count: new.rangeCount)
-        for (key, stored) in index.contents() { expected[new.rangeIndex(forKey: key)] ^= EntryHash.of(key, stored) }
-        #expect(index.digests == expected)
-        // Every entry carries its range in the new ring (pages list each key under it).
-        var paged = 0
-        for range in 0..<new.rangeCount {
-            var cursor: UInt32? = 0
-            while let from = cursor {
-                let page = index.page(range: range, from: from, limit: 500)
-                paged += page.entries.count
-                #expect(page.entries.allSatisfy { new.rangeIndex(forKey: $0.key) == range })
-                cursor = page.next
-            }
-        }
-        #expect(paged == index.count)
+        expectPartitioned(index, by: new)
     }
 }
