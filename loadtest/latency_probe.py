@@ -4,9 +4,10 @@
 One keep-alive connection, one GET of a random key kI every INTERVAL_MS, each request timed
 alone; per whole second since START_EPOCH one CSV row: second,requests,p50_ms,p99_ms,max_ms.
 The wrk probe beside it gives one p99 per window; this one shows when inside a move the slow
-requests come (evenly, or in bursts at its edges).
+requests come (evenly, or in bursts at its edges). With RAW.csv, every request too
+(epoch_s,ms: its start and its latency), to line slow moments up with the processes' logs.
 
-    latency_probe.py PORT KEYS SECONDS START_EPOCH INTERVAL_MS OUT.csv
+    latency_probe.py PORT KEYS SECONDS START_EPOCH INTERVAL_MS OUT.csv [RAW.csv]
 """
 
 import random
@@ -40,6 +41,7 @@ def percentile(sorted_values, fraction):
 def main():
     port, keys, seconds, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
     interval, out = float(sys.argv[5]) / 1000, sys.argv[6]
+    raw = open(sys.argv[7], "w") if len(sys.argv) > 7 else None
     per_second = {}
     sock, buffered = None, b""
     end = time.time() + seconds
@@ -55,6 +57,8 @@ def main():
             buffered = read_answer(sock, buffered)
             elapsed_ms = (time.perf_counter() - began) * 1000
             per_second.setdefault(int(time.time() - start), []).append(elapsed_ms)
+            if raw:
+                raw.write("%.3f,%.2f\n" % (time.time() - elapsed_ms / 1000, elapsed_ms))
         except OSError:
             sock = None  # not timed: the load generator counts errors
         time.sleep(interval)
