@@ -37,6 +37,10 @@
                SIGHUP to every process), then added back, cycle after cycle, each move with a
                kill -9 of another member while data moves; the history checker judges every
                read and write of the whole run (issue 14: no miss, no stale read, no lost write)
+    grow       membership change under load: a new node (an empty data directory, another port
+               on a member's host) joins, cycle after cycle (the cluster keeps what it gains),
+               with a kill -9 while data moves of the joining node (even cycles) or of a
+               member that sends it data (odd cycles); judged like shrink
     replace    a node killed with kill -9 and replaced by a new one (another port on its host,
                an empty data directory), with a kill -9 of another member while data moves
     dns        no fault in the processes: a fifth hosts-file line, dns-down.example:7000, whose
@@ -54,7 +58,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from cluster import LOG_TIME_RESOLUTION_S, Node, http_request, parse_wall, wait_until
+from cluster import ADMIN_PORT, LOG_TIME_RESOLUTION_S, Node, http_request, parse_wall, wait_until
 from runner import SkipScenario, spread
 
 CONNECTION_ERRORS = ("refused", "reset", "closed")
@@ -498,6 +502,18 @@ def shrink(ctx):
         change_membership(ctx, generation, everyone, everyone, staying, cycle)
 
 
+def new_node(ctx, label, beside, port, admin_port=None):
+    """A node not yet started, on `beside`'s host and options, with an empty data directory of
+    its own, at `port` (and `admin_port` when `beside` still runs: two nodes share its host)."""
+    node = Node(label, beside.host, ctx.directory, os.path.dirname(beside.binary),
+                os.path.join(ctx.directory, f"data-{label}"), ctx.cluster.hosts_file, beside.options, beside.token)
+    node.port = port
+    node.address = f"{node.host.ip}:{port}"
+    if admin_port is not None:
+        node.admin_address = f"{node.host.ip}:{admin_port}"
+    return node
+
+
 def replace(ctx):
     """A member killed with kill -9 and replaced by a new node on another port of its host."""
     cluster = ctx.cluster
@@ -508,10 +524,7 @@ def replace(ctx):
         _, wall = ctx.node_fault("kill -9 (to be replaced)", old, cycle=cycle)
         old.kill9()
         ctx.expect_down(old, wall)
-        new = Node(f"{old.label}r{cycle + 1}", old.host, ctx.directory, os.path.dirname(old.binary),
-                   os.path.join(ctx.directory, f"data-{old.label}r{cycle + 1}"), cluster.hosts_file, old.options, old.token)
-        new.port = old.port + 1 if old.port % 2 == 0 else old.port - 1
-        new.address = f"{new.host.ip}:{new.port}"
+        new = new_node(ctx, f"{old.label}r{cycle + 1}", old, old.port + 1 if old.port % 2 == 0 else old.port - 1)
         members = cluster.nodes[:position] + [new] + cluster.nodes[position + 1:]
         generation += 1
         write_membership(cluster, generation, members)
@@ -521,10 +534,30 @@ def replace(ctx):
         change_membership(ctx, generation, members, members, [node for node in members if node is not new], cycle)
 
 
+def grow(ctx):
+    """A new node (an empty data directory, another port on a member's host) joins under load;
+    a kill -9 while data moves hits the joining node in even cycles, a member that sends it data
+    in odd ones. The cluster keeps every node it gained."""
+    cluster = ctx.cluster
+    generation = 0
+    for cycle in range(ctx.cycles):
+        host_of = cluster.nodes[cycle % len(cluster.nodes)]
+        shift = 1 + cycle // len(cluster.nodes)  # its host's member keeps the usual ports
+        new = new_node(ctx, f"g{cycle + 1}", host_of, host_of.port + shift, ADMIN_PORT + shift)
+        members = cluster.nodes + [new]
+        generation += 1
+        write_membership(cluster, generation, members)
+        new.start()
+        cluster.nodes.append(new)
+        ctx.unavailable[new.label] = []
+        victims = [new] if cycle % 2 == 0 else members[:-1]
+        change_membership(ctx, generation, members, members, victims, cycle)
+
+
 def summarize_moves(ctx, records):
     moves = ctx.data.get("moves_s", [])
     if moves:
-        ctx.result.notes.append(f"membership changes: {len(moves)}, each done in {spread(moves)} s (file written to moved)")
+        ctx.result.notes.append(f"membership changes: {len(moves)}, each done in {spread(moves)} (median/max, file written to moved)")
 
 
 SPECS = [
@@ -548,6 +581,8 @@ SPECS = [
          about="a node's 512 KiB tmpfs filled under load, freed, then kill -9 and replay"),
     Spec("shrink", shrink, {"ci": 1, "full": 10}, summarize=summarize_moves,
          about="a node removed then added back under load, kill -9 of a member during each move"),
+    Spec("grow", grow, {"ci": 1, "full": 4}, summarize=summarize_moves,
+         about="a new node joins under load, kill -9 of it or of a member during the move"),
     Spec("replace", replace, {"ci": 1, "full": 8}, summarize=summarize_moves,
          about="a node killed and replaced by a new one, kill -9 of a member during the move"),
     Spec("dns", dns, {"ci": 5, "full": 20}, prepare=prepare_dns, summarize=summarize_dns,
