@@ -121,10 +121,11 @@ package final class NodeConnection: TCPStreamDelegate {
     /// When the oldest request still waiting for its answer was made.
     package var oldestSubmittedMs: UInt64? { inFlight.first?.submittedMs }
 
-    /// Tells each request made at least `lateAfterMs` ago that it is late (oldest first; the
-    /// scan stops at the first younger one). Returns how many became late now.
-    package func findLate(nowMs: UInt64, lateAfterMs: UInt64) -> Int {
-        NodeRequest.findLate(in: inFlight.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
+    /// The requests made at least `lateAfterMs` ago whose `onLate` has still to run, oldest
+    /// first (the scan stops at the first younger one). The caller runs them once every walk is
+    /// over (`NodeRequest.late(in:)`).
+    package func lateRequests(nowMs: UInt64, lateAfterMs: UInt64) -> [NodeRequest] {
+        NodeRequest.late(in: inFlight.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
     }
 
     package func send(_ request: NodeRequest) {
@@ -222,15 +223,16 @@ package final class NodeConnection: TCPStreamDelegate {
 }
 
 extension NodeRequest {
-    /// The late-request scan over requests in the order they were made.
-    package static func findLate(in requests: some Sequence<NodeRequest>, nowMs: UInt64, lateAfterMs: UInt64) -> Int {
-        var found = 0
+    /// The late-request scan over requests in the order they were made: those made at least
+    /// `lateAfterMs` before `nowMs` with an `onLate` still to run. It only collects: an `onLate`
+    /// answers clients, sends hedges and retries, may close this very connection, so it runs
+    /// after the walk (`becameLate`, which skips a request answered meanwhile), never inside
+    /// it (docs/DECISIONS.md, "Slow and frozen nodes": the proxy crashed inside such a walk).
+    package static func late(in requests: some Sequence<NodeRequest>, nowMs: UInt64, lateAfterMs: UInt64) -> [NodeRequest] {
+        var found: [NodeRequest] = []
         for request in requests {
             guard request.submittedMs + lateAfterMs <= nowMs else { break }
-            if request.onLate != nil {
-                found += 1
-                request.becameLate()
-            }
+            if request.onLate != nil { found.append(request) }
         }
         return found
     }

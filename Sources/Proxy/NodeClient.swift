@@ -220,9 +220,10 @@ final class NodeClient: NodeReplyObserver {
         let lateAfterMs = latency.lateAfterMs
         guard let oldest = oldestWaitingMs(includingPing: false), oldest + lateAfterMs <= nowMs else { return }
         health.suspect()
-        var found = NodeRequest.findLate(in: queue.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
-        for connection in pool { found += connection.findLate(nowMs: nowMs, lateAfterMs: lateAfterMs) }
-        lateRequests += UInt64(found)
+        var late = NodeRequest.late(in: queue.elements, nowMs: nowMs, lateAfterMs: lateAfterMs)
+        for connection in pool { late += connection.lateRequests(nowMs: nowMs, lateAfterMs: lateAfterMs) }
+        lateRequests += UInt64(late.count)
+        for request in late { request.becameLate() }
     }
 
     /// When the oldest request still waiting for this node was made.
