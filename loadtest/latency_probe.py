@@ -62,6 +62,8 @@ def main():
         except OSError:
             sock = None  # not timed: the load generator counts errors
         time.sleep(interval)
+    if raw:
+        raw.close()
     with open(out, "w") as csv:
         csv.write("second,requests,p50_ms,p99_ms,max_ms\n")
         for second in sorted(per_second):

@@ -84,6 +84,7 @@ while time.time() < deadline:
 sys.exit(1)
 PY
     WATCH_PID=$!
+    on_exit "kill $WATCH_PID 2>/dev/null || true"
 }
 # handed_off [PORT…]: records and bytes every node reported sending in its last handoff: the
 # nodes of the proxy's status, each node at PORT asked itself (a removed node, still running:
