@@ -160,11 +160,12 @@ final class ProxyService: HTTPRequestHandler {
     /// for a replica that is late (the read was hedged away from it).
     private func replied(_ read: ReadAttempt, _ nodeReply: NodeReply) {
         read.outstanding -= 1
-        if case .answered(_, let version?, _, _) = nodeReply { clock.observe(version) }
+        var isFarAhead = false
+        if case .answered(_, let version?, _, _) = nodeReply { isFarAhead = !clock.observe(version) }
         guard !read.isDone else { return }
         let reply = ReadReply(nodeReply)
         if case .answered(421, _, _, _) = nodeReply { read.sawNewerGeneration = true }
-        if read.isBehind(nodeReply) {
+        if read.isBehind(nodeReply, isFarAhead: isFarAhead) {
             metrics.behindAnswers += 1  // it missed a write this proxy acknowledged: never the answer
         } else if case .failed = reply {
             metrics.retries += 1
@@ -249,8 +250,14 @@ final class ProxyService: HTTPRequestHandler {
             let accepted = cluster.nodes[index].submit(request) { [unowned self] reply in
                 if case .answered(let status, let version, let body, let isRecovering) = reply {
                     if status == 421 { gather.sawNewerGeneration = true }
-                    if let version { self.clock.observe(version) }
-                    gather.read.answered(position, status: status, version: version, body: body, isRecovering: isRecovering)
+                    let isFarAhead = version.map { !self.clock.observe($0) } ?? false
+                    if isFarAhead && gather.floor != nil {
+                        // A far-future entry the acknowledged write replaced where it was applied (ReadAttempt.isBehind).
+                        self.metrics.behindAnswers += 1
+                        gather.read.giveUp(position)
+                    } else {
+                        gather.read.answered(position, status: status, version: version, body: body, isRecovering: isRecovering)
+                    }
                 } else {
                     gather.read.giveUp(position)
                 }
@@ -697,10 +704,13 @@ final class ReadAttempt {
     /// membership is asked when no keeper answers for it).
     var everywhere: Placement.MovingReplicas?
 
-    /// An answer (a value or a 404) older than the floor: its replica has not caught up.
-    func isBehind(_ reply: NodeReply) -> Bool {
+    /// An answer (a value or a 404) older than the floor: its replica has not caught up. So is
+    /// one more than the skew bound ahead of cluster time (`isFarAhead`): no writer mints such a
+    /// version and nodes refuse it, so it is a far-future entry from an older release, which
+    /// the acknowledged write replaced on every replica that applied it (VersionModelTests).
+    func isBehind(_ reply: NodeReply, isFarAhead: Bool) -> Bool {
         guard let floor, case .answered(let status, let version, _, _) = reply, status == 200 || status == 404 else { return false }
-        return (version ?? 0) < floor
+        return (version ?? 0) < floor || isFarAhead
     }
 
     init(key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {

@@ -3,9 +3,12 @@
 // once read a value 2 ms after a newer one was acknowledged: the write had settled without a
 // replica, which answered the read before it caught up. Here the replica is made to miss the
 // write for good (it restarts while its only peer is dead, so its recovery pull finds nobody,
-// and periodic repair is too rare to run), and it is the first replica the proxy asks.
+// and periodic repair is too rare to run), and it is the first replica the proxy asks. The
+// same holds when what it kept is a far-future entry (an older release's), whose version is
+// above the floor but far ahead of cluster time (a CI run read one back right after the write).
 
 import Foundation
+import LinkRingCore
 import Testing
 
 @Suite("Read floors: a replica that missed an acknowledged write (real cluster)", .serialized)
@@ -49,6 +52,39 @@ struct ReadFloorTests {
         #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "down" })
         let alone = try request(port, "GET", "/\(short)")
         #expect(alone.status == 503, "answered \(alone.status) \(alone.headers["location"] ?? "") from the replica that is behind")
+    }
+
+    @Test("a replica that missed the write replacing its far-future entry (an older release's) never answers that entry")
+    func farFutureEntryOnTheReplicaThatMissedTheWrite() throws {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        let port = cluster.proxy.port
+        let key = try (0..<200).map { "ahead\($0)" }.first { try cluster.replicas(of: $0).first == 1 }
+        let short = try #require(key, "no key whose first replica is node 1")
+        let planted = LogRecord(version: UInt64.max, op: .put, key: Array(short.utf8), value: Array("https://planted.example/".utf8))
+        try cluster.restartNode(1) { try writeLog([planted], toDirectory: $0) }
+
+        // Node 1 is down while the key is written: node 0 alone acknowledges it.
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "up" })
+        cluster.kill9(1)
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "down" })
+        #expect(try put(port, "/?short=\(short)&long=https://new.example/", body: "").status == 200)
+
+        // Node 1 comes back while node 0 is dead, so it keeps the far-future entry.
+        cluster.kill9(0)
+        try cluster.startNode(1)
+        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 1) }, "node 1 never ready")
+        try cluster.startNode(0)
+        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 0) }, "node 0 never ready")
+        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" && (try? cluster.proxyState(of: 1)) == "up" })
+        #expect(try cluster.nodeRequest(1, "GET", "/\(short)").headers["location"] == "https://planted.example/",
+                "node 1 caught up some other way: the test no longer shows anything")
+
+        // Its version is above the read floor, but no writer mints it: node 1 is behind.
+        for _ in 0..<20 {
+            let read = try request(port, "GET", "/\(short)")
+            #expect(read.status == 307 && read.headers["location"] == "https://new.example/",
+                    "read \(read.status) \(read.headers["location"] ?? "") after the new value was acknowledged")
+        }
     }
 
     private func isReady(_ cluster: TestCluster, _ index: Int) -> Bool {

@@ -53,6 +53,9 @@ public struct FIFOQueue<Element> {
         return live
     }
 
-    /// The live elements, oldest first (for a walk that does not remove them).
+    /// The live elements, oldest first (for a walk that does not remove them). A walk must not
+    /// call out to code that may change this queue (close its connection, answer its requests):
+    /// the optimized build walks the storage without retaining it, so a removal frees it under
+    /// the walk (a proxy segfault, docs/DECISIONS.md "Slow and frozen nodes"). Collect, then act.
     @inlinable public var elements: ArraySlice<Element> { storage[head...] }
 }
