@@ -15,35 +15,16 @@ import Testing
 struct ReadFloorTests {
     @Test("a write acknowledged without a replica is never answered older by it; with only that replica up, 503, never stale")
     func replicaThatMissedAWrite() throws {
-        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        let (cluster, short) = try clusterWithKeyFirstOnNode1(prefix: "floor")
         let port = cluster.proxy.port
-        let key = try (0..<200).map { "floor\($0)" }.first { try cluster.replicas(of: $0).first == 1 }
-        let short = try #require(key, "no key whose first replica is node 1")
         #expect(try put(port, "/?short=\(short)&long=https://old.example/", body: "").status == 200)
         #expect(try cluster.nodeRequest(1, "GET", "/\(short)").status == 307)
-
-        // Node 1 is down while the new value is written: node 0 alone acknowledges it.
-        cluster.kill9(1)
-        #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "down" })
-        #expect(try put(port, "/?short=\(short)&long=https://new.example/", body: "").status == 200)
-
-        // Node 1 comes back while node 0 is dead: its recovery finds nobody, so it never gets
-        // the new value; then node 0 comes back too (it holds the new value on disk).
-        cluster.kill9(0)
-        try cluster.startNode(1)
-        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 1) }, "node 1 never ready")
-        try cluster.startNode(0)
-        #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 0) }, "node 0 never ready")
-        #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" && (try? cluster.proxyState(of: 1)) == "up" })
+        try makeNode1Miss(cluster, short)
         #expect(try cluster.nodeRequest(1, "GET", "/\(short)").headers["location"] == "https://old.example/",
                 "node 1 caught up some other way: the test no longer shows anything")
 
         // Node 1 is asked first and answers the old value: the proxy asks node 0 instead.
-        for _ in 0..<20 {
-            let read = try request(port, "GET", "/\(short)")
-            #expect(read.status == 307 && read.headers["location"] == "https://new.example/",
-                    "read \(read.status) \(read.headers["location"] ?? "") after the new value was acknowledged")
-        }
+        try expectNewValue(port, short)
         let metrics = try request(port, "GET", "/_/metrics").body
         #expect(!metrics.contains("linkring_proxy_behind_answers_total 0\n"))
 
@@ -56,30 +37,41 @@ struct ReadFloorTests {
 
     @Test("a replica that missed the write replacing its far-future entry (an older release's) never answers that entry")
     func farFutureEntryOnTheReplicaThatMissedTheWrite() throws {
-        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
-        let port = cluster.proxy.port
-        let key = try (0..<200).map { "ahead\($0)" }.first { try cluster.replicas(of: $0).first == 1 }
-        let short = try #require(key, "no key whose first replica is node 1")
+        let (cluster, short) = try clusterWithKeyFirstOnNode1(prefix: "ahead")
         let planted = LogRecord(version: UInt64.max, op: .put, key: Array(short.utf8), value: Array("https://planted.example/".utf8))
         try cluster.restartNode(1) { try writeLog([planted], toDirectory: $0) }
-
-        // Node 1 is down while the key is written: node 0 alone acknowledges it.
         #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "up" })
+        try makeNode1Miss(cluster, short)
+        #expect(try cluster.nodeRequest(1, "GET", "/\(short)").headers["location"] == "https://planted.example/",
+                "node 1 caught up some other way: the test no longer shows anything")
+
+        // Its version is above the read floor, but no writer mints it: node 1 is behind.
+        try expectNewValue(cluster.proxy.port, short)
+    }
+
+    /// Two nodes, repair too rare to run, and a key whose first replica is node 1.
+    private func clusterWithKeyFirstOnNode1(prefix: String) throws -> (TestCluster, String) {
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        let key = try (0..<200).map { "\(prefix)\($0)" }.first { try cluster.replicas(of: $0).first == 1 }
+        return (cluster, try #require(key, "no key whose first replica is node 1"))
+    }
+
+    /// Writes https://new.example/ to `short` while node 1 is down, so that node 0 alone
+    /// acknowledges it; then node 1 comes back while node 0 is dead (its recovery finds
+    /// nobody, so it never gets the new value), and node 0 comes back too (it holds it on disk).
+    private func makeNode1Miss(_ cluster: TestCluster, _ short: String) throws {
         cluster.kill9(1)
         #expect(cluster.waitFor { (try? cluster.proxyState(of: 1)) == "down" })
-        #expect(try put(port, "/?short=\(short)&long=https://new.example/", body: "").status == 200)
-
-        // Node 1 comes back while node 0 is dead, so it keeps the far-future entry.
+        #expect(try put(cluster.proxy.port, "/?short=\(short)&long=https://new.example/", body: "").status == 200)
         cluster.kill9(0)
         try cluster.startNode(1)
         #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 1) }, "node 1 never ready")
         try cluster.startNode(0)
         #expect(cluster.waitFor(timeoutMs: 15_000) { isReady(cluster, 0) }, "node 0 never ready")
         #expect(cluster.waitFor { (try? cluster.proxyState(of: 0)) == "up" && (try? cluster.proxyState(of: 1)) == "up" })
-        #expect(try cluster.nodeRequest(1, "GET", "/\(short)").headers["location"] == "https://planted.example/",
-                "node 1 caught up some other way: the test no longer shows anything")
+    }
 
-        // Its version is above the read floor, but no writer mints it: node 1 is behind.
+    private func expectNewValue(_ port: Int, _ short: String) throws {
         for _ in 0..<20 {
             let read = try request(port, "GET", "/\(short)")
             #expect(read.status == 307 && read.headers["location"] == "https://new.example/",
