@@ -10,7 +10,8 @@
 #
 #   loadtest/rebalance.bash [--quick] [--keys N]   (LINKRING_BIN_DIR=dir: those binaries, no build)
 #
-#   full: N = 1,000,000, 60 s of load      quick: N = 20,000, 24 s
+#   full: N = 1,000,000, 80 s of load      quick: N = 20,000, 24 s
+#   (the load outlasts both changes at their 30 s limit; a change that ends after it fails the run)
 #   targets (full): each change done in ≤ 30 s; throughput while moving ≥ 70 % of before;
 #   0 errors, 0 misses; every acknowledged PUT reads back afterwards.
 #
@@ -21,7 +22,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-keys=1000000 duration_s=60 add_at_s=10 gap_s=6 probe_s=12 mode=full
+keys=1000000 duration_s=80 add_at_s=10 gap_s=6 probe_s=12 mode=full
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) keys=20000 duration_s=24 add_at_s=5 gap_s=4 probe_s=2 mode=quick; shift ;;
@@ -170,6 +171,9 @@ window() {
                                                    if (g[s] > gw) gw = g[s]; if (p[s] > pw) pw = p[s] }
               printf "%.0f %d %.1f %.1f\n", n ? sum / n : 0, low, gw, pw }' "$RUN_DIR/per_second.csv"
 }
+# A second past the load's end has no answers: a window reaching it would count them as a stall.
+[[ $mode != full ]] || awk -v t="$removed_t" -v d="$duration_s" 'BEGIN { exit !(t + 1 <= d) }' \
+    || die "the remove ended at t=${removed_t}s, after the load's ${duration_s} s: its figures would count seconds without load"
 read -r before_rps _ before_get_p99 before_put_p99 <<<"$(window 1 "$add_at_s")"
 # Each move's window ends after the second it was done in.
 add_end=$(awk -v t="$added_t" 'BEGIN { print t + 1 }') remove_end=$(awk -v t="$removed_t" 'BEGIN { print t + 1 }')

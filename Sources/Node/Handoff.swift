@@ -169,9 +169,15 @@ final class Handoff {
     /// at the start, down to it over Limits.handoffRampMs — at a change every node partitions,
     /// scans and begins to send at once, and a full pace from the first batch starved the
     /// foreground for a second or two.
-    /// A node that stays while a live node leaves goes slower until that one is done (HandoffPace).
+    /// A node that stays while a live node leaves goes slower until that one is done, and one
+    /// sending to many targets at once shares its pace among them (HandoffPace).
     private var batchIntervalMs: UInt64 {
-        HandoffPace.batchIntervalMs(afterMs: loop.nowMs - startedMs, besideLeavingNode: isBesideLeavingNode)
+        HandoffPace.batchIntervalMs(afterMs: loop.nowMs - startedMs, besideLeavingNode: isBesideLeavingNode, busyTargets: busyTargets)
+    }
+
+    /// Targets with keys queued or a batch in flight (they share the node's pace).
+    private var busyTargets: Int {
+        targets.reduce(0) { $0 + ($1.keys.isEmpty && $1.inFlight.isEmpty ? 0 : 1) }
     }
 
     /// This node stays in the membership and a node that leaves it is still handing off.

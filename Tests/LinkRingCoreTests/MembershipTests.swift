@@ -182,7 +182,7 @@ struct MembershipTests {
         }
     }
 
-    @Test("a handoff starts slowly: a few batch intervals per batch at first, down to one over the ramp, never below; slower beside a leaving node")
+    @Test("a handoff starts slowly: a few batch intervals per batch at first, down to one over the ramp, never below; slower beside a leaving node and shared among many targets")
     func handoffPace() {
         let base = Limits.handoffBatchIntervalMs
         #expect(HandoffPace.batchIntervalMs(afterMs: 0) == base * Limits.handoffRampIntervalsMax)
@@ -195,6 +195,14 @@ struct MembershipTests {
         #expect(HandoffPace.batchIntervalMs(afterMs: 0, besideLeavingNode: true)
                 == base * Limits.handoffRampIntervalsMax * Limits.handoffBesideLeavingFactor)
         #expect(Limits.handoffBesideLeavingFactor > 1)
+        // A node sending to many targets at once shares the full pace among them.
+        let full = Limits.handoffTargetsAtFullPace
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, busyTargets: full) == base)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, busyTargets: 0) == base)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, busyTargets: 2 * full) == 2 * base)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 0, busyTargets: 2 * full) == 2 * base * Limits.handoffRampIntervalsMax)
+        #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, besideLeavingNode: true, busyTargets: 2 * full)
+                == base * max(Limits.handoffBesideLeavingFactor, 2), "the larger slowdown, not the product")
         var last = UInt64.max
         for elapsed in stride(from: UInt64(0), through: Limits.handoffRampMs + 100, by: 50) {
             let interval = HandoffPace.batchIntervalMs(afterMs: elapsed)

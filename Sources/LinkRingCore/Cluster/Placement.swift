@@ -275,11 +275,19 @@ package final class HandoffPlans {
 /// staying nodes' own share (keys whose both replicas change, which they send beside it) went
 /// in the first 4–5 s at full pace, every node at 20–30 % of a core at once and the
 /// foreground at a third of its answers.
+///
+/// A node sending to more than Limits.handoffTargetsAtFullPace targets at once (`busyTargets`:
+/// a leaving node sends to every other node) shares that pace among them: per target, the
+/// interval grows in proportion. A node's sending costs its own loop and disk whatever the
+/// number of targets, and a leaving node sending to four at full pace took the remove's
+/// foreground down to 60–80 % of its answers, where a joining node's four sources, one target
+/// each, kept the add at 85–99 %. The larger of the two slowdowns applies, not their product.
 package enum HandoffPace {
-    package static func batchIntervalMs(afterMs elapsed: UInt64, besideLeavingNode: Bool = false) -> UInt64 {
+    package static func batchIntervalMs(afterMs elapsed: UInt64, besideLeavingNode: Bool = false, busyTargets: Int = 1) -> UInt64 {
         let ramp = max(Limits.handoffRampMs, 1)
         let left = ramp - min(elapsed, ramp)
         let interval = Limits.handoffBatchIntervalMs + Limits.handoffBatchIntervalMs * (Limits.handoffRampIntervalsMax - 1) * left / ramp
-        return besideLeavingNode ? interval * Limits.handoffBesideLeavingFactor : interval
+        let shared = interval * UInt64(max(busyTargets, Limits.handoffTargetsAtFullPace)) / UInt64(Limits.handoffTargetsAtFullPace)
+        return besideLeavingNode ? max(interval * Limits.handoffBesideLeavingFactor, shared) : shared
     }
 }

@@ -264,6 +264,9 @@ package enum Limits {
     /// A node that stays while a live node leaves sends this many times slower until the
     /// leaving node's handoff is done (Handoff.batchIntervalMs).
     package static let handoffBesideLeavingFactor: UInt64 = 3
+    /// A node sends at the full pace to this many targets at most; with more that have keys to
+    /// go, each target's interval grows in proportion (HandoffPace: a leaving node's sending).
+    package static let handoffTargetsAtFullPace = 2
     /// A node keeping keys that a leaving node also held asks that node's /_/health this often
     /// until it reports its handoff done (then its own copies of those keys need not go).
     package static let handoffLeavingPollMs: UInt64 = 500
