@@ -56,7 +56,7 @@ struct NameRecordTests {
     func refreshAndLifetime() {
         var record = NameRecord(name: "node1.example")
         record.lookupStarted(nowMs: 0)
-        record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
+        _ = record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
         #expect(!record.isLookupDue(nowMs: Limits.resolvedAddressRefreshMs - 1))
         #expect(record.isLookupDue(nowMs: Limits.resolvedAddressRefreshMs))
         record.lookupStarted(nowMs: Limits.resolvedAddressRefreshMs)
@@ -72,7 +72,7 @@ struct NameRecordTests {
     func lifetimeEndsDuringRefresh() {
         var record = NameRecord(name: "node1.example")
         record.lookupStarted(nowMs: 0)
-        record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
+        _ = record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
         record.lookupStarted(nowMs: Limits.resolvedAddressRefreshMs)
         guard case .failed = record.answer(nowMs: Limits.resolvedAddressLifetimeMs) else {
             Issue.record("an address past its lifetime must not be used")
@@ -84,7 +84,7 @@ struct NameRecordTests {
     func addressChange() {
         var record = NameRecord(name: "node1.example")
         record.lookupStarted(nowMs: 0)
-        record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
+        _ = record.lookupSucceeded(address: "10.0.0.5", nowMs: 0)
         record.lookupStarted(nowMs: 30_000)
         #expect(record.lookupSucceeded(address: "10.0.0.5", nowMs: 30_001).replaced == nil)
         record.lookupStarted(nowMs: 60_002)
