@@ -42,8 +42,8 @@ final class NodeMembership {
     /// The current membership's ring and this node's index in it (nil: not listed), from the
     /// moment the membership changes (the index's ranges follow off the loop).
     private var currentRing: (ring: HashRing, selfIndex: Int?)?
-    /// Takes a re-partitioning's snapshot, then applies it, a slice per loop turn (`inSlices`).
-    private var snapshotTimer: Timer?
+    /// Paces a re-partitioning's pieces: the snapshot's and the apply's slices, the ring lookups' jobs.
+    private var partitionTimer: Timer?
     /// Writes of a process of an older membership kept before their 421 (NodeService.refuseOlder).
     var olderWritesKept = 0
     /// Releasing ranges this node no longer holds, and when it may next look for them.
@@ -120,10 +120,12 @@ final class NodeMembership {
 
     /// Anti-entropy for the current ring and, while moving, the handoff; DIR/membership written.
     /// At a change (`offLoop`) the index's ranges are computed on the thread pool first, from a
-    /// snapshot taken a slice per loop turn, and applied a slice per loop turn: on the loop,
+    /// snapshot taken a slice at a time on the loop, and applied a slice at a time: on the loop,
     /// 600k keys held it 30–80 ms at every node at once (the first second of a move at 1M keys
     /// answered a third of its requests, p99 10 ms), the whole snapshot alone 4–22 ms, the
-    /// whole apply 20–60 ms. `then` runs once all is in place.
+    /// whole apply 20–60 ms. Every slice and pool job is followed by a pause that holds the
+    /// whole to Limits.partitionDutyPercent of the time: every node does this at once.
+    /// `then` runs once all is in place.
     private func build(offLoop: Bool = false, then: (() -> Void)? = nil) {
         let current = memberships.current
         let ring = self.ring(of: current)
@@ -138,8 +140,7 @@ final class NodeMembership {
         let startNs = MonotonicClock.nowNs()
         store.isPartitioning = true
         takeSnapshot(of: index, build: build) { [unowned self] snapshot, snapshotNs, slices in
-            PoolWork.start(on: loop, { KeyValueIndex.ranges(of: snapshot.fingerprints, in: ring) }) { [weak self] ranges in
-                guard let self, !self.isClosed, self.builds == build else { return }
+            self.lookUpRanges(of: snapshot.fingerprints, in: ring, build: build) { ranges, poolNs, jobs in
                 index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
                 index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: current.nodes.firstIndex(of: self.selfAddress))
                 self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
@@ -147,7 +148,9 @@ final class NodeMembership {
                     let endNs = MonotonicClock.nowNs()
                     Log.info("index re-partitioned for generation \(current.generation) in \((endNs - startNs) / 1_000_000) ms: "
                              + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, "
-                             + "\(applyNs / 1_000) µs in \(applySlices) slice(s) to apply; the rest on the thread pool")
+                             + "\(poolNs / 1_000) µs of the thread pool in \(jobs) job(s) for the ring lookups, "
+                             + "\(applyNs / 1_000) µs of the loop in \(applySlices) slice(s) to apply "
+                             + "(each piece followed by a pause: \(Limits.partitionDutyPercent) % of the time)")
                     self.assemble(current, ring, then: then)
                 }
             }
@@ -155,7 +158,7 @@ final class NodeMembership {
     }
 
     /// Snapshots `index` for re-partitioning, Limits.partitionSnapshotSlotsPerTurn slots per
-    /// loop turn, then hands it over with the loop time it took and its number of slices.
+    /// slice, then hands it over with the loop time it took and its number of slices.
     private func takeSnapshot(of index: KeyValueIndex, build: Int, then: @escaping (PartitionSnapshot, UInt64, Int) -> Void) {
         var snapshot = index.startPartitionSnapshot()
         inSlices(build: build, { index.continuePartitionSnapshot(&snapshot, slots: Limits.partitionSnapshotSlotsPerTurn) }) { loopNs, slices in
@@ -163,24 +166,61 @@ final class NodeMembership {
         }
     }
 
-    /// Runs `slice` once per loop turn (a 1 ms timer) until it returns true, then `then` with
-    /// the loop time the slices took and their number; dropped if a newer build began.
+    /// The ranges of `fingerprints` in `ring`, looked up on the thread pool
+    /// Limits.partitionLookupKeysPerJob at a time, each job followed by its pause (DutyCycle);
+    /// then `then` with them (nil if the pool could not run a job: the apply looks every entry
+    /// up), the pool's time and the number of jobs. Dropped if a newer build began.
+    private func lookUpRanges(of fingerprints: [UInt64], in ring: HashRing, build: Int,
+                              then: @escaping ([UInt32]?, UInt64, Int) -> Void) {
+        var ranges: [UInt32] = []
+        ranges.reserveCapacity(fingerprints.count)
+        var poolNs: UInt64 = 0
+        var jobs = 0
+        func job() {
+            guard ranges.count < fingerprints.count else { return then(ranges, poolNs, jobs) }
+            let chunk = fingerprints[ranges.count..<min(ranges.count + Limits.partitionLookupKeysPerJob, fingerprints.count)]
+            PoolWork.start(on: loop, { () -> ([UInt32], UInt64) in
+                let startNs = MonotonicClock.nowNs()
+                let found = KeyValueIndex.ranges(of: chunk, in: ring)
+                return (found, MonotonicClock.nowNs() - startNs)
+            }) { [weak self] result in
+                guard let self, !self.isClosed, self.builds == build else { return }
+                guard let (found, tookNs) = result else { return then(nil, poolNs, jobs) }
+                ranges += found
+                poolNs += tookNs
+                jobs += 1
+                self.after(ms: DutyCycle.pauseMs(afterWorkNs: tookNs, percent: Limits.partitionDutyPercent), build: build, job)
+            }
+        }
+        job()
+    }
+
+    /// Runs `slice` on the loop, each run followed by its pause (DutyCycle,
+    /// Limits.partitionDutyPercent), until it returns true; then `then` with the loop time the
+    /// slices took and their number. Dropped if a newer build began.
     private func inSlices(build: Int, _ slice: @escaping () -> Bool, then: @escaping (UInt64, Int) -> Void) {
         var loopNs: UInt64 = 0
         var slices = 0
-        snapshotTimer?.close()
-        let timer = Timer(loop: loop)
-        snapshotTimer = timer
-        timer.start(afterMs: 0, repeatMs: 1) { [weak self] in
-            guard let self, !self.isClosed, self.builds == build else { return timer.close() }
+        func piece() {
             let sliceStartNs = MonotonicClock.nowNs()
             let isDone = slice()
-            loopNs += MonotonicClock.nowNs() - sliceStartNs
+            let tookNs = MonotonicClock.nowNs() - sliceStartNs
+            loopNs += tookNs
             slices += 1
-            guard isDone else { return }
-            timer.close()
-            self.snapshotTimer = nil
+            guard isDone else { return after(ms: DutyCycle.pauseMs(afterWorkNs: tookNs, percent: Limits.partitionDutyPercent), build: build, piece) }
             then(loopNs, slices)
+        }
+        after(ms: 0, build: build, piece)
+    }
+
+    /// Runs `action` after `ms` on the re-partitioning's timer (what it held before is dropped),
+    /// unless the node closed or a newer build began meanwhile.
+    private func after(ms: UInt64, build: Int, _ action: @escaping () -> Void) {
+        let timer = partitionTimer ?? Timer(loop: loop)
+        partitionTimer = timer
+        timer.start(afterMs: ms) { [weak self] in
+            guard let self, !self.isClosed, self.builds == build else { return }
+            action()
         }
     }
 
@@ -365,8 +405,8 @@ final class NodeMembership {
 
     func close() {
         isClosed = true
-        snapshotTimer?.close()
-        snapshotTimer = nil
+        partitionTimer?.close()
+        partitionTimer = nil
         closeParts()
         if let deadlineDuty { cron.cancel(deadlineDuty) }
         if let releaseDuty { cron.cancel(releaseDuty) }

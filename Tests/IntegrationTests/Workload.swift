@@ -36,7 +36,7 @@ final class Ledger: @unchecked Sendable {
     func ackedSeqs() -> [String: Int] { lock.withLock { ackedSeq } }
 
     func recentKey(_ index: Int) -> String? { lock.withLock { recent.isEmpty ? nil : recent[index % recent.count] } }
-    func ackedDelete(_ key: String) { lock.withLock { deleted.insert(key) } }
+    func ackedDelete(_ key: String) { _ = lock.withLock { deleted.insert(key) } }
     func writeFailed(_ detail: String) { lock.withLock { writeFailures.append(detail) } }
     func seq(of key: String) -> Int? { lock.withLock { ackedSeq[key] } }
     func isDeleted(_ key: String) -> Bool { lock.withLock { deleted.contains(key) } }

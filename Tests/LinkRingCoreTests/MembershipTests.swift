@@ -202,7 +202,7 @@ struct MembershipTests {
         #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, busyTargets: 2 * full) == 2 * base)
         #expect(HandoffPace.batchIntervalMs(afterMs: 0, busyTargets: 2 * full) == 2 * base * Limits.handoffRampIntervalsMax)
         #expect(HandoffPace.batchIntervalMs(afterMs: 10 * Limits.handoffRampMs, besideLeavingNode: true, busyTargets: 2 * full)
-                == base * max(Limits.handoffBesideLeavingFactor, 2), "the larger slowdown, not the product")
+                == base * Limits.handoffBesideLeavingFactor * 2, "both slowdowns")
         var last = UInt64.max
         for elapsed in stride(from: UInt64(0), through: Limits.handoffRampMs + 100, by: 50) {
             let interval = HandoffPace.batchIntervalMs(afterMs: elapsed)

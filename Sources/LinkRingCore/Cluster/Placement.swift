@@ -281,13 +281,15 @@ package final class HandoffPlans {
 /// interval grows in proportion. A node's sending costs its own loop and disk whatever the
 /// number of targets, and a leaving node sending to four at full pace took the remove's
 /// foreground down to 60–80 % of its answers, where a joining node's four sources, one target
-/// each, kept the add at 85–99 %. The larger of the two slowdowns applies, not their product.
+/// each, kept the add at 85–99 %. Beside a leaving node both slowdowns apply (their product):
+/// with the larger alone, the remove's worst second came when every node reached its full
+/// pace at the ramp's end (p99 16–28 ms against 8–12 before, session 16).
 package enum HandoffPace {
     package static func batchIntervalMs(afterMs elapsed: UInt64, besideLeavingNode: Bool = false, busyTargets: Int = 1) -> UInt64 {
         let ramp = max(Limits.handoffRampMs, 1)
         let left = ramp - min(elapsed, ramp)
         let interval = Limits.handoffBatchIntervalMs + Limits.handoffBatchIntervalMs * (Limits.handoffRampIntervalsMax - 1) * left / ramp
         let shared = interval * UInt64(max(busyTargets, Limits.handoffTargetsAtFullPace)) / UInt64(Limits.handoffTargetsAtFullPace)
-        return besideLeavingNode ? max(interval * Limits.handoffBesideLeavingFactor, shared) : shared
+        return besideLeavingNode ? shared * Limits.handoffBesideLeavingFactor : shared
     }
 }

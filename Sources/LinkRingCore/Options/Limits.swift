@@ -239,13 +239,22 @@ package enum Limits {
     /// Older memberships a process keeps while their data still moves (a second change before
     /// the first completed keeps both); beyond it the oldest is dropped, with a warning.
     package static let membershipsMovingMax = 4
-    /// Index slots a re-partitioning's snapshot copies per loop turn (about 0.3–1.5 ms): taken
-    /// whole at a change, the snapshot held the loop 4–22 ms at 600k keys, at every node at once.
-    package static let partitionSnapshotSlotsPerTurn = 65_536
-    /// Index slots a re-partitioning's apply walks per loop turn (KeyValueIndex.continuePartition):
+    /// Index slots a re-partitioning's snapshot copies per piece on the loop (about 1 ms under
+    /// load): taken whole at a change, the snapshot held the loop 4–22 ms at 600k keys, at
+    /// every node at once; in pieces of 65,536, 3–4 ms each.
+    package static let partitionSnapshotSlotsPerTurn = 16_384
+    /// Index slots a re-partitioning's apply walks per piece (KeyValueIndex.continuePartition):
     /// in one pass it held every node's loop 20–60 ms at once at 600k keys (the slowest second
     /// of every move, p99 about 30 ms).
-    package static let partitionApplySlotsPerTurn = 65_536
+    package static let partitionApplySlotsPerTurn = 16_384
+    /// Keys whose ranges one thread-pool job of a re-partitioning looks up (about 2–3 ms).
+    package static let partitionLookupKeysPerJob = 32_768
+    /// The share of the time a re-partitioning's pieces take, on the loop and on the pool
+    /// (DutyCycle): every node re-partitions at the same moment, and at full speed five nodes
+    /// took more than a core of two for a few hundred ms (the slowest second of every move).
+    /// At 1M keys a node's re-partitioning then lasts about a second instead of 0.2–0.3 s (at
+    /// 10 %, 1.5–2.5 s: the change's own second as good, the change a second longer).
+    package static let partitionDutyPercent: UInt64 = 20
     /// Loop time a node's handoff spends scanning its keys per tick of its duty (each key costs
     /// an older-ring lookup and a table read, HandoffPlans; a key that goes, a log read): at
     /// most a fifth of the loop. 400 µs changed nothing measurable in a remove's first seconds
@@ -282,8 +291,11 @@ package enum Limits {
     /// Bytes of one handoff batch's body: below the node's `bodyBytesMax`.
     package static let handoffBatchBytesMax = 8 * 1024
     /// Keys waiting for one target node; the scan pauses while any target has more
-    /// (back-pressure: memory stays bounded however slow a target is).
-    package static let handoffQueuedKeysMax = 16_384
+    /// (back-pressure: memory stays bounded however slow a target is). Eight batches: the scan
+    /// keeps just ahead of the sends through the whole move instead of filling every queue at
+    /// the change, when every node scans at once (16,384 took 20 % of each node's loop for
+    /// the move's first second).
+    package static let handoffQueuedKeysMax = 2_048
     /// Range pairs (current × older ring) whose handoff plans a node keeps (HandoffPlans: two
     /// bytes and a list each; 5 × 64 by 4 × 64 ranges is 81,920 pairs).
     package static let handoffPlanPairsMax = 1 << 18

@@ -578,7 +578,7 @@ package final class KeyValueIndex {
 
     /// The range of each fingerprint in `ring`: the slow part of re-partitioning (a multi-probe
     /// ring lookup per key), pure, so it runs off the loop.
-    package static func ranges(of fingerprints: [UInt64], in ring: HashRing) -> [UInt32] {
+    package static func ranges(of fingerprints: some Collection<UInt64>, in ring: HashRing) -> [UInt32] {
         fingerprints.map { UInt32(ring.rangeIndex(forHash: $0)) }
     }
 
