@@ -247,7 +247,8 @@ package enum Limits {
     /// in one pass it held every node's loop 20–60 ms at once at 600k keys (the slowest second
     /// of every move, p99 about 30 ms).
     package static let partitionApplySlotsPerTurn = 16_384
-    /// Keys whose ranges one thread-pool job of a re-partitioning looks up (about 2–3 ms).
+    /// Keys whose ranges one thread-pool job of a re-partitioning looks up (7–13 ms of a pool
+    /// thread under load at 1M keys: 115–215 ms in 15–17 jobs, the nodes' own log line).
     package static let partitionLookupKeysPerJob = 32_768
     /// The share of the time a re-partitioning's pieces take, on the loop and on the pool
     /// (DutyCycle): every node re-partitions at the same moment, and at full speed five nodes
