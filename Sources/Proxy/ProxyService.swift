@@ -95,23 +95,24 @@ final class ProxyService: HTTPRequestHandler {
 
     // MARK: reads
 
-    private func read(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
+    private func read(_ key: [UInt8], answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry? = nil) {
+        let retry = retry ?? MembershipRetry(sentNs: timer.startedNs)
         if cluster.placement.isMoving {
             // A key whose replicas are the same in every membership does not move: read as always.
             let moving = cluster.placement.moving(forKey: key)
-            if moving.all.count > cluster.ring.replicaCount { return readMoving(key, moving, answer: answer, timer, retried: retried) }
+            if moving.all.count > cluster.ring.replicaCount { return readMoving(key, moving, answer: answer, timer, retry: retry) }
         }
         let order = byHealth(cluster.ring.replicas(forKey: key), recoveringToo: true)
-        startRead(key, order: order, answer: answer, timer, retried: retried)
+        startRead(key, order: order, answer: answer, timer, retry: retry)
     }
 
     /// A read of a key that moves: a ready keeper (Placement.keepers) is asked as one replica
     /// is when nothing moves; without one, every replica of every membership.
     private func readMoving(_ key: [UInt8], _ moving: Placement.MovingReplicas, answer: DeferredResponse, _ timer: RequestTimer,
-                            retried: Bool) {
+                            retry: MembershipRetry) {
         let order = byHealth(moving.keepers[...], recoveringToo: false)
-        guard !order.isEmpty else { return readEverywhere(key, moving, answer: answer, timer, retried: retried) }
-        startRead(key, order: order, answer: answer, timer, retried: retried, everywhere: moving)
+        guard !order.isEmpty else { return readEverywhere(key, moving, answer: answer, timer, retry: retry) }
+        startRead(key, order: order, answer: answer, timer, retry: retry, everywhere: moving)
     }
 
     /// The node clients of `replicas`: preferred ones first, then ready ones, then (if
@@ -127,11 +128,11 @@ final class ProxyService: HTTPRequestHandler {
         return order
     }
 
-    private func startRead(_ key: [UInt8], order: [NodeClient], answer: DeferredResponse, _ timer: RequestTimer, retried: Bool,
+    private func startRead(_ key: [UInt8], order: [NodeClient], answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry,
                            everywhere: Placement.MovingReplicas? = nil) {
         hedgeBudget.earn()
         let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
-        read.wasRetried = retried
+        read.membershipRetry = retry
         read.floor = partialWrites.floor(of: key)
         read.everywhere = everywhere
         if !askNextReplica(read) { finishUnanswered(read) }
@@ -194,7 +195,7 @@ final class ProxyService: HTTPRequestHandler {
             read.isHedged = true
             read.isDone = true
             metrics.hedges += 1
-            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retried: read.wasRetried)
+            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retry: read.membershipRetry)
         }
         if let fallback = read.fallback {
             read.isDone = true
@@ -212,11 +213,13 @@ final class ProxyService: HTTPRequestHandler {
         read.isDone = true
         if let everywhere = read.everywhere {
             // No keeper of a moving key answered for it: every replica of every membership is asked.
-            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retried: read.wasRetried)
+            return readEverywhere(read.key, everywhere, answer: read.answer, read.timer, retry: read.membershipRetry)
         }
         if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
-        if read.sawNewerGeneration && !read.wasRetried {
-            return holdForMembership(since: read.timer) { [unowned self] in self.read(read.key, answer: read.answer, read.timer, retried: true) }
+        if read.sawNewerGeneration && read.membershipRetry.mayRetry {
+            return holdForMembership(read.membershipRetry) { [unowned self] retry in
+                self.read(read.key, answer: read.answer, read.timer, retry: retry)
+            }
         }
         read.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
         metrics.finish(read.timer, status: 503)
@@ -235,13 +238,13 @@ final class ProxyService: HTTPRequestHandler {
     /// While data moves, for a key whose replicas changed: every replica of every membership is
     /// asked; the newest answer wins (MovingRead.swift). No hedging: every answer counts.
     private func readEverywhere(_ key: [UInt8], _ moving: Placement.MovingReplicas, answer: DeferredResponse, _ timer: RequestTimer,
-                                retried: Bool, askedAgain: Bool = false) {
+                                retry: MembershipRetry, askedAgain: Bool = false) {
         if !askedAgain { metrics.movingReadsEverywhere += 1 }
         let replicas = moving.all
         let read = MovingRead(asking: replicas.count, holders: Set(replicas.indices.filter { moving.holders.contains(replicas[$0]) }))
         let gather = MovingReadAnswers(read, answer: answer, key: key, timer: timer)
         gather.floor = partialWrites.floor(of: key)
-        gather.wasRetried = retried
+        gather.membershipRetry = retry
         gather.wasAskedAgain = askedAgain
         let request = requests.makeRead(key: key)
         // A late replica is waited for (up to --node-timeout-ms): without its answer a replica
@@ -274,7 +277,7 @@ final class ProxyService: HTTPRequestHandler {
         if gather.read.failures > 0 && !gather.wasAskedAgain, gather.read.decision.map({ !$0.isFound }) ?? false {
             // A 404 while some replica failed: the one that holds the key may be the one that failed.
             return readEverywhere(gather.key, cluster.placement.moving(forKey: gather.key), answer: gather.answer, gather.timer,
-                                  retried: gather.wasRetried, askedAgain: true)
+                                  retry: gather.membershipRetry, askedAgain: true)
         }
         if gather.read.isUnheardAbsence {
             // Every replica that held the key before the change failed; the new ones never saw it.
@@ -289,9 +292,9 @@ final class ProxyService: HTTPRequestHandler {
             return metrics.finish(gather.timer, status: 503)
         }
         guard let reply = gather.read.decision else {
-            if gather.sawNewerGeneration && !gather.wasRetried {
-                return holdForMembership(since: gather.timer) { [unowned self] in
-                    self.read(gather.key, answer: gather.answer, gather.timer, retried: true)
+            if gather.sawNewerGeneration && gather.membershipRetry.mayRetry {
+                return holdForMembership(gather.membershipRetry) { [unowned self] retry in
+                    self.read(gather.key, answer: gather.answer, gather.timer, retry: retry)
                 }
             }
             gather.answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: "GET", detail: "no replica of this key could answer."))
@@ -311,13 +314,14 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     /// A PUT goes to every usable replica; a DELETE first asks them to delete only a live value.
-    private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool = false) {
+    private func send(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry? = nil) {
+        let retry = retry ?? MembershipRetry(sentNs: timer.startedNs)
         let replicas = cluster.placement.writeReplicas(forKey: record.key)
         guard let targets = usable(replicas, for: record, on: answer, timer) else { return }
         if record.op == .delete {
-            return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer, retried: retried)
+            return deleteIfLive(record, replicaCount: replicas.count, to: targets, on: answer, timer, retry: retry)
         }
-        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer, retried: retried)
+        attemptWrite(record, to: targets, attempt: 1, existed: false, on: answer, timer, retry: retry)
     }
 
     /// The replicas a write goes to: those that are up. None: the client gets 503, and nil.
@@ -337,9 +341,9 @@ final class ProxyService: HTTPRequestHandler {
     /// the answer is 404; otherwise the tombstone goes to every usable replica as any write does,
     /// so that a replica that could not be asked never brings a value back through repair.
     private func deleteIfLive(_ record: LogRecord, replicaCount: Int, to targets: [NodeClient], on answer: DeferredResponse,
-                              _ timer: RequestTimer, retried: Bool) {
+                              _ timer: RequestTimer, retry: MembershipRetry) {
         let probe = DeleteProbeAnswers(DeleteProbe(replicaCount: replicaCount, asking: targets.count))
-        probe.wasRetried = retried
+        probe.membershipRetry = retry
         let request = requests.makeDeleteIfLive(record)
         for (position, node) in targets.enumerated() {
             let onLate = { [unowned self] in
@@ -371,7 +375,7 @@ final class ProxyService: HTTPRequestHandler {
             // Replicas that deleted a value in the first ask hold this very tombstone durably:
             // they acknowledge the DELETE even if every replica fails the second time.
             attemptWrite(record, to: targets, attempt: 1, existed: deletedOn > 0, acknowledged: deletedOn, on: answer, timer,
-                         retried: probe.wasRetried, firstAsk: probe)
+                         retry: probe.membershipRetry, firstAsk: probe)
         }
     }
 
@@ -379,16 +383,18 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Holds a request every replica refused with 421 until this proxy has re-read its hosts
     /// file (HostsReloader tells `releaseHeldForMembership`), at most Limits.membershipWaitMs;
-    /// then it is sent once more. Past Limits.requestsAwaitingMembershipMax held, at once. A
-    /// request that began before the last re-read goes again at once: its 421 answered the
-    /// membership this proxy served when it was sent, and the proxy has moved on since (nodes
-    /// that learned the change from a peer refuse the proxy's last old-generation requests after
-    /// its own re-read; held, they waited the whole Limits.membershipWaitMs).
-    private func holdForMembership(since timer: RequestTimer, _ retry: @escaping () -> Void) {
-        if timer.startedNs < lastRereadNs { return retry() }
-        guard heldForMembership.count < Limits.requestsAwaitingMembershipMax else { return retry() }
+    /// then `resend` sends it again (at most Limits.membershipRetriesMax times: MembershipRetry).
+    /// Past Limits.requestsAwaitingMembershipMax held, at once. A request last sent before the
+    /// last re-read goes again at once: its 421 answered the membership this proxy served when
+    /// it was sent, and the proxy has moved on since (nodes that learned the change from a peer
+    /// refuse the proxy's last old-generation requests after its own re-read; held, they waited
+    /// the whole Limits.membershipWaitMs).
+    private func holdForMembership(_ retry: MembershipRetry, _ resend: @escaping (MembershipRetry) -> Void) {
+        let again = { resend(retry.sentAgain(atNs: MonotonicClock.nowNs())) }
+        if retry.predates(rereadAtNs: lastRereadNs) { return again() }
+        guard heldForMembership.count < Limits.requestsAwaitingMembershipMax else { return again() }
         metrics.heldForMembership += 1
-        heldForMembership.append(HeldRequest(retry: retry, deadlineMs: MonotonicClock.nowMs() + Limits.membershipWaitMs))
+        heldForMembership.append(HeldRequest(retry: again, deadlineMs: MonotonicClock.nowMs() + Limits.membershipWaitMs))
     }
 
     /// The hosts file was re-read (adopted or not): the held requests go out again.
@@ -438,9 +444,9 @@ final class ProxyService: HTTPRequestHandler {
     }
 
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool, acknowledged: Int = 0,
-                              on answer: DeferredResponse, _ timer: RequestTimer, retried: Bool, firstAsk: DeleteProbeAnswers? = nil) {
+                              on answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry, firstAsk: DeleteProbeAnswers? = nil) {
         let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
-        fanOut.wasRetried = retried
+        fanOut.membershipRetry = retry
         fanOut.firstAsk = firstAsk
         let request = requests.makeWrite(record)
         // While data moves, a write waits for every replica, late ones too (up to
@@ -479,10 +485,11 @@ final class ProxyService: HTTPRequestHandler {
 
     /// Sends an acknowledged write again, with its version, to the replicas of the membership
     /// this proxy serves once it has re-read its hosts file (a replica answered 421).
-    private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, on answer: DeferredResponse, _ timer: RequestTimer) {
-        holdForMembership(since: timer) { [unowned self] in
+    private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, _ retry: MembershipRetry,
+                                   on answer: DeferredResponse, _ timer: RequestTimer) {
+        holdForMembership(retry) { [unowned self] retry in
             guard let targets = usable(cluster.placement.writeReplicas(forKey: record.key), for: record, on: answer, timer) else { return }
-            attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retried: true)
+            attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retry: retry)
         }
     }
 
@@ -520,14 +527,15 @@ final class ProxyService: HTTPRequestHandler {
             var again = record
             again.version = version
             return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
-                                retried: fanOut.wasRetried, firstAsk: fanOut.firstAsk)
+                                retry: fanOut.membershipRetry, firstAsk: fanOut.firstAsk)
         }
-        if fanOut.sawNewerGeneration && !fanOut.wasRetried && fanOut.acknowledgements > 0 {
+        if fanOut.sawNewerGeneration && fanOut.membershipRetry.mayRetry && fanOut.acknowledgements > 0 {
             // Some replica serves a newer membership and refused (421): once this proxy has
             // re-read its file, the write goes again (same version) to the replicas it then
             // knows, before the client's answer; else the write would rest on the replicas of
             // the old membership alone (a read right after could find only the others).
-            return resendAfterReread(record, existed: fanOut.foundValue, acknowledged: fanOut.acknowledgements, on: answer, timer)
+            return resendAfterReread(record, existed: fanOut.foundValue, acknowledged: fanOut.acknowledgements, fanOut.membershipRetry,
+                                     on: answer, timer)
         }
         if fanOut.acknowledgements > 0 && (fanOut.missing > 0 || targets.count < replicaCount(of: record.key)) {
             metrics.partialWrites += 1
@@ -539,9 +547,9 @@ final class ProxyService: HTTPRequestHandler {
             return metrics.finish(timer, status: 400)
         }
         guard fanOut.acknowledgements > 0 else {
-            if fanOut.sawNewerGeneration && !fanOut.wasRetried {
+            if fanOut.sawNewerGeneration && fanOut.membershipRetry.mayRetry {
                 // Every replica serves a newer membership: sent again once this proxy has re-read its file.
-                return holdForMembership(since: timer) { [unowned self] in self.send(record, on: answer, timer, retried: true) }
+                return holdForMembership(fanOut.membershipRetry) { [unowned self] retry in self.send(record, on: answer, timer, retry: retry) }
             }
             if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
@@ -614,10 +622,11 @@ final class WriteFanOut {
     /// Replicas that refused the version as too far ahead of their clock (422).
     private(set) var skewRefusals = 0
     var isAnswered = false
-    /// A replica answered 421 (it serves a newer membership), and whether this write was
-    /// already sent again after the proxy re-read its hosts file.
+    /// A replica answered 421 (it serves a newer membership): the write may go again after
+    /// the proxy re-read its hosts file (`membershipRetry`).
     var sawNewerGeneration = false
-    var wasRetried = false
+    /// How often it went again after a 421, and when it was last sent.
+    var membershipRetry = MembershipRetry(sentNs: 0)
     /// A DELETE's first ask, whose late replies may still say a replica deleted a live value.
     var firstAsk: DeleteProbeAnswers?
     /// Replicas that replied to this attempt, whatever they said.
@@ -695,9 +704,10 @@ final class ReadAttempt {
     var isDone = false
     /// A recovering node's answer, used if no ready replica answers.
     var fallback: ReadReply?
-    /// A replica answered 421, and whether this read was already asked again after a re-read.
+    /// A replica answered 421 (this read may go again after a re-read: `membershipRetry`).
     var sawNewerGeneration = false
-    var wasRetried = false
+    /// How often it went again after a 421, and when it was last sent.
+    var membershipRetry = MembershipRetry(sentNs: 0)
     /// The version of a write of this key the proxy acknowledged while a replica missed it.
     var floor: UInt64?
     /// A read of a moving key asked of its keepers: where the key is (every replica of every
@@ -730,7 +740,8 @@ final class MovingReadAnswers {
     let timer: RequestTimer
     var isAnswered = false
     var sawNewerGeneration = false
-    var wasRetried = false
+    /// How often it went again after a 421, and when it was last sent.
+    var membershipRetry = MembershipRetry(sentNs: 0)
     /// Asked a second time because a replica failed and the answer was 404.
     var wasAskedAgain = false
     /// The version of a write of this key the proxy acknowledged while a replica missed it.
@@ -766,8 +777,8 @@ struct WriteAwaitingClock {
 final class DeleteProbeAnswers {
     var answers: DeleteProbe
     var isDecided = false
-    /// Whether this DELETE was already sent again after a re-read of the hosts file (421).
-    var wasRetried = false
+    /// How often this DELETE went again after a 421, and when it was last sent.
+    var membershipRetry = MembershipRetry(sentNs: 0)
     private var lateTargets = ReplicaPositions()
     /// Late replicas whose reply to the first ask has not come yet.
     private var lateUnanswered = ReplicaPositions()

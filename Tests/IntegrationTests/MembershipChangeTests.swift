@@ -359,6 +359,47 @@ struct MembershipChangeTests {
         #expect(cluster.membership()["generation"] as? Int == 1)
     }
 
+    @Test("a request refused with 421 twice (the nodes moved on to a second membership while the proxy re-read for the first) goes again after each re-read: answered, not 503")
+    func refusedByTwoMemberships() throws {
+        // The proxy has a file of its own and pings once a minute, so that only a 421 makes it
+        // re-read (at most once a second), and the test says what the file holds at each re-read.
+        let cluster = try TestCluster(nodeCount: 2, nodeArguments: ["--sync-interval-ms", "3600000"])
+        #expect(cluster.waitFor { (0..<2).allSatisfy { cluster.nodeState($0) == "ready" } })
+        let ownHosts = cluster.directory + "/proxy-hosts.txt"
+        let hosts = { (generation: Int) in
+            try "generation \(generation)\n\(cluster.ports.map { "127.0.0.1:\($0)\n" }.joined())".write(toFile: ownHosts, atomically: true, encoding: .utf8)
+        }
+        try hosts(0)
+        let proxy = try ServerProcess.start(Binaries.proxy, ["--listen", "127.0.0.1:0", "--hosts", ownHosts, "--ping-interval-ms", "60000",
+                                                             "--status-interval-s", "0"])
+        defer { proxy.stop() }
+        #expect(cluster.waitFor { (try? put(proxy.port, "/?short=twice0&long=https://t.example/0", body: "").status) == 200 })
+        // The nodes serve generation 2; the proxy's file says 1 at its first re-read, 2 after.
+        try cluster.writeHosts(generation: 2, indices: [0, 1])
+        for node in 0..<2 { kill(cluster.nodes[node]!.pid, SIGHUP) }
+        #expect(cluster.waitFor { (0..<2).allSatisfy { node in (try? statusJSON(cluster.ports[node], path: "/_/health"))
+            .flatMap { $0["membership"] as? [String: Any] }?["generation"] as? Int == 2 } })
+        try hosts(1)
+        let answers = Locked<[String: Int]>([:])
+        let clients = [("PUT", "/?short=twice1&long=https://t.example/1"), ("GET", "/twice0")].map { method, target in
+            let thread = Thread {
+                let status = (try? request(proxy.port, method, target))?.status ?? -1
+                answers.update { $0[method] = status }
+            }
+            thread.start()
+            return thread
+        }
+        // Refused under generation 0, the requests go again under 1 (the proxy's first re-read,
+        // which the 421 brought) and are refused again: the nodes serve 2, and the proxy re-reads
+        // at most once a second. By its next re-read its file says 2.
+        #expect(cluster.waitFor(timeoutMs: 5_000) { cluster.membership(proxy.port)["generation"] as? Int == 1 })
+        try hosts(2)
+        for thread in clients { while !thread.isFinished { usleep(10_000) } }
+        #expect(answers.value == ["PUT": 200, "GET": 307])
+        #expect(cluster.membership(proxy.port)["generation"] as? Int == 2)
+        for node in 0..<2 { #expect(try cluster.nodeRequest(node, "GET", "/twice1").status == 307, "the PUT is not on node \(node)") }
+    }
+
     @Test("a write of a process that has not re-read its file is kept before the 421 by a node that replicates the key in its newer membership; by no other node")
     func olderWriteKeptByReplica() throws {
         // A proxy that settled such a write without this (late) replica told its client it is

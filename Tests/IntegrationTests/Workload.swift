@@ -45,13 +45,23 @@ final class Ledger: @unchecked Sendable {
 
     /// Judges one read through `port` (named in what is recorded, to tell two proxies apart;
     /// negative for a writer reading its own write back).
-    func checkRead(_ key: String, floor: Int, status: Int, location: String?, port: Int = 0) {
+    func checkRead(_ key: String, floor: Int, status: Int, location: String?, port: Int = 0, body: String = "") {
         lock.withLock {
             reads += 1
-            guard status == 307, let location else { readErrors.append("\(key): status \(status) via :\(port)"); return }
+            guard status == 307, let location else {
+                readErrors.append("\(key): status \(status) via :\(port)\(Self.reason(inPage: body))")
+                return
+            }
             let seq = Int(location.split(separator: "/").last ?? "") ?? -1
             if seq < floor { staleReads.append("\(key): got seq \(seq), acknowledged \(floor), via :\(port)") }
         }
+    }
+
+    /// The page's "Could not perform …" sentence (why a proxy answered 503), or nothing.
+    private static func reason(inPage body: String) -> String {
+        guard let start = body.range(of: "Could not perform") else { return "" }
+        let sentence = body[start.lowerBound...].prefix { $0 != "<" }
+        return ": \(sentence.prefix(200))"
     }
 
     func readFailed(_ detail: String) { lock.withLock { readErrors.append(detail) } }
@@ -86,7 +96,8 @@ func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger, r
                     if answer.status == 200 { ledger.acked(key, seq: seq) } else { ledger.writeFailed("PUT \(key): \(answer.status)") }
                     if readBack && answer.status == 200 {
                         let read = try client.request("GET", "/\(key)")
-                        ledger.checkRead(key, floor: seq, status: read.status, location: read.headers["location"], port: -port)
+                        ledger.checkRead(key, floor: seq, status: read.status, location: read.headers["location"], port: -port,
+                                         body: read.body)
                     }
                 case .delete(let key):
                     let answer = try client.request("DELETE", "/\(key)")
@@ -112,7 +123,8 @@ func startReader(port: Int, keys: [String], ledger: Ledger) -> Thread {
             do {
                 if client == nil { client = try TestClient(port: port) }
                 let answer = try client!.request("GET", "/\(key)")
-                ledger.checkRead(key, floor: floor, status: answer.status, location: answer.headers["location"], port: port)
+                ledger.checkRead(key, floor: floor, status: answer.status, location: answer.headers["location"], port: port,
+                                 body: answer.body)
             } catch {
                 ledger.readFailed("\(key): \(error)")
                 client = nil

@@ -312,6 +312,9 @@ package enum Limits {
     package static let requestsAwaitingMembershipMax = 4_096
     /// How long such a request waits for the re-read before it is sent again anyway.
     package static let membershipWaitMs: UInt64 = 1_000
+    /// How often one request goes again after every replica refused it with 421 (each time
+    /// after a re-read, MembershipRetry.swift): two changes in quick succession take two.
+    package static let membershipRetriesMax = 4
     /// A process re-reads its hosts file when it meets a newer generation, at most this often.
     package static let generationRereadIntervalMs: UInt64 = 1_000
 
