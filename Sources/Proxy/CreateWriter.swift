@@ -6,8 +6,12 @@
 //   the older ones', Placement.allReplicas) ─▶ one at a time: PUT /_/kv?v=V&if=absent&short=S
 //        ├─ 200 absent (durable there)        ─▶ the next replica ─▶ … all done ─▶ 201 created
 //        ├─ 409 newer tombstone               ─▶ re-mint above it, ask the same replica again
-//        ├─ failed / 422 / 421                ─▶ skip it (repair copies the write later); none
+//        ├─ failed / 422                      ─▶ skip it (repair copies the write later); none
 //        │                                       stored at the end ─▶ 503
+//        ├─ 421 (a newer membership)          ─▶ skip it; at the end, held until this proxy
+//        │                                       re-read its hosts file, then the replicas it
+//        │                                       then knows that lack the create are asked
+//        │                                       (MembershipHolds, MembershipRetry)
 //        └─ 412 taken (value H at version W)  ─▶ nothing stored yet: taken
 //                                                 some replicas stored it: RESTORE them — write H
 //                                                 there with a new version — then taken
@@ -25,6 +29,7 @@
 
 import LinkRingCore
 import LinkRingServer
+import LinkRingUV
 
 final class CreateWriter {
     enum Outcome {
@@ -35,13 +40,15 @@ final class CreateWriter {
     private let cluster: ProxyCluster
     private let clock: ProxyClock
     private let metrics: ProxyMetrics
+    private let membershipHolds: MembershipHolds
     /// Every request to a node is made by the cluster's encoder, which says the membership generation.
     private var requests: InternalRequestEncoder { cluster.requests }
 
-    init(cluster: ProxyCluster, clock: ProxyClock, metrics: ProxyMetrics) {
+    init(cluster: ProxyCluster, clock: ProxyClock, metrics: ProxyMetrics, membershipHolds: MembershipHolds) {
         self.cluster = cluster
         self.clock = clock
         self.metrics = metrics
+        self.membershipHolds = membershipHolds
     }
 
     func create(_ request: CreateRequest, done: @escaping (Outcome) -> Void) {
@@ -65,6 +72,7 @@ final class CreateWriter {
         attempt.stage = 0
         attempt.stored = []
         attempt.conflicts = 0
+        attempt.sawNewerGeneration = false
         ask(attempt)
     }
 
@@ -72,6 +80,7 @@ final class CreateWriter {
         guard attempt.stage < attempt.targets.count else { return finish(attempt) }
         let node = attempt.targets[attempt.stage]
         let accepted = node.submit(requests.makeCreate(attempt.record)) { [unowned self] reply in
+            if case .answered(421, _, _, _) = reply { attempt.sawNewerGeneration = true }
             self.replied(attempt, node, WriteReply(reply))
         }
         if !accepted { replied(attempt, node, .failed) }
@@ -102,12 +111,33 @@ final class CreateWriter {
     }
 
     private func finish(_ attempt: CreateAttempt) {
+        if attempt.sawNewerGeneration && attempt.refusals == 0 && attempt.membershipRetry.mayRetry {
+            // A replica serves a newer membership and refused (421; a node keeps no create it
+            // refuses so): once this proxy has re-read its file, the replicas it then knows that
+            // do not hold the link yet are asked, before the client's answer.
+            return membershipHolds.hold(attempt.membershipRetry) { [unowned self] retry in
+                attempt.membershipRetry = retry
+                self.resume(attempt)
+            }
+        }
         if !attempt.stored.isEmpty {
             if attempt.stored.count < attempt.targets.count { metrics.partialWrites += 1 }
             return attempt.done(.created(name: attempt.record.key))
         }
         if attempt.refusals > 0 { return attempt.done(.refused(HTTPParseFailure(.badRequest, ProxyService.refusedByNodes))) }
         attempt.done(.refused(HTTPParseFailure(.serviceUnavailable, "No replica of this name could store the link; try again in a moment.")))
+    }
+
+    /// Asks, in ring order, the usable replicas of the membership now served that do not hold
+    /// this create yet (same name, same version).
+    private func resume(_ attempt: CreateAttempt) {
+        let nodes = cluster.nodes
+        let rest = cluster.placement.writeReplicas(forKey: attempt.record.key).map { nodes[$0] }
+            .filter { node in node.health.isUsable && !attempt.stored.contains { $0 === node } }
+        attempt.targets = attempt.stored + rest
+        attempt.stage = attempt.stored.count
+        attempt.sawNewerGeneration = false
+        ask(attempt)
     }
 
     /// The name holds a live link: put it back where this create already wrote, then try a new
@@ -151,9 +181,14 @@ final class CreateAttempt {
     var names = 0
     var conflicts = 0
     var refusals = 0
+    /// A replica of this name answered 421 (it serves a newer membership) in the current try.
+    var sawNewerGeneration = false
+    /// How often it started anew after a 421, and when it last did.
+    var membershipRetry: MembershipRetry
 
     init(request: CreateRequest, done: @escaping (CreateWriter.Outcome) -> Void) {
         self.request = request
         self.done = done
+        membershipRetry = MembershipRetry(sentNs: MonotonicClock.nowNs())
     }
 }

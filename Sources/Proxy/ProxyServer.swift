@@ -89,9 +89,9 @@ final class ProxyServer {
         heldWrites = cron.every(Limits.nodeDeadlineCheckIntervalMs, "writes awaiting the nodes' time or a re-read hosts file") {
             [unowned self] in
             self.router.expireWritesAwaitingClock(nowMs: MonotonicClock.nowMs())
-            self.router.expireHeldForMembership(nowMs: MonotonicClock.nowMs())
+            self.router.membershipHolds.expire(nowMs: MonotonicClock.nowMs())
         }
-        hostsReloader.onReread = { [unowned self] in self.router.releaseHeldForMembership() }
+        hostsReloader.onReread = { [unowned self] in self.router.membershipHolds.reread() }
         resolver.start(cron: cron)
         resolver.onAnswer = { [unowned self] in self.sentinel.checkAliases() }
         sentinel.onNodeReport = { [unowned self] node, report in self.hostsReloader.nodeReported(node, report) }

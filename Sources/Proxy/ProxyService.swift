@@ -46,10 +46,9 @@ final class ProxyService: HTTPRequestHandler {
     private let clock: ProxyClock
     /// Writes that arrived before the proxy knew the nodes' time, oldest first.
     private var writesAwaitingClock = FIFOQueue<WriteAwaitingClock>()
-    /// Requests every replica refused with 421, until the hosts file is re-read.
-    private var heldForMembership = FIFOQueue<HeldRequest>()
-    /// When this proxy last re-read its hosts file (MonotonicClock ns; 0: never).
-    private var lastRereadNs: UInt64 = 0
+    /// Requests every replica refused with 421, until the hosts file is re-read (ProxyServer
+    /// tells it of every re-read).
+    let membershipHolds: MembershipHolds
     /// Every request to a node is made here (InternalProtocol.swift); it says the generation.
     private var requests: InternalRequestEncoder { cluster.requests }
     private let options: ProxyOptions
@@ -66,7 +65,9 @@ final class ProxyService: HTTPRequestHandler {
         self.operatorRoutes = operatorRoutes
         self.options = options
         self.clock = clock
-        publicRoutes = PublicRoutes(writer: CreateWriter(cluster: cluster, clock: clock, metrics: metrics),
+        let membershipHolds = MembershipHolds(metrics: metrics)
+        self.membershipHolds = membershipHolds
+        publicRoutes = PublicRoutes(writer: CreateWriter(cluster: cluster, clock: clock, metrics: metrics, membershipHolds: membershipHolds),
                                     metrics: metrics, options: options)
     }
 
@@ -382,32 +383,9 @@ final class ProxyService: HTTPRequestHandler {
     // MARK: requests that met a newer membership
 
     /// Holds a request every replica refused with 421 until this proxy has re-read its hosts
-    /// file (HostsReloader tells `releaseHeldForMembership`), at most Limits.membershipWaitMs;
-    /// then `resend` sends it again (at most Limits.membershipRetriesMax times: MembershipRetry).
-    /// Past Limits.requestsAwaitingMembershipMax held, at once. A request last sent before the
-    /// last re-read goes again at once: its 421 answered the membership this proxy served when
-    /// it was sent, and the proxy has moved on since (nodes that learned the change from a peer
-    /// refuse the proxy's last old-generation requests after its own re-read; held, they waited
-    /// the whole Limits.membershipWaitMs).
+    /// file, then `resend` sends it again (MembershipHolds.swift).
     private func holdForMembership(_ retry: MembershipRetry, _ resend: @escaping (MembershipRetry) -> Void) {
-        let again = { resend(retry.sentAgain(atNs: MonotonicClock.nowNs())) }
-        if retry.predates(rereadAtNs: lastRereadNs) { return again() }
-        guard heldForMembership.count < Limits.requestsAwaitingMembershipMax else { return again() }
-        metrics.heldForMembership += 1
-        heldForMembership.append(HeldRequest(retry: again, deadlineMs: MonotonicClock.nowMs() + Limits.membershipWaitMs))
-    }
-
-    /// The hosts file was re-read (adopted or not): the held requests go out again.
-    func releaseHeldForMembership() {
-        lastRereadNs = MonotonicClock.nowNs()
-        for held in heldForMembership.removeAll() { held.retry() }
-    }
-
-    func expireHeldForMembership(nowMs: UInt64) {
-        while let held = heldForMembership.first, nowMs >= held.deadlineMs {
-            heldForMembership.popFirst()
-            held.retry()
-        }
+        membershipHolds.hold(retry, resend)
     }
 
     // MARK: writes before the nodes' time is known
@@ -755,11 +733,6 @@ final class MovingReadAnswers {
     }
 }
 
-/// A request held until the proxy has re-read its hosts file.
-struct HeldRequest {
-    var retry: () -> Void
-    var deadlineMs: UInt64
-}
 
 /// A write held until the nodes' time is known.
 struct WriteAwaitingClock {

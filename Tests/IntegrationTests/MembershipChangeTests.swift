@@ -359,7 +359,7 @@ struct MembershipChangeTests {
         #expect(cluster.membership()["generation"] as? Int == 1)
     }
 
-    @Test("a request refused with 421 twice (the nodes moved on to a second membership while the proxy re-read for the first) goes again after each re-read: answered, not 503")
+    @Test("a request refused with 421 twice (the nodes moved on to a second membership while the proxy re-read for the first) goes again after each re-read: a PUT, a GET and a create-only PUT are answered, not 503")
     func refusedByTwoMemberships() throws {
         // The proxy has a file of its own and pings once a minute, so that only a 421 makes it
         // re-read (at most once a second), and the test says what the file holds at each re-read.
@@ -381,10 +381,16 @@ struct MembershipChangeTests {
             .flatMap { $0["membership"] as? [String: Any] }?["generation"] as? Int == 2 } })
         try hosts(1)
         let answers = Locked<[String: Int]>([:])
-        let clients = [("PUT", "/?short=twice1&long=https://t.example/1"), ("GET", "/twice0")].map { method, target in
+        let port = proxy.port
+        let calls: [(String, @Sendable () throws -> TestResponse)] = [
+            ("PUT", { try put(port, "/?short=twice1&long=https://t.example/1", body: "") }),
+            ("GET", { try request(port, "GET", "/twice0") }),
+            ("create", { try createOnly(port, "twice2", "https://t.example/2") }),
+        ]
+        let clients = calls.map { label, call in
             let thread = Thread {
-                let status = (try? request(proxy.port, method, target))?.status ?? -1
-                answers.update { $0[method] = status }
+                let status = (try? call())?.status ?? -1
+                answers.update { $0[label] = status }
             }
             thread.start()
             return thread
@@ -395,9 +401,13 @@ struct MembershipChangeTests {
         #expect(cluster.waitFor(timeoutMs: 5_000) { cluster.membership(proxy.port)["generation"] as? Int == 1 })
         try hosts(2)
         for thread in clients { while !thread.isFinished { usleep(10_000) } }
-        #expect(answers.value == ["PUT": 200, "GET": 307])
+        #expect(answers.value == ["PUT": 200, "GET": 307, "create": 201])
         #expect(cluster.membership(proxy.port)["generation"] as? Int == 2)
-        for node in 0..<2 { #expect(try cluster.nodeRequest(node, "GET", "/twice1").status == 307, "the PUT is not on node \(node)") }
+        for node in 0..<2 {
+            #expect(try cluster.nodeRequest(node, "GET", "/twice1").status == 307, "the PUT is not on node \(node)")
+            let created = try cluster.nodeRequest(node, "GET", "/twice2")
+            #expect(created.status == 307, "the create is not on node \(node): \(created)")
+        }
     }
 
     @Test("a write of a process that has not re-read its file is kept before the 421 by a node that replicates the key in its newer membership; by no other node")
