@@ -183,7 +183,7 @@ final class CreateAttempt {
     var refusals = 0
     /// A replica of this name answered 421 (it serves a newer membership) in the current try.
     var sawNewerGeneration = false
-    /// How often it started anew after a 421, and when it last did.
+    /// How often it was resumed after a 421 (`CreateWriter.resume`), and when it last was.
     var membershipRetry: MembershipRetry
 
     init(request: CreateRequest, done: @escaping (CreateWriter.Outcome) -> Void) {
