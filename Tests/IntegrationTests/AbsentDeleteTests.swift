@@ -161,12 +161,21 @@ struct AbsentDeleteTests {
 /// The proxy's one connection per node (--pipeline-depth 1) makes the tombstone a second
 /// connection, which a node reads after it has applied the first ask: the replica order that
 /// sanitized builds in CI met by chance.
+///
+/// What is tested is lateness (10–100 ms, SlowNodeRules.swift), not time-outs: the time-outs
+/// that end a wait for a node (--node-timeout-ms, --silence-to-down-ms, missed pings) are far
+/// past the freeze, because on a loaded runner the freeze can last seconds (the resume is one
+/// thread among the parallel suites', the nodes then run sanitized). With the defaults, a
+/// freeze past 2 s failed the DELETE with 503 "no replica stored it" and marked both nodes
+/// down, so the GET after it answered 503 too (CI of stop 28, under AddressSanitizer).
 @Suite("DELETE with both replicas late (real cluster)", .serialized)
 struct LateDeleteTests {
+    static let timeOutsPastAnyStall = ["--node-timeout-ms", "60000", "--silence-to-down-ms", "60000", "--ping-timeout-ms", "30000"]
+
     @Test("a DELETE whose first ask both replicas answer late (frozen 300 ms) still answers 200 for a live key, and deletes it")
     func bothReplicasLateOnFirstAsk() throws {
         let cluster = try TestCluster(nodeCount: 3, nodeArguments: ["--sync-interval-ms", "60000"],
-                                      proxyArguments: ["--silence-to-down-ms", "5000", "--pipeline-depth", "1"])
+                                      proxyArguments: Self.timeOutsPastAnyStall + ["--pipeline-depth", "1"])
         let port = cluster.proxy.port
         #expect(cluster.waitFor { (0..<3).allSatisfy { (try? cluster.proxyState(of: $0)) == "up" } })
         // Enough answers for every node's latency window, so that lateness is 10 ms, not unknown.
@@ -179,20 +188,25 @@ struct LateDeleteTests {
             key += 1
         }
         #expect(try request(port, "PUT", "/?short=gone&long=https://gone.example/").status == 200)
-        let status = try deleteWithReplicasFrozen("gone", in: cluster)
-        #expect(status == 200, "the key was live on both replicas; the DELETE answered \(status)")
+        let deleted = try deleteWithReplicasFrozen("gone", in: cluster)
+        #expect(deleted.status == 200, "the key was live on both replicas; the DELETE answered \(deleted.status): \(failureReason(inPage: deleted.body) ?? "")")
         #expect(try request(port, "GET", "/gone").status == 404)
         for index in try cluster.replicas(of: "gone") { #expect(try cluster.stored("gone", on: index).value == nil) }
-        #expect(try deleteWithReplicasFrozen("never", in: cluster) == 404, "a key nobody holds, both replicas late: still 404")
+        #expect(try deleteWithReplicasFrozen("never", in: cluster).status == 404, "a key nobody holds, both replicas late: still 404")
     }
 
-    /// DELETE /key through the proxy while every replica of `key` is stopped for 300 ms.
-    func deleteWithReplicasFrozen(_ key: String, in cluster: TestCluster) throws -> Int {
-        let replicas = try cluster.replicas(of: key)
-        for index in replicas { kill(cluster.nodes[index]!.pid, SIGSTOP) }
-        let resume = DispatchWorkItem { for index in replicas { kill(cluster.nodes[index]!.pid, SIGCONT) } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3, execute: resume)
-        defer { resume.wait() }
-        return try request(cluster.proxy.port, "DELETE", "/\(key)").status
+    /// DELETE /key through the proxy while every replica of `key` is stopped for 300 ms (a
+    /// thread of its own resumes them: the shared pool may be busy with other suites' work).
+    func deleteWithReplicasFrozen(_ key: String, in cluster: TestCluster) throws -> TestResponse {
+        let pids = try cluster.replicas(of: key).map { cluster.nodes[$0]!.pid }
+        for pid in pids { kill(pid, SIGSTOP) }
+        let resumed = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            usleep(300_000)
+            for pid in pids { kill(pid, SIGCONT) }
+            resumed.signal()
+        }
+        defer { resumed.wait() }
+        return try request(cluster.proxy.port, "DELETE", "/\(key)")
     }
 }

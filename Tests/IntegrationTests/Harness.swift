@@ -356,6 +356,12 @@ func writeTokenFile(_ token: String, in directory: String = makeTemporaryDirecto
     return path
 }
 
+/// An error page's "Could not perform …" sentence (why a proxy answered 503), if it has one.
+func failureReason(inPage body: String) -> String? {
+    guard let start = body.range(of: "Could not perform") else { return nil }
+    return String(body[start.lowerBound...].prefix { $0 != "<" }.prefix(200))
+}
+
 /// One request on a fresh connection.
 func request(_ port: Int, _ method: String, _ target: String, headers: [String] = []) throws -> TestResponse {
     try TestClient(port: port).request(method, target, headers: headers)

@@ -49,19 +49,12 @@ final class Ledger: @unchecked Sendable {
         lock.withLock {
             reads += 1
             guard status == 307, let location else {
-                readErrors.append("\(key): status \(status) via :\(port)\(Self.reason(inPage: body))")
+                readErrors.append("\(key): status \(status) via :\(port)\(failureReason(inPage: body).map { ": " + $0 } ?? "")")
                 return
             }
             let seq = Int(location.split(separator: "/").last ?? "") ?? -1
             if seq < floor { staleReads.append("\(key): got seq \(seq), acknowledged \(floor), via :\(port)") }
         }
-    }
-
-    /// The page's "Could not perform …" sentence (why a proxy answered 503), or nothing.
-    private static func reason(inPage body: String) -> String {
-        guard let start = body.range(of: "Could not perform") else { return "" }
-        let sentence = body[start.lowerBound...].prefix { $0 != "<" }
-        return ": \(sentence.prefix(200))"
     }
 
     func readFailed(_ detail: String) { lock.withLock { readErrors.append(detail) } }
