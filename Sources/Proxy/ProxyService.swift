@@ -218,7 +218,7 @@ final class ProxyService: HTTPRequestHandler {
         }
         if let fallback = read.fallback { return answerRead(read.key, fallback, on: read.answer, read.timer) }
         if read.sawNewerGeneration && read.membershipRetry.mayRetry {
-            return holdForMembership(read.membershipRetry) { [unowned self] retry in
+            return membershipHolds.hold(read.membershipRetry) { [unowned self] retry in
                 self.read(read.key, answer: read.answer, read.timer, retry: retry)
             }
         }
@@ -294,7 +294,7 @@ final class ProxyService: HTTPRequestHandler {
         }
         guard let reply = gather.read.decision else {
             if gather.sawNewerGeneration && gather.membershipRetry.mayRetry {
-                return holdForMembership(gather.membershipRetry) { [unowned self] retry in
+                return membershipHolds.hold(gather.membershipRetry) { [unowned self] retry in
                     self.read(gather.key, answer: gather.answer, gather.timer, retry: retry)
                 }
             }
@@ -380,14 +380,6 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
-    // MARK: requests that met a newer membership
-
-    /// Holds a request every replica refused with 421 until this proxy has re-read its hosts
-    /// file, then `resend` sends it again (MembershipHolds.swift).
-    private func holdForMembership(_ retry: MembershipRetry, _ resend: @escaping (MembershipRetry) -> Void) {
-        membershipHolds.hold(retry, resend)
-    }
-
     // MARK: writes before the nodes' time is known
 
     private func awaitClock(_ record: LogRecord, on answer: DeferredResponse, _ timer: RequestTimer) {
@@ -465,7 +457,7 @@ final class ProxyService: HTTPRequestHandler {
     /// this proxy serves once it has re-read its hosts file (a replica answered 421).
     private func resendAfterReread(_ record: LogRecord, existed: Bool, acknowledged: Int, _ retry: MembershipRetry,
                                    on answer: DeferredResponse, _ timer: RequestTimer) {
-        holdForMembership(retry) { [unowned self] retry in
+        membershipHolds.hold(retry) { [unowned self] retry in
             guard let targets = usable(cluster.placement.writeReplicas(forKey: record.key), for: record, on: answer, timer) else { return }
             attemptWrite(record, to: targets, attempt: 1, existed: existed, acknowledged: acknowledged, on: answer, timer, retry: retry)
         }
@@ -527,7 +519,7 @@ final class ProxyService: HTTPRequestHandler {
         guard fanOut.acknowledgements > 0 else {
             if fanOut.sawNewerGeneration && fanOut.membershipRetry.mayRetry {
                 // Every replica serves a newer membership: sent again once this proxy has re-read its file.
-                return holdForMembership(fanOut.membershipRetry) { [unowned self] retry in self.send(record, on: answer, timer, retry: retry) }
+                return membershipHolds.hold(fanOut.membershipRetry) { [unowned self] retry in self.send(record, on: answer, timer, retry: retry) }
             }
             if fanOut.skewRefusals > 0 { return answerSkew(record, on: answer, timer) }
             answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record), detail: "no replica stored it."))
