@@ -10,6 +10,11 @@
 # folder needs the same --sanitize flag: a plain `swift test` there rebuilds the executables
 # without it (until 2026-11-27 the integration run did exactly that, and tested unsanitized
 # binaries); the run checks the executables carry AddressSanitizer before it starts.
+# The integration run's binaries are optimised (-c release) with assertions kept
+# (-assert-config Debug): AddressSanitizer checks every access of optimised code as well, and
+# unoptimised ones made the run 32 of CI's 63 minutes (docs/DECISIONS.md "Sanitized
+# integration run"). The tests themselves are the main build's (they only start processes and
+# send requests: nothing to sanitize in them).
 # Leaks: the unit tests run with LeakSanitizer (a leak inside XCTest's own runner is
 # suppressed, scripts/sanitizers/lsan.supp; nothing of ours is). The node and proxy processes
 # do not: a server keeps its object graph (the loop's handles and the callbacks that own each
@@ -32,19 +37,21 @@ swift test --scratch-path .build-tsan --sanitize=thread --filter LinkRingCoreTes
 
 if $integration; then
     echo "== integration tests against AddressSanitizer binaries"
-    swift build --scratch-path .build-asan --sanitize=address --build-tests
     for binary in linkring-node linkring-proxy; do
+        swift build -c release --scratch-path .build-asan --sanitize=address --product "$binary" \
+            -Xswiftc -assert-config -Xswiftc Debug
         # grep -c reads all of nm's output (grep -q would stop early: SIGPIPE under pipefail).
-        if [[ $(nm "$LINKRING_ROOT/.build-asan/debug/$binary" | grep -c __asan_report_load) -eq 0 ]]; then
-            echo "FAIL: .build-asan/debug/$binary is not built with AddressSanitizer"
+        if [[ $(nm "$LINKRING_ROOT/.build-asan/release/$binary" | grep -c __asan_report_load) -eq 0 ]]; then
+            echo "FAIL: .build-asan/release/$binary is not built with AddressSanitizer"
             exit 1
         fi
     done
+    swift build --build-tests
     reports=$(mktemp -d)
     trap 'rm -rf "$reports"' EXIT
     ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=0" LINKRING_SANITIZED=address \
-        LINKRING_BIN_DIR="$LINKRING_ROOT/.build-asan/debug" \
-        swift test --scratch-path .build-asan --sanitize=address --skip-build --filter IntegrationTests
+        LINKRING_BIN_DIR="$LINKRING_ROOT/.build-asan/release" \
+        swift test --skip-build --filter IntegrationTests
     if compgen -G "$reports/asan*" >/dev/null; then
         echo "FAIL: sanitizer reports from the binaries:"
         grep -h -E "ERROR|SUMMARY" "$reports"/asan* | sort | uniq -c

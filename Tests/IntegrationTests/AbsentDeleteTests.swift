@@ -49,7 +49,7 @@ func deleteFlood(port: Int, keys: [String], count: Int, workers: Int = 8) -> [In
 
 @Suite("DELETE of absent keys (real cluster)", .serialized)
 struct AbsentDeleteTests {
-    /// These two assert what a DELETE does when every replica answers in time. Sanitized debug
+    /// These two assert what a DELETE does when every replica answers in time. Sanitized
     /// builds in CI's parallel suites answer past the late limit (10 ms) so often that the proxy
     /// takes the unconditional DELETE for many of them (tombstones written: the footprint
     /// changes) and settles writes without a late replica (copies differ until repair): they

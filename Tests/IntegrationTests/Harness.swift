@@ -33,10 +33,10 @@ enum Binaries {
     /// $LINKRING_SANITIZED): their memory figures are the sanitizer's, not LinkRing's.
     static var areSanitized: Bool { environment("LINKRING_SANITIZED") != nil }
 
-    /// How much longer a test waits for a server that is sanitized: those are unoptimized
-    /// debug builds under AddressSanitizer, an order of magnitude slower, and CI runs the
-    /// suites in parallel on two cores (a 3,000-request pipeline through such a proxy once
-    /// went 5 s without an answer there, and passes alone in a minute).
+    /// How much longer a test waits for a server that is sanitized: AddressSanitizer makes it
+    /// several times slower, and CI runs the suites in parallel on two cores (a 3,000-request
+    /// pipeline through an unoptimised sanitized proxy once went 5 s without an answer there,
+    /// and passes alone in a minute).
     static var waitScale: Int { areSanitized ? 6 : 1 }
 
     static var node: String { directory.appendingPathComponent("linkring-node").path }
