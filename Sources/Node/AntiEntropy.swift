@@ -4,7 +4,8 @@
 //
 //   for each peer, in parallel, one step at a time:
 //     GET /_/digests ──▶ compare with my digests, shared ranges only: O(ranges)
-//       └ for each differing range:  GET /_/keys?r=R&from=F (a page of key, version)
+//       └ some differ: GET /_/digests again Limits.repairConfirmDelayMs later (DifferingRanges)
+//       └ for each range that differed both times:  GET /_/keys?r=R&from=F (a page of key, version)
 //            └ keys I lack or hold older ──▶ POST /_/records in chunks ──▶ store each record
 //              (durably, through the commit log) ──▶ next page ──▶ next range
 //
@@ -40,6 +41,8 @@ final class AntiEntropy {
     private var running = 0
     private var roundStartedMs: UInt64 = 0
     private var roundRepaired = 0
+    private var roundPages = 0
+    private var roundDifferingRanges = 0
     /// After `close`, callbacks of failed turns start nothing new (the loop must be able to end).
     private var isClosed = false
     /// Set while this node's membership moves (NodeMembership): no periodic round then. Its
@@ -56,6 +59,7 @@ final class AntiEntropy {
     private var rounds = 0
     private var lastRoundMs: UInt64 = 0
     private var repairedTotal = 0
+    private var pagesTotal = 0
     private var lastCompareMicroseconds: UInt64 = 0
 
     /// Peers are the nodes of `membership` (whose ring is `ring`) that share key ranges with this one.
@@ -100,7 +104,7 @@ final class AntiEntropy {
         peer.pausesForHandoff = true
         peer.run { [unowned self] repaired, failure in
             peer.pausesForHandoff = false
-            self.roundRepaired += repaired
+            self.noteTurn(of: peer, repaired: repaired)
             guard !self.isClosed else { return }
             if let failure {
                 let isBusy = failure == PeerSync.busy
@@ -135,7 +139,7 @@ final class AntiEntropy {
         beginRound()
         for peer in peers {
             peer.run { [unowned self] repaired, failure in
-                self.roundRepaired += repaired
+                self.noteTurn(of: peer, repaired: repaired)
                 if failure != PeerSync.busy { self.logTurn(of: peer, failure: failure) }
                 self.peerFinished {}
             }
@@ -158,6 +162,14 @@ final class AntiEntropy {
         running = peers.count
         roundStartedMs = loop.nowMs
         roundRepaired = 0
+        roundPages = 0
+        roundDifferingRanges = 0
+    }
+
+    private func noteTurn(of peer: PeerSync, repaired: Int) {
+        roundRepaired += repaired
+        roundPages += peer.turnPages
+        roundDifferingRanges += peer.turnDifferingRanges
     }
 
     private func peerFinished(_ completion: () -> Void) {
@@ -166,8 +178,12 @@ final class AntiEntropy {
         rounds += 1
         lastRoundMs = loop.nowMs - roundStartedMs
         repairedTotal += roundRepaired
+        pagesTotal += roundPages
         lastCompareMicroseconds = peers.map(\.lastCompareMicroseconds).max() ?? 0
-        if roundRepaired > 0 { Log.info("repair round: \(roundRepaired) record(s) pulled from peers in \(lastRoundMs) ms") }
+        if roundRepaired > 0 || roundPages > 0 {
+            Log.info("repair round: \(roundRepaired) record(s) pulled from peers in \(lastRoundMs) ms "
+                     + "(\(roundPages) key page(s) of \(roundDifferingRanges) differing range(s) asked for)")
+        }
         completion()
     }
 
@@ -186,7 +202,7 @@ final class AntiEntropy {
     var progress: (peers: Int, rounds: Int) { (peers.count, rounds) }
 
     func statusJSON() -> String {
-        "{\"peers\":\(peers.filter { !$0.isSelf }.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),"
+        "{\"peers\":\(peers.filter { !$0.isSelf }.count),\"rounds\":\(rounds),\"lastRoundMs\":\(lastRoundMs),\"repaired\":\(repairedTotal),\"pages\":\(pagesTotal),"
             + "\"lastCompareMicroseconds\":\(lastCompareMicroseconds)}"
     }
 

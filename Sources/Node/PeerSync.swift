@@ -1,5 +1,7 @@
-// One peer's turn of anti-entropy (see AntiEntropy.swift): digests, then the differing
-// ranges page by page, fetching and storing only the records this node lacks. A version more
+// One peer's turn of anti-entropy (see AntiEntropy.swift): digests, and again
+// Limits.repairConfirmDelayMs later (a range pages only if it differed both times:
+// DifferingRanges), then the differing ranges page by page, fetching and storing only the
+// records this node lacks. A version more
 // than --clock-skew-ms ahead of this node's clock is neither fetched nor stored (counted in the
 // node's `versionsRefused`): repair must not spread what a write would be refused for.
 //
@@ -49,10 +51,16 @@ final class PeerSync {
     private let tombstones: TombstoneRules
     private var connection: NodeConnection?
     private var done: ((Int, String?) -> Void)?
-    /// The pause while handoff batches arrive (closed by `close` if the node stops first).
-    private var handoffPause: Timer?
+    /// The pause while handoff batches arrive, or before a second compare (closed by `close`
+    /// if the node stops first).
+    private var pause: Timer?
+    private var comparisons = DifferingRanges()
     private var differing: [Int] = []
     private var repaired = 0
+    /// This turn's key pages asked for, and differing ranges found (summed over its digest
+    /// compares: a recovery turn compares again after a handoff).
+    private(set) var turnPages = 0
+    private(set) var turnDifferingRanges = 0
     private(set) var lastCompareMicroseconds: UInt64 = 0
     /// Per shared range, when the peer's digest last equalled this node's (tombstone collection).
     private(set) var matchedUnixMs: [Int: Int64] = [:]
@@ -83,6 +91,8 @@ final class PeerSync {
     func run(done: @escaping (Int, String?) -> Void) {
         self.done = done
         repaired = 0
+        turnPages = 0
+        turnDifferingRanges = 0
         guard !isSelf else { return finish(nil) }
         openConnectionIfClosed()
         guard verifiedConnection !== connection else { return requestDigests() }
@@ -115,11 +125,31 @@ final class PeerSync {
                           + "this node is), or its --replicas or --vnodes differ")
         }
         let mine = store.index.digests
-        differing = sharedRanges.filter { mine[$0] != theirs[$0] }
+        let found = sharedRanges.filter { mine[$0] != theirs[$0] }
         let now = WallClock.nowMs()
         for range in sharedRanges where mine[range] == theirs[range] { matchedUnixMs[range] = now }
         lastCompareMicroseconds = (MonotonicClock.nowNs() - started) / 1000
-        nextRange()
+        switch comparisons.compared(found) {
+        case .done: finish(nil)
+        case .compareAgain: after(ms: Limits.repairConfirmDelayMs) { [unowned self] in self.requestDigests() }
+        case .page(let confirmed):
+            differing = confirmed
+            turnDifferingRanges += confirmed.count
+            nextRange()
+        }
+    }
+
+    /// Runs `body` after `ms` unless the turn ended meanwhile.
+    private func after(ms: UInt64, _ body: @escaping () -> Void) {
+        let timer = Timer(loop: loop)
+        pause = timer
+        timer.start(afterMs: ms) { [weak self] in
+            timer.close()
+            guard let self else { return }
+            self.pause = nil
+            guard self.done != nil else { return }
+            body()
+        }
     }
 
     private func nextRange() {
@@ -129,13 +159,7 @@ final class PeerSync {
 
     private func fetchPage(range: Int, from: UInt32) {
         if pausesForHandoff, store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) {
-            let pause = Timer(loop: loop)
-            handoffPause = pause
-            pause.start(afterMs: Limits.repairPauseWhileHandoffMs) { [weak self] in
-                pause.close()
-                guard let self else { return }
-                self.handoffPause = nil
-                guard self.done != nil else { return }
+            after(ms: Limits.repairPauseWhileHandoffMs) { [unowned self] in
                 guard self.store.isReceivingHandoff(nowMs: MonotonicClock.nowMs()) else {
                     // The handoff filled these ranges since the digests were compared: compare
                     // again, and page only what still differs (not every range it began with).
@@ -145,6 +169,7 @@ final class PeerSync {
             }
             return
         }
+        turnPages += 1
         send(requests.makeKeysPage(range: range, from: from)) { [unowned self] body in
             guard let page = SyncCodec.decodeKeysPage(body) else { return self.finish("bad key page from \(self.address)") }
             let now = WallClock.nowMs()
@@ -234,6 +259,7 @@ final class PeerSync {
         guard let done else { return }
         self.done = nil
         differing.removeAll()
+        comparisons.reset()
         done(repaired, failure)
     }
 
@@ -242,8 +268,8 @@ final class PeerSync {
     }
 
     func close() {
-        handoffPause?.close()
-        handoffPause = nil
+        pause?.close()
+        pause = nil
         connection?.fail(nil)
         connection = nil
         finish("node stopping")

@@ -103,6 +103,11 @@ struct HealingTests {
         print("anti-entropy: converged \(elapsedMs) ms after a one-replica write (interval \(intervalMs) ms)")
         #expect(elapsedMs <= intervalMs + 500)
         #expect(try cluster.divergentRanges(of: replicas[0]).isEmpty)
+        // The pull is counted: the record, and the key page of its range that listed it.
+        let health = try request(cluster.ports[replicas[1]], "GET", "/_/health").body
+        let sync = (try? JSONSerialization.jsonObject(with: Data(health.utf8)) as? [String: Any])?["sync"] as? [String: Any]
+        #expect((sync?["repaired"] as? Int ?? 0) >= 1, "\(health)")
+        #expect((sync?["pages"] as? Int ?? 0) >= 1, "\(health)")
     }
 
     @Test("a node restarted with an empty data directory refills its ranges from its peers")

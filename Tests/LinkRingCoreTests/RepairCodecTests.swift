@@ -1,5 +1,6 @@
 // Repair building blocks: per-range digests that depend only on the (key, version) set, the
-// repair bodies' codecs, the diff of a key page against an index, and query numbers.
+// repair bodies' codecs, which differing ranges a turn pages, the diff of a key page against
+// an index, and query numbers.
 
 import Testing
 @testable import LinkRingCore
@@ -10,6 +11,22 @@ struct RepairCodecTests {
 
     func records(_ count: Int, version: UInt64 = 100) -> [LogRecord] {
         (0..<count).map { LogRecord(version: version + UInt64($0), op: $0 % 7 == 0 ? .delete : .put, key: bytes("k\($0)"), value: bytes("http://v/\($0)")) }
+    }
+
+    @Test("a turn pages only the ranges that differed in both compares; none differing ends it at once")
+    func differingRangesConfirmed() {
+        var turn = DifferingRanges()
+        #expect(turn.compared([]) == .done)
+        #expect(turn.compared([3, 5, 9]) == .compareAgain)
+        // 3 settled (a write in flight), 7 began differing since: neither is paged.
+        #expect(turn.compared([5, 7, 9]) == .page([5, 9]))
+        // The next compare is a first one again.
+        #expect(turn.compared([7]) == .compareAgain)
+        #expect(turn.compared([]) == .page([]))
+        #expect(turn.compared([1]) == .compareAgain)
+        turn.reset()
+        #expect(turn.compared([2]) == .compareAgain)
+        #expect(turn.compared([2]) == .page([2]))
     }
 
     @Test("digests depend only on the set of (key, version), not on arrival order or duplicates")

@@ -169,6 +169,9 @@ package enum Limits {
     package static let repairKeysPerPage = 1_000
     /// Keys asked for in one `/_/records` request (and records in its answer).
     package static let repairRecordsPerRequest = 100
+    /// A repair turn pages a range only if its digests differ in two compares this far apart
+    /// (DifferingRanges): a write in flight settles within it.
+    package static let repairConfirmDelayMs: UInt64 = 200
     /// Rounds a recovering node tries before it serves without a full first round.
     package static let recoveryAttemptsMax = 5
     /// Pause between a recovering node's failed round and its next.
