@@ -135,6 +135,27 @@ struct IndexTests {
         }
     }
 
+    @Test("a node holding only some ranges sizes its page stretches by those: a range's pull walks about one table, not two")
+    func pagesOfAPartialHolder() {
+        let ring = HashRing(nodes: (1...4).map { HostPort(host: "n\($0)", port: $0) }, vnodesPerNode: 8, replicas: 2)
+        let index = KeyValueIndex()
+        index.partition(by: ring)
+        // What node 0 holds: the keys of the ranges it is a replica of (half of them).
+        let held = Set((0..<ring.rangeCount).filter { ring.replicas(ofRange: $0).contains(0) })
+        for key in 0..<16_000 where held.contains(ring.rangeIndex(forKey: bytes("k\(key)"))) { index.apply(put("k\(key)", 1)) }
+        let capacity = index.capacity
+        var walked = 0
+        for range in held.sorted() {
+            let before = index.slotsWalked
+            var cursor: UInt32? = 0
+            while let from = cursor { cursor = index.page(range: range, from: from, limit: 20).next }
+            walked += index.slotsWalked - before
+        }
+        let perRange = Double(walked) / Double(held.count) / Double(capacity)
+        // Sized by all the ring's ranges this walked 2.65 tables per range; by the held ones 1.55.
+        #expect(perRange <= 1.8, "\(perRange) tables walked per range")
+    }
+
     @Test("keys arriving in a peer's table order (pages, handoffs) spread over this table: its order has its own seed")
     func peerOrderDoesNotPile() {
         let sender = KeyValueIndex(orderSeed: 1)

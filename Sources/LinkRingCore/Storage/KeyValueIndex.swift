@@ -650,14 +650,17 @@ package final class KeyValueIndex {
     ///
     /// Slots follow the table order (homes grow with it), so a page walks only the stretch of
     /// it from `from` that holds about a page of the range (at the table's load,
-    /// `limit` × the ring's ranges entries' share, and a quarter more; doubled until enough are
+    /// `limit` × the held ranges' entries' share, and a quarter more; doubled until enough are
     /// found), not the whole table: a range pulled page by page costs about one pass over the
-    /// table, not one per page.
+    /// table, not one per page. Held ranges are those with entries (a non-zero digest): a node
+    /// holds only its own, a half of the ring's with 4 nodes and 2 replicas, and sizing by
+    /// all of them walked 2.6 tables per range, each page twice the stretch it needed.
     package func page(range: Int, from: UInt32, limit: Int) -> (entries: [(key: [UInt8], stored: StoredValue)], next: UInt32?) {
         var candidates: [(order: UInt64, slot: Int)] = []
         var low = UInt64(from) << 32
-        // A quarter more than the slots that hold `limit` entries of one range on average.
-        var spanSlots = min(max(limit, 1) * max(digests.count, 1) * slots.count / max(count, 1) * 5 / 4 + 1, slots.count)
+        // A quarter more than the slots that hold `limit` entries of one held range on average.
+        let heldRanges = digests.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        var spanSlots = min(max(limit, 1) * max(heldRanges, 1) * slots.count / max(count, 1) * 5 / 4 + 1, slots.count)
         var high: UInt64
         repeat {
             high = Self.groupEnd(from: low, slots: spanSlots, capacity: slots.count)
