@@ -89,17 +89,30 @@ hang_up_all() {
     kill -HUP "$PROXY_PID"
     for pid in "${CLUSTER_PIDS[@]}"; do is_running "$pid" && kill -HUP "$pid"; done
 }
-# watch_moved GENERATION: in the background, until the proxy routes by it alone; then writes the
-# seconds since the start to moved-GENERATION.txt; sets WATCH_PID. One process asks every 100 ms
-# on one kept-alive connection: the shell loop it replaces (http_get, timeout, cat, grep and
-# sleep 20 times a second) took 4 % of the machine's CPU, in the moves' figures only. It starts
-# a second before the change: the interpreter's own start (about 100 ms of CPU) fell in the
-# change's first second, the one that decides its p99.
+# watch_moved GENERATION [LEAVING_PORT]: in the background, until the proxy routes by it alone;
+# then writes the seconds since the start, and the records and bytes every node reported
+# sending in its handoff, to moved-GENERATION.txt; sets WATCH_PID. One process asks every
+# 100 ms on one kept-alive connection: the shell loop it replaces (http_get, timeout, cat, grep
+# and sleep 20 times a second) took 4 % of the machine's CPU, in the moves' figures only. It
+# starts a second before the change: the interpreter's own start (about 100 ms of CPU) fell in
+# the change's first second, the one that decides its p99; for the same reason it reads the
+# handoff figures itself (a new interpreter for them started in the move's last second). The
+# figures: the nodes of the proxy's status, and a leaving node at LEAVING_PORT asked itself
+# (the proxy no longer asks it, and its status lacked the largest part of the remove).
 watch_moved() {
-    python3 - "$PROXY_PORT" "$1" "$START_EPOCH" >"$RUN_DIR/moved-$1.txt" <<'PY' &
-import http.client, sys, time
-port, generation, start = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    python3 - "$PROXY_PORT" "$1" "$START_EPOCH" "${2:-}" >"$RUN_DIR/moved-$1.txt" <<'PY' &
+import http.client, json, sys, time
+port, generation, start, leaving = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
 wanted = '"membership":{"generation":%s,"moving":false' % generation
+def get(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    connection.request("GET", path)
+    return json.loads(connection.getresponse().read())
+def handed_off():
+    sent = {n["address"]: n.get("handoff") or {} for n in get(port, "/_/status")["nodes"]}
+    if leaving:
+        sent["127.0.0.1:" + leaving] = (get(leaving, "/_/health").get("membership") or {}).get("handoff") or {}
+    return sum(h.get("sentRecords", 0) for h in sent.values()), sum(h.get("sentBytes", 0) for h in sent.values())
 deadline = time.time() + 300
 connection = None
 while time.time() < deadline:
@@ -107,7 +120,8 @@ while time.time() < deadline:
         connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", "/_/status")
         if wanted in connection.getresponse().read().decode():
-            print("%.2f" % (time.time() - start))
+            moved = time.time() - start
+            print("%.2f %d %d" % ((moved,) + handed_off()))
             sys.exit(0)
     except (OSError, http.client.HTTPException):
         connection = None
@@ -116,22 +130,6 @@ sys.exit(1)
 PY
     WATCH_PID=$!
     on_exit "kill $WATCH_PID 2>/dev/null || true"
-}
-# handed_off [PORT…]: records and bytes every node reported sending in its last handoff: the
-# nodes of the proxy's status, each node at PORT asked itself (a removed node, still running:
-# the proxy no longer asks it, and its status lacked the largest part of the remove).
-handed_off() {
-    python3 - "$PROXY_PORT" "$@" <<'PY'
-import http.client, json, sys
-def get(port, path):
-    connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
-    connection.request("GET", path)
-    return json.loads(connection.getresponse().read())
-sent = {n["address"]: n.get("handoff") or {} for n in get(sys.argv[1], "/_/status")["nodes"]}
-for port in sys.argv[2:]:
-    sent["127.0.0.1:" + port] = (get(port, "/_/health").get("membership") or {}).get("handoff") or {}
-print(sum(h.get("sentRecords", 0) for h in sent.values()), sum(h.get("sentBytes", 0) for h in sent.values()))
-PY
 }
 
 start_failover_load rebalance-load "$keys" "$duration_s" 8 4
@@ -159,7 +157,6 @@ watch_moved 1
 sleep_until "$add_at_s"
 # change GENERATION WHAT: SIGHUP everywhere (the hosts file is written), and the wait for the
 # move (watch_moved GENERATION started before); sets CHANGE_T, MOVED_T, RECORDS, BYTES.
-# LEAVING_PORT: a node the change removes.
 change() {
     local generation=$1 what=$2
     CHANGE_T=$(since_start "$EPOCHREALTIME")
@@ -167,8 +164,7 @@ change() {
     hang_up_all
     log "$what at t=${CHANGE_T}s"
     wait "$WATCH_PID" || die "generation $generation still moving after 300 s"
-    MOVED_T=$(cat "$RUN_DIR/moved-$generation.txt")
-    read -r RECORDS BYTES <<<"$(handed_off ${LEAVING_PORT:+"$LEAVING_PORT"})"
+    read -r MOVED_T RECORDS BYTES <"$RUN_DIR/moved-$generation.txt"
     log "generation $generation moved at t=${MOVED_T}s: $RECORDS records, $BYTES bytes handed off"
 }
 write_hosts 1 0 1 2 3 4
@@ -178,10 +174,9 @@ change 1 "node 4 (127.0.0.1:${CLUSTER_PORTS[4]}) added"
 add_t=$CHANGE_T added_t=$MOVED_T add_records=$RECORDS add_bytes=$BYTES
 remove_at_s=$(awk -v t="$added_t" -v g="$gap_s" 'BEGIN { print int(t + g + 1) }')
 sleep_until $((remove_at_s - 1))
-watch_moved 2
+watch_moved 2 "${CLUSTER_PORTS[0]}"
 sleep_until "$remove_at_s"
 write_hosts 2 1 2 3 4
-LEAVING_PORT=${CLUSTER_PORTS[0]}
 change 2 "node 0 (127.0.0.1:${CLUSTER_PORTS[0]}) removed"
 remove_t=$CHANGE_T removed_t=$MOVED_T remove_records=$RECORDS remove_bytes=$BYTES
 stop_process "${CLUSTER_PIDS[0]}" || die "node 0 did not stop"
