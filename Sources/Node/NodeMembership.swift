@@ -140,7 +140,7 @@ final class NodeMembership {
         let startNs = MonotonicClock.nowNs()
         store.isPartitioning = true
         takeSnapshot(of: index, build: build) { [unowned self] snapshot, snapshotNs, slices in
-            self.lookUpRanges(of: snapshot.fingerprints, in: ring, build: build) { ranges, poolNs, jobs in
+            self.lookUpRanges(of: snapshot, in: ring, build: build) { ranges, poolNs, jobs in
                 index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
                 index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: current.nodes.firstIndex(of: self.selfAddress))
                 self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
@@ -166,22 +166,25 @@ final class NodeMembership {
         }
     }
 
-    /// The ranges of `fingerprints` in `ring`, looked up on the thread pool
+    /// The ranges of the snapshot's entries in `ring` (carried over from the snapshot's ring
+    /// where only points were removed, else looked up), on the thread pool
     /// Limits.partitionLookupKeysPerJob at a time, each job followed by its pause (DutyCycle);
     /// then `then` with them (nil if the pool could not run a job: the apply looks every entry
     /// up), the pool's time and the number of jobs. Dropped if a newer build began.
-    private func lookUpRanges(of fingerprints: [UInt64], in ring: HashRing, build: Int,
+    private func lookUpRanges(of snapshot: PartitionSnapshot, in ring: HashRing, build: Int,
                               then: @escaping ([UInt32]?, UInt64, Int) -> Void) {
+        let total = snapshot.fingerprints.count
+        let carried = snapshot.ring.flatMap { ring.carriedRanges(from: $0) }
         var ranges: [UInt32] = []
-        ranges.reserveCapacity(fingerprints.count)
+        ranges.reserveCapacity(total)
         var poolNs: UInt64 = 0
         var jobs = 0
         func job() {
-            guard ranges.count < fingerprints.count else { return then(ranges, poolNs, jobs) }
-            let chunk = fingerprints[ranges.count..<min(ranges.count + Limits.partitionLookupKeysPerJob, fingerprints.count)]
+            guard ranges.count < total else { return then(ranges, poolNs, jobs) }
+            let chunk = ranges.count..<min(ranges.count + Limits.partitionLookupKeysPerJob, total)
             PoolWork.start(on: loop, { () -> ([UInt32], UInt64) in
                 let startNs = MonotonicClock.nowNs()
-                let found = KeyValueIndex.ranges(of: chunk, in: ring)
+                let found = KeyValueIndex.ranges(of: snapshot, chunk, carried: carried, in: ring)
                 return (found, MonotonicClock.nowNs() - startNs)
             }) { [weak self] result in
                 guard let self, !self.isClosed, self.builds == build else { return }

@@ -252,6 +252,55 @@ struct IndexTests {
         #expect(index.digests == expected)
     }
 
+    @Test("a node removed: every entry's range carries over from its snapshot, or is looked up where its point went, exactly as a lookup")
+    func rangesCarryOverARemoval() {
+        let nodes = (1...5).map { HostPort(host: "n", port: $0) }
+        let old = HashRing(nodes: nodes, vnodesPerNode: 16, replicas: 2)
+        let removed = HashRing(nodes: Array(nodes.dropFirst(2)) + [nodes[0]], vnodesPerNode: 16, replicas: 2)
+        let added = HashRing(nodes: nodes + [HostPort(host: "n", port: 6)], vnodesPerNode: 16, replicas: 2)
+        #expect(old.carriedRanges(from: old) == (0..<old.rangeCount).map { Int32($0) })
+        #expect(added.carriedRanges(from: old) == nil, "an added node's points can win any key's probes")
+        let carried = removed.carriedRanges(from: old)
+        #expect(carried?.filter { $0 < 0 }.count == 16)
+        let index = KeyValueIndex()
+        index.partition(by: old)
+        for key in 0..<20_000 { index.apply(put("k\(key)", 1)) }
+        let snapshot = index.partitionSnapshot()
+        #expect(snapshot.knownRanges.allSatisfy { $0 != PartitionSnapshot.unknownRange })
+        let all = 0..<snapshot.fingerprints.count
+        let fast = KeyValueIndex.ranges(of: snapshot, all, carried: carried, in: removed)
+        #expect(fast == KeyValueIndex.ranges(of: snapshot.fingerprints, in: removed))
+        #expect(KeyValueIndex.ranges(of: snapshot, all, carried: nil, in: added) == KeyValueIndex.ranges(of: snapshot.fingerprints, in: added))
+        index.partition(by: removed, snapshot: snapshot, ranges: fast)
+        expectPartitioned(index, by: removed)
+    }
+
+    @Test("a snapshot knows no range of an entry an unfinished re-partitioning has not reached, nor any once another begins")
+    func snapshotKnownRanges() {
+        let old = HashRing(nodes: (1...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let new = HashRing(nodes: (2...5).map { HostPort(host: "n", port: $0) }, vnodesPerNode: 16, replicas: 2)
+        let index = KeyValueIndex()
+        #expect(index.partitionSnapshot().ring == nil)
+        index.partition(by: old)
+        for key in 0..<3_000 { index.apply(put("k\(key)", 1)) }
+        index.beginPartition(by: new, snapshot: nil, ranges: [])
+        _ = index.continuePartition(slots: index.capacity / 2)
+        let halfway = index.partitionSnapshot()
+        let known = halfway.knownRanges.filter { $0 != PartitionSnapshot.unknownRange }.count
+        #expect(known > 0 && known < halfway.fingerprints.count, "\(known) of \(halfway.fingerprints.count)")
+        // The walk above reached the first half of the slots: a snapshot of that half knows
+        // every range; once another re-partitioning begins, the rest knows none.
+        var begun = index.startPartitionSnapshot()
+        _ = index.continuePartitionSnapshot(&begun, slots: index.capacity / 2)
+        let firstHalf = begun.fingerprints.count
+        index.beginPartition(by: old, snapshot: nil, ranges: [])
+        while !index.continuePartitionSnapshot(&begun, slots: 100) {}
+        #expect(firstHalf > 0 && firstHalf < begun.fingerprints.count)
+        #expect(begun.knownRanges.count == begun.fingerprints.count)
+        #expect(begun.knownRanges[..<firstHalf].allSatisfy { $0 != PartitionSnapshot.unknownRange })
+        #expect(begun.knownRanges[firstHalf...].allSatisfy { $0 == PartitionSnapshot.unknownRange })
+    }
+
     @Test("a re-partitioning applied a slice at a time, between writes, deletes, removals (entries shifted back) and a growth, equals one on the spot; a second one begun before the first ended finishes it first",
           arguments: [false, true])
     func partitionAppliedInSlices(grows: Bool) {

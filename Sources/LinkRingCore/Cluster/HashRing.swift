@@ -110,6 +110,28 @@ package struct HashRing: Sendable {
         return best
     }
 
+    /// For a ring that only lost points against `old` (a node removed): per point of `old`,
+    /// the index of the same point here, or -1 where it is gone; nil if this ring has a point
+    /// `old` lacks, or either has two equal points. A key whose best point survives keeps it:
+    /// removing points only moves the other probes' successors farther away.
+    package func carriedRanges(from old: HashRing) -> [Int32]? {
+        guard Self.isStrictlySorted(points), Self.isStrictlySorted(old.points) else { return nil }
+        var carried = [Int32](repeating: -1, count: old.points.count)
+        var here = 0
+        for (index, point) in old.points.enumerated() {
+            if here < points.count && points[here] < point { return nil }
+            if here < points.count && points[here] == point {
+                carried[index] = Int32(here)
+                here += 1
+            }
+        }
+        return here == points.count ? carried : nil
+    }
+
+    private static func isStrictlySorted(_ points: [UInt64]) -> Bool {
+        zip(points, points.dropFirst()).allSatisfy { $0 < $1 }
+    }
+
     /// The index of the first ring point at or after `hash`, wrapping around.
     func successor(of hash: UInt64) -> Int {
         var point = Int(sliceStart[Int(hash >> sliceShift)])

@@ -133,6 +133,8 @@ package final class KeyValueIndex {
     /// The `IndexEntry.partitionMark` of an entry whose range is in `ring` (and counted in
     /// `digests`): flipped at each re-partitioning, so the entries need no second pass to clear it.
     private var partitionMark = false
+    /// Re-partitionings begun: a snapshot takes entries' ranges only while this is unchanged.
+    private var partitionsBegun = 0
     /// A re-partitioning applied a slice at a time (`beginPartition`), until its walk ends.
     private var pendingPartition: PendingPartition?
     /// Per range of the ring, whether this node holds it (set by its membership); writes
@@ -550,9 +552,10 @@ package final class KeyValueIndex {
 
     /// An empty snapshot of this table, to be filled a slice at a time.
     package func startPartitionSnapshot() -> PartitionSnapshot {
-        var snapshot = PartitionSnapshot(capacity: slots.count)
+        var snapshot = PartitionSnapshot(capacity: slots.count, ring: ring, partitionsBegun: partitionsBegun)
         snapshot.slots.reserveCapacity(count)
         snapshot.fingerprints.reserveCapacity(count)
+        snapshot.knownRanges.reserveCapacity(count)
         return snapshot
     }
 
@@ -568,9 +571,13 @@ package final class KeyValueIndex {
             return true
         }
         let end = min(snapshot.nextSlot + count, table.count)
+        // An entry's range is known if the ring the snapshot began with gave it (its mark).
+        let knows = ring != nil && partitionsBegun == snapshot.partitionsBegun
+        let mark = partitionMark
         for slot in snapshot.nextSlot..<end where !table[slot].isEmpty {
             snapshot.slots.append(UInt32(slot))
             snapshot.fingerprints.append(table[slot].fingerprint)
+            snapshot.knownRanges.append(knows && table[slot].partitionMark == mark ? table[slot].range : PartitionSnapshot.unknownRange)
         }
         snapshot.nextSlot = end
         return end == table.count
@@ -580,6 +587,19 @@ package final class KeyValueIndex {
     /// ring lookup per key), pure, so it runs off the loop.
     package static func ranges(of fingerprints: some Collection<UInt64>, in ring: HashRing) -> [UInt32] {
         fingerprints.map { UInt32(ring.rangeIndex(forHash: $0)) }
+    }
+
+    /// The same, for the snapshot's entries `chunk`: an entry whose range in the snapshot's
+    /// ring carries over to `ring` (`carried`, HashRing.carriedRanges: a node removed, and
+    /// its point was not the entry's) takes it without a lookup. At 1M keys the lookups
+    /// were 60–110 ms of pool time at every node at once, in the change's first second.
+    package static func ranges(of snapshot: PartitionSnapshot, _ chunk: Range<Int>, carried: [Int32]?, in ring: HashRing) -> [UInt32] {
+        guard let carried else { return ranges(of: snapshot.fingerprints[chunk], in: ring) }
+        return chunk.map { entry in
+            let known = snapshot.knownRanges[entry]
+            if Int(known) < carried.count, carried[Int(known)] >= 0 { return UInt32(carried[Int(known)]) }
+            return UInt32(ring.rangeIndex(forHash: snapshot.fingerprints[entry]))
+        }
     }
 
     /// `partition(by:)` with the ranges computed from `snapshot` meanwhile: an entry still in
@@ -601,6 +621,7 @@ package final class KeyValueIndex {
         if pendingPartition != nil { while !continuePartition(slots: slots.count) {} }
         self.ring = ring
         partitionMark.toggle()
+        partitionsBegun += 1
         digests = [UInt64](repeating: 0, count: ring.rangeCount)
         let isCurrent = snapshot.map { $0.capacity == slots.count && ranges.count == $0.slots.count } ?? false
         pendingPartition = PendingPartition(known: isCurrent ? snapshot! : PartitionSnapshot(capacity: 0), ranges: isCurrent ? ranges : [])
@@ -754,10 +775,21 @@ struct PendingPartition {
 /// The table's entries when a re-partitioning began (`KeyValueIndex.partitionSnapshot`).
 package struct PartitionSnapshot: Sendable {
     package let capacity: Int
+    /// The ring the index had when the snapshot began (nil: none yet).
+    package let ring: HashRing?
+    let partitionsBegun: Int
     package var slots: [UInt32] = []
     package var fingerprints: [UInt64] = []
+    /// Per entry, its range in `ring` (`unknownRange`: an entry the walk of an earlier
+    /// re-partitioning had not reached, or the index began another one meanwhile).
+    package var knownRanges: [UInt32] = []
+    package static let unknownRange = UInt32.max
     /// The first slot not yet looked at (`continuePartitionSnapshot`).
     package var nextSlot = 0
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, ring: HashRing? = nil, partitionsBegun: Int = 0) {
+        self.capacity = capacity
+        self.ring = ring
+        self.partitionsBegun = partitionsBegun
+    }
 }
