@@ -6,9 +6,10 @@
 //
 // Under a write load a range whose write is in flight (stored on one replica, not yet on the
 // other: a few milliseconds) differs at the instant of a compare without anything to repair.
-// At 1M keys on this machine one such range cost 4–6 key pages, each scanning a third of the
-// peer's index on its loop; every 2 s round paged 1–3 of them per peer, 0 records pulled, and
-// the first rounds after a move made the foreground's worst second (docs/BENCHMARKS.md §6).
+// At 1M keys on this machine one such range cost 4–6 key pages, each walking a large stretch
+// of the peer's index on its loop; every 2 s round paged 1–3 of them per peer, 0 records
+// pulled, and the first rounds after a move made the foreground's worst second
+// (docs/BENCHMARKS.md §6).
 // A write that one replica missed differs at both compares and is paged as before: the repair
 // comes one delay later.
 
