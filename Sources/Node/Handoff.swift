@@ -305,12 +305,11 @@ final class Handoff {
         var body: [UInt8] = []
         var keys: [(key: [UInt8], version: UInt64)] = []
         while keys.count < Limits.handoffRecordsPerBatch, body.count < Limits.handoffBatchBytesMax, let key = target.keys.popFirst() {
-            guard let record = store.index.record(for: key) else {
+            guard let version = store.index.appendRecord(for: key, to: &body) else {
                 unacknowledged[key] = nil  // gone (or unreadable): nothing to release
                 continue
             }
-            record.encode(into: &body)
-            keys.append((key, record.version))
+            keys.append((key, version))
         }
         guard !keys.isEmpty else { return }
         target.inFlight = keys

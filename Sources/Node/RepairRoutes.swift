@@ -80,7 +80,7 @@ extension NodeService {
         }
         var records: [UInt8] = []
         let index = store.index
-        for key in keys { index.record(for: key)?.encode(into: &records) }
+        for key in keys { _ = index.appendRecord(for: key, to: &records) }
         connection.respond(.ok, contentType: Self.binary, body: records)
     }
 

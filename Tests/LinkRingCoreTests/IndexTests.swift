@@ -42,6 +42,26 @@ struct IndexTests {
         #expect(index.count == 400 && index.tombstones == 80 && index.liveKeys == 320)
     }
 
+    @Test("a record for a peer is the log's own bytes, exactly what encoding the entry again gives: values, tombstones, a forget's entry, keys sharing a fingerprint")
+    func recordBytesForPeers() {
+        let index = KeyValueIndex(source: RecordsInMemory(), fingerprint: { key in UInt64(key.count % 3) })
+        for key in 0..<60 { index.apply(put("k\(key)", 10)) }
+        for key in stride(from: 0, to: 60, by: 4) { index.apply(LogRecord(version: 20, op: .delete, key: bytes("k\(key)"))) }
+        index.apply(put("far", 1 << 60))
+        index.apply(LogRecord(version: 1 << 60, op: .forget, key: bytes("far")))
+        var sent: [UInt8] = []
+        var expected: [UInt8] = []
+        for key in (0..<61).map({ bytes("k\($0)") }) + [bytes("far")] {
+            let version = index.appendRecord(for: key, to: &sent)
+            let record = index.record(for: key)
+            record?.encode(into: &expected)
+            #expect(version == record?.version, "\(String(decoding: key, as: UTF8.self))")
+        }
+        #expect(index.record(for: bytes("far")) == LogRecord(version: 0, op: .delete, key: bytes("far")))
+        #expect(index.appendRecord(for: bytes("k60"), to: &sent) == nil)
+        #expect(sent == expected && !sent.isEmpty)
+    }
+
     @Test("the table grows and keeps every entry; its bytes stay near 32 per key over the load factor")
     func growth() {
         let index = KeyValueIndex()

@@ -236,6 +236,26 @@ package final class KeyValueIndex {
         return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
     }
 
+    /// Appends the bytes of `record(for: key)` to `output`, and returns its version (nil: the
+    /// key is absent or unreadable). They are the log's own bytes, read and checksum-verified
+    /// by the lookup, when that record is the entry's (its version and op; else it is encoded
+    /// again): a handoff or a repair answer sends every key this way, and decoding each record
+    /// into a value and encoding it back (allocations and a second checksum) was half of the
+    /// sender's work per key.
+    package func appendRecord(for key: [UInt8], to output: inout [UInt8]) -> UInt64? {
+        let found = find(key, fingerprintOf(key))
+        guard found.found, found.isReadable else { return nil }
+        let entry = slots[found.slot]
+        let op: LogOp = entry.isTombstone ? .delete : .put
+        guard LogRecord.isRecord(scratch, version: entry.version, op: op) else {
+            let stored = storedFromScratch(found.slot)
+            LogRecord(version: stored.version, op: op, key: key, value: stored.value ?? []).encode(into: &output)
+            return stored.version
+        }
+        output.append(contentsOf: scratch)
+        return entry.version
+    }
+
     /// Calls `body` with every entry (versions at start-up, the hint file, tests).
     package func forEachEntry(_ body: (IndexEntry) throws -> Void) rethrows {
         for entry in slots where !entry.isEmpty { try body(entry) }
