@@ -239,9 +239,9 @@ package final class KeyValueIndex {
     /// Appends the bytes of `record(for: key)` to `output`, and returns its version (nil: the
     /// key is absent or unreadable). They are the log's own bytes, read and checksum-verified
     /// by the lookup, when that record is the entry's (its version and op; else it is encoded
-    /// again): a handoff or a repair answer sends every key this way, and decoding each record
-    /// into a value and encoding it back (allocations and a second checksum) was half of the
-    /// sender's work per key.
+    /// again): a handoff or a repair answer sends every key this way, without decoding each
+    /// record into a value and encoding it back (allocations and a second checksum; CRC32C fell
+    /// from 2.5 to 1.7 % of the nodes' samples during an add).
     package func appendRecord(for key: [UInt8], to output: inout [UInt8]) -> UInt64? {
         let found = find(key, fingerprintOf(key))
         guard found.found, found.isReadable else { return nil }
