@@ -230,7 +230,7 @@ package final class KeyValueIndex {
         return storedFromScratch(found.slot)
     }
 
-    /// The record that reproduces `key`'s entry (for sending it to a peer).
+    /// The record that reproduces `key`'s entry (peers get its bytes: `appendRecord`).
     package func record(for key: [UInt8]) -> LogRecord? {
         guard let stored = lookup(key) else { return nil }
         return LogRecord(version: stored.version, op: stored.value == nil ? .delete : .put, key: key, value: stored.value ?? [])
@@ -247,7 +247,7 @@ package final class KeyValueIndex {
         guard found.found, found.isReadable else { return nil }
         let entry = slots[found.slot]
         let op: LogOp = entry.isTombstone ? .delete : .put
-        guard LogRecord.isRecord(scratch, version: entry.version, op: op) else {
+        guard LogRecord.op(of: scratch) == op, LogRecord.version(of: scratch) == entry.version else {
             let stored = storedFromScratch(found.slot)
             LogRecord(version: stored.version, op: op, key: key, value: stored.value ?? []).encode(into: &output)
             return stored.version

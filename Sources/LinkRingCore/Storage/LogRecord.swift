@@ -62,11 +62,6 @@ package struct LogRecord: Sendable, Equatable {
         case corrupt(String)
     }
 
-    /// Whether `bytes` (one whole record, its checksum already verified) has this version and op.
-    package static func isRecord(_ bytes: [UInt8], version: UInt64, op: LogOp) -> Bool {
-        bytes.count >= headerBytes && bytes[1] == op.rawValue && LittleEndian.read(bytes, at: 8, bytes: 8) == version
-    }
-
     /// Decodes the record at `offset` (which must be before the end of `bytes`).
     package static func decode(_ bytes: [UInt8], at offset: Int) -> Decoded {
         guard bytes.count - offset >= headerBytes + checksumBytes else { return .incomplete }

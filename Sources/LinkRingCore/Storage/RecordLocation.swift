@@ -82,6 +82,9 @@ extension LogRecord {
     /// The op of the whole record `bytes`.
     package static func op(of bytes: [UInt8]) -> LogOp? { LogOp(rawValue: bytes[1]) }
 
+    /// The version of the whole record `bytes`.
+    package static func version(of bytes: [UInt8]) -> UInt64 { LittleEndian.read(bytes, at: 8, bytes: 8) }
+
     private static func keyLength(_ bytes: [UInt8]) -> Int { Int(LittleEndian.read(bytes, at: 2, bytes: 2)) }
     private static func valueLength(_ bytes: [UInt8]) -> Int { Int(LittleEndian.read(bytes, at: 4, bytes: 4)) }
 }
