@@ -124,7 +124,8 @@ final class NodeMembership {
     /// 600k keys held it 30–80 ms at every node at once (the first second of a move at 1M keys
     /// answered a third of its requests, p99 10 ms), the whole snapshot alone 4–22 ms, the
     /// whole apply 20–60 ms. Every slice and pool job is followed by a pause that holds the
-    /// whole to Limits.partitionDutyPercent of the time: every node does this at once.
+    /// whole to Limits.partitionDutyPercent of the time, and the nodes begin one after another
+    /// (Limits.partitionStaggerMs apart, in the membership's order): every node is told at once.
     /// `then` runs once all is in place.
     private func build(offLoop: Bool = false, then: (() -> Void)? = nil) {
         let current = memberships.current
@@ -136,22 +137,34 @@ final class NodeMembership {
             return assemble(current, ring, then: then)
         }
         let build = builds
-        let index = store.index
         let startNs = MonotonicClock.nowNs()
         store.isPartitioning = true
+        let staggerMs = Limits.partitionStaggerMs * UInt64(current.nodes.firstIndex(of: selfAddress) ?? current.nodes.count)
+        after(ms: staggerMs, build: build) { [unowned self] in
+            self.repartition(store.index, by: ring, for: current, build: build) { snapshotNs, slices, poolNs, jobs, applyNs, applySlices in
+                self.store.isPartitioning = false
+                Log.info("index re-partitioned for generation \(current.generation) in \((MonotonicClock.nowNs() - startNs) / 1_000_000) ms "
+                         + "(begun after a stagger of \(staggerMs) ms): "
+                         + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, "
+                         + "\(poolNs / 1_000) µs of the thread pool in \(jobs) job(s) for the ring lookups, "
+                         + "\(applyNs / 1_000) µs of the loop in \(applySlices) slice(s) to apply "
+                         + "(each piece followed by a pause: \(Limits.partitionDutyPercent) % of the time)")
+                self.assemble(current, ring, then: then)
+            }
+        }
+    }
+
+    /// Snapshot, ring lookups and apply of `build`'s re-partitioning, then `done` with the loop
+    /// time and slices of the snapshot, the pool time and jobs of the lookups, and the loop time
+    /// and slices of the apply.
+    private func repartition(_ index: KeyValueIndex, by ring: HashRing, for current: Membership, build: Int,
+                             done: @escaping (UInt64, Int, UInt64, Int, UInt64, Int) -> Void) {
         takeSnapshot(of: index, build: build) { [unowned self] snapshot, snapshotNs, slices in
             self.lookUpRanges(of: snapshot, in: ring, build: build) { ranges, poolNs, jobs in
                 index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
                 index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: current.nodes.firstIndex(of: self.selfAddress))
                 self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
-                    self.store.isPartitioning = false
-                    let endNs = MonotonicClock.nowNs()
-                    Log.info("index re-partitioned for generation \(current.generation) in \((endNs - startNs) / 1_000_000) ms: "
-                             + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, "
-                             + "\(poolNs / 1_000) µs of the thread pool in \(jobs) job(s) for the ring lookups, "
-                             + "\(applyNs / 1_000) µs of the loop in \(applySlices) slice(s) to apply "
-                             + "(each piece followed by a pause: \(Limits.partitionDutyPercent) % of the time)")
-                    self.assemble(current, ring, then: then)
+                    done(snapshotNs, slices, poolNs, jobs, applyNs, applySlices)
                 }
             }
         }

@@ -164,6 +164,12 @@ struct MembershipChangeTests {
         #expect((health["keys"] as? Int ?? 0) > 500, "the new node holds about a fifth of the keys: \(health)")
         #expect(cluster.proxy.errors.contains("every node has handed its data off"))
         #expect(cluster.nodes[0]!.errors.contains("membership: generation 0"))
+        // The nodes that were serving re-partitioned one after another, in the hosts file's order
+        // (the new one started with the new membership).
+        for index in 0..<added {
+            let stagger = "(begun after a stagger of \(UInt64(index) * Limits.partitionStaggerMs) ms)"
+            #expect(cluster.nodes[index]!.errors.contains(stagger), "node \(index): \(stagger) not logged")
+        }
 
         // The old nodes release the ranges the new one took: a key stays only on its replicas.
         let expected = load.ledger.expected()
