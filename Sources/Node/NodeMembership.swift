@@ -125,7 +125,8 @@ final class NodeMembership {
     /// answered a third of its requests, p99 10 ms), the whole snapshot alone 4–22 ms, the
     /// whole apply 20–60 ms. Every slice and pool job is followed by a pause that holds the
     /// whole to Limits.partitionDutyPercent of the time, and the nodes begin one after another
-    /// (Limits.partitionStaggerMs apart, in the membership's order): every node is told at once.
+    /// (Limits.partitionStaggerMs apart, in the membership's order, DutyCycle.staggerMs): every
+    /// node is told at once.
     /// `then` runs once all is in place.
     private func build(offLoop: Bool = false, then: (() -> Void)? = nil) {
         let current = memberships.current
@@ -139,7 +140,8 @@ final class NodeMembership {
         let build = builds
         let startNs = MonotonicClock.nowNs()
         store.isPartitioning = true
-        let staggerMs = Limits.partitionStaggerMs * UInt64(current.nodes.firstIndex(of: selfAddress) ?? current.nodes.count)
+        let staggerMs = DutyCycle.staggerMs(position: current.nodes.firstIndex(of: selfAddress) ?? current.nodes.count,
+                                            stepMs: Limits.partitionStaggerMs, steps: Limits.partitionStaggerSteps)
         after(ms: staggerMs, build: build) { [unowned self] in
             self.repartition(store.index, by: ring, for: current, build: build) { snapshotNs, slices, poolNs, jobs, applyNs, applySlices in
                 self.store.isPartitioning = false

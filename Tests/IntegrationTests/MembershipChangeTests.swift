@@ -167,7 +167,9 @@ struct MembershipChangeTests {
         // The nodes that were serving re-partitioned one after another, in the hosts file's order
         // (the new one started with the new membership).
         for index in 0..<added {
-            let stagger = "(begun after a stagger of \(UInt64(index) * Limits.partitionStaggerMs) ms)"
+            let delay = DutyCycle.staggerMs(position: index, stepMs: Limits.partitionStaggerMs, steps: Limits.partitionStaggerSteps)
+            #expect(delay == UInt64(index) * Limits.partitionStaggerMs)
+            let stagger = "(begun after a stagger of \(delay) ms)"
             #expect(cluster.nodes[index]!.errors.contains(stagger), "node \(index): \(stagger) not logged")
         }
 

@@ -16,4 +16,13 @@ struct DutyCycleTests {
         #expect(DutyCycle.pauseMs(afterWorkNs: 1_000_000, percent: 0) == 99, "a share below 1 % is 1 %")
         #expect(DutyCycle.pauseMs(afterWorkNs: UInt64.max, percent: 1) > 0, "no overflow")
     }
+
+    @Test("processes told at once begin a step apart by position, within a bounded span however many")
+    func staggers() {
+        let delays = (0..<12).map { DutyCycle.staggerMs(position: $0, stepMs: 250, steps: 5) }
+        #expect(delays == [0, 250, 500, 750, 1_000, 0, 250, 500, 750, 1_000, 0, 250])
+        #expect((0..<10_000).allSatisfy { DutyCycle.staggerMs(position: $0, stepMs: 250, steps: 5) <= 1_000 })
+        #expect(DutyCycle.staggerMs(position: -1, stepMs: 250, steps: 5) == 0)
+        #expect(DutyCycle.staggerMs(position: 7, stepMs: 250, steps: 0) == 0, "no steps: no stagger, no division by zero")
+    }
 }

@@ -7,6 +7,9 @@
 //   piece took W ─▶ pause W × (100 − percent) / percent (at least `minimumMs`: the loop polls
 //   its sockets between two pieces) ─▶ next piece
 //
+// Work that every process begins at the same moment (the nodes told of a change) also begins
+// staggered: by the process's position in an order they all share, within a bounded span.
+//
 // Pure: the caller measures each piece and starts the next after the pause.
 
 package enum DutyCycle {
@@ -16,5 +19,12 @@ package enum DutyCycle {
         let share = min(max(percent, 1), 100)
         let pauseNs = min(workNs, UInt64(UInt32.max) * 1_000_000) * (100 - share) / share
         return max(minimumMs, (pauseNs + 999_999) / 1_000_000)
+    }
+
+    /// The delay before the share of the process at `position` (0-based) of an order every
+    /// process knows alike: `stepMs` per position, in `steps` steps that then repeat, so the
+    /// last begins at most (steps − 1) × stepMs after the first however many there are.
+    package static func staggerMs(position: Int, stepMs: UInt64, steps: Int) -> UInt64 {
+        UInt64(max(position, 0) % max(steps, 1)) * stepMs
     }
 }

@@ -260,10 +260,12 @@ package enum Limits {
     /// 10 %, 1.5–2.5 s: the change's own second as good, the change a second longer).
     package static let partitionDutyPercent: UInt64 = 20
     /// Milliseconds between the starts of two nodes' re-partitionings at a change: the node at
-    /// position i of the membership (every process reads the same hosts file) begins i times
-    /// this after it adopted the change, so that not every node takes its share of the CPU in
-    /// the same few hundred ms. The last of five begins a second after the first.
+    /// position i of the membership (every process reads the same hosts file) begins
+    /// (i mod `partitionStaggerSteps`) times this after it adopted the change, so that not every
+    /// node takes its share of the CPU in the same few hundred ms (DutyCycle.staggerMs). The
+    /// last begins at most a second after the first, however many nodes there are.
     package static let partitionStaggerMs: UInt64 = 250
+    package static let partitionStaggerSteps = 5
     /// Loop time a node's handoff spends scanning its keys per tick of its duty (each key costs
     /// an older-ring lookup and a table read, HandoffPlans; a key that goes, a log read): at
     /// most a fifth of the loop. 400 µs changed nothing measurable in a remove's first seconds
