@@ -143,30 +143,41 @@ final class NodeMembership {
         let staggerMs = DutyCycle.staggerMs(position: current.nodes.firstIndex(of: selfAddress) ?? current.nodes.count,
                                             stepMs: Limits.partitionStaggerMs, steps: Limits.partitionStaggerSteps)
         after(ms: staggerMs, build: build) { [unowned self] in
-            self.repartition(store.index, by: ring, for: current, build: build) { snapshotNs, slices, poolNs, jobs, applyNs, applySlices in
+            self.repartition(store.index, by: ring, for: current, build: build) { cost in
                 self.store.isPartitioning = false
                 Log.info("index re-partitioned for generation \(current.generation) in \((MonotonicClock.nowNs() - startNs) / 1_000_000) ms "
-                         + "(begun after a stagger of \(staggerMs) ms): "
-                         + "\(snapshotNs / 1_000) µs of the loop in \(slices) slice(s) for the snapshot, "
-                         + "\(poolNs / 1_000) µs of the thread pool in \(jobs) job(s) for the ring lookups, "
-                         + "\(applyNs / 1_000) µs of the loop in \(applySlices) slice(s) to apply "
-                         + "(each piece followed by a pause: \(Limits.partitionDutyPercent) % of the time)")
+                         + "(begun after a stagger of \(staggerMs) ms): \(cost)")
                 self.assemble(current, ring, then: then)
             }
         }
     }
 
-    /// Snapshot, ring lookups and apply of `build`'s re-partitioning, then `done` with the loop
-    /// time and slices of the snapshot, the pool time and jobs of the lookups, and the loop time
-    /// and slices of the apply.
+    /// What a re-partitioning took, for its log line: loop time and slices of the snapshot,
+    /// pool time and jobs of the ring lookups, loop time and slices of the apply.
+    private struct PartitionCost: CustomStringConvertible {
+        var snapshotNs: UInt64 = 0, snapshotSlices = 0, lookupNs: UInt64 = 0, lookupJobs = 0, applyNs: UInt64 = 0, applySlices = 0
+
+        var description: String {
+            "\(snapshotNs / 1_000) µs of the loop in \(snapshotSlices) slice(s) for the snapshot, "
+                + "\(lookupNs / 1_000) µs of the thread pool in \(lookupJobs) job(s) for the ring lookups, "
+                + "\(applyNs / 1_000) µs of the loop in \(applySlices) slice(s) to apply "
+                + "(each piece followed by a pause: \(Limits.partitionDutyPercent) % of the time)"
+        }
+    }
+
+    /// Snapshot, ring lookups and apply of `build`'s re-partitioning, then `done` with their cost.
     private func repartition(_ index: KeyValueIndex, by ring: HashRing, for current: Membership, build: Int,
-                             done: @escaping (UInt64, Int, UInt64, Int, UInt64, Int) -> Void) {
+                             done: @escaping (PartitionCost) -> Void) {
+        var cost = PartitionCost()
         takeSnapshot(of: index, build: build) { [unowned self] snapshot, snapshotNs, slices in
+            (cost.snapshotNs, cost.snapshotSlices) = (snapshotNs, slices)
             self.lookUpRanges(of: snapshot, in: ring, build: build) { ranges, poolNs, jobs in
+                (cost.lookupNs, cost.lookupJobs) = (poolNs, jobs)
                 index.beginPartition(by: ring, snapshot: ranges == nil ? nil : snapshot, ranges: ranges ?? [])
                 index.ownedRanges = Self.ownedRanges(in: ring, selfIndex: current.nodes.firstIndex(of: self.selfAddress))
                 self.inSlices(build: build, { index.continuePartition(slots: Limits.partitionApplySlotsPerTurn) }) { applyNs, applySlices in
-                    done(snapshotNs, slices, poolNs, jobs, applyNs, applySlices)
+                    (cost.applyNs, cost.applySlices) = (applyNs, applySlices)
+                    done(cost)
                 }
             }
         }
