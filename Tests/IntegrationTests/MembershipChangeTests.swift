@@ -311,6 +311,23 @@ struct MembershipChangeTests {
         try Self.finish(load, on: cluster, "joining node killed")
     }
 
+    @Test("a staying node stopped with SIGTERM while it waits its turn to re-partition exits cleanly at once; restarted, the change completes, nothing lost")
+    func nodeStoppedWhileWaitingItsTurn() throws {
+        let cluster = try Self.readyCluster(nodes: 4)
+        var load = ChangeLoad(cluster: cluster, prefix: "w", keys: 2_000)
+        _ = try Self.growByOne(cluster, &load)
+        // Node 3 begins its re-partitioning 3 × Limits.partitionStaggerMs after it adopted the change.
+        let waiting = cluster.nodes[3]!
+        #expect(cluster.waitFor(timeoutMs: 3_000) { waiting.errors.contains("membership: generation 0") })
+        let stoppedAt = Date()
+        #expect(waiting.stop() == 0, "a clean exit: \(waiting.errors.suffix(400))")
+        #expect(Date().timeIntervalSince(stoppedAt) < 2, "nothing waiting held the exit")
+        #expect(!waiting.errors.contains("index re-partitioned for generation 1"), "stopped before its turn came")
+        try cluster.startNode(3)
+        #expect(cluster.waitFor(timeoutMs: 30_000) { cluster.moveFinished(generation: 1) }, "\(cluster.membership())")
+        try Self.finish(load, on: cluster, "node stopped while waiting its turn")
+    }
+
     @Test("two proxies reloaded seconds apart, nodes in between: the late proxy's requests meet 421, it re-reads its file; no miss")
     func proxiesReloadedApart() throws {
         let cluster = try TestCluster(nodeCount: 4, nodeArguments: Self.nodeArguments)
