@@ -10,6 +10,10 @@
 // it asks them all and keeps the newest answer: a key is found wherever it is, and no replica
 // that has not caught up can answer for it alone.
 //
+// A Placement is immutable and a class: the proxy reads it from its cluster several times per
+// request, and a struct of rings was copied at each read (a retain and release of every array
+// it holds; 1.5 % of the proxy's samples under PUTs).
+//
 // `HandoffRule` is a node's: which of a key's current replicas this node must hand the key
 // to. A key whose replicas are the same in every membership, this node among them, stays put;
 // any other key the node holds goes to every current replica but itself. Handing a key to a
@@ -17,7 +21,7 @@
 // versions), so the rule errs on the side of sending: a replica that was old and new but
 // missed a write (it was down) still gets it from whichever node held it.
 
-package struct Placement: Sendable {
+package final class Placement: Sendable {
     package let memberships: MovingMemberships
     /// Every node of every ring: the current membership's first, in file order.
     package let nodes: [HostPort]
