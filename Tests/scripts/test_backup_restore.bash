@@ -110,7 +110,12 @@ step "a damaged backup is refused, and the node does not start on the unfinished
 cp -r "$TMP/backup/node-127.0.0.1_$p1" "$TMP/damaged"
 segments=("$TMP/damaged"/linkring-*.log)
 segment="${segments[0]}"
-printf 'X' | dd of="$segment" bs=1 seek=20 conv=notrunc 2>/dev/null
+# Byte 20 inverted (a fixed byte written there was already that byte in about one run of 256:
+# the first record's version, and the restore then rightly found nothing damaged).
+byte="$(od -An -tu1 -j20 -N1 "$segment" | tr -d ' ')"
+# shellcheck disable=SC2059  # the format is the escape of the one byte to write
+printf "\\$(printf '%03o' $((byte ^ 0xFF)))" | dd of="$segment" bs=1 seek=20 conv=notrunc 2>/dev/null
+[ "$(od -An -tu1 -j20 -N1 "$segment" | tr -d ' ')" = $((byte ^ 0xFF)) ] || fail "could not damage $segment"
 data="$LINKRING_RUN_DIR/data/node-127.0.0.1_$p1"
 status=0
 out="$("$LINKRING_BIN_DIR/linkring-node" restore "$TMP/damaged" "$data" 2>&1)" || status=$?
