@@ -12,6 +12,9 @@ final class Ledger: @unchecked Sendable {
     private let lock = NSLock()
     private var ackedSeq: [String: Int] = [:]
     private var deleted: Set<String> = []
+    /// Keys a DELETE was sent for, acknowledged or not: a read that meets the DELETE on the
+    /// servers rightly answers 404 before the writer hears back.
+    private var deleting: Set<String> = []
     private(set) var writeFailures: [String] = []
     private(set) var readErrors: [String] = []
     private(set) var staleReads: [String] = []
@@ -27,6 +30,7 @@ final class Ledger: @unchecked Sendable {
         lock.withLock {
             ackedSeq[key] = max(ackedSeq[key] ?? -1, seq)
             deleted.remove(key)
+            deleting.remove(key)
             if recent.count < Self.recentMax { recent.append(key) } else { recent[recentNext] = key }
             recentNext = (recentNext + 1) % Self.recentMax
         }
@@ -37,6 +41,7 @@ final class Ledger: @unchecked Sendable {
 
     func recentKey(_ index: Int) -> String? { lock.withLock { recent.isEmpty ? nil : recent[index % recent.count] } }
     func ackedDelete(_ key: String) { _ = lock.withLock { deleted.insert(key) } }
+    func deleteSent(_ key: String) { _ = lock.withLock { deleting.insert(key) } }
     func writeFailed(_ detail: String) { lock.withLock { writeFailures.append(detail) } }
     func seq(of key: String) -> Int? { lock.withLock { ackedSeq[key] } }
     func isDeleted(_ key: String) -> Bool { lock.withLock { deleted.contains(key) } }
@@ -49,6 +54,9 @@ final class Ledger: @unchecked Sendable {
         lock.withLock {
             reads += 1
             guard status == 307, let location else {
+                // A read racing the key's DELETE: 404 is its answer (the reader skips keys whose
+                // DELETE was acknowledged; this one was in flight when the read began).
+                if status == 404 && deleting.contains(key) { return }
                 readErrors.append("\(key): status \(status) via :\(port)\(failureReason(inPage: body).map { ": " + $0 } ?? "")")
                 return
             }
@@ -93,6 +101,7 @@ func runWrites(port: Int, _ ops: [WriteOp], workers: Int = 16, ledger: Ledger, r
                                          body: read.body)
                     }
                 case .delete(let key):
+                    ledger.deleteSent(key)
                     let answer = try client.request("DELETE", "/\(key)")
                     if answer.status == 200 || answer.status == 404 { ledger.ackedDelete(key) } else { ledger.writeFailed("DELETE \(key): \(answer.status)") }
                 }
