@@ -71,7 +71,9 @@ struct ChangeLoad {
     init(cluster: TestCluster, prefix: String, keys count: Int) {
         precondition(count >= 10)
         keys = (0..<count).map { "\(prefix)\($0)" }
-        // The keys to be deleted first, so that the reader's recent keys are never among them.
+        // The keys to be deleted first, so that few of them are among the reader's recent keys
+        // (runWrites' workers run about two at a time, so the last workers' are): a read that
+        // meets one's DELETE answers 404, which the ledger takes as such, not as a miss.
         let deleted = keys.suffix(count / 10)
         runWrites(port: cluster.proxy.port, (deleted + keys.dropLast(count / 10)).map { .put($0, seq: 0) }, ledger: ledger)
         // The reader leaves out the keys the writers delete (a read racing their DELETE may see 404).
