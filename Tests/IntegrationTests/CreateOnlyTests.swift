@@ -188,5 +188,12 @@ struct CreateOnlyTests {
         #expect(try createOnly(node.port, "n", "http://n.example/").status == 201)
         #expect(try createOnly(node.port, "n", "http://m.example/").status == 412)
         #expect(try request(node.port, "GET", "/n").headers["location"] == "http://n.example/")
+        // The API's answers link the stylesheet: each server that answers them serves it.
+        for server in [port, node.port] {
+            let recorded = try request(server, "PUT", "/?short=s\(server)&long=http://s.example/")
+            #expect(recorded.status == 200 && recorded.body.contains("href=\"/_/style.css\"") && !recorded.body.contains("<style>"))
+            let sheet = try request(server, "GET", "/_/style.css")
+            #expect(sheet.status == 200 && sheet.body.hasPrefix(":root{") && sheet.headers["cache-control"] == "public, max-age=86400")
+        }
     }
 }

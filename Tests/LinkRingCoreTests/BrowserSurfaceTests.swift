@@ -210,16 +210,25 @@ struct BrowserSurfaceTests {
         #expect(WriteReply(status: 412, version: nil, body: []) == .failed, "a 412 without X-Version means nothing")
     }
 
-    @Test("pages: the 400 page repeats the offending value escaped; every page carries the stylesheet and a next step")
+    @Test("pages: the 400 page repeats the offending value escaped; every page has the stylesheet (inline on the browser's pages, linked on the API's answers) and a next step")
     func pages() {
         let failure = String(decoding: Pages.failure(HTTPParseFailure(.badRequest, "Bad name.", offending: bytes("<script>"))),
                              as: UTF8.self)
         #expect(failure.contains("You sent: <code>&lt;script&gt;</code>") && !failure.contains("<script>"))
-        for page in [Pages.notFound(short: bytes("a")), Pages.recorded(ShortLong(short: bytes("a"), long: bytes("http://b"))),
-                     Pages.unavailable(operation: "GET", detail: "x"), FormPages.home(asksForToken: false), DashboardPage.make()] {
+        let linked = "<link rel=\"stylesheet\" href=\"/_/style.css\">"
+        for page in [FormPages.home(asksForToken: false), DashboardPage.make(),
+                     FormPages.created(shortURL: bytes("http://s/a"), long: bytes("http://b"))] {
             let text = String(decoding: page, as: UTF8.self)
-            #expect(text.contains("<style>:root{") && text.contains("name=\"viewport\""))
+            #expect(text.contains("<style>:root{") && text.contains("name=\"viewport\"") && !text.contains(linked))
         }
+        let recorded = Pages.recorded(ShortLong(short: bytes("a"), long: bytes("http://b")))
+        for page in [Pages.notFound(short: bytes("a")), recorded, Pages.deleted(short: bytes("a")),
+                     Pages.unavailable(operation: "GET", detail: "x"), Pages.failure(WriteTokenGate.refusal)] {
+            let text = String(decoding: page, as: UTF8.self)
+            #expect(text.contains(linked) && !text.contains("<style>") && text.contains("name=\"viewport\"")
+                    && text.contains("<p class=\"next\">"))
+        }
+        #expect(recorded.count < 640, "a PUT's answer (issue 16's hot path) stays small: \(recorded.count) bytes")
         let refilled = String(decoding: FormPages.form(LinkForm(long: bytes("http://x/\"><b>"), short: bytes("a")),
                                                        error: CreateFailuresProbe.taken, asksForToken: true), as: UTF8.self)
         #expect(refilled.contains("value=\"http://x/&quot;&gt;&lt;b&gt;\"") && refilled.contains("id=\"token\""))

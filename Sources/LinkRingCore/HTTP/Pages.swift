@@ -3,10 +3,14 @@
 // where a URI may not hold a byte raw (Response.appendRedirect), and a short URL built from a
 // validated name (ShortURL).
 //
-// Every page has one shape: the shared stylesheet (inline, `Pages.style`; the 307 body, on the
-// hot path, links to the same bytes at /_/style.css instead), a title that says what happened,
-// a paragraph with the details, and a line that says what to do next. Pages that do not depend
+// Every page has one shape: the shared stylesheet, a title that says what happened, a
+// paragraph with the details, and a line that says what to do next. Pages that do not depend
 // on the request (the home page, the dashboard, the stylesheet) are built once at start-up.
+// The pages made for a person at a browser (the home page, the form's answers, the dashboard)
+// carry the stylesheet inline (`Pages.style`, about 2 KB); the answers of the API (the 307
+// body, "Recorded", "Deleted", 404, 503, a refused request) link to the same bytes at
+// /_/style.css, cached for a day, so a PUT's answer is about 560 bytes rather than 2.4 KB
+// (docs/DECISIONS.md "Pages for people").
 
 package enum Pages {
     package static func recorded(_ pair: ShortLong) -> [UInt8] {
@@ -67,8 +71,8 @@ package enum Pages {
     /// text is escaped from its UTF-8 view, so a PUT's page costs no String conversions.
     package static func page(_ title: String, _ pieces: [Piece], next: [Piece] = []) -> [UInt8] {
         var body: [UInt8] = []
-        body.reserveCapacity(style.utf8CodeUnitCount + 640)
-        appendHead(title, to: &body)
+        body.reserveCapacity(640)
+        appendHead(title, stylesheet: .linked, to: &body)
         body.append("<p>")
         appendPieces(pieces, to: &body)
         body.append("</p>")
@@ -81,14 +85,27 @@ package enum Pages {
         return body
     }
 
+    /// Where a page's stylesheet comes from: inline, or a link to /_/style.css.
+    package enum Stylesheet {
+        case inline
+        case linked
+    }
+
     /// `<!DOCTYPE html>` to the opening `<main>` and the `<h1>` title.
-    package static func appendHead(_ title: String, mainClass: StaticString = "", to body: inout [UInt8]) {
+    package static func appendHead(_ title: String, mainClass: StaticString = "", stylesheet: Stylesheet = .inline,
+                                   to body: inout [UInt8]) {
         body.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
         body.append("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>")
         appendEscaped(title, to: &body)
-        body.append("</title><style>")
-        body.append(style)
-        body.append("</style></head><body><main class=\"")
+        switch stylesheet {
+        case .inline:
+            body.append("</title><style>")
+            body.append(style)
+            body.append("</style>")
+        case .linked:
+            body.append("</title><link rel=\"stylesheet\" href=\"/_/style.css\">")
+        }
+        body.append("</head><body><main class=\"")
         body.append(mainClass)
         body.append("\"><h1>")
         appendEscaped(title, to: &body)
