@@ -107,10 +107,11 @@ profile() {
     LOADTEST_API=$api timeout $((seconds + 30)) wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s \
         -s "$LOADTEST_DIR/wrk/put_keys.lua" "$url" -- "$keys" >/dev/null 2>&1 || true
     wait "$perf_pid" || true
-    perf report -i "$RUN_DIR/perf-$5.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^$' | head -40 \
-        >"$RUN_DIR/perf-$5-by-process.txt"
-    perf report -i "$RUN_DIR/perf-$5.data" --no-children --sort comm,symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' \
-        | head -60 >"$RUN_DIR/perf-$5-symbols.txt"
+    # `head` closes the pipe early: the writers' SIGPIPE must not end the script (pipefail).
+    { perf report -i "$RUN_DIR/perf-$5.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep -v '^$' | head -40 \
+        >"$RUN_DIR/perf-$5-by-process.txt"; } || true
+    { perf report -i "$RUN_DIR/perf-$5.data" --no-children --sort comm,symbol --stdio -g none 2>/dev/null | grep -v '^#' \
+        | grep -v '^$' | head -60 >"$RUN_DIR/perf-$5-symbols.txt"; } || true
 }
 
 node_ports="${CLUSTER_PORTS[*]}"
