@@ -19,8 +19,10 @@
 // Finding the first point ≥ a hash is on every proxied request (8 probes): a table indexed by
 // the hash's top bits gives the first point of that slice of the ring, and a short scan (about
 // points/slices steps) finishes, instead of a binary search with a mispredicted branch per step.
+// The ring is an immutable class: a struct of four arrays was copied (four retains and four
+// releases) wherever a request read it out of the placement.
 
-package struct HashRing: Sendable {
+package final class HashRing: Sendable {
     package let nodes: [HostPort]
     package let vnodesPerNode: Int
     package let replicaCount: Int
