@@ -29,16 +29,32 @@ package protocol NodeReplyObserver: AnyObject {
     func observe(_ reply: NodeReply, submittedMs: UInt64)
 }
 
+/// Waits for the replies of the node requests one client request makes (a read's replicas, a
+/// write's fan-out), each told with the position it was sent with: one object per client
+/// request, where a completion and a late callback per node request cost two allocations and
+/// the retains of their captures.
+package protocol NodeReplyWaiter: AnyObject {
+    func nodeReplied(_ reply: NodeReply, position: Int)
+    /// The request at `position` was found late, before its reply (at most once).
+    func nodeLate(position: Int)
+}
+
 /// A request for a node: its bytes, when it was made and its deadline (loop milliseconds), and
-/// who waits for the answer. `onLate` runs once if the proxy finds it late (still unanswered
-/// past its node's late limit, SlowNodeRules.swift) before the answer or the deadline.
+/// who waits for the answer: a completion, or a `NodeReplyWaiter` with the request's position.
+/// `onLate` (or the waiter's `nodeLate`, if it asked) runs once if the proxy finds it late
+/// (still unanswered past its node's late limit, SlowNodeRules.swift) before the answer or the
+/// deadline.
 package final class NodeRequest {
     package let bytes: [UInt8]
     package let submittedMs: UInt64
     package let deadlineMs: UInt64
     private let observer: NodeReplyObserver?
-    private let completion: (NodeReply) -> Void
+    private let completion: ((NodeReply) -> Void)?
+    private let waiter: NodeReplyWaiter?
+    private let position: Int
     package var onLate: (() -> Void)?
+    /// The waiter is to be told if the request is late, and has not been yet.
+    private var waiterAwaitsLate: Bool
 
     package init(bytes: [UInt8], submittedMs: UInt64 = 0, deadlineMs: UInt64, observer: NodeReplyObserver? = nil,
                  completion: @escaping (NodeReply) -> Void) {
@@ -47,20 +63,43 @@ package final class NodeRequest {
         self.deadlineMs = deadlineMs
         self.observer = observer
         self.completion = completion
+        waiter = nil
+        position = 0
+        waiterAwaitsLate = false
     }
 
-    /// Delivers the reply: to the observer, then to the completion.
+    package init(bytes: [UInt8], submittedMs: UInt64, deadlineMs: UInt64, observer: NodeReplyObserver?, waiter: NodeReplyWaiter,
+                 position: Int, tellsLate: Bool) {
+        self.bytes = bytes
+        self.submittedMs = submittedMs
+        self.deadlineMs = deadlineMs
+        self.observer = observer
+        completion = nil
+        self.waiter = waiter
+        self.position = position
+        waiterAwaitsLate = tellsLate
+    }
+
+    /// Someone is still to be told if the request is late.
+    package var awaitsLate: Bool { onLate != nil || waiterAwaitsLate }
+
+    /// Delivers the reply: to the observer, then to the completion or the waiter.
     package func finish(_ reply: NodeReply) {
         onLate = nil
+        waiterAwaitsLate = false
         observer?.observe(reply, submittedMs: submittedMs)
-        completion(reply)
+        if let waiter { waiter.nodeReplied(reply, position: position) } else { completion?(reply) }
     }
 
-    /// Runs `onLate` once.
+    /// Runs `onLate`, or tells the waiter, once.
     package func becameLate() {
-        guard let late = onLate else { return }
-        onLate = nil
-        late()
+        if let late = onLate {
+            onLate = nil
+            late()
+        } else if waiterAwaitsLate {
+            waiterAwaitsLate = false
+            waiter?.nodeLate(position: position)
+        }
     }
 }
 
@@ -95,7 +134,15 @@ package final class NodeConnection: TCPStreamDelegate {
         self.flusher = flusher
         self.resolver = resolver
         connectDeadlineMs = loop.nowMs + connectTimeoutMs
-        nameWaitID = resolver.connectAddress(for: address) { [weak self] target in self?.connect(to: target) }
+        // No weak reference to a connection to a numeric address (every proxied request's):
+        // one would give the object a side table, and every retain and release of it the
+        // runtime's slow path. A name's waiter may outlive a connection dropped before the
+        // answer, so it holds the connection weakly.
+        if address.isNumericAddress {
+            connect(to: .address(address))
+        } else {
+            nameWaitID = resolver.connectAddress(for: address) { [weak self] target in self?.connect(to: target) }
+        }
     }
 
     private func connect(to target: ConnectTarget) {
@@ -104,8 +151,10 @@ package final class NodeConnection: TCPStreamDelegate {
         switch target {
         case .address(let numeric):
             do {
-                stream = try TCPStream.connect(loop: loop, host: numeric.host, port: numeric.port) { [weak self] error in
-                    self?.didConnect(error)
+                // Held strongly, as the stream holds its delegate (this connection) until it is
+                // closed, and runs the completion exactly once (UV_ECANCELED if closed first).
+                stream = try TCPStream.connect(loop: loop, host: numeric.host, port: numeric.port) { error in
+                    self.didConnect(error)
                 }
                 stream?.delegate = self
             } catch {
@@ -224,7 +273,7 @@ package final class NodeConnection: TCPStreamDelegate {
 
 extension NodeRequest {
     /// The late-request scan over requests in the order they were made: those made at least
-    /// `lateAfterMs` before `nowMs` with an `onLate` still to run. It only collects: an `onLate`
+    /// `lateAfterMs` before `nowMs` with an `onLate` (or a waiter's `nodeLate`) still to run. It only collects: an `onLate`
     /// answers clients, sends hedges and retries, may close this very connection, so it runs
     /// after the walk (`becameLate`, which skips a request answered meanwhile), never inside
     /// it (docs/DECISIONS.md, "Slow and frozen nodes": the proxy crashed inside such a walk).
@@ -232,7 +281,7 @@ extension NodeRequest {
         var found: [NodeRequest] = []
         for request in requests {
             guard request.submittedMs + lateAfterMs <= nowMs else { break }
-            if request.onLate != nil { found.append(request) }
+            if request.awaitsLate { found.append(request) }
         }
         return found
     }

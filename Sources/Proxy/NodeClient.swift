@@ -91,6 +91,20 @@ final class NodeClient: NodeReplyObserver {
         let request = NodeRequest(bytes: bytes, submittedMs: now, deadlineMs: now + options.nodeTimeoutMs, observer: self,
                                   completion: completion)
         request.onLate = onLate
+        return enqueue(request)
+    }
+
+    /// Sends `bytes` for `waiter`, which gets the answer or the failure with `position` (and,
+    /// if `tellsLate`, `nodeLate` if the request is found late first). Returns false (and tells
+    /// the waiter nothing) when the node is down or its queue is full.
+    func submit(_ bytes: [UInt8], to waiter: NodeReplyWaiter, position: Int, tellsLate: Bool) -> Bool {
+        guard health.isUsable, !isClosed else { return false }
+        let now = loop.nowMs
+        return enqueue(NodeRequest(bytes: bytes, submittedMs: now, deadlineMs: now + options.nodeTimeoutMs, observer: self,
+                                   waiter: waiter, position: position, tellsLate: tellsLate))
+    }
+
+    private func enqueue(_ request: NodeRequest) -> Bool {
         if let connection = connectionWithRoom() {
             requestsSent += 1
             connection.send(request)

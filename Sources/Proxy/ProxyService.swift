@@ -132,7 +132,7 @@ final class ProxyService: HTTPRequestHandler {
     private func startRead(_ key: [UInt8], order: [NodeClient], answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry,
                            everywhere: Placement.MovingReplicas? = nil) {
         hedgeBudget.earn()
-        let read = ReadAttempt(key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
+        let read = ReadAttempt(router: self, key: key, request: requests.makeRead(key: key), order: order, answer: answer, timer: timer)
         read.membershipRetry = retry
         read.floor = partialWrites.floor(of: key)
         read.everywhere = everywhere
@@ -146,10 +146,7 @@ final class ProxyService: HTTPRequestHandler {
             let position = read.next
             read.next += 1
             if position > 0 && !isHedge { metrics.failovers += 1 }
-            let accepted = read.order[position].submit(read.request, onLate: { [unowned self] in self.hedge(read) }) {
-                [unowned self] nodeReply in self.replied(read, nodeReply)
-            }
-            if accepted {
+            if read.order[position].submit(read.request, to: read, position: position, tellsLate: true) {
                 read.outstanding += 1
                 return true
             }
@@ -160,7 +157,7 @@ final class ProxyService: HTTPRequestHandler {
     /// A replica answered (or failed). The first good answer is the client's; a recovering
     /// node's answer is kept as a fallback while another replica can still answer — but not
     /// for a replica that is late (the read was hedged away from it).
-    private func replied(_ read: ReadAttempt, _ nodeReply: NodeReply) {
+    fileprivate func replied(_ read: ReadAttempt, _ nodeReply: NodeReply) {
         read.outstanding -= 1
         var isFarAhead = false
         if case .answered(_, let version?, _, _) = nodeReply { isFarAhead = !clock.observe(version) }
@@ -187,7 +184,7 @@ final class ProxyService: HTTPRequestHandler {
     /// A request of this read is late: a recovering replica's answer, if one came, is the
     /// answer now (better a replica that may be behind than one that may be frozen); else the
     /// next replica is asked too, once, if the budget allows.
-    private func hedge(_ read: ReadAttempt) {
+    fileprivate func hedge(_ read: ReadAttempt) {
         guard !read.isDone else { return }
         if let everywhere = read.everywhere {
             // A late keeper of a moving key: every replica of every membership is asked instead.
@@ -415,7 +412,9 @@ final class ProxyService: HTTPRequestHandler {
 
     private func attemptWrite(_ record: LogRecord, to targets: [NodeClient], attempt: Int, existed: Bool, acknowledged: Int = 0,
                               on answer: DeferredResponse, _ timer: RequestTimer, retry: MembershipRetry, firstAsk: DeleteProbeAnswers? = nil) {
-        let fanOut = WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged)
+        let write = WriteAttempt(router: self, record: record, targets: targets, attempt: attempt, answer: answer, timer: timer,
+                                 fanOut: WriteFanOut(waiting: targets.count, existed: existed, acknowledgements: acknowledged))
+        let fanOut = write.fanOut
         fanOut.membershipRetry = retry
         fanOut.firstAsk = firstAsk
         let request = requests.makeWrite(record)
@@ -423,34 +422,39 @@ final class ProxyService: HTTPRequestHandler {
         // --node-timeout-ms): a replica that has not applied it must not be read right after.
         let waitsForLate = cluster.placement.isMoving
         for (position, node) in targets.enumerated() {
-            let onLate: (() -> Void)? = waitsForLate ? nil : { [unowned self] in
-                fanOut.late(position)
-                if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
-            }
-            let accepted = node.submit(request, onLate: onLate) { [unowned self] reply in
-                let wasAnswered = fanOut.isAnswered
-                fanOut.replied(position)
-                if case .answered(421, _, _, _) = reply { fanOut.sawNewerGeneration = true }
-                switch WriteReply(reply) {
-                case .acknowledged(let existed): fanOut.acknowledged(existed: existed)
-                case .newer(let version): fanOut.conflicted(version)
-                case .refusedAhead(let reason):
-                    fanOut.failed(skew: true)
-                    self.metrics.skewRefusals += 1
-                    self.logSkew("\(node.address) refuses this proxy's versions: \(reason)")
-                case .refusedInput: fanOut.refused()
-                case .failed, .taken: fanOut.failed()  // a 412 answers only create-only writes
-                }
-                if wasAnswered { return self.lateReplied(record, fanOut, targets: targets) }
-                if fanOut.isSettled { self.finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
-            }
-            if !accepted {
+            if !node.submit(request, to: write, position: position, tellsLate: !waitsForLate) {
                 fanOut.failed()
             } else if node.health.isSuspect && !waitsForLate {
                 fanOut.late(position)  // already late on earlier requests: not waited for either
             }
         }
-        if fanOut.isSettled { finishWrite(record, fanOut, to: targets, attempt: attempt, on: answer, timer) }
+        if fanOut.isSettled { finishWrite(write) }
+    }
+
+    /// A replica of a write was found late: not waited for once another acknowledged.
+    fileprivate func writeLate(_ write: WriteAttempt, position: Int) {
+        write.fanOut.late(position)
+        if write.fanOut.isSettled { finishWrite(write) }
+    }
+
+    /// A replica of a write replied (or failed).
+    fileprivate func writeReplied(_ write: WriteAttempt, _ reply: NodeReply, position: Int) {
+        let fanOut = write.fanOut
+        let wasAnswered = fanOut.isAnswered
+        fanOut.replied(position)
+        if case .answered(421, _, _, _) = reply { fanOut.sawNewerGeneration = true }
+        switch WriteReply(reply) {
+        case .acknowledged(let existed): fanOut.acknowledged(existed: existed)
+        case .newer(let version): fanOut.conflicted(version)
+        case .refusedAhead(let reason):
+            fanOut.failed(skew: true)
+            metrics.skewRefusals += 1
+            logSkew("\(write.targets[position].address) refuses this proxy's versions: \(reason)")
+        case .refusedInput: fanOut.refused()
+        case .failed, .taken: fanOut.failed()  // a 412 answers only create-only writes
+        }
+        if wasAnswered { return lateReplied(write.record, fanOut, targets: write.targets) }
+        if fanOut.isSettled { finishWrite(write) }
     }
 
     /// Sends an acknowledged write again, with its version, to the replicas of the membership
@@ -476,13 +480,13 @@ final class ProxyService: HTTPRequestHandler {
         }
     }
 
-    private func finishWrite(_ record: LogRecord, _ fanOut: WriteFanOut, to targets: [NodeClient], attempt: Int,
-                             on answer: DeferredResponse, _ timer: RequestTimer) {
+    private func finishWrite(_ write: WriteAttempt) {
+        let fanOut = write.fanOut, record = write.record, targets = write.targets, answer = write.answer, timer = write.timer
         guard !fanOut.isAnswered else { return }
         fanOut.isAnswered = true
         if let newer = fanOut.newestConflict {
             metrics.versionConflicts += 1
-            guard attempt < Limits.writeAttemptsMax else {
+            guard write.attempt < Limits.writeAttemptsMax else {
                 answer.respond(.serviceUnavailable, body: Pages.unavailable(operation: operationName(record),
                     detail: "the key kept changing under concurrent writes; try again."))
                 return metrics.finish(timer, status: 503)
@@ -496,7 +500,7 @@ final class ProxyService: HTTPRequestHandler {
             }
             var again = record
             again.version = version
-            return attemptWrite(again, to: targets, attempt: attempt + 1, existed: fanOut.existed, on: answer, timer,
+            return attemptWrite(again, to: targets, attempt: write.attempt + 1, existed: fanOut.existed, on: answer, timer,
                                 retry: fanOut.membershipRetry, firstAsk: fanOut.firstAsk)
         }
         if fanOut.sawNewerGeneration && fanOut.membershipRetry.mayRetry && fanOut.acknowledgements > 0 {
@@ -661,8 +665,41 @@ final class WriteFanOut {
     }
 }
 
+/// One attempt of a write: what was sent to which replicas, for whom, and the replies counted
+/// so far. Every replica's request tells it its reply with the replica's position.
+final class WriteAttempt: NodeReplyWaiter {
+    /// Unowned, as the closures it replaces held it: the router reaches the attempt through
+    /// its node clients' requests, and the proxy's objects own downward.
+    private unowned let router: ProxyService
+    let record: LogRecord
+    let targets: [NodeClient]
+    /// 1 for the first attempt; a 409 makes the next at a newer version.
+    let attempt: Int
+    let answer: DeferredResponse
+    let timer: RequestTimer
+    let fanOut: WriteFanOut
+
+    init(router: ProxyService, record: LogRecord, targets: [NodeClient], attempt: Int, answer: DeferredResponse, timer: RequestTimer,
+         fanOut: WriteFanOut) {
+        self.router = router
+        self.record = record
+        self.targets = targets
+        self.attempt = attempt
+        self.answer = answer
+        self.timer = timer
+        self.fanOut = fanOut
+    }
+
+    func nodeReplied(_ reply: NodeReply, position: Int) { router.writeReplied(self, reply, position: position) }
+    func nodeLate(position: Int) { router.writeLate(self, position: position) }
+}
+
 /// One client read in flight: its replicas in order, the next to ask, the answers awaited.
-final class ReadAttempt {
+/// Every request it sends tells it its reply (and if it is late).
+final class ReadAttempt: NodeReplyWaiter {
+    /// Unowned, as the closures it replaces held it: the router reaches the attempt through
+    /// its node clients' requests, and the proxy's objects own downward.
+    private unowned let router: ProxyService
     let key: [UInt8]
     let request: [UInt8]
     let order: [NodeClient]
@@ -693,13 +730,17 @@ final class ReadAttempt {
         return (version ?? 0) < floor || isFarAhead
     }
 
-    init(key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {
+    init(router: ProxyService, key: [UInt8], request: [UInt8], order: [NodeClient], answer: DeferredResponse, timer: RequestTimer) {
+        self.router = router
         self.key = key
         self.request = request
         self.order = order
         self.answer = answer
         self.timer = timer
     }
+
+    func nodeReplied(_ reply: NodeReply, position: Int) { router.replied(self, reply) }
+    func nodeLate(position: Int) { router.hedge(self) }
 }
 
 /// A read while data moves, and whether it was answered.

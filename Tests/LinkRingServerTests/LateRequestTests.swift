@@ -77,4 +77,38 @@ struct LateRequestTests {
         #expect(ledger.lateCalls == ["a"], "b and c were answered (failed) by a's close before their turn")
         #expect(ledger.answers == ["a failed", "b failed", "c failed", "after failed"])
     }
+
+    @Test("a waiter is told each request's reply and lateness with its position, late at most once and never after the reply")
+    func waiterGetsPositions() {
+        let waiter = PositionLedger()
+        let requests = (0..<3).map { position in
+            NodeRequest(bytes: [], submittedMs: 0, deadlineMs: 60_000, observer: nil, waiter: waiter, position: position,
+                        tellsLate: position != 1)
+        }
+        let late = NodeRequest.late(in: requests, nowMs: 60, lateAfterMs: 20)
+        #expect(late.map { ObjectIdentifier($0) } == [requests[0], requests[2]].map { ObjectIdentifier($0) },
+                "the request that asked not to be told is not collected")
+        requests[2].finish(.failed("gone"))
+        for request in late { request.becameLate() }
+        for request in late { request.becameLate() }
+        requests[0].finish(.answered(status: 200, version: 7, body: [], isRecovering: false))
+        requests[1].becameLate()
+        requests[1].finish(.answered(status: 404, version: nil, body: [], isRecovering: false))
+        #expect(waiter.events == ["2 replied failed", "0 late", "0 replied 200", "1 replied 404"])
+        #expect(NodeRequest.late(in: requests, nowMs: 60, lateAfterMs: 20).isEmpty, "answered requests are never late")
+    }
+}
+
+/// Records what a waiter is told, in order.
+final class PositionLedger: NodeReplyWaiter {
+    var events: [String] = []
+
+    func nodeReplied(_ reply: NodeReply, position: Int) {
+        switch reply {
+        case .answered(let status, _, _, _): events.append("\(position) replied \(status)")
+        case .failed: events.append("\(position) replied failed")
+        }
+    }
+
+    func nodeLate(position: Int) { events.append("\(position) late") }
 }
