@@ -28,7 +28,9 @@ extension Responder {
 
     /// A node's answer to an internal write, as the internal protocol's codec spells it.
     package func respond(_ answer: WriteAnswer) {
-        respond(answer.status, contentType: WriteAnswer.contentType, body: answer.body, extraHeaders: answer.extraHeaders)
+        send(answer.status) { output, context in
+            Response.appendInternal(to: &output, answer.status, body: answer.body, extraHeaders: answer.extraHeaders, context)
+        }
     }
 
     /// The error page of `failure`; a 405 carries its `Allow` header.

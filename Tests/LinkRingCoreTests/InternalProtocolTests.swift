@@ -145,8 +145,7 @@ struct InternalProtocolTests {
 
     func decode(_ answer: WriteAnswer) throws -> WriteReply {
         var output: [UInt8] = []
-        Response.append(to: &output, answer.status, contentType: WriteAnswer.contentType, body: answer.body,
-                        extraHeaders: answer.extraHeaders, Self.context)
+        Response.appendInternal(to: &output, answer.status, body: answer.body, extraHeaders: answer.extraHeaders, Self.context)
         let (head, body) = try parseAnswer(output)
         return WriteReply(status: head.status, version: head.version, body: body)
     }
@@ -161,6 +160,21 @@ struct InternalProtocolTests {
         #expect(try decode(.refusedAhead(reason: reason)) == .refusedAhead(reason: reason))
         let long = String(repeating: "x", count: 2 * Limits.quotedReasonBytesMax)
         #expect(try decode(.refusedAhead(reason: long)) == .refusedAhead(reason: String(long.prefix(Limits.quotedReasonBytesMax))))
+    }
+
+    @Test("a write answer carries only what the proxy reads: status, Content-Length, X-Version on a 409 or 412, the body")
+    func writeAnswerBytes() {
+        func text(_ answer: WriteAnswer, _ context: ResponseContext = Self.context) -> String {
+            var output: [UInt8] = []
+            Response.appendInternal(to: &output, answer.status, body: answer.body, extraHeaders: answer.extraHeaders, context)
+            return String(decoding: output, as: UTF8.self)
+        }
+        #expect(text(.acknowledged(existed: false)) == "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nabsent\n")
+        #expect(text(.acknowledged(existed: true)) == "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nexisted\n")
+        #expect(text(.newer(version: 42)) == "HTTP/1.1 409 Conflict\r\nContent-Length: 19\r\nX-Version: 42\r\n\r\nnewer version held\n")
+        #expect(text(.taken(version: 7, value: bytes("http://a/"))) == "HTTP/1.1 412 Precondition Failed\r\nContent-Length: 9\r\nX-Version: 7\r\n\r\nhttp://a/")
+        let closing = ResponseContext(date: Self.context.date, isKeepAlive: false)
+        #expect(text(.acknowledged(existed: false), closing) == "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nabsent\n")
     }
 
     @Test("a node's 400 page is a refused input; a 5xx, or a 409 without X-Version, a failure")

@@ -74,6 +74,23 @@ package enum Response {
         if !context.isHead { output.append(contentsOf: value) }
     }
 
+    /// A node's answer to an internal write (two on every proxied PUT): the status, the body
+    /// (`existed`/`absent`, a reason, a held value) and `extraHeaders` (a 409's or 412's
+    /// `X-Version`), full lines without their CRLF. Like `appendVersioned`, only what the proxy
+    /// reads: no Server, Date or Content-Type (docs/PROTOCOL.md).
+    package static func appendInternal(to output: inout [UInt8], _ status: HTTPStatus, body: [UInt8], extraHeaders: [[UInt8]],
+                                       _ context: ResponseContext) {
+        output.append(contentsOf: status.statusLine)
+        output.append("Content-Length: ")
+        Decimal.append(body.count, to: &output)
+        for line in extraHeaders {
+            output.append("\r\n")
+            output.append(contentsOf: line)
+        }
+        appendConnectionAndEnd(to: &output, context)
+        if !context.isHead { output.append(contentsOf: body) }
+    }
+
     /// Any response with a complete body. `extraHeaders` are full lines without their CRLF.
     package static func append(to output: inout [UInt8], _ status: HTTPStatus, contentType: [UInt8], body: [UInt8],
                               extraHeaders: [[UInt8]] = [], _ context: ResponseContext) {
