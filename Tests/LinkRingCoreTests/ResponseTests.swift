@@ -79,6 +79,26 @@ struct ResponseTests {
         #expect(failure.contains("400 Bad Request") && failure.contains("bad &lt;b&gt;"))
     }
 
+    @Test("the Recorded page, written straight, is the page its pieces make", arguments: [
+        ("a", "http://b"), ("abc-_9", "https://example.com/x?a=1&b='2'&c=\"3\"#<frag>"), ("x'y&<z>\"", "http://é.example/ü"),
+    ])
+    func recordedIsItsPieces(short: String, long: String) {
+        let pair = ShortLong(short: bytes(short), long: bytes(long))
+        let pieces = Pages.page("Recorded", [.text("Recorded "), .code(pair.short), .text(" \u{2192} "), .link(pair.long), .text(".")],
+                                next: [.text("Follow it at "), .link(bytes("/") + pair.short), .text(", or make another link on the "),
+                                       .namedLink(href: bytes("/"), text: "home page")])
+        #expect(String(decoding: Pages.recorded(pair), as: UTF8.self) == String(decoding: pieces, as: UTF8.self))
+    }
+
+    @Test("page text is escaped whole or byte by byte alike")
+    func textEscapes() {
+        var plain: [UInt8] = [], marked: [UInt8] = []
+        Pages.appendEscaped("Follow it at ", to: &plain)
+        Pages.appendEscaped("a & b <c> \"d\" 'e' \u{2192}", to: &marked)
+        #expect(String(decoding: plain, as: UTF8.self) == "Follow it at ")
+        #expect(String(decoding: marked, as: UTF8.self) == "a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39; \u{2192}")
+    }
+
     @Test("Date is the IMF-fixdate of the time", arguments: [
         (Int64(0), "Thu, 01 Jan 1970 00:00:00 GMT"),
         (Int64(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT"),

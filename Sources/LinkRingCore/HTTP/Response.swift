@@ -251,6 +251,11 @@ package enum HTML {
         for byte in bytes { appendEscaped(byte, to: &output) }
     }
 
+    /// One of `& < > " '`.
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == 0x26 || byte == 0x3C || byte == 0x3E || byte == 0x22 || byte == 0x27
+    }
+
     @inline(__always)
     static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
         switch byte {
