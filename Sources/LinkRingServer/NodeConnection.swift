@@ -291,6 +291,9 @@ extension NodeRequest {
 /// the requests of many clients that arrive together share one write per node connection.
 package final class OutputFlusher {
     private var dirty: [NodeConnection] = []
+    /// The batch being flushed: swapped with `dirty`, so that neither array is ever copied
+    /// (a copy and `removeAll(keepingCapacity:)` of the shared one allocated at every flush).
+    private var flushing: [NodeConnection] = []
     private var hook: IterationHook?
 
     package init(loop: EventLoop) {
@@ -304,9 +307,9 @@ package final class OutputFlusher {
 
     private func flushAll() {
         hook?.stop()
-        let batch = dirty
-        dirty.removeAll(keepingCapacity: true)
-        for connection in batch { connection.flush() }
+        swap(&dirty, &flushing)
+        for connection in flushing { connection.flush() }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     /// Stops flushing; connections still waiting are let go (they hold the flusher too).
