@@ -273,10 +273,11 @@ package final class NodeConnection: TCPStreamDelegate {
 
 extension NodeRequest {
     /// The late-request scan over requests in the order they were made: those made at least
-    /// `lateAfterMs` before `nowMs` with an `onLate` (or a waiter's `nodeLate`) still to run. It only collects: an `onLate`
-    /// answers clients, sends hedges and retries, may close this very connection, so it runs
-    /// after the walk (`becameLate`, which skips a request answered meanwhile), never inside
-    /// it (docs/DECISIONS.md, "Slow and frozen nodes": the proxy crashed inside such a walk).
+    /// `lateAfterMs` before `nowMs` with an `onLate` (or a waiter's `nodeLate`) still to run.
+    /// It only collects: an `onLate` answers clients, sends hedges and retries, may close this
+    /// very connection, so it runs after the walk (`becameLate`, which skips a request answered
+    /// meanwhile), never inside it (docs/DECISIONS.md, "Slow and frozen nodes": the proxy
+    /// crashed inside such a walk).
     package static func late(in requests: some Sequence<NodeRequest>, nowMs: UInt64, lateAfterMs: UInt64) -> [NodeRequest] {
         var found: [NodeRequest] = []
         for request in requests {

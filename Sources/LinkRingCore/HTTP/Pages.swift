@@ -14,7 +14,7 @@
 
 package enum Pages {
     /// The answer to every PUT (through the proxy and from a lone node): the page that `page`
-    /// would build from its pieces (PagesTests holds them equal), written straight into one
+    /// would build from its pieces (ResponseTests holds them equal), written straight into one
     /// array, with no pieces to allocate and the two values scanned for escapes once each.
     package static func recorded(_ pair: ShortLong) -> [UInt8] {
         let short = HTML.escapedLength(pair.short), long = HTML.escapedLength(pair.long)
