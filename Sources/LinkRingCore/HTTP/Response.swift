@@ -83,10 +83,7 @@ package enum Response {
         output.append(contentsOf: status.statusLine)
         output.append("Content-Length: ")
         Decimal.append(body.count, to: &output)
-        for line in extraHeaders {
-            output.append("\r\n")
-            output.append(contentsOf: line)
-        }
+        appendLines(extraHeaders, to: &output)
         appendConnectionAndEnd(to: &output, context)
         if !context.isHead { output.append(contentsOf: body) }
     }
@@ -95,10 +92,7 @@ package enum Response {
     package static func append(to output: inout [UInt8], _ status: HTTPStatus, contentType: [UInt8], body: [UInt8],
                               extraHeaders: [[UInt8]] = [], _ context: ResponseContext) {
         appendHead(to: &output, status, contentType, bodyLength: body.count, context) { output in
-            for line in extraHeaders {
-                output.append("\r\n")
-                output.append(contentsOf: line)
-            }
+            appendLines(extraHeaders, to: &output)
         }
         if !context.isHead { output.append(contentsOf: body) }
     }
@@ -108,10 +102,7 @@ package enum Response {
         output.append(contentsOf: HTTPStatus.noContent.statusLine)
         output.append("Server: linkring\r\nDate: ")
         output.append(contentsOf: context.date)
-        for line in extraHeaders {
-            output.append("\r\n")
-            output.append(contentsOf: line)
-        }
+        appendLines(extraHeaders, to: &output)
         appendConnectionAndEnd(to: &output, context)
     }
 
@@ -126,6 +117,14 @@ package enum Response {
         Decimal.append(bodyLength, to: &output)
         extra(&output)
         appendConnectionAndEnd(to: &output, context)
+    }
+
+    /// Header lines given without their CRLF, each after the CRLF that ends the line before.
+    private static func appendLines(_ lines: [[UInt8]], to output: inout [UInt8]) {
+        for line in lines {
+            output.append("\r\n")
+            output.append(contentsOf: line)
+        }
     }
 
     /// `Connection` when the default does not hold, then the blank line that ends the head.
